@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// `npm start`: the page on Vite's dev server (COOP/COEP set in vite.config.ts) and, once it exists, the
+// relay beside it. Ctrl-C stops both.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+
+const children = [];
+function start(name, cmd, args) {
+  const child = spawn(cmd, args, { stdio: "inherit" });
+  child.on("exit", (code) => {
+    console.log(`${name} exited (${code ?? "signal"})`);
+    for (const c of children) if (c !== child) c.kill("SIGTERM");
+    process.exit(code ?? 0);
+  });
+  children.push(child);
+}
+
+if (existsSync("src/relay/main.ts")) start("relay", "npx", ["tsx", "src/relay/main.ts"]);
+start("vite", "npx", ["vite", "--strictPort"]);
+console.log("vireo: open http://127.0.0.1:5173/");
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => children.forEach((c) => c.kill("SIGTERM")));

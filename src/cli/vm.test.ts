@@ -1,0 +1,191 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { assemble, haveRiscvToolchain, htifProgram } from "../testing/riscv-asm.ts";
+import { ExecDriver, PROMPT_RE, parseCli, UsageError } from "./vm.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const TSX = join(ROOT, "node_modules/.bin/tsx");
+const tmp = mkdtempSync(join(tmpdir(), "vireo-cli-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs the CLI from another directory, as `npm run vm` would from anywhere, so repo-relative paths are tested. */
+function vm(...args: string[]) {
+  const r = spawnSync(TSX, [join(ROOT, "src/cli/vm.ts"), ...args], {
+    cwd: tmp,
+    encoding: "utf8",
+    input: "",
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+describe("parseCli", () => {
+  it("defaults and every option", () => {
+    expect(parseCli([])).toEqual({ memMiB: 256, help: false });
+    const o = parseCli([
+      "--kernel=k",
+      "--initrd",
+      "i",
+      "--bios",
+      "none",
+      "--mem",
+      "512",
+      "--append",
+      "console=ttyS0 quiet",
+      "--exec",
+      "uname -a",
+      "--trace",
+      "t.log",
+      "--timeout",
+      "2.5",
+    ]);
+    expect(o).toMatchObject({
+      kernel: "k",
+      initrd: "i",
+      bios: "none",
+      memMiB: 512,
+      append: "console=ttyS0 quiet",
+      exec: "uname -a",
+      trace: "t.log",
+      timeoutSec: 2.5,
+    });
+    expect(parseCli(["-h"]).help).toBe(true);
+  });
+
+  it.each([
+    [["--bogus"], /Unknown option '--bogus'/],
+    [["stray"], /Unexpected argument 'stray'/],
+    [["--kernel"], /argument missing/],
+    [["--mem", "lots"], /--mem takes a whole number/],
+    [["--mem", "0"], /--mem takes a whole number/],
+    [["--mem", "1e3"], /--mem takes a whole number/],
+    [["--timeout", "0"], /--timeout takes a positive number/],
+    [["--timeout=-3"], /--timeout takes a positive number/],
+    [["--elf", "x", "--kernel", "k"], /cannot be combined with --kernel/],
+    [["--elf", "x", "--exec", "ls"], /cannot be combined with --exec/],
+    [["--exec", " "], /--exec needs a command/],
+  ])("rejects %j", (argv, msg) => {
+    expect(() => parseCli(argv)).toThrow(UsageError);
+    expect(() => parseCli(argv)).toThrow(msg);
+  });
+});
+
+describe("ExecDriver", () => {
+  it("types the command once, at the first prompt, even when the prompt arrives in pieces", () => {
+    const d = new ExecDriver("uname -a");
+    expect(d.feed(bytes("Run /init as init process\r\n"))).toBeUndefined();
+    expect(d.feed(bytes("vireo:"))).toBeUndefined();
+    expect(d.feed(bytes("~# "))).toBe("(uname -a); echo vireo-exit=$?; poweroff -f\n");
+    expect(d.feed(bytes("\r\nvireo:~# "))).toBeUndefined();
+  });
+
+  it("does not mistake a prompt in the middle of the output", () => {
+    const d = new ExecDriver("true");
+    expect(d.feed(bytes("vireo:~# echo\r\n"))).toBeUndefined();
+    expect(PROMPT_RE.test("vireo:/tmp# ")).toBe(true);
+  });
+
+  it("reads the exit status, also when the marker is split across chunks", () => {
+    const d = new ExecDriver("false");
+    d.feed(bytes("vireo:~# "));
+    // The echoed command line has `vireo-exit=$?`, which must not count.
+    d.feed(bytes("(false); echo vireo-exit=$?; poweroff -f\r\n"));
+    expect(d.status).toBeUndefined();
+    d.feed(bytes("vireo-ex"));
+    d.feed(bytes("it=1"));
+    expect(d.status).toBeUndefined(); // more digits might follow
+    d.feed(bytes("27\r\n[   12.3] reboot: Power down\r\n"));
+    expect(d.status).toBe(127);
+  });
+});
+
+describe("the vm command", () => {
+  it("--help prints the usage and exits 0", () => {
+    const r = vm("--help");
+    expect(r.code).toBe(0);
+    for (const opt of [
+      "--kernel",
+      "--initrd",
+      "--bios",
+      "--mem",
+      "--append",
+      "--exec",
+      "--elf",
+      "--trace",
+      "--timeout",
+    ]) {
+      expect(r.stdout).toContain(opt);
+    }
+    expect(r.stdout).toContain("Ctrl-A x");
+  });
+
+  it.each([
+    [["--bogus"], /Unknown option '--bogus'/],
+    [["--mem", "abc"], /--mem takes a whole number/],
+    [
+      ["--bios", "none", "--kernel", "/nonexistent/vmlinux"],
+      /cannot read --kernel \/nonexistent\/vmlinux: no such file/,
+    ],
+    [["--elf", "/nonexistent.elf"], /cannot read --elf \/nonexistent.elf: no such file/],
+  ])("%j exits 2 with a message", (argv, msg) => {
+    const r = vm(...argv);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(msg);
+    expect(r.stderr).toContain("--help");
+  });
+
+  it.skipIf(existsSync(join(ROOT, "public/images/Image")))(
+    "names the missing default image and how to build it",
+    () => {
+      const r = vm("--bios", "none", "--initrd", "none");
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/public\/images\/Image does not exist: build the guest images with `npm run guest`/);
+    },
+  );
+
+  it("a file that is not an ELF is refused with the reason", () => {
+    const f = join(tmp, "not.elf");
+    writeFileSync(f, "hello");
+    const r = vm("--elf", f);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ELF: .*shorter than the 64-byte ELF64 header/);
+  });
+
+  describe.skipIf(!haveRiscvToolchain())("--elf (HTIF)", () => {
+    it("PASS → exit 0, console text on stdout", () => {
+      const f = join(tmp, "pass.elf");
+      writeFileSync(f, assemble(htifProgram(0, "hello\n")).elf);
+      const r = vm("--elf", f, "--timeout", "30");
+      expect(r.stdout).toBe("hello\n");
+      expect(r.stderr).toContain("vireo: PASS");
+      expect(r.code).toBe(0);
+    });
+
+    it("a failing test → exit with its number", () => {
+      const f = join(tmp, "fail.elf");
+      writeFileSync(f, assemble(htifProgram(5)).elf);
+      const r = vm("--elf", f, "--timeout", "30");
+      expect(r.stderr).toContain("FAIL (test 5)");
+      expect(r.code).toBe(5);
+    });
+
+    it("--timeout → exit 124; --trace writes one line per instruction", () => {
+      const f = join(tmp, "loop.elf");
+      writeFileSync(f, assemble("  .section .text.init\n  .globl _start\n_start:\n  nop\n1: j 1b\n").elf);
+      const trace = join(tmp, "trace.log");
+      const r = vm("--elf", f, "--timeout", "0.5", "--trace", trace);
+      expect(r.code).toBe(124);
+      expect(r.stderr).toContain("no tohost symbol");
+      expect(r.stderr).toContain("vireo: timeout after 0.5 s");
+      const lines = readFileSync(trace, "utf8").split("\n");
+      expect(lines.length).toBeGreaterThan(100);
+      expect(lines[0]).toMatch(/80000000/);
+    });
+  });
+});

@@ -1,0 +1,435 @@
+// `npm run vm -- [options]`: boots the virt board headless with the console on stdin/stdout, or runs
+// a bare-metal ELF under HTIF. The machine itself does no I/O (it also runs in a Web Worker); this
+// file reads the images, drives runSlice() from Node's event loop, and owns the terminal.
+
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import type { RunState, VirtMachine } from "../machine/virt.ts";
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const IMAGES_DIR = join(REPO_ROOT, "public/images");
+
+/** Host time per runSlice(): short enough that stdin, timers and Ctrl-A stay responsive. */
+const SLICE_MS = 10;
+/** Upper bound on one sleep while the guest waits, so nothing can stall the loop for long. */
+const MAX_SLEEP_MS = 1000;
+const EXIT_TIMEOUT = 124;
+const EXIT_USAGE = 2;
+const CTRL_A = 0x01;
+
+export const USAGE = `Usage: npm run vm -- [options]
+       tsx src/cli/vm.ts [options]
+
+Boots the vireo RISC-V virt machine (OpenSBI + Linux) with its serial console on stdin/stdout,
+or runs a bare-metal ELF test program (--elf). Exits with the guest's poweroff code.
+
+Boot images (default: public/images/{fw_dynamic.bin,Image,initramfs.cpio} in the repository):
+  --bios FILE        OpenSBI fw_dynamic (.bin or .elf); "none" starts the kernel directly in M-mode
+  --kernel FILE      Linux kernel: a raw Image or an ELF vmlinux
+  --initrd FILE      initramfs: a cpio archive, gzip-compressed or not; "none" for no initrd
+  --append ARGS      kernel command line (replaces the default from public/images/manifest.json,
+                     else "console=ttyS0 earlycon=sbi")
+  --mem MiB          guest RAM in MiB (default 256)
+
+Running:
+  --exec CMD         wait for the shell prompt, run CMD, power off; exit with CMD's exit status
+  --elf FILE         bare-metal: load FILE at its addresses, start at its entry in M-mode, no firmware
+                     or device tree; exit 0 when it reports PASS through tohost (HTIF), else the
+                     failing test number
+  --trace FILE       write one line per executed instruction to FILE (slow)
+  --timeout SECONDS  give up after SECONDS of host time: exit 124
+  -h, --help         show this text
+
+Console: on a terminal, keys go to the guest raw; Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A,
+Ctrl-A h shows this help. Piped stdin is delivered to the guest as-is.`;
+
+export class UsageError extends Error {}
+
+export interface CliOptions {
+  bios?: string;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  memMiB: number;
+  exec?: string;
+  elf?: string;
+  trace?: string;
+  timeoutSec?: number;
+  help: boolean;
+}
+
+/** Parses argv (without node and script); throws UsageError with a message for the user. */
+export function parseCli(argv: string[]): CliOptions {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        bios: { type: "string" },
+        kernel: { type: "string" },
+        initrd: { type: "string" },
+        append: { type: "string" },
+        mem: { type: "string" },
+        exec: { type: "string" },
+        elf: { type: "string" },
+        trace: { type: "string" },
+        timeout: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const str = (k: string) => values[k] as string | undefined;
+  const o: CliOptions = {
+    bios: str("bios"),
+    kernel: str("kernel"),
+    initrd: str("initrd"),
+    append: str("append"),
+    memMiB: 256,
+    exec: str("exec"),
+    elf: str("elf"),
+    trace: str("trace"),
+    help: values.help === true,
+  };
+  const mem = str("mem");
+  if (mem !== undefined) {
+    if (!/^\d+$/.test(mem) || Number(mem) < 1 || Number(mem) > 8192) {
+      throw new UsageError(`--mem takes a whole number of MiB in 1…8192, not "${mem}"`);
+    }
+    o.memMiB = Number(mem);
+  }
+  const timeout = str("timeout");
+  if (timeout !== undefined) {
+    const t = Number(timeout);
+    if (!/^\d+(\.\d+)?$/.test(timeout) || !(t > 0)) {
+      throw new UsageError(`--timeout takes a positive number of seconds, not "${timeout}"`);
+    }
+    o.timeoutSec = t;
+  }
+  if (o.elf !== undefined) {
+    for (const k of ["bios", "kernel", "initrd", "append", "exec"] as const) {
+      if (o[k] !== undefined)
+        throw new UsageError(`--elf runs a bare-metal program; it cannot be combined with --${k}`);
+    }
+  }
+  if (o.exec !== undefined && o.exec.trim() === "") throw new UsageError("--exec needs a command");
+  return o;
+}
+
+/** Matches the guest shell prompt at the very end of the console output (guest/ sets PS1). */
+export const PROMPT_RE = /vireo:[^#\n]*# $/;
+const EXIT_MARK_RE = /vireo-exit=(\d+)(?=\D)/g;
+
+/**
+ * --exec: watches console output for the first prompt, says when to type the command, then picks
+ * the exit status out of the `vireo-exit=N` line (which may arrive split across output chunks).
+ */
+export class ExecDriver {
+  private tail = "";
+  private typed = false;
+  status: number | undefined;
+
+  constructor(readonly command: string) {}
+
+  /** The bytes to type, once, right after the first prompt appears. */
+  get line(): string {
+    return `(${this.command}); echo vireo-exit=$?; poweroff -f\n`;
+  }
+
+  /** Feeds console output; returns the line to type when the prompt has just appeared. */
+  feed(bytes: Uint8Array): string | undefined {
+    let chunk = "";
+    for (const b of bytes) chunk += String.fromCharCode(b);
+    const text = this.tail + chunk;
+    let typeNow: string | undefined;
+    if (!this.typed) {
+      if (PROMPT_RE.test(text)) {
+        this.typed = true;
+        typeNow = this.line;
+      }
+    } else {
+      for (const m of text.matchAll(EXIT_MARK_RE)) this.status = Number(m[1]);
+    }
+    // Keep enough to see a prompt or a marker split across chunks, and no more.
+    this.tail = text.slice(-256);
+    return typeNow;
+  }
+}
+
+/** Buffers trace lines and writes them in large blocks; a stream would queue without bound. */
+class TraceWriter {
+  private parts: string[] = [];
+  private bytes = 0;
+  private readonly fd: number;
+
+  constructor(path: string) {
+    this.fd = openSync(path, "w");
+  }
+  line = (s: string): void => {
+    this.parts.push(s, "\n");
+    this.bytes += s.length + 1;
+    if (this.bytes >= 1 << 20) this.flush();
+  };
+  flush(): void {
+    if (this.parts.length === 0) return;
+    writeSync(this.fd, this.parts.join(""));
+    this.parts = [];
+    this.bytes = 0;
+  }
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
+function readImage(option: string, path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === "ENOENT" ? "no such file" : err.code === "EISDIR" ? "is a directory" : err.message;
+    throw new UsageError(`cannot read ${option} ${path}: ${why}`);
+  }
+}
+
+/** An explicit file, "none", or the default under public/images with a hint when it is not built. */
+function imageOption(option: string, given: string | undefined, defaultName: string): Uint8Array | undefined {
+  if (given === "none") return undefined;
+  if (given !== undefined) return readImage(option, given);
+  const path = join(IMAGES_DIR, defaultName);
+  if (!existsSync(path)) {
+    throw new UsageError(
+      `${relative(process.cwd(), path) || path} does not exist: build the guest images with \`npm run guest\` ` +
+        `(or pass ${option} FILE${option === "--kernel" ? "" : ` or ${option} none`})`,
+    );
+  }
+  return readImage(option, path);
+}
+
+function manifestBootargs(): unknown {
+  const path = join(IMAGES_DIR, "manifest.json");
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The terminal side: raw mode and the Ctrl-A escape on a TTY, plain delivery from a pipe. */
+class HostConsole {
+  private escape = false;
+  private readonly raw: boolean;
+
+  constructor(
+    private readonly send: (bytes: Uint8Array) => void,
+    private readonly quit: () => void,
+  ) {
+    const stdin = process.stdin;
+    this.raw = stdin.isTTY === true;
+    if (this.raw) stdin.setRawMode(true);
+    stdin.on("data", (d: Buffer) => this.input(new Uint8Array(d.buffer, d.byteOffset, d.length)));
+    stdin.on("error", () => {});
+    stdin.resume();
+  }
+
+  private input(bytes: Uint8Array): void {
+    if (!this.raw) {
+      this.send(bytes.slice());
+      return;
+    }
+    const out: number[] = [];
+    for (const b of bytes) {
+      if (this.escape) {
+        this.escape = false;
+        if (b === 0x78 || b === 0x58) {
+          this.quit();
+          return;
+        }
+        if (b === CTRL_A) out.push(CTRL_A);
+        else if (b === 0x68 || b === 0x48) process.stderr.write(`\r\n${USAGE.replaceAll("\n", "\r\n")}\r\n`);
+      } else if (b === CTRL_A) {
+        this.escape = true;
+      } else {
+        out.push(b);
+      }
+    }
+    if (out.length > 0) this.send(Uint8Array.from(out));
+  }
+
+  close(): void {
+    if (this.raw) process.stdin.setRawMode(false);
+    process.stdin.pause();
+  }
+}
+
+/** Boots (or runs the ELF) and resolves with the process exit code. */
+export async function runVm(o: CliOptions): Promise<number> {
+  // Images are read before the machine module loads, so a missing file is reported at once.
+  const elf = o.elf !== undefined ? readImage("--elf", o.elf) : undefined;
+  const images = new Map<string, Uint8Array | undefined>();
+  if (elf === undefined) {
+    const specs: [string, string | undefined, string][] = [
+      ["--bios", o.bios, "fw_dynamic.bin"],
+      ["--kernel", o.kernel, "Image"],
+      ["--initrd", o.initrd, "initramfs.cpio"],
+    ];
+    // Files named on the command line first: a typo there matters more than a default not built yet.
+    specs.sort((a, b) => Number(a[1] === undefined) - Number(b[1] === undefined));
+    for (const [option, given, name] of specs) images.set(option, imageOption(option, given, name));
+  }
+  const { VirtMachine, defaultBootargs } = await import("../machine/virt.ts");
+  const trace = o.trace !== undefined ? new TraceWriter(o.trace) : undefined;
+  const exec = o.exec !== undefined ? new ExecDriver(o.exec) : undefined;
+
+  return new Promise<number>((resolveExit) => {
+    let done = false;
+    /** Whether the guest's output ended a line, so our own messages start on a fresh one. */
+    let atLineStart = true;
+    let immediate: NodeJS.Immediate | undefined;
+    let sleep: NodeJS.Timeout | undefined;
+    let host: HostConsole | undefined;
+    let machine: VirtMachine;
+
+    const finish = (code: number, message?: string): void => {
+      if (done) return;
+      done = true;
+      if (immediate !== undefined) clearImmediate(immediate);
+      if (sleep !== undefined) clearTimeout(sleep);
+      clearTimeout(deadline);
+      machine?.uart.flush();
+      trace?.close();
+      host?.close();
+      if (message !== undefined) process.stderr.write(`${atLineStart ? "" : "\r\n"}${message}\n`);
+      resolveExit(code);
+    };
+
+    const deadline = setTimeout(
+      () => finish(EXIT_TIMEOUT, `vireo: timeout after ${o.timeoutSec} s`),
+      o.timeoutSec !== undefined ? o.timeoutSec * 1000 : 2 ** 31 - 1,
+    );
+    if (o.timeoutSec === undefined) deadline.unref();
+
+    const schedule = (): void => {
+      if (done || immediate !== undefined) return;
+      if (sleep !== undefined) {
+        clearTimeout(sleep);
+        sleep = undefined;
+      }
+      immediate = setImmediate(step);
+    };
+
+    const onOutput = (bytes: Uint8Array): void => {
+      process.stdout.write(bytes);
+      if (bytes.length > 0) atLineStart = bytes[bytes.length - 1] === 0x0a;
+      const line = exec?.feed(bytes);
+      if (line !== undefined) machine.sendConsoleInput(new TextEncoder().encode(line));
+    };
+
+    const onPowerOff = (code: number): void => {
+      if (elf !== undefined) {
+        const verdict = code === 0 ? "PASS" : `FAIL (test ${code})`;
+        finish(Math.min(code, 255), `vireo: ${verdict}`);
+      } else if (exec !== undefined) {
+        if (exec.status === undefined) finish(1, "vireo: the guest powered off before the command finished");
+        else finish(exec.status);
+      } else {
+        finish(Math.min(code, 255), code === 0 ? undefined : `vireo: guest powered off with code ${code}`);
+      }
+    };
+
+    function step(): void {
+      immediate = undefined;
+      if (done) return;
+      let state: RunState;
+      try {
+        state = machine.runSlice(SLICE_MS);
+      } catch (e) {
+        finish(1, `vireo: emulator error: ${(e as Error).stack ?? String(e)}`);
+        return;
+      }
+      if (state === "poweroff") {
+        onPowerOff(machine.exitCode ?? 0);
+      } else if (state === "reset") {
+        machine.reset();
+        schedule();
+      } else if (state === "waiting") {
+        const ms = (machine.nextEventNs() - machine.clock.nowNs()) / 1e6;
+        if (ms < 1) schedule();
+        else
+          sleep = setTimeout(
+            () => {
+              sleep = undefined;
+              schedule();
+            },
+            Math.min(ms, MAX_SLEEP_MS),
+          );
+      } else {
+        schedule();
+      }
+    }
+
+    try {
+      machine = new VirtMachine({
+        memMiB: o.memMiB,
+        firmware: images.get("--bios"),
+        kernel: images.get("--kernel"),
+        initrd: images.get("--initrd"),
+        elf,
+        bootargs: o.append ?? defaultBootargs(manifestBootargs()),
+        trace: trace?.line,
+        onConsoleOutput: onOutput,
+      });
+    } catch (e) {
+      finish(1, `vireo: ${(e as Error).message}`);
+      return;
+    }
+    if (exec === undefined) {
+      host = new HostConsole(
+        (bytes) => {
+          machine.sendConsoleInput(bytes);
+          schedule(); // wake a sleeping loop: the guest has input
+        },
+        () => finish(0, "vireo: terminated"),
+      );
+    }
+    if (elf !== undefined && !machine.hasHtif) {
+      process.stderr.write(
+        "vireo: note: the ELF has no tohost symbol; it can only stop through the sifive-test device\n",
+      );
+    }
+    schedule();
+  });
+}
+
+async function main(): Promise<void> {
+  let code: number;
+  try {
+    const o = parseCli(process.argv.slice(2));
+    if (o.help) {
+      process.stdout.write(`${USAGE}\n`);
+      code = 0;
+    } else {
+      code = await runVm(o);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`vireo: ${e.message}\nTry \`npm run vm -- --help\`.\n`);
+      code = EXIT_USAGE;
+    } else {
+      process.stderr.write(`vireo: ${(e as Error).stack ?? String(e)}\n`);
+      code = 1;
+    }
+  }
+  // Let stdout drain (a pipe to a test) before leaving; stdin or timers must not keep us alive.
+  process.stdout.write("", () => process.exit(code));
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  void main();
+}

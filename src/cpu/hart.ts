@@ -1,0 +1,1274 @@
+// One RV64GC hart: M/S/U modes, Sv39/Sv48 with a TLB, traps and interrupts, and the interpreter loop.
+// Everything the guest hands us (instructions, addresses, page tables, CSR values) is hostile: any
+// failure becomes a RISC-V trap, never a JS exception escaping run().
+//
+// Registers are (lo, hi) int32 pairs in HartState (no BigInt on the hot path). Memory accesses go
+// through three direct-mapped TLBs (fetch, load, store) that map a virtual page straight to an offset
+// in guest RAM; anything else (MMIO, faults, misalignment, page crossings) takes the slow path.
+
+import type { Bus } from "../core/bus.ts";
+import type { GuestMemory } from "../core/guest-memory.ts";
+import type { InterruptTarget, TimeSource } from "../core/interrupts.ts";
+import { div32, div64, mul64, mulh64, out } from "./alu.ts";
+import * as C from "./csr-numbers.ts";
+import { csrRead, csrWrite } from "./csr.ts";
+import { Fpu } from "./fpu.ts";
+import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, walk, type WalkRequest } from "./mmu.ts";
+import { rvcTable } from "./rvc.ts";
+import { HartState } from "./state.ts";
+
+export interface HartOptions {
+  hartId: number;
+  mem: GuestMemory;
+  bus: Bus;
+  time: TimeSource;
+}
+
+const TLB_BITS = 8;
+const TLB_SIZE = 1 << TLB_BITS;
+const TLB_MASK = TLB_SIZE - 1;
+/** A tag that no page-aligned address matches (low bits set). */
+const TLB_INVALID = 1;
+
+/** Thrown (a preallocated object, no stack) from deep in a memory access; caught in run(). */
+const TRAP = { trap: true };
+
+export class Hart implements InterruptTarget {
+  readonly state: HartState;
+  readonly x: Int32Array;
+  readonly fpu: Fpu;
+  readonly hartId: number;
+  readonly mem: GuestMemory;
+  readonly bus: Bus;
+  readonly time: TimeSource;
+
+  pcLo = 0;
+  pcHi = 0;
+  priv = C.PRV_M;
+  /** Instructions retired since construction (drives run() budgets). */
+  instret = 0;
+  /** minstret/mcycle as the guest sees them = instret + instretOffset (the guest may write them). */
+  instretOffset = 0;
+  /** In WFI: run() returns until an enabled interrupt is pending. */
+  waiting = false;
+  trace?: (line: string) => void;
+  /** Bare-metal runs may intercept ECALL; return true to stop run() (the instruction is not retired). */
+  onEcall?: (mode: number) => boolean;
+  /** Set by a handler that wants run() to return at the next instruction boundary. */
+  stopRequested = false;
+
+  // CSR state. 64-bit CSRs without side effects live in `csr` as (lo, hi) pairs indexed by number.
+  readonly csr = new Int32Array(8192);
+  mstatus = 0; // low 32 bits; the high word is constant (UXL = SXL = 2)
+  mip = 0;
+  mie = 0;
+  medeleg = 0;
+  mideleg = 0;
+  mcounteren = 0;
+  scounteren = 0;
+  menvcfgHi = 0;
+  menvcfgLo = 0;
+  satpMode = 0;
+  satpPpn = 0;
+  satpAsid = 0;
+  /** Sstc: stimecmp as a number of ticks (exact below 2^53), Infinity after reset. */
+  stimecmp = Number.POSITIVE_INFINITY;
+  stimecmpLo = -1;
+  stimecmpHi = -1;
+
+  // Reservation for LR/SC (physical address, -1 = none).
+  reservation = -1;
+
+  // Pending trap from a faulting access.
+  trapCause = 0;
+  trapTvalLo = 0;
+  trapTvalHi = 0;
+
+  private readonly ramBase: number;
+  private readonly ramSize: number;
+  private readonly u8: Uint8Array;
+  private readonly u16: Uint16Array;
+  private readonly i32: Int32Array;
+  private readonly dv: DataView;
+  private readonly rvc: Int32Array;
+
+  // TLBs: tag (page-aligned VA lo, VA hi) → RAM offset of the page.
+  private readonly xTagLo = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
+  private readonly xTagHi = new Int32Array(TLB_SIZE);
+  private readonly xOff = new Int32Array(TLB_SIZE);
+  private readonly rTagLo = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
+  private readonly rTagHi = new Int32Array(TLB_SIZE);
+  private readonly rOff = new Int32Array(TLB_SIZE);
+  private readonly wTagLo = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
+  private readonly wTagHi = new Int32Array(TLB_SIZE);
+  private readonly wOff = new Int32Array(TLB_SIZE);
+  private readonly walkReq: WalkRequest = { mode: 0, rootPpn: 0, priv: 0, sum: false, mxr: false };
+  private readonly walkCtx: { ramI32: Int32Array; ramBase: number; ramSize: number };
+  /** Scratch for the high word of 64-bit loads. */
+  private loadHi = 0;
+
+  constructor(o: HartOptions) {
+    this.hartId = o.hartId;
+    this.mem = o.mem;
+    this.bus = o.bus;
+    this.time = o.time;
+    this.state = new HartState();
+    this.x = this.state.x;
+    this.fpu = new Fpu(this.state);
+    this.ramBase = o.mem.base;
+    this.ramSize = o.mem.size;
+    this.u8 = o.mem.u8;
+    this.u16 = new Uint16Array(o.mem.buffer, 0, o.mem.size >>> 1);
+    this.i32 = o.mem.i32;
+    this.dv = o.mem.view;
+    this.rvc = rvcTable();
+    this.walkCtx = { ramI32: this.i32, ramBase: this.ramBase, ramSize: this.ramSize };
+    o.mem.onDmaWrite((gpa, len) => {
+      if (this.reservation >= 0 && gpa < this.reservation + 8 && this.reservation < gpa + len) this.reservation = -1;
+    });
+    this.reset();
+  }
+
+  reset(): void {
+    this.x.fill(0);
+    this.state.f.fill(0);
+    this.csr.fill(0);
+    this.pcLo = 0x1000;
+    this.pcHi = 0;
+    this.priv = C.PRV_M;
+    this.mstatus = 0;
+    this.mip = 0;
+    this.mipSeipHw = false;
+    this.mie = 0;
+    this.medeleg = 0;
+    this.mideleg = 0;
+    this.mcounteren = 0;
+    this.scounteren = 0;
+    this.menvcfgHi = 0;
+    this.menvcfgLo = 0;
+    this.satpMode = 0;
+    this.satpPpn = 0;
+    this.satpAsid = 0;
+    this.stimecmp = Number.POSITIVE_INFINITY;
+    this.stimecmpLo = -1;
+    this.stimecmpHi = -1;
+    this.reservation = -1;
+    this.instretOffset = -this.instret;
+    this.waiting = false;
+    this.fpu.fflags = 0;
+    this.fpu.frm = 0;
+    this.flushTlb();
+  }
+
+  // ---- host-facing API -------------------------------------------------------------------------
+
+  setPc(addr: number | bigint): void {
+    const v = BigInt.asUintN(64, BigInt(addr));
+    this.pcLo = Number(v & 0xffffffffn) | 0;
+    this.pcHi = Number(v >> 32n) | 0;
+  }
+
+  getPc(): bigint {
+    return (BigInt(this.pcHi >>> 0) << 32n) | BigInt(this.pcLo >>> 0);
+  }
+
+  setX(reg: number, value: number | bigint): void {
+    if (reg === 0) return;
+    const v = BigInt.asUintN(64, BigInt(value));
+    this.x[reg * 2] = Number(v & 0xffffffffn) | 0;
+    this.x[reg * 2 + 1] = Number(v >> 32n) | 0;
+  }
+
+  getX(reg: number): bigint {
+    return (BigInt(this.x[reg * 2 + 1] >>> 0) << 32n) | BigInt(this.x[reg * 2] >>> 0);
+  }
+
+  /** Hardware interrupt lines: MSIP/MTIP from the CLINT, MEIP/SEIP from the PLIC. */
+  setPending(bit: number, level: boolean): void {
+    const m = 1 << bit;
+    if (bit === C.IRQ_SEI) {
+      // SEIP reads as the OR of the PLIC line and the software-writable bit.
+      this.mipSeipHw = level;
+    } else {
+      this.mip = level ? this.mip | m : this.mip & ~m;
+    }
+  }
+
+  /** mip as software reads it. */
+  readMip(): number {
+    return this.mip | (this.mipSeipHw ? 1 << C.IRQ_SEI : 0) | this.sstcStip();
+  }
+  mipSeipHw = false;
+
+  /** The Sstc deadline in mtime ticks, or Infinity when STCE is off. */
+  nextTimerDeadline(): number {
+    return (this.menvcfgHi & C.MENVCFG_HI_STCE) !== 0 ? this.stimecmp : Number.POSITIVE_INFINITY;
+  }
+
+  private sstcStip(): number {
+    if ((this.menvcfgHi & C.MENVCFG_HI_STCE) === 0) return 0;
+    return this.time.mtime() >= this.stimecmp ? 1 << C.IRQ_STI : 0;
+  }
+
+  flushTlb(): void {
+    this.xTagLo.fill(TLB_INVALID);
+    this.rTagLo.fill(TLB_INVALID);
+    this.wTagLo.fill(TLB_INVALID);
+  }
+
+  // ---- traps and interrupts --------------------------------------------------------------------
+
+  /** Records a synchronous exception and unwinds to run(). */
+  raise(cause: number, tvalLo: number, tvalHi: number): never {
+    this.trapCause = cause;
+    this.trapTvalLo = tvalLo;
+    this.trapTvalHi = tvalHi;
+    throw TRAP;
+  }
+
+  illegal(insn: number): never {
+    return this.raise(C.CAUSE_ILLEGAL_INSTRUCTION, insn, 0);
+  }
+
+  /** Enters the trap handler for `cause` (bit 31 of `interrupt` marks an interrupt) at the current pc. */
+  takeTrap(cause: number, interrupt: boolean, tvalLo: number, tvalHi: number): void {
+    const from = this.priv;
+    const deleg = interrupt ? this.mideleg : this.medeleg;
+    const toS = from <= C.PRV_S && ((deleg >>> cause) & 1) === 1;
+    const c = this.csr;
+    if (toS) {
+      c[C.CSR_SEPC * 2] = this.pcLo;
+      c[C.CSR_SEPC * 2 + 1] = this.pcHi;
+      c[C.CSR_SCAUSE * 2] = cause;
+      c[C.CSR_SCAUSE * 2 + 1] = interrupt ? 0x80000000 | 0 : 0;
+      c[C.CSR_STVAL * 2] = tvalLo;
+      c[C.CSR_STVAL * 2 + 1] = tvalHi;
+      let s = this.mstatus;
+      s = (s & C.MSTATUS_SIE) !== 0 ? s | C.MSTATUS_SPIE : s & ~C.MSTATUS_SPIE;
+      s &= ~C.MSTATUS_SIE;
+      s = from === C.PRV_S ? s | C.MSTATUS_SPP : s & ~C.MSTATUS_SPP;
+      this.mstatus = s;
+      this.setPriv(C.PRV_S);
+      const vLo = c[C.CSR_STVEC * 2];
+      this.pcHi = c[C.CSR_STVEC * 2 + 1];
+      this.pcLo = (vLo & ~3) + (interrupt && (vLo & 1) === 1 ? 4 * cause : 0);
+    } else {
+      c[C.CSR_MEPC * 2] = this.pcLo;
+      c[C.CSR_MEPC * 2 + 1] = this.pcHi;
+      c[C.CSR_MCAUSE * 2] = cause;
+      c[C.CSR_MCAUSE * 2 + 1] = interrupt ? 0x80000000 | 0 : 0;
+      c[C.CSR_MTVAL * 2] = tvalLo;
+      c[C.CSR_MTVAL * 2 + 1] = tvalHi;
+      let s = this.mstatus;
+      s = (s & C.MSTATUS_MIE) !== 0 ? s | C.MSTATUS_MPIE : s & ~C.MSTATUS_MPIE;
+      s &= ~C.MSTATUS_MIE;
+      s = (s & ~C.MSTATUS_MPP) | (from << C.MSTATUS_MPP_SHIFT);
+      this.mstatus = s;
+      this.setPriv(C.PRV_M);
+      const vLo = c[C.CSR_MTVEC * 2];
+      this.pcHi = c[C.CSR_MTVEC * 2 + 1];
+      this.pcLo = (vLo & ~3) + (interrupt && (vLo & 1) === 1 ? 4 * cause : 0);
+    }
+  }
+
+  setPriv(p: number): void {
+    if (p !== this.priv) {
+      this.priv = p;
+      this.flushTlb();
+    }
+  }
+
+  /** The interrupt to take now, or -1 (privileged ISA "Machine Interrupt Registers": MEI MSI MTI SEI SSI STI). */
+  pendingInterrupt(): number {
+    const pending = this.readMip() & this.mie;
+    if (pending === 0) return -1;
+    const mEnabled = this.priv < C.PRV_M || (this.mstatus & C.MSTATUS_MIE) !== 0;
+    const m = pending & ~this.mideleg;
+    if (mEnabled && m !== 0) return pickInterrupt(m);
+    const sEnabled = this.priv < C.PRV_S || (this.priv === C.PRV_S && (this.mstatus & C.MSTATUS_SIE) !== 0);
+    const s = pending & this.mideleg;
+    if (sEnabled && s !== 0) return pickInterrupt(s);
+    return -1;
+  }
+
+  // ---- address translation ---------------------------------------------------------------------
+
+  /** Effective privilege for loads and stores (MPRV makes M-mode act as MPP). */
+  private dataPriv(): number {
+    if (this.priv === C.PRV_M && (this.mstatus & C.MSTATUS_MPRV) !== 0) {
+      return (this.mstatus >>> C.MSTATUS_MPP_SHIFT) & 3;
+    }
+    return this.priv;
+  }
+
+  /** Translates a VA; returns a physical address (number) or raises the right fault. */
+  translate(lo: number, hi: number, access: number): number {
+    const priv = access === ACCESS_FETCH ? this.priv : this.dataPriv();
+    if (priv === C.PRV_M || this.satpMode === 0) {
+      return (hi >>> 0) * 4294967296 + (lo >>> 0);
+    }
+    const r = this.walkReq;
+    r.mode = this.satpMode;
+    r.rootPpn = this.satpPpn;
+    r.priv = priv;
+    r.sum = (this.mstatus & C.MSTATUS_SUM) !== 0;
+    r.mxr = (this.mstatus & C.MSTATUS_MXR) !== 0;
+    const pa = walk(this.walkCtx, r, lo, hi, access);
+    if (pa >= 0) return pa + (lo & 4095);
+    if (pa === -2) {
+      this.raise(
+        access === ACCESS_FETCH
+          ? C.CAUSE_FETCH_ACCESS
+          : access === ACCESS_LOAD
+            ? C.CAUSE_LOAD_ACCESS
+            : C.CAUSE_STORE_ACCESS,
+        lo,
+        hi,
+      );
+    }
+    return this.raise(
+      access === ACCESS_FETCH
+        ? C.CAUSE_FETCH_PAGE_FAULT
+        : access === ACCESS_LOAD
+          ? C.CAUSE_LOAD_PAGE_FAULT
+          : C.CAUSE_STORE_PAGE_FAULT,
+      lo,
+      hi,
+    );
+  }
+
+  /** RAM offset of a physical address, or -1 when it is not RAM. */
+  private ramOffset(pa: number, size: number): number {
+    const off = pa - this.ramBase;
+    return off >= 0 && off + size <= this.ramSize ? off : -1;
+  }
+
+  // ---- loads -----------------------------------------------------------------------------------
+
+  /** Slow path of every load: translation, TLB fill, MMIO, misaligned and page-crossing accesses.
+   *  Returns the low 32 bits (zero-extended form for size < 4 handled by the caller) and sets loadHi. */
+  private loadSlow(lo: number, hi: number, size: number): number {
+    if ((lo & (size - 1)) !== 0) {
+      // Misaligned: done in hardware, byte by byte (each byte may fault on its own).
+      let vlo = 0;
+      let vhi = 0;
+      for (let i = 0; i < size; i++) {
+        const alo = (lo + i) | 0;
+        const ahi = (alo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
+        const b = this.loadSlow(alo, ahi, 1) & 0xff;
+        if (i < 4) vlo |= b << (8 * i);
+        else vhi |= b << (8 * (i - 4));
+      }
+      this.loadHi = vhi;
+      return vlo;
+    }
+    const pa = this.translate(lo, hi, ACCESS_LOAD);
+    const page = pa - (lo & 4095);
+    const pageOff = this.ramOffset(page, 4096);
+    if (pageOff >= 0) {
+      const idx = (lo >>> 12) & TLB_MASK;
+      this.rTagLo[idx] = lo & -4096;
+      this.rTagHi[idx] = hi;
+      this.rOff[idx] = pageOff;
+      const off = pageOff + (lo & 4095);
+      switch (size) {
+        case 1:
+          return this.u8[off];
+        case 2:
+          return this.u16[off >> 1];
+        case 4:
+          return this.i32[off >> 2];
+        default:
+          this.loadHi = this.i32[(off >> 2) + 1];
+          return this.i32[off >> 2];
+      }
+    }
+    if (size === 8) {
+      const v = this.bus.read64(pa);
+      if (v === undefined) return this.raise(C.CAUSE_LOAD_ACCESS, lo, hi);
+      this.loadHi = v[1];
+      return v[0];
+    }
+    const v = this.bus.read(pa, size as 1 | 2 | 4);
+    if (v === undefined) return this.raise(C.CAUSE_LOAD_ACCESS, lo, hi);
+    return v | 0;
+  }
+
+  load8(lo: number, hi: number): number {
+    const idx = (lo >>> 12) & TLB_MASK;
+    if (this.rTagLo[idx] === (lo & -4096) && this.rTagHi[idx] === hi) return this.u8[this.rOff[idx] + (lo & 4095)];
+    return this.loadSlow(lo, hi, 1) & 0xff;
+  }
+
+  load16(lo: number, hi: number): number {
+    const idx = (lo >>> 12) & TLB_MASK;
+    if ((lo & 1) === 0 && this.rTagLo[idx] === (lo & -4096) && this.rTagHi[idx] === hi) {
+      return this.u16[(this.rOff[idx] + (lo & 4095)) >> 1];
+    }
+    return this.loadSlow(lo, hi, 2) & 0xffff;
+  }
+
+  load32(lo: number, hi: number): number {
+    const idx = (lo >>> 12) & TLB_MASK;
+    if ((lo & 3) === 0 && this.rTagLo[idx] === (lo & -4096) && this.rTagHi[idx] === hi) {
+      return this.i32[(this.rOff[idx] + (lo & 4095)) >> 2];
+    }
+    return this.loadSlow(lo, hi, 4) | 0;
+  }
+
+  /** Returns the low word; the high word is in loadHi. */
+  load64(lo: number, hi: number): number {
+    const idx = (lo >>> 12) & TLB_MASK;
+    if ((lo & 7) === 0 && this.rTagLo[idx] === (lo & -4096) && this.rTagHi[idx] === hi) {
+      const i = (this.rOff[idx] + (lo & 4095)) >> 2;
+      this.loadHi = this.i32[i + 1];
+      return this.i32[i];
+    }
+    return this.loadSlow(lo, hi, 8);
+  }
+
+  // ---- stores ----------------------------------------------------------------------------------
+
+  private storeSlow(lo: number, hi: number, size: number, vlo: number, vhi: number): void {
+    if ((lo & (size - 1)) !== 0) {
+      // Misaligned: check every byte translates before writing any, so a fault leaves memory untouched.
+      for (let i = 0; i < size; i++) {
+        const alo = (lo + i) | 0;
+        const ahi = (alo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
+        this.translate(alo, ahi, ACCESS_STORE);
+      }
+      for (let i = 0; i < size; i++) {
+        const alo = (lo + i) | 0;
+        const ahi = (alo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
+        const b = i < 4 ? vlo >>> (8 * i) : vhi >>> (8 * (i - 4));
+        this.storeSlow(alo, ahi, 1, b & 0xff, 0);
+      }
+      return;
+    }
+    const pa = this.translate(lo, hi, ACCESS_STORE);
+    const page = pa - (lo & 4095);
+    const pageOff = this.ramOffset(page, 4096);
+    if (pageOff >= 0) {
+      const idx = (lo >>> 12) & TLB_MASK;
+      this.wTagLo[idx] = lo & -4096;
+      this.wTagHi[idx] = hi;
+      this.wOff[idx] = pageOff;
+      const off = pageOff + (lo & 4095);
+      switch (size) {
+        case 1:
+          this.u8[off] = vlo;
+          return;
+        case 2:
+          this.u16[off >> 1] = vlo;
+          return;
+        case 4:
+          this.i32[off >> 2] = vlo;
+          return;
+        default:
+          this.i32[off >> 2] = vlo;
+          this.i32[(off >> 2) + 1] = vhi;
+          return;
+      }
+    }
+    if (!this.bus.write(pa, size as 1 | 2 | 4 | 8, size === 1 ? vlo & 0xff : size === 2 ? vlo & 0xffff : vlo, vhi)) {
+      this.raise(C.CAUSE_STORE_ACCESS, lo, hi);
+    }
+  }
+
+  store8(lo: number, hi: number, v: number): void {
+    const idx = (lo >>> 12) & TLB_MASK;
+    if (this.wTagLo[idx] === (lo & -4096) && this.wTagHi[idx] === hi) {
+      this.u8[this.wOff[idx] + (lo & 4095)] = v;
+      return;
+    }
+    this.storeSlow(lo, hi, 1, v, 0);
+  }
+
+  store16(lo: number, hi: number, v: number): void {
+    const idx = (lo >>> 12) & TLB_MASK;
+    if ((lo & 1) === 0 && this.wTagLo[idx] === (lo & -4096) && this.wTagHi[idx] === hi) {
+      this.u16[(this.wOff[idx] + (lo & 4095)) >> 1] = v;
+      return;
+    }
+    this.storeSlow(lo, hi, 2, v, 0);
+  }
+
+  store32(lo: number, hi: number, v: number): void {
+    const idx = (lo >>> 12) & TLB_MASK;
+    if ((lo & 3) === 0 && this.wTagLo[idx] === (lo & -4096) && this.wTagHi[idx] === hi) {
+      this.i32[(this.wOff[idx] + (lo & 4095)) >> 2] = v;
+      return;
+    }
+    this.storeSlow(lo, hi, 4, v, 0);
+  }
+
+  store64(lo: number, hi: number, vlo: number, vhi: number): void {
+    const idx = (lo >>> 12) & TLB_MASK;
+    if ((lo & 7) === 0 && this.wTagLo[idx] === (lo & -4096) && this.wTagHi[idx] === hi) {
+      const i = (this.wOff[idx] + (lo & 4095)) >> 2;
+      this.i32[i] = vlo;
+      this.i32[i + 1] = vhi;
+      return;
+    }
+    this.storeSlow(lo, hi, 8, vlo, vhi);
+  }
+
+  // ---- instruction fetch -----------------------------------------------------------------------
+
+  private fetchParcelSlow(lo: number, hi: number): number {
+    const pa = this.translate(lo, hi, ACCESS_FETCH);
+    const pageOff = this.ramOffset(pa - (lo & 4095), 4096);
+    if (pageOff >= 0) {
+      const idx = (lo >>> 12) & TLB_MASK;
+      this.xTagLo[idx] = lo & -4096;
+      this.xTagHi[idx] = hi;
+      this.xOff[idx] = pageOff;
+      return this.u16[(pageOff + (lo & 4095)) >> 1];
+    }
+    const v = this.bus.read(pa, 2);
+    if (v === undefined) return this.raise(C.CAUSE_FETCH_ACCESS, lo, hi);
+    return v & 0xffff;
+  }
+
+  /** Fetches the instruction at pc; a compressed one comes back as its low 16 bits (caller expands). */
+  private fetchSlow(): number {
+    const lo = this.pcLo;
+    const hi = this.pcHi;
+    const first = this.fetchParcelSlow(lo, hi);
+    if ((first & 3) !== 3) return first;
+    const lo2 = (lo + 2) | 0;
+    const hi2 = (lo2 >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
+    // A fault on the second half reports the address of that half (privileged ISA, stval for fetches).
+    return first | (this.fetchParcelSlow(lo2, hi2) << 16);
+  }
+
+  // ---- the interpreter -------------------------------------------------------------------------
+
+  /** Runs up to `budget` instructions; returns how many retired (0 while waiting in WFI). */
+  run(budget: number): number {
+    if (this.waiting) {
+      if ((this.readMip() & this.mie) === 0) return 0;
+      this.waiting = false;
+    }
+    this.stopRequested = false;
+    const start = this.instret;
+    const end = start + budget;
+    const x = this.x;
+    const rvc = this.rvc;
+    const u16 = this.u16;
+    const xTagLo = this.xTagLo;
+    const xTagHi = this.xTagHi;
+    const xOff = this.xOff;
+    while (this.instret < end) {
+      const irq = this.pendingInterrupt();
+      if (irq >= 0) this.takeTrap(irq, true, 0, 0);
+      try {
+        inner: while (this.instret < end) {
+          // Fetch.
+          const pcLo = this.pcLo;
+          const pcHi = this.pcHi;
+          let insn: number;
+          const fi = (pcLo >>> 12) & TLB_MASK;
+          if (xTagLo[fi] === (pcLo & -4096) && xTagHi[fi] === pcHi && (pcLo & 4095) !== 4094) {
+            const h = (xOff[fi] + (pcLo & 4095)) >> 1;
+            insn = u16[h];
+            if ((insn & 3) === 3) insn |= u16[h + 1] << 16;
+          } else {
+            insn = this.fetchSlow();
+          }
+          let len = 4;
+          if ((insn & 3) !== 3) {
+            const e = rvc[insn & 0xffff];
+            if (e === 0) this.illegal(insn & 0xffff);
+            insn = e;
+            len = 2;
+          }
+          if (this.trace !== undefined) this.traceBefore(insn);
+          const rd = (insn >>> 7) & 31;
+          const rs1 = (insn >>> 15) & 31;
+          const rs2 = (insn >>> 20) & 31;
+          const f3 = (insn >>> 12) & 7;
+          let nextLo = (pcLo + len) | 0;
+          let nextHi = (nextLo >>> 0) < (pcLo >>> 0) ? (pcHi + 1) | 0 : pcHi;
+          let rlo = 0;
+          let rhi = 0;
+          let write = true;
+          switch (insn & 0x7f) {
+            case 0x37: // LUI
+              rlo = insn & 0xfffff000;
+              rhi = rlo >> 31;
+              break;
+            case 0x17: {
+              // AUIPC
+              const ilo = insn & 0xfffff000;
+              rlo = (pcLo + ilo) | 0;
+              rhi = (pcHi + (ilo >> 31) + ((rlo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+              break;
+            }
+            case 0x6f: {
+              // JAL
+              const imm =
+                ((insn >> 11) & 0xfff00000) | (insn & 0xff000) | ((insn >>> 9) & 0x800) | ((insn >>> 20) & 0x7fe);
+              rlo = nextLo;
+              rhi = nextHi;
+              nextLo = (pcLo + imm) | 0;
+              nextHi = (pcHi + (imm >> 31) + ((nextLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+              break;
+            }
+            case 0x67: {
+              // JALR
+              if (f3 !== 0) this.illegal(insn);
+              const imm = insn >> 20;
+              const alo = x[rs1 * 2];
+              const ahi = x[rs1 * 2 + 1];
+              rlo = nextLo;
+              rhi = nextHi;
+              const tlo = (alo + imm) | 0;
+              nextHi = (ahi + (imm >> 31) + ((tlo >>> 0) < (alo >>> 0) ? 1 : 0)) | 0;
+              nextLo = tlo & ~1;
+              break;
+            }
+            case 0x63: {
+              // Branches
+              const alo = x[rs1 * 2];
+              const ahi = x[rs1 * 2 + 1];
+              const blo = x[rs2 * 2];
+              const bhi = x[rs2 * 2 + 1];
+              let taken: boolean;
+              switch (f3) {
+                case 0:
+                  taken = alo === blo && ahi === bhi;
+                  break;
+                case 1:
+                  taken = alo !== blo || ahi !== bhi;
+                  break;
+                case 4:
+                  taken = ahi < bhi || (ahi === bhi && alo >>> 0 < blo >>> 0);
+                  break;
+                case 5:
+                  taken = ahi > bhi || (ahi === bhi && alo >>> 0 >= blo >>> 0);
+                  break;
+                case 6:
+                  taken = ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo >>> 0 < blo >>> 0);
+                  break;
+                case 7:
+                  taken = ahi >>> 0 > bhi >>> 0 || (ahi === bhi && alo >>> 0 >= blo >>> 0);
+                  break;
+                default:
+                  this.illegal(insn);
+              }
+              write = false;
+              if (taken) {
+                const imm =
+                  ((insn >> 19) & 0xfffff000) | ((insn << 4) & 0x800) | ((insn >>> 20) & 0x7e0) | ((insn >>> 7) & 0x1e);
+                nextLo = (pcLo + imm) | 0;
+                nextHi = (pcHi + (imm >> 31) + ((nextLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+              }
+              break;
+            }
+            case 0x03: {
+              // Loads
+              const imm = insn >> 20;
+              const blo = x[rs1 * 2];
+              const alo = (blo + imm) | 0;
+              const ahi = (x[rs1 * 2 + 1] + (imm >> 31) + ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+              switch (f3) {
+                case 0:
+                  rlo = (this.load8(alo, ahi) << 24) >> 24;
+                  rhi = rlo >> 31;
+                  break;
+                case 1:
+                  rlo = (this.load16(alo, ahi) << 16) >> 16;
+                  rhi = rlo >> 31;
+                  break;
+                case 2:
+                  rlo = this.load32(alo, ahi);
+                  rhi = rlo >> 31;
+                  break;
+                case 3:
+                  rlo = this.load64(alo, ahi);
+                  rhi = this.loadHi;
+                  break;
+                case 4:
+                  rlo = this.load8(alo, ahi);
+                  break;
+                case 5:
+                  rlo = this.load16(alo, ahi);
+                  break;
+                case 6:
+                  rlo = this.load32(alo, ahi);
+                  break;
+                default:
+                  this.illegal(insn);
+              }
+              break;
+            }
+            case 0x23: {
+              // Stores
+              const imm = ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
+              const blo = x[rs1 * 2];
+              const alo = (blo + imm) | 0;
+              const ahi = (x[rs1 * 2 + 1] + (imm >> 31) + ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+              const vlo = x[rs2 * 2];
+              switch (f3) {
+                case 0:
+                  this.store8(alo, ahi, vlo & 0xff);
+                  break;
+                case 1:
+                  this.store16(alo, ahi, vlo & 0xffff);
+                  break;
+                case 2:
+                  this.store32(alo, ahi, vlo);
+                  break;
+                case 3:
+                  this.store64(alo, ahi, vlo, x[rs2 * 2 + 1]);
+                  break;
+                default:
+                  this.illegal(insn);
+              }
+              write = false;
+              break;
+            }
+            case 0x13: {
+              // OP-IMM
+              const imm = insn >> 20;
+              const alo = x[rs1 * 2];
+              const ahi = x[rs1 * 2 + 1];
+              switch (f3) {
+                case 0:
+                  rlo = (alo + imm) | 0;
+                  rhi = (ahi + (imm >> 31) + ((rlo >>> 0) < (alo >>> 0) ? 1 : 0)) | 0;
+                  break;
+                case 1: {
+                  if ((insn >>> 26) !== 0) this.illegal(insn);
+                  const sh = (insn >>> 20) & 63;
+                  if (sh === 0) {
+                    rlo = alo;
+                    rhi = ahi;
+                  } else if (sh < 32) {
+                    rhi = (ahi << sh) | (alo >>> (32 - sh));
+                    rlo = alo << sh;
+                  } else {
+                    rhi = alo << (sh - 32);
+                    rlo = 0;
+                  }
+                  break;
+                }
+                case 2:
+                  rlo = ahi < imm >> 31 || (ahi === imm >> 31 && alo >>> 0 < imm >>> 0) ? 1 : 0;
+                  break;
+                case 3:
+                  rlo = ahi >>> 0 < (imm >> 31) >>> 0 || (ahi === imm >> 31 && alo >>> 0 < imm >>> 0) ? 1 : 0;
+                  break;
+                case 4:
+                  rlo = alo ^ imm;
+                  rhi = ahi ^ (imm >> 31);
+                  break;
+                case 5: {
+                  const top = insn >>> 26;
+                  const sh = (insn >>> 20) & 63;
+                  if (top === 0) {
+                    if (sh === 0) {
+                      rlo = alo;
+                      rhi = ahi;
+                    } else if (sh < 32) {
+                      rlo = (alo >>> sh) | (ahi << (32 - sh));
+                      rhi = ahi >>> sh;
+                    } else {
+                      rlo = ahi >>> (sh - 32);
+                      rhi = 0;
+                    }
+                  } else if (top === 0x10) {
+                    if (sh === 0) {
+                      rlo = alo;
+                      rhi = ahi;
+                    } else if (sh < 32) {
+                      rlo = (alo >>> sh) | (ahi << (32 - sh));
+                      rhi = ahi >> sh;
+                    } else {
+                      rlo = ahi >> (sh - 32);
+                      rhi = ahi >> 31;
+                    }
+                  } else this.illegal(insn);
+                  break;
+                }
+                case 6:
+                  rlo = alo | imm;
+                  rhi = ahi | (imm >> 31);
+                  break;
+                default:
+                  rlo = alo & imm;
+                  rhi = ahi & (imm >> 31);
+                  break;
+              }
+              break;
+            }
+            case 0x1b: {
+              // OP-IMM-32
+              const alo = x[rs1 * 2];
+              const sh = (insn >>> 20) & 31;
+              const top = insn >>> 25;
+              if (f3 === 0) rlo = (alo + (insn >> 20)) | 0;
+              else if (f3 === 1 && top === 0) rlo = alo << sh;
+              else if (f3 === 5 && top === 0) rlo = alo >>> sh;
+              else if (f3 === 5 && top === 0x20) rlo = alo >> sh;
+              else this.illegal(insn);
+              rhi = rlo >> 31;
+              break;
+            }
+            case 0x33: {
+              // OP (RV64I + M)
+              const alo = x[rs1 * 2];
+              const ahi = x[rs1 * 2 + 1];
+              const blo = x[rs2 * 2];
+              const bhi = x[rs2 * 2 + 1];
+              const f7 = insn >>> 25;
+              if (f7 === 0) {
+                switch (f3) {
+                  case 0:
+                    rlo = (alo + blo) | 0;
+                    rhi = (ahi + bhi + ((rlo >>> 0) < (alo >>> 0) ? 1 : 0)) | 0;
+                    break;
+                  case 1: {
+                    const sh = blo & 63;
+                    if (sh === 0) {
+                      rlo = alo;
+                      rhi = ahi;
+                    } else if (sh < 32) {
+                      rhi = (ahi << sh) | (alo >>> (32 - sh));
+                      rlo = alo << sh;
+                    } else {
+                      rhi = alo << (sh - 32);
+                      rlo = 0;
+                    }
+                    break;
+                  }
+                  case 2:
+                    rlo = ahi < bhi || (ahi === bhi && alo >>> 0 < blo >>> 0) ? 1 : 0;
+                    break;
+                  case 3:
+                    rlo = ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo >>> 0 < blo >>> 0) ? 1 : 0;
+                    break;
+                  case 4:
+                    rlo = alo ^ blo;
+                    rhi = ahi ^ bhi;
+                    break;
+                  case 5: {
+                    const sh = blo & 63;
+                    if (sh === 0) {
+                      rlo = alo;
+                      rhi = ahi;
+                    } else if (sh < 32) {
+                      rlo = (alo >>> sh) | (ahi << (32 - sh));
+                      rhi = ahi >>> sh;
+                    } else {
+                      rlo = ahi >>> (sh - 32);
+                      rhi = 0;
+                    }
+                    break;
+                  }
+                  case 6:
+                    rlo = alo | blo;
+                    rhi = ahi | bhi;
+                    break;
+                  default:
+                    rlo = alo & blo;
+                    rhi = ahi & bhi;
+                    break;
+                }
+              } else if (f7 === 0x20) {
+                if (f3 === 0) {
+                  rlo = (alo - blo) | 0;
+                  rhi = (ahi - bhi - ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+                } else if (f3 === 5) {
+                  const sh = blo & 63;
+                  if (sh === 0) {
+                    rlo = alo;
+                    rhi = ahi;
+                  } else if (sh < 32) {
+                    rlo = (alo >>> sh) | (ahi << (32 - sh));
+                    rhi = ahi >> sh;
+                  } else {
+                    rlo = ahi >> (sh - 32);
+                    rhi = ahi >> 31;
+                  }
+                } else this.illegal(insn);
+              } else if (f7 === 1) {
+                if (f3 === 0) mul64(alo, ahi, blo, bhi);
+                else if (f3 < 4) mulh64(alo, ahi, blo, bhi, f3);
+                else div64(alo, ahi, blo, bhi, (f3 & 1) === 0, f3 >= 6);
+                rlo = out[0];
+                rhi = out[1];
+              } else this.illegal(insn);
+              break;
+            }
+            case 0x3b: {
+              // OP-32 (RV64I + M)
+              const alo = x[rs1 * 2];
+              const blo = x[rs2 * 2];
+              const f7 = insn >>> 25;
+              if (f7 === 0) {
+                if (f3 === 0) rlo = (alo + blo) | 0;
+                else if (f3 === 1) rlo = alo << (blo & 31);
+                else if (f3 === 5) rlo = alo >>> (blo & 31);
+                else this.illegal(insn);
+              } else if (f7 === 0x20) {
+                if (f3 === 0) rlo = (alo - blo) | 0;
+                else if (f3 === 5) rlo = alo >> (blo & 31);
+                else this.illegal(insn);
+              } else if (f7 === 1) {
+                if (f3 === 0) rlo = Math.imul(alo, blo);
+                else if (f3 >= 4) rlo = div32(alo, blo, (f3 & 1) === 0, f3 >= 6);
+                else this.illegal(insn);
+              } else this.illegal(insn);
+              rhi = rlo >> 31;
+              break;
+            }
+            case 0x0f: // MISC-MEM: FENCE (nothing to order on one hart), FENCE.I (no decoded-code cache yet)
+              if (f3 > 1) this.illegal(insn);
+              write = false;
+              break;
+            case 0x73: {
+              // SYSTEM
+              this.pcLo = pcLo;
+              this.pcHi = pcHi;
+              const r = this.system(insn, rd, rs1, f3, len);
+              if (r === SYS_JUMPED) {
+                // xRET and WFI set pc themselves; interrupts may have become enabled, so re-check.
+                this.instret++;
+                if (this.trace !== undefined) this.traceAfter(0);
+                break inner;
+              }
+              if (r === SYS_NO_WRITE) write = false;
+              else {
+                rlo = out[0];
+                rhi = out[1];
+              }
+              break;
+            }
+            case 0x2f: // AMO
+              this.pcLo = pcLo;
+              this.pcHi = pcHi;
+              this.amo(insn, rd, rs1, rs2, f3);
+              rlo = out[0];
+              rhi = out[1];
+              break;
+            case 0x07: // FLW / FLD
+            case 0x27: // FSW / FSD
+            case 0x43:
+            case 0x47:
+            case 0x4b:
+            case 0x4f:
+            case 0x53:
+              this.floatOp(insn, rd, rs1, rs2, f3);
+              write = false;
+              break;
+            default:
+              this.illegal(insn);
+          }
+          if (write && rd !== 0) {
+            x[rd * 2] = rlo;
+            x[rd * 2 + 1] = rhi;
+          }
+          this.pcLo = nextLo;
+          this.pcHi = nextHi;
+          this.instret++;
+          if (this.trace !== undefined) this.traceAfter(write ? rd : 0);
+          // CSR writes may enable an interrupt or change translation: re-check before going on.
+          if ((insn & 0x7f) === 0x73) break;
+        }
+      } catch (e) {
+        if (e !== TRAP) throw e;
+        if (this.trace !== undefined) this.trace(`trap cause=${this.trapCause} tval=${hex64(this.trapTvalLo, this.trapTvalHi)}`);
+        this.takeTrap(this.trapCause, false, this.trapTvalLo, this.trapTvalHi);
+        if (this.stopRequested) break;
+      }
+      if (this.stopRequested || this.waiting) break;
+    }
+    return this.instret - start;
+  }
+
+  // ---- SYSTEM ----------------------------------------------------------------------------------
+
+  /** CSR ops, ECALL/EBREAK, xRET, WFI, SFENCE.VMA. pc fields hold the instruction's own pc. */
+  private system(insn: number, rd: number, rs1: number, f3: number, len: number): number {
+    if (f3 === 0) {
+      if (rd !== 0) this.illegal(insn);
+      const f12 = insn >>> 20;
+      const f7 = insn >>> 25;
+      if (f7 === 0x09) {
+        // SFENCE.VMA
+        if (this.priv === C.PRV_U || (this.priv === C.PRV_S && (this.mstatus & C.MSTATUS_TVM) !== 0)) {
+          this.illegal(insn);
+        }
+        this.flushTlb();
+        return SYS_NO_WRITE;
+      }
+      if (rs1 !== 0) this.illegal(insn);
+      switch (f12) {
+        case 0x000: {
+          // ECALL
+          if (this.onEcall?.(this.priv)) {
+            this.stopRequested = true;
+            return SYS_NO_WRITE;
+          }
+          this.raise(C.CAUSE_USER_ECALL + this.priv, 0, 0);
+          break;
+        }
+        case 0x001: // EBREAK
+          this.raise(C.CAUSE_BREAKPOINT, this.pcLo, this.pcHi);
+          break;
+        case 0x102: {
+          // SRET
+          if (this.priv === C.PRV_U || (this.priv === C.PRV_S && (this.mstatus & C.MSTATUS_TSR) !== 0)) {
+            this.illegal(insn);
+          }
+          let s = this.mstatus;
+          const spp = (s & C.MSTATUS_SPP) !== 0 ? C.PRV_S : C.PRV_U;
+          s = (s & C.MSTATUS_SPIE) !== 0 ? s | C.MSTATUS_SIE : s & ~C.MSTATUS_SIE;
+          s |= C.MSTATUS_SPIE;
+          s &= ~C.MSTATUS_SPP;
+          s &= ~C.MSTATUS_MPRV;
+          this.mstatus = s;
+          this.setPriv(spp);
+          this.flushTlb();
+          this.pcLo = this.csr[C.CSR_SEPC * 2] & ~1;
+          this.pcHi = this.csr[C.CSR_SEPC * 2 + 1];
+          return SYS_JUMPED;
+        }
+        case 0x302: {
+          // MRET
+          if (this.priv !== C.PRV_M) this.illegal(insn);
+          let s = this.mstatus;
+          const mpp = (s >>> C.MSTATUS_MPP_SHIFT) & 3;
+          s = (s & C.MSTATUS_MPIE) !== 0 ? s | C.MSTATUS_MIE : s & ~C.MSTATUS_MIE;
+          s |= C.MSTATUS_MPIE;
+          s &= ~C.MSTATUS_MPP;
+          if (mpp !== C.PRV_M) s &= ~C.MSTATUS_MPRV;
+          this.mstatus = s;
+          this.setPriv(mpp);
+          this.flushTlb();
+          this.pcLo = this.csr[C.CSR_MEPC * 2] & ~1;
+          this.pcHi = this.csr[C.CSR_MEPC * 2 + 1];
+          return SYS_JUMPED;
+        }
+        case 0x105: {
+          // WFI
+          if (this.priv === C.PRV_U || (this.priv === C.PRV_S && (this.mstatus & C.MSTATUS_TW) !== 0)) {
+            this.illegal(insn);
+          }
+          const nlo = (this.pcLo + len) | 0;
+          this.pcHi = (nlo >>> 0) < (this.pcLo >>> 0) ? (this.pcHi + 1) | 0 : this.pcHi;
+          this.pcLo = nlo;
+          if ((this.readMip() & this.mie) === 0) this.waiting = true;
+          return SYS_JUMPED;
+        }
+        default:
+          this.illegal(insn);
+      }
+      return SYS_NO_WRITE;
+    }
+    if (f3 === 4) this.illegal(insn);
+    const csr = insn >>> 20;
+    // Privilege and read-only checks (privileged ISA "CSR Address Mapping Conventions").
+    if (((csr >>> 8) & 3) > this.priv) this.illegal(insn);
+    const op = f3 & 3;
+    const src = (f3 & 4) !== 0 ? rs1 : -1;
+    const wlo = src >= 0 ? rs1 : this.x[rs1 * 2];
+    const whi = src >= 0 ? 0 : this.x[rs1 * 2 + 1];
+    const writes = op === 1 || rs1 !== 0;
+    if (writes && csr >>> 10 === 3) this.illegal(insn);
+    const reads = op !== 1 || rd !== 0;
+    let olo = 0;
+    let ohi = 0;
+    if (reads || op !== 1) {
+      if (!csrRead(this, csr)) this.illegal(insn);
+      olo = out[0];
+      ohi = out[1];
+    }
+    if (writes) {
+      let nlo: number;
+      let nhi: number;
+      if (op === 1) {
+        nlo = wlo;
+        nhi = whi;
+      } else if (op === 2) {
+        nlo = olo | wlo;
+        nhi = ohi | whi;
+      } else {
+        nlo = olo & ~wlo;
+        nhi = ohi & ~whi;
+      }
+      if (!csrWrite(this, csr, nlo, nhi)) this.illegal(insn);
+    }
+    out[0] = olo;
+    out[1] = ohi;
+    return SYS_WRITE;
+  }
+
+  // ---- A extension -----------------------------------------------------------------------------
+
+  private amo(insn: number, rd: number, rs1: number, rs2: number, f3: number): void {
+    const x = this.x;
+    const alo = x[rs1 * 2];
+    const ahi = x[rs1 * 2 + 1];
+    const f5 = insn >>> 27;
+    if (f3 !== 2 && f3 !== 3) this.illegal(insn);
+    const size = f3 === 2 ? 4 : 8;
+    if ((alo & (size - 1)) !== 0) {
+      this.raise(f5 === 2 ? C.CAUSE_MISALIGNED_LOAD : C.CAUSE_MISALIGNED_STORE, alo, ahi);
+    }
+    if (f5 === 2) {
+      // LR
+      if (rs2 !== 0) this.illegal(insn);
+      const pa = this.translate(alo, ahi, ACCESS_LOAD);
+      if (size === 4) {
+        out[0] = this.load32(alo, ahi);
+        out[1] = out[0] >> 31;
+      } else {
+        out[0] = this.load64(alo, ahi);
+        out[1] = this.loadHi;
+      }
+      this.reservation = pa;
+      return;
+    }
+    if (f5 === 3) {
+      // SC: every SC clears the reservation; a failed one still checks store permission.
+      const pa = this.translate(alo, ahi, ACCESS_STORE);
+      const ok = this.reservation === pa;
+      this.reservation = -1;
+      if (ok) {
+        if (size === 4) this.store32(alo, ahi, x[rs2 * 2]);
+        else this.store64(alo, ahi, x[rs2 * 2], x[rs2 * 2 + 1]);
+      }
+      out[0] = ok ? 0 : 1;
+      out[1] = 0;
+      return;
+    }
+    // AMOs: translate for store first so a read-only page reports a store fault.
+    this.translate(alo, ahi, ACCESS_STORE);
+    const blo = x[rs2 * 2];
+    const bhi = x[rs2 * 2 + 1];
+    let olo: number;
+    let ohi: number;
+    if (size === 4) {
+      olo = this.load32(alo, ahi);
+      ohi = olo >> 31;
+    } else {
+      olo = this.load64(alo, ahi);
+      ohi = this.loadHi;
+    }
+    let nlo: number;
+    let nhi: number;
+    // For .W the comparisons use the sign-extended 32-bit values.
+    const bh = size === 4 ? blo >> 31 : bhi;
+    switch (f5) {
+      case 0x01: // AMOSWAP
+        nlo = blo;
+        nhi = bhi;
+        break;
+      case 0x00: // AMOADD
+        nlo = (olo + blo) | 0;
+        nhi = (ohi + bhi + ((nlo >>> 0) < (olo >>> 0) ? 1 : 0)) | 0;
+        break;
+      case 0x04: // AMOXOR
+        nlo = olo ^ blo;
+        nhi = ohi ^ bhi;
+        break;
+      case 0x0c: // AMOAND
+        nlo = olo & blo;
+        nhi = ohi & bhi;
+        break;
+      case 0x08: // AMOOR
+        nlo = olo | blo;
+        nhi = ohi | bhi;
+        break;
+      case 0x10: // AMOMIN
+      case 0x14: // AMOMAX
+      case 0x18: // AMOMINU
+      case 0x1c: {
+        // AMOMAXU
+        const unsigned = f5 >= 0x18;
+        const less = unsigned
+          ? ohi >>> 0 < bh >>> 0 || (ohi === bh && olo >>> 0 < blo >>> 0)
+          : ohi < bh || (ohi === bh && olo >>> 0 < blo >>> 0);
+        const takeOld = f5 === 0x10 || f5 === 0x18 ? less : !less;
+        nlo = takeOld ? olo : blo;
+        nhi = takeOld ? ohi : bhi;
+        break;
+      }
+      default:
+        return this.illegal(insn);
+    }
+    if (size === 4) this.store32(alo, ahi, nlo);
+    else this.store64(alo, ahi, nlo, nhi);
+    out[0] = olo;
+    out[1] = ohi;
+  }
+
+  // ---- F and D ---------------------------------------------------------------------------------
+
+  private floatOp(insn: number, rd: number, rs1: number, rs2: number, f3: number): void {
+    if ((this.mstatus & C.MSTATUS_FS) === 0) this.illegal(insn);
+    const op = insn & 0x7f;
+    const f = this.state.f;
+    if (op === 0x07 || op === 0x27) {
+      const x = this.x;
+      const imm = op === 0x07 ? insn >> 20 : ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
+      const blo = x[rs1 * 2];
+      const alo = (blo + imm) | 0;
+      const ahi = (x[rs1 * 2 + 1] + (imm >> 31) + ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+      if (op === 0x07) {
+        if (f3 === 2) {
+          f[rd * 2] = this.load32(alo, ahi);
+          f[rd * 2 + 1] = -1; // NaN-boxed
+        } else if (f3 === 3) {
+          f[rd * 2] = this.load64(alo, ahi);
+          f[rd * 2 + 1] = this.loadHi;
+        } else this.illegal(insn);
+        this.mstatus |= C.MSTATUS_FS;
+      } else {
+        if (f3 === 2) this.store32(alo, ahi, f[rs2 * 2]);
+        else if (f3 === 3) this.store64(alo, ahi, f[rs2 * 2], f[rs2 * 2 + 1]);
+        else this.illegal(insn);
+      }
+      return;
+    }
+    if (!this.fpu.exec(insn)) this.illegal(insn);
+    this.mstatus |= C.MSTATUS_FS;
+  }
+
+  // ---- tracing ---------------------------------------------------------------------------------
+
+  private tracePc = "";
+  private traceInsn = 0;
+
+  private traceBefore(insn: number): void {
+    this.tracePc = hex64(this.pcLo, this.pcHi);
+    this.traceInsn = insn;
+  }
+
+  private traceAfter(rd: number): void {
+    const t = this.trace;
+    if (t === undefined) return;
+    const w = (this.traceInsn >>> 0).toString(16).padStart(8, "0");
+    if (rd !== 0) t(`${this.tracePc} ${w} x${rd}=${hex64(this.x[rd * 2], this.x[rd * 2 + 1])}`);
+    else t(`${this.tracePc} ${w}`);
+  }
+}
+
+const SYS_WRITE = 0;
+const SYS_NO_WRITE = 1;
+const SYS_JUMPED = 2;
+
+const INTERRUPT_ORDER = [C.IRQ_MEI, C.IRQ_MSI, C.IRQ_MTI, C.IRQ_SEI, C.IRQ_SSI, C.IRQ_STI];
+
+function pickInterrupt(bits: number): number {
+  for (const i of INTERRUPT_ORDER) if ((bits & (1 << i)) !== 0) return i;
+  // Platform interrupts (≥ 16) and LCOFI are never raised on this board.
+  return 31 - Math.clz32(bits);
+}
+
+export function hex64(lo: number, hi: number): string {
+  return `0x${(hi >>> 0).toString(16).padStart(8, "0")}${(lo >>> 0).toString(16).padStart(8, "0")}`;
+}

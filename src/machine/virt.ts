@@ -1,0 +1,331 @@
+// The `virt` board: guest RAM, every device at its QEMU address (spec riscv-platform.md §6), the
+// PLIC wiring, the generated device tree, the QEMU boot placement and a run loop the host drives in
+// time slices. No file or Node I/O here: the caller hands in the images as bytes, so the same board
+// runs in a Web Worker and in Node (DESIGN.md §2, §4).
+
+import { CLINT_TIMEBASE_HZ, Clint } from "../../devices/clint/clint.ts";
+import { PLIC_DEFAULT_SOURCES, Plic } from "../../devices/plic/plic.ts";
+import { GoldfishRtc } from "../../devices/rtc-goldfish/rtc-goldfish.ts";
+import { SifiveTest } from "../../devices/syscon/sifive-test.ts";
+import { Uart16550 } from "../../devices/uart-16550/uart-16550.ts";
+import { Bus } from "../core/bus.ts";
+import { type Clock, hostClock } from "../core/clock.ts";
+import { GuestMemory } from "../core/guest-memory.ts";
+import { MIP_MEIP, MIP_SEIP, type TimeSource } from "../core/interrupts.ts";
+import { Hart } from "../cpu/hart.ts";
+import { parseElf } from "./elf.ts";
+import { HtifWatcher } from "./htif.ts";
+import {
+  type BootLayout,
+  buildMrom,
+  FW_DYNAMIC_INFO_OFFSET,
+  LoaderError,
+  loadBootImages,
+  loadElfSegments,
+  loadFdt,
+  Rom,
+  VIRT_MROM_BASE,
+  VIRT_MROM_SIZE,
+} from "./loader.ts";
+import {
+  buildVirtDtb,
+  VIRT_CLINT_BASE,
+  VIRT_CLINT_SIZE,
+  VIRT_DRAM_BASE,
+  VIRT_PLIC_BASE,
+  VIRT_PLIC_SIZE,
+  VIRT_RTC_BASE,
+  VIRT_RTC_IRQ,
+  VIRT_RTC_SIZE,
+  VIRT_TEST_BASE,
+  VIRT_TEST_SIZE,
+  VIRT_UART0_BASE,
+  VIRT_UART0_IRQ,
+  VIRT_UART0_SIZE,
+} from "./virt-dt.ts";
+
+export const VIRT_ISA = "rv64imafdc";
+export const VIRT_MMU_TYPE = "riscv,sv39";
+export const DEFAULT_BOOTARGS = "console=ttyS0 earlycon=sbi";
+export const DEFAULT_MEM_MIB = 256;
+/** A GuestMemory is one ArrayBuffer; past a few GiB hosts refuse it anyway. */
+export const MAX_MEM_MIB = 8192;
+
+const NS_PER_TICK = 1e9 / CLINT_TIMEBASE_HZ;
+/** Instructions per hart.run() call between device updates; small enough that timers stay accurate. */
+const DEFAULT_CHUNK = 32768;
+/** In a bare-metal HTIF run tohost is polled between chunks, so keep them short. */
+const HTIF_CHUNK = 1000;
+
+export type RunState = "running" | "waiting" | "poweroff" | "reset";
+
+export interface VirtMachineOptions {
+  /** Guest RAM in MiB (default 256). */
+  memMiB?: number;
+  /** OpenSBI fw_dynamic (.bin or .elf); omit to start the kernel directly in M-mode (`-bios none`). */
+  firmware?: Uint8Array;
+  /** Raw Image, ELF vmlinux or flat binary. */
+  kernel?: Uint8Array;
+  /** cpio or gzip'ed cpio, passed to Linux as-is. */
+  initrd?: Uint8Array;
+  /**
+   * Bare-metal ELF (riscv-tests style): loaded at its addresses, started at its entry in M-mode with
+   * no firmware or device tree; `tohost` writes end the run (HTIF, spec §11). Excludes the three above.
+   */
+  elf?: Uint8Array;
+  /** Kernel command line (default: the caller's manifest bootargs, else DEFAULT_BOOTARGS). */
+  bootargs?: string;
+  clock?: Clock;
+  /** /chosen/rng-seed bytes; 32 random bytes when omitted. */
+  rngSeed?: Uint8Array;
+  instructionsPerChunk?: number;
+  /** One line per retired instruction (see Hart.trace); survives reset(). */
+  trace?: (line: string) => void;
+  onConsoleOutput?: (bytes: Uint8Array) => void;
+  onPowerOff?: (exitCode: number) => void;
+  onReset?: () => void;
+}
+
+/** The bootargs a `public/images/manifest.json` asks for, or DEFAULT_BOOTARGS. */
+export function defaultBootargs(manifest?: unknown): string {
+  if (typeof manifest === "object" && manifest !== null && "bootargs" in manifest) {
+    const b = (manifest as { bootargs: unknown }).bootargs;
+    if (typeof b === "string" && b.length > 0) return b;
+  }
+  return DEFAULT_BOOTARGS;
+}
+
+/** Everything one power cycle builds; reset() throws it away and builds a fresh one. */
+interface Board {
+  mem: GuestMemory;
+  bus: Bus;
+  hart: Hart;
+  clint: Clint;
+  plic: Plic;
+  uart: Uart16550;
+  rtc: GoldfishRtc;
+  test: SifiveTest;
+  layout: BootLayout;
+  /** Undefined in a bare-metal run. */
+  dtb: Uint8Array | undefined;
+  fdtAddr: number;
+  htif: HtifWatcher | undefined;
+}
+
+export class VirtMachine {
+  onConsoleOutput: (bytes: Uint8Array) => void;
+  onPowerOff: (exitCode: number) => void;
+  onReset: () => void;
+  readonly clock: Clock;
+  readonly ramSize: number;
+  readonly bootargs: string;
+  private readonly opts: VirtMachineOptions;
+  private readonly chunk: number;
+  private readonly rngSeed: Uint8Array;
+  private board: Board;
+  private stopState: "poweroff" | "reset" | undefined;
+  private exit: number | undefined;
+
+  constructor(opts: VirtMachineOptions) {
+    const memMiB = opts.memMiB ?? DEFAULT_MEM_MIB;
+    if (!Number.isInteger(memMiB) || memMiB < 1 || memMiB > MAX_MEM_MIB) {
+      throw new LoaderError(`guest memory must be a whole number of MiB in 1…${MAX_MEM_MIB}, not ${memMiB}`);
+    }
+    if (opts.elf !== undefined && (opts.firmware ?? opts.kernel ?? opts.initrd) !== undefined) {
+      throw new LoaderError("a bare-metal ELF run takes no firmware, kernel or initrd");
+    }
+    this.opts = opts;
+    this.ramSize = memMiB * 1024 * 1024;
+    this.clock = opts.clock ?? hostClock;
+    this.bootargs = opts.bootargs ?? DEFAULT_BOOTARGS;
+    this.rngSeed = opts.rngSeed ?? globalThis.crypto.getRandomValues(new Uint8Array(32));
+    this.onConsoleOutput = opts.onConsoleOutput ?? (() => {});
+    this.onPowerOff = opts.onPowerOff ?? (() => {});
+    this.onReset = opts.onReset ?? (() => {});
+    this.board = this.build();
+    this.chunk = opts.instructionsPerChunk ?? (this.board.htif !== undefined ? HTIF_CHUNK : DEFAULT_CHUNK);
+  }
+
+  get hart(): Hart {
+    return this.board.hart;
+  }
+  get mem(): GuestMemory {
+    return this.board.mem;
+  }
+  get bus(): Bus {
+    return this.board.bus;
+  }
+  get plic(): Plic {
+    return this.board.plic;
+  }
+  get uart(): Uart16550 {
+    return this.board.uart;
+  }
+  get clint(): Clint {
+    return this.board.clint;
+  }
+  get layout(): BootLayout {
+    return this.board.layout;
+  }
+  /** The generated device tree blob (undefined in a bare-metal run). */
+  get dtb(): Uint8Array | undefined {
+    return this.board.dtb;
+  }
+  get fdtAddr(): number {
+    return this.board.fdtAddr;
+  }
+  /** True in a bare-metal run whose ELF has a `tohost` symbol (HTIF ends the run). */
+  get hasHtif(): boolean {
+    return this.board.htif !== undefined;
+  }
+  /** The guest's exit code once runSlice() has returned "poweroff". */
+  get exitCode(): number | undefined {
+    return this.exit;
+  }
+
+  /** Keystrokes or pasted text for the UART; never dropped. */
+  sendConsoleInput(bytes: Uint8Array): void {
+    this.board.uart.pushInput(bytes);
+  }
+
+  /**
+   * Runs the hart for up to maxMs of host time, in chunks with device updates between them.
+   * "waiting": the hart sits in WFI with nothing to do — sleep until nextEventNs() or console input.
+   * "poweroff" / "reset": the guest asked for it (the onPowerOff / onReset events have fired); after
+   * "reset" call reset() to power-cycle, after "poweroff" the machine stays stopped.
+   */
+  runSlice(maxMs: number): RunState {
+    if (this.stopState !== undefined) return this.stopState;
+    const b = this.board;
+    const deadline = this.clock.nowNs() + maxMs * 1e6;
+    for (;;) {
+      // Devices are brought up to date right before every run(), so a hart that retires nothing and
+      // still waits has truly nothing to do until the next event.
+      b.clint.update();
+      b.rtc.update();
+      const ran = b.hart.run(this.chunk);
+      b.uart.flush();
+      b.htif?.poll();
+      if (this.stopState !== undefined) return this.stopState;
+      if (ran === 0 && b.hart.waiting) return "waiting";
+      if (this.clock.nowNs() >= deadline) return "running";
+    }
+  }
+
+  /** The host-clock time (Clock.nowNs) of the next timer event (CLINT, Sstc, RTC alarm); Infinity if none. */
+  nextEventNs(): number {
+    const b = this.board;
+    let next = Math.min(b.clint.nextDeadlineNs(), b.rtc.nextDeadlineNs());
+    const sstc = b.hart.nextTimerDeadline();
+    if (Number.isFinite(sstc)) {
+      const ticks = Math.max(0, sstc - b.clint.mtime());
+      next = Math.min(next, this.clock.nowNs() + ticks * NS_PER_TICK);
+    }
+    return next;
+  }
+
+  /**
+   * Power-cycles the board: fresh RAM, devices and hart from the same images (a warm reboot reloads
+   * them, as QEMU's system reset re-copies its ROM blobs). Console input not yet read is dropped.
+   */
+  reset(): void {
+    this.board = this.build();
+    this.stopState = undefined;
+    this.exit = undefined;
+  }
+
+  private build(): Board {
+    const o = this.opts;
+    const clock = this.clock;
+    const mem = new GuestMemory(VIRT_DRAM_BASE, this.ramSize);
+    const bus = new Bus();
+
+    // The CLINT drives the hart at construction, and the hart reads time from the CLINT: break the
+    // cycle with a time source that forwards once the CLINT exists.
+    let clint: Clint | undefined;
+    const time: TimeSource = { mtime: () => clint!.mtime() };
+    const hart = new Hart({ hartId: 0, mem, bus, time });
+    if (o.trace !== undefined) hart.trace = o.trace;
+    clint = new Clint(clock, [hart]);
+    // Context numbering on virt: 2·h = hart h M-mode, 2·h + 1 = hart h S-mode (spec §7.2).
+    const plic = new Plic(
+      [
+        { target: hart, bit: MIP_MEIP },
+        { target: hart, bit: MIP_SEIP },
+      ],
+      PLIC_DEFAULT_SOURCES,
+    );
+    const uart = new Uart16550(plic.irq(VIRT_UART0_IRQ), (bytes) => this.onConsoleOutput(bytes));
+    const rtc = new GoldfishRtc(clock, plic.irq(VIRT_RTC_IRQ));
+    rtc.reset();
+    const test = new SifiveTest(
+      (code) => this.stop("poweroff", code),
+      () => this.stop("reset"),
+    );
+
+    bus.map(VIRT_TEST_BASE, VIRT_TEST_SIZE, test, "test");
+    bus.map(VIRT_RTC_BASE, VIRT_RTC_SIZE, rtc, "rtc");
+    bus.map(VIRT_CLINT_BASE, VIRT_CLINT_SIZE, clint, "clint");
+    bus.map(VIRT_PLIC_BASE, VIRT_PLIC_SIZE, plic, "plic");
+    bus.map(VIRT_UART0_BASE, VIRT_UART0_SIZE, uart, "uart0");
+    // TODO(issue 4): virtio-mmio slots i = 0…7 at VIRT_VIRTIO_BASE + VIRT_VIRTIO_SIZE·i with PLIC source
+    // VIRT_VIRTIO_IRQ + i, and the PCIe ECAM window at 0x30000000 (INTx → VIRT_PCIE_IRQ…+3), mapped
+    // here and listed in the device tree below.
+
+    if (o.elf !== undefined) return this.buildBareMetal({ mem, bus, hart, clint, plic, uart, rtc, test }, o.elf);
+
+    const layout = loadBootImages(mem, { firmware: o.firmware, kernel: o.kernel, initrd: o.initrd });
+    const dtb = buildVirtDtb({
+      harts: 1,
+      isa: VIRT_ISA,
+      mmuType: VIRT_MMU_TYPE,
+      ramBase: VIRT_DRAM_BASE,
+      ramSize: this.ramSize,
+      bootargs: this.bootargs,
+      initrd: layout.initrd,
+      timebaseFrequency: CLINT_TIMEBASE_HZ,
+      rngSeed: this.rngSeed,
+      virtioMmio: [], // TODO(issue 4): { base: VIRT_VIRTIO_BASE + 0x1000·i, irq: VIRT_VIRTIO_IRQ + i } per device
+      // TODO(issue 4): pci: the ECAM host bridge with INTx → PLIC 32…35 (spec §7.3)
+    });
+    const fdtAddr = loadFdt(mem, dtb, layout);
+    // QEMU: the reset vector jumps to the firmware (the DRAM base); without one, to the kernel.
+    const startAddr = layout.firmware?.entry ?? layout.kernel?.entry ?? VIRT_DRAM_BASE;
+    const mrom = buildMrom({ startAddr, fdtAddr, nextAddr: layout.kernel?.entry ?? 0 });
+    bus.map(VIRT_MROM_BASE, VIRT_MROM_SIZE, new Rom(mrom, VIRT_MROM_SIZE), "mrom");
+
+    // The MROM code sets these too; setting them here lets a debugger see them from instruction 0.
+    hart.setPc(VIRT_MROM_BASE);
+    hart.setX(10, 0);
+    hart.setX(11, fdtAddr);
+    hart.setX(12, VIRT_MROM_BASE + FW_DYNAMIC_INFO_OFFSET);
+    return { mem, bus, hart, clint, plic, uart, rtc, test, layout, dtb, fdtAddr, htif: undefined };
+  }
+
+  private buildBareMetal(parts: Omit<Board, "layout" | "dtb" | "fdtAddr" | "htif">, bytes: Uint8Array): Board {
+    const elf = parseElf(bytes);
+    const image = loadElfSegments(parts.mem, elf, 0n, "program");
+    // Keep the MROM mapped (jumping to the program) so a reset through 0x1000 lands in the program too.
+    const mrom = buildMrom({ startAddr: image.entry, fdtAddr: 0, nextAddr: 0 });
+    parts.bus.map(VIRT_MROM_BASE, VIRT_MROM_SIZE, new Rom(mrom, VIRT_MROM_SIZE), "mrom");
+    parts.hart.setPc(image.entry);
+    const htif = HtifWatcher.fromElf(elf, parts.mem, {
+      exit: (code) => this.stop("poweroff", code),
+      console: (byte) => this.onConsoleOutput(Uint8Array.of(byte)),
+    });
+    return { ...parts, layout: { kernel: { ...image, format: "elf" } }, dtb: undefined, fdtAddr: 0, htif };
+  }
+
+  private stop(state: "poweroff" | "reset", code = 0): void {
+    if (this.stopState !== undefined) return;
+    this.stopState = state;
+    // Called from inside hart.run() (a syscon write): end the chunk at the next instruction.
+    this.board.hart.stopRequested = true;
+    if (state === "poweroff") {
+      this.exit = code;
+      this.onPowerOff(code);
+    } else {
+      this.onReset();
+    }
+  }
+}
