@@ -4,15 +4,17 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, mkdirSync } from "node:fs";
 
-/** Debian package → a command it provides. */
+/** Debian package → a command (or an absolute file path) it provides. */
 const NEEDED = {
   "binutils-riscv64-unknown-elf": "riscv64-unknown-elf-as",
   "qemu-system-misc": "qemu-system-riscv64",
   "qemu-user": "qemu-riscv64",
   "device-tree-compiler": "dtc",
+  opensbi: "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.elf",
 };
 
 function have(cmd) {
+  if (cmd.startsWith("/")) return existsSync(cmd);
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
 }
 

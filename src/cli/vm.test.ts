@@ -85,6 +85,12 @@ describe("ExecDriver", () => {
     expect(d.feed(bytes("\r\nvireo:~# "))).toBeUndefined();
   });
 
+  it("sees the prompt through busybox's cursor-position query, even split", () => {
+    const d = new ExecDriver("true");
+    expect(d.feed(bytes("vireo:~# \x1b["))).toBeUndefined();
+    expect(d.feed(bytes("6n"))).toBe("(true); echo vireo-exit=$?; poweroff -f\n");
+  });
+
   it("does not mistake a prompt in the middle of the output", () => {
     const d = new ExecDriver("true");
     expect(d.feed(bytes("vireo:~# echo\r\n"))).toBeUndefined();

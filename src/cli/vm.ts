@@ -123,6 +123,11 @@ export function parseCli(argv: string[]): CliOptions {
 
 /** Matches the guest shell prompt at the very end of the console output (guest/ sets PS1). */
 export const PROMPT_RE = /vireo:[^#\n]*# $/;
+/**
+ * Terminal control sequences (CSI) are not text: busybox's line editor follows its prompt with
+ * ESC [ 6 n (a cursor-position query), so they are dropped before looking for the prompt.
+ */
+const CSI_RE = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
 const EXIT_MARK_RE = /vireo-exit=(\d+)(?=\D)/g;
 
 /**
@@ -148,7 +153,7 @@ export class ExecDriver {
     const text = this.tail + chunk;
     let typeNow: string | undefined;
     if (!this.typed) {
-      if (PROMPT_RE.test(text)) {
+      if (PROMPT_RE.test(text.replace(CSI_RE, ""))) {
         this.typed = true;
         typeNow = this.line;
       }

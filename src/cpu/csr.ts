@@ -248,6 +248,8 @@ function writeMstatus(h: Hart, v: number): void {
   // MPP = 2 (the reserved H encoding) is WARL → keep the old value.
   if (((n >>> C.MSTATUS_MPP_SHIFT) & 3) === 2) n = (n & ~C.MSTATUS_MPP) | (old & C.MSTATUS_MPP);
   h.mstatus = n;
-  const tr = C.MSTATUS_MPRV | C.MSTATUS_MPP | C.MSTATUS_SUM | C.MSTATUS_MXR;
-  if ((old & tr) !== (n & tr)) h.flushTlb();
+  // MXR changes what a cached load translation allows; the other bits only pick another TLB set.
+  if ((old & C.MSTATUS_MXR) !== (n & C.MSTATUS_MXR)) h.flushTlb();
+  const sel = C.MSTATUS_MPRV | C.MSTATUS_MPP | C.MSTATUS_SUM;
+  if ((old & sel) !== (n & sel)) h.selectTlbSets();
 }

