@@ -1,0 +1,240 @@
+// `npm run bench`: vireo beside QEMU (Debian's qemu-system-riscv64, TCG) on the same committed guest
+// image, in the same run, written to bench/results.md. Figures: boot to the banner, boot to power-off,
+// and an in-guest CPU workload (md5sum of 32 MiB from /dev/zero plus a shell arithmetic loop) timed
+// from the moment the command is typed to the moment its end marker appears.
+
+import { spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
+import { cpus } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { VirtMachine } from "../src/machine/virt.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const IMAGES = join(ROOT, "public/images");
+const BOOTARGS = "console=ttyS0 earlycon=sbi";
+const PROMPT = /vireo:[^#\n]*# (\x1b\[6n)?$/;
+const BANNER = "vireo: boot complete";
+const WORKLOAD =
+  "dd if=/dev/zero bs=1M count=32 2>/dev/null | md5sum; i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo wl-$((6*7))-end";
+const WORKLOAD_END = "wl-42-end";
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+interface BootFigures {
+  bannerMs: number;
+  poweroffMs: number;
+  bootInstr?: number;
+}
+interface WorkloadFigures {
+  ms: number;
+  instr?: number;
+}
+
+function image(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(join(IMAGES, name)));
+}
+
+// ---- vireo ---------------------------------------------------------------------------------------
+
+/** Drives a VirtMachine in this process; `script` reacts to console output and may type. */
+async function vireoRun(
+  bootargs: string,
+  onOutput: (text: string, m: VirtMachine) => boolean,
+  timeoutMs = 300_000,
+): Promise<VirtMachine> {
+  let stopped = false;
+  const m = new VirtMachine({
+    firmware: image("fw_dynamic.bin"),
+    kernel: image("Image"),
+    initrd: image("initramfs.cpio"),
+    bootargs,
+    onConsoleOutput: (b) => {
+      if (onOutput(Buffer.from(b).toString("latin1"), m)) stopped = true;
+    },
+    onPowerOff: () => {
+      stopped = true;
+    },
+  });
+  const t0 = performance.now();
+  while (!stopped) {
+    const s = m.runSlice(20);
+    if (s === "poweroff" || s === "reset") break;
+    if (s === "waiting") {
+      const waitMs = Math.min(10, Math.max(0, (m.nextEventNs() - m.clock.nowNs()) / 1e6));
+      await new Promise((r) => setTimeout(r, waitMs));
+    } else await new Promise((r) => setImmediate(r));
+    if (performance.now() - t0 > timeoutMs) throw new Error("vireo run timed out");
+  }
+  return m;
+}
+
+async function vireoBoot(): Promise<BootFigures> {
+  const t0 = performance.now();
+  let bannerMs = 0;
+  let bootInstr = 0;
+  let text = "";
+  const m = await vireoRun(`${BOOTARGS} vireo.poweroff=1`, (s, mm) => {
+    text += s;
+    if (bannerMs === 0 && text.includes(BANNER)) {
+      bannerMs = performance.now() - t0;
+      bootInstr = mm.hart.instret;
+    }
+    return false;
+  });
+  if (bannerMs === 0) throw new Error(`vireo: no banner; console tail:\n${text.slice(-2000)}`);
+  void m;
+  return { bannerMs, poweroffMs: performance.now() - t0, bootInstr };
+}
+
+async function vireoWorkload(): Promise<WorkloadFigures> {
+  let text = "";
+  let typedAt = 0;
+  let startInstr = 0;
+  let result: WorkloadFigures | undefined;
+  await vireoRun(BOOTARGS, (s, m) => {
+    text += s;
+    if (typedAt === 0 && PROMPT.test(text)) {
+      typedAt = performance.now();
+      startInstr = m.hart.instret;
+      text = "";
+      m.sendConsoleInput(new TextEncoder().encode(`${WORKLOAD}\n`));
+    } else if (typedAt !== 0 && result === undefined && text.includes(WORKLOAD_END)) {
+      result = { ms: performance.now() - typedAt, instr: m.hart.instret - startInstr };
+      return true;
+    }
+    return false;
+  });
+  if (result === undefined) throw new Error(`vireo workload did not finish:\n${text.slice(-2000)}`);
+  return result;
+}
+
+// ---- QEMU ----------------------------------------------------------------------------------------
+
+function qemuArgs(bootargs: string): string[] {
+  return [
+    ...["-M", "virt", "-m", "256M", "-smp", "1", "-nographic", "-nodefaults", "-serial", "stdio"],
+    ...["-bios", join(IMAGES, "fw_dynamic.bin"), "-kernel", join(IMAGES, "Image")],
+    ...["-initrd", join(IMAGES, "initramfs.cpio"), "-append", bootargs],
+  ];
+}
+
+function qemuRun(bootargs: string, onOutput: (text: string, type: (s: string) => void) => boolean): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const p = spawn("qemu-system-riscv64", qemuArgs(bootargs), { stdio: ["pipe", "pipe", "inherit"] });
+    const timer = setTimeout(() => {
+      p.kill("SIGKILL");
+      reject(new Error("QEMU timed out"));
+    }, 120_000);
+    p.stdout.on("data", (d: Buffer) => {
+      if (onOutput(d.toString("latin1"), (s) => p.stdin.write(s))) p.kill("SIGKILL");
+    });
+    p.on("exit", () => {
+      clearTimeout(timer);
+      resolvePromise();
+    });
+    p.on("error", reject);
+  });
+}
+
+async function qemuBoot(): Promise<BootFigures> {
+  const t0 = performance.now();
+  let bannerMs = 0;
+  let text = "";
+  await qemuRun(`${BOOTARGS} vireo.poweroff=1`, (s) => {
+    text += s;
+    if (bannerMs === 0 && text.includes(BANNER)) bannerMs = performance.now() - t0;
+    return false;
+  });
+  if (bannerMs === 0) throw new Error(`QEMU: no banner; console tail:\n${text.slice(-2000)}`);
+  return { bannerMs, poweroffMs: performance.now() - t0 };
+}
+
+async function qemuWorkload(): Promise<WorkloadFigures> {
+  let text = "";
+  let typedAt = 0;
+  let ms = 0;
+  await qemuRun(BOOTARGS, (s, type) => {
+    text += s;
+    if (typedAt === 0 && PROMPT.test(text)) {
+      typedAt = performance.now();
+      text = "";
+      type(`${WORKLOAD}\n`);
+    } else if (typedAt !== 0 && ms === 0 && text.includes(WORKLOAD_END)) {
+      ms = performance.now() - typedAt;
+      return true;
+    }
+    return false;
+  });
+  if (ms === 0) throw new Error(`QEMU workload did not finish:\n${text.slice(-2000)}`);
+  return { ms };
+}
+
+// ---- report --------------------------------------------------------------------------------------
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main(): Promise<void> {
+  const vBoot: BootFigures[] = [];
+  const qBoot: BootFigures[] = [];
+  const vWork: WorkloadFigures[] = [];
+  const qWork: WorkloadFigures[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    qBoot.push(await qemuBoot());
+    vBoot.push(await vireoBoot());
+    qWork.push(await qemuWorkload());
+    vWork.push(await vireoWorkload());
+    console.log(
+      `run ${i + 1}/${RUNS}: boot vireo ${vBoot[i].bannerMs.toFixed(0)} ms, QEMU ${qBoot[i].bannerMs.toFixed(0)} ms; ` +
+        `workload vireo ${vWork[i].ms.toFixed(0)} ms, QEMU ${qWork[i].ms.toFixed(0)} ms`,
+    );
+  }
+  const vb = median(vBoot.map((b) => b.bannerMs));
+  const qb = median(qBoot.map((b) => b.bannerMs));
+  const vp = median(vBoot.map((b) => b.poweroffMs));
+  const qp = median(qBoot.map((b) => b.poweroffMs));
+  const vw = median(vWork.map((w) => w.ms));
+  const qw = median(qWork.map((w) => w.ms));
+  const bootInstr = median(vBoot.map((b) => b.bootInstr ?? 0));
+  const wInstr = median(vWork.map((w) => w.instr ?? 0));
+  const bootMips = bootInstr / vb / 1e3;
+  const wMips = wInstr / vw / 1e3;
+  const qemuVer = execFileSync("qemu-system-riscv64", ["--version"]).toString().split("\n")[0];
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  const date = new Date().toISOString().slice(0, 10);
+  const report = `# Benchmarks
+
+Written by \`npm run bench\` (bench/run.ts). Median of ${RUNS} runs each; vireo and QEMU on the same
+committed image (\`public/images/\`), in the same run, one after the other (never concurrently).
+
+- date: ${date}
+- machine: ${cpus().length} × ${cpu}, Node ${process.version}
+- reference: ${qemuVer} (TCG), \`-M virt -m 256M -smp 1\`, same OpenSBI, kernel and initramfs
+- vireo: the TypeScript interpreter in Node (no JIT yet), same board shape
+
+| figure | vireo | QEMU | vireo / QEMU |
+|---|---:|---:|---:|
+| boot to \`${BANNER}\` | ${(vb / 1000).toFixed(2)} s | ${(qb / 1000).toFixed(2)} s | ${(vb / qb).toFixed(1)}× |
+| boot to power-off (\`vireo.poweroff=1\`) | ${(vp / 1000).toFixed(2)} s | ${(qp / 1000).toFixed(2)} s | ${(vp / qp).toFixed(1)}× |
+| CPU workload (typed at the prompt → end marker) | ${(vw / 1000).toFixed(2)} s | ${(qw / 1000).toFixed(2)} s | ${(vw / qw).toFixed(1)}× |
+
+Instruction counts are vireo's own (\`instret\`); QEMU's MIPS are the same guest instruction count over
+QEMU's time, an estimate since the two runs differ a little in timer-driven work.
+
+| | guest instructions | vireo MIPS | QEMU MIPS (est.) |
+|---|---:|---:|---:|
+| boot to banner | ${(bootInstr / 1e6).toFixed(1)} M | ${bootMips.toFixed(1)} | ${(bootInstr / qb / 1e3).toFixed(0)} |
+| CPU workload | ${(wInstr / 1e6).toFixed(1)} M | ${wMips.toFixed(1)} | ${(wInstr / qw / 1e3).toFixed(0)} |
+
+The workload: \`${WORKLOAD}\`
+
+Targets (issue 3): boot to prompt ≤ 3 s in Node, ≥ 80 MIPS sustained on the workload.
+`;
+  writeFileSync(join(ROOT, "bench/results.md"), report);
+  console.log(`\n${report}`);
+}
+
+await main();
