@@ -3,10 +3,9 @@
 // and an in-guest CPU workload (md5sum of 32 MiB from /dev/zero plus a shell arithmetic loop) timed
 // from the moment the command is typed to the moment its end marker appears.
 
-import { spawn } from "node:child_process";
-import { execFileSync } from "node:child_process";
-import { cpus } from "node:os";
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { VirtMachine } from "../src/machine/virt.ts";
@@ -14,7 +13,8 @@ import { VirtMachine } from "../src/machine/virt.ts";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const IMAGES = join(ROOT, "public/images");
 const BOOTARGS = "console=ttyS0 earlycon=sbi";
-const PROMPT = /vireo:[^#\n]*# (\x1b\[6n)?$/;
+// Debian's busybox asks the terminal for its size (ESC [ 6 n) right after the prompt.
+const PROMPT = new RegExp(`vireo:[^#\\n]*# (${String.fromCharCode(27)}\\[6n)?$`);
 const BANNER = "vireo: boot complete";
 const WORKLOAD =
   "dd if=/dev/zero bs=1M count=32 2>/dev/null | md5sum; i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo wl-$((6*7))-end";

@@ -18,4 +18,7 @@ function start(name, cmd, args) {
 if (existsSync("src/relay/main.ts")) start("relay", "npx", ["tsx", "src/relay/main.ts"]);
 start("vite", "npx", ["vite", "--strictPort"]);
 console.log("vireo: open http://127.0.0.1:5173/");
-for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => children.forEach((c) => c.kill("SIGTERM")));
+for (const sig of ["SIGINT", "SIGTERM"])
+  process.on(sig, () => {
+    for (const c of children) c.kill("SIGTERM");
+  });

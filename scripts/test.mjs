@@ -2,7 +2,7 @@
 // The README's test command (`npm install && npm test`) lands here: install the Debian tools the tests
 // use when they are missing, lint, then run every test and print one closing "N passed, N failed" line.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 
 /** Debian package → a command (or an absolute file path) it provides. */
 const NEEDED = {
@@ -25,7 +25,9 @@ function ensureDebianPackages() {
   if (missing.length === 0) return;
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
   if (!isRoot) {
-    console.error(`missing Debian packages: ${missing.join(" ")}\nrun as root, or: sudo apt-get install -y ${missing.join(" ")}`);
+    console.error(
+      `missing Debian packages: ${missing.join(" ")}\nrun as root, or: sudo apt-get install -y ${missing.join(" ")}`,
+    );
     process.exit(1);
   }
   console.log(`installing Debian packages: ${missing.join(" ")}`);
@@ -53,7 +55,13 @@ if (lint === 0) passed++;
 else failed++;
 
 mkdirSync("test-results", { recursive: true });
-const vitest = run("npx", ["vitest", "run", "--reporter=default", "--reporter=json", "--outputFile.json=test-results/vitest.json"]);
+const vitest = run("npx", [
+  "vitest",
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  "--outputFile.json=test-results/vitest.json",
+]);
 if (existsSync("test-results/vitest.json")) {
   const r = JSON.parse(readFileSync("test-results/vitest.json", "utf8"));
   passed += r.numPassedTests ?? 0;

@@ -127,7 +127,7 @@ export const PROMPT_RE = /vireo:[^#\n]*# $/;
  * Terminal control sequences (CSI) are not text: busybox's line editor follows its prompt with
  * ESC [ 6 n (a cursor-position query), so they are dropped before looking for the prompt.
  */
-const CSI_RE = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
+const CSI_RE = new RegExp(`${String.fromCharCode(0x1b)}\\[[0-9;?]*[ -/]*[@-~]`, "g");
 const EXIT_MARK_RE = /vireo-exit=(\d+)(?=\D)/g;
 
 /**

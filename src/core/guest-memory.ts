@@ -84,7 +84,7 @@ export class GuestMemory {
   }
   writeU64(gpa: number, v: number): void {
     const off = this.offset(gpa, 8);
-    this.view.setUint32(off, v % 4294967296 >>> 0, true);
+    this.view.setUint32(off, (v % 4294967296) >>> 0, true);
     this.view.setUint32(off + 4, Math.floor(v / 4294967296) >>> 0, true);
     this.notifyDma(gpa, 8);
   }

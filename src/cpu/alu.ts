@@ -6,7 +6,7 @@ export const out = new Int32Array(2);
 const B64 = (1n << 64n) - 1n;
 
 export function toBig(lo: number, hi: number): bigint {
-  return (BigInt(hi) << 32n) | BigInt(lo >>> 0);
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 }
 
 function setFromBig(v: bigint): void {
@@ -103,9 +103,9 @@ export function div32(a: number, b: number, isSigned: boolean, rem: boolean): nu
   if (b === 0) return rem ? a | 0 : -1;
   if (isSigned) {
     if (a === -2147483648 && b === -1) return rem ? 0 : a;
-    return rem ? a % b | 0 : Math.trunc(a / b) | 0;
+    return rem ? (a % b) | 0 : Math.trunc(a / b) | 0;
   }
   const ua = a >>> 0;
   const ub = b >>> 0;
-  return rem ? ua % ub | 0 : Math.floor(ua / ub) | 0;
+  return rem ? (ua % ub) | 0 : Math.floor(ua / ub) | 0;
 }

@@ -21,7 +21,7 @@ function counterAllowed(h: Hart, bit: number): boolean {
 }
 
 function fromNumber(v: number): true {
-  return set(v % 4294967296 | 0, Math.floor(v / 4294967296) | 0);
+  return set((v % 4294967296) | 0, Math.floor(v / 4294967296) | 0);
 }
 
 function mstatusHi(h: Hart): number {
@@ -70,7 +70,7 @@ export function csrRead(h: Hart, csr: number): boolean {
       return set(h.stimecmpLo, h.stimecmpHi);
     case C.CSR_SATP:
       if (h.priv === C.PRV_S && (h.mstatus & C.MSTATUS_TVM) !== 0) return false;
-      return set(h.satpPpn % 4294967296 | 0, (h.satpMode << 28) | Math.floor(h.satpPpn / 4294967296));
+      return set((h.satpPpn % 4294967296) | 0, (h.satpMode << 28) | Math.floor(h.satpPpn / 4294967296));
     case C.CSR_MSTATUS:
       return set(h.mstatus, mstatusHi(h));
     case C.CSR_MISA:
@@ -109,7 +109,10 @@ export function csrRead(h: Hart, csr: number): boolean {
       return set(c[csr * 2], c[csr * 2 + 1]);
     default:
       // PMP: pmpcfg0, 2, …, 14 (odd numbers do not exist on RV64) and pmpaddr0..63. Accepted, not enforced.
-      if ((csr >= C.CSR_PMPCFG0 && csr <= C.CSR_PMPCFG0 + 15 && (csr & 1) === 0) || (csr >= C.CSR_PMPADDR0 && csr < C.CSR_PMPADDR0 + 64)) {
+      if (
+        (csr >= C.CSR_PMPCFG0 && csr <= C.CSR_PMPCFG0 + 15 && (csr & 1) === 0) ||
+        (csr >= C.CSR_PMPADDR0 && csr < C.CSR_PMPADDR0 + 64)
+      ) {
         return set(c[csr * 2], c[csr * 2 + 1]);
       }
       return false;

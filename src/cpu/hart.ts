@@ -10,10 +10,10 @@ import type { Bus } from "../core/bus.ts";
 import type { GuestMemory } from "../core/guest-memory.ts";
 import type { InterruptTarget, TimeSource } from "../core/interrupts.ts";
 import { div32, div64, mul64, mulh64, out } from "./alu.ts";
-import * as C from "./csr-numbers.ts";
 import { csrRead, csrWrite } from "./csr.ts";
+import * as C from "./csr-numbers.ts";
 import { Fpu } from "./fpu.ts";
-import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, walk, type WalkRequest } from "./mmu.ts";
+import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, type WalkRequest, walk } from "./mmu.ts";
 import { rvcTable } from "./rvc.ts";
 import { HartState } from "./state.ts";
 
@@ -96,7 +96,6 @@ export class Hart implements InterruptTarget {
   private readonly u8: Uint8Array;
   private readonly u16: Uint16Array;
   private readonly i32: Int32Array;
-  private readonly dv: DataView;
   private readonly rvc: Int32Array;
 
   // TLBs: tag (page-aligned VA lo, VA hi) → RAM offset of the page.
@@ -130,7 +129,6 @@ export class Hart implements InterruptTarget {
     this.u8 = o.mem.u8;
     this.u16 = new Uint16Array(o.mem.buffer, 0, o.mem.size >>> 1);
     this.i32 = o.mem.i32;
-    this.dv = o.mem.view;
     this.rvc = rvcTable();
     this.walkCtx = { ramI32: this.i32, ramBase: this.ramBase, ramSize: this.ramSize };
     o.mem.onDmaWrite((gpa, len) => {
@@ -393,7 +391,7 @@ export class Hart implements InterruptTarget {
       let vhi = 0;
       for (let i = 0; i < size; i++) {
         const alo = (lo + i) | 0;
-        const ahi = (alo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
+        const ahi = alo >>> 0 < lo >>> 0 ? (hi + 1) | 0 : hi;
         const b = this.loadSlow(alo, ahi, 1) & 0xff;
         if (i < 4) vlo |= b << (8 * i);
         else vhi |= b << (8 * (i - 4));
@@ -474,12 +472,12 @@ export class Hart implements InterruptTarget {
       // Misaligned: check every byte translates before writing any, so a fault leaves memory untouched.
       for (let i = 0; i < size; i++) {
         const alo = (lo + i) | 0;
-        const ahi = (alo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
+        const ahi = alo >>> 0 < lo >>> 0 ? (hi + 1) | 0 : hi;
         this.translate(alo, ahi, ACCESS_STORE);
       }
       for (let i = 0; i < size; i++) {
         const alo = (lo + i) | 0;
-        const ahi = (alo >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
+        const ahi = alo >>> 0 < lo >>> 0 ? (hi + 1) | 0 : hi;
         const b = i < 4 ? vlo >>> (8 * i) : vhi >>> (8 * (i - 4));
         this.storeSlow(alo, ahi, 1, b & 0xff, 0);
       }
@@ -577,7 +575,7 @@ export class Hart implements InterruptTarget {
     const first = this.fetchParcelSlow(lo, hi);
     if ((first & 3) !== 3) return first;
     const lo2 = (lo + 2) | 0;
-    const hi2 = (lo2 >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi;
+    const hi2 = lo2 >>> 0 < lo >>> 0 ? (hi + 1) | 0 : hi;
     // A fault on the second half reports the address of that half (privileged ISA, stval for fetches).
     return first | (this.fetchParcelSlow(lo2, hi2) << 16);
   }
@@ -640,7 +638,7 @@ export class Hart implements InterruptTarget {
           const rs2 = (insn >>> 20) & 31;
           const f3 = (insn >>> 12) & 7;
           let nextLo = (pcLo + len) | 0;
-          let nextHi = (nextLo >>> 0) < (pcLo >>> 0) ? (pcHi + 1) | 0 : pcHi;
+          let nextHi = nextLo >>> 0 < pcLo >>> 0 ? (pcHi + 1) | 0 : pcHi;
           let rlo = 0;
           let rhi = 0;
           let write = true;
@@ -653,7 +651,7 @@ export class Hart implements InterruptTarget {
               // AUIPC
               const ilo = insn & 0xfffff000;
               rlo = (pcLo + ilo) | 0;
-              rhi = (pcHi + (ilo >> 31) + ((rlo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+              rhi = (pcHi + (ilo >> 31) + (rlo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
               break;
             }
             case 0x6f: {
@@ -663,7 +661,7 @@ export class Hart implements InterruptTarget {
               rlo = nextLo;
               rhi = nextHi;
               nextLo = (pcLo + imm) | 0;
-              nextHi = (pcHi + (imm >> 31) + ((nextLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+              nextHi = (pcHi + (imm >> 31) + (nextLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
               break;
             }
             case 0x67: {
@@ -675,7 +673,7 @@ export class Hart implements InterruptTarget {
               rlo = nextLo;
               rhi = nextHi;
               const tlo = (alo + imm) | 0;
-              nextHi = (ahi + (imm >> 31) + ((tlo >>> 0) < (alo >>> 0) ? 1 : 0)) | 0;
+              nextHi = (ahi + (imm >> 31) + (tlo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
               nextLo = tlo & ~1;
               break;
             }
@@ -713,7 +711,7 @@ export class Hart implements InterruptTarget {
                 const imm =
                   ((insn >> 19) & 0xfffff000) | ((insn << 4) & 0x800) | ((insn >>> 20) & 0x7e0) | ((insn >>> 7) & 0x1e);
                 nextLo = (pcLo + imm) | 0;
-                nextHi = (pcHi + (imm >> 31) + ((nextLo >>> 0) < (pcLo >>> 0) ? 1 : 0)) | 0;
+                nextHi = (pcHi + (imm >> 31) + (nextLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
               }
               break;
             }
@@ -722,7 +720,7 @@ export class Hart implements InterruptTarget {
               const imm = insn >> 20;
               const blo = x[rs1 * 2];
               const alo = (blo + imm) | 0;
-              const ahi = (x[rs1 * 2 + 1] + (imm >> 31) + ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+              const ahi = (x[rs1 * 2 + 1] + (imm >> 31) + (alo >>> 0 < blo >>> 0 ? 1 : 0)) | 0;
               switch (f3) {
                 case 0:
                   rlo = (this.load8(alo, ahi) << 24) >> 24;
@@ -759,7 +757,7 @@ export class Hart implements InterruptTarget {
               const imm = ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
               const blo = x[rs1 * 2];
               const alo = (blo + imm) | 0;
-              const ahi = (x[rs1 * 2 + 1] + (imm >> 31) + ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+              const ahi = (x[rs1 * 2 + 1] + (imm >> 31) + (alo >>> 0 < blo >>> 0 ? 1 : 0)) | 0;
               const vlo = x[rs2 * 2];
               switch (f3) {
                 case 0:
@@ -788,10 +786,10 @@ export class Hart implements InterruptTarget {
               switch (f3) {
                 case 0:
                   rlo = (alo + imm) | 0;
-                  rhi = (ahi + (imm >> 31) + ((rlo >>> 0) < (alo >>> 0) ? 1 : 0)) | 0;
+                  rhi = (ahi + (imm >> 31) + (rlo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
                   break;
                 case 1: {
-                  if ((insn >>> 26) !== 0) this.illegal(insn);
+                  if (insn >>> 26 !== 0) this.illegal(insn);
                   const sh = (insn >>> 20) & 63;
                   if (sh === 0) {
                     rlo = alo;
@@ -878,7 +876,7 @@ export class Hart implements InterruptTarget {
                 switch (f3) {
                   case 0:
                     rlo = (alo + blo) | 0;
-                    rhi = (ahi + bhi + ((rlo >>> 0) < (alo >>> 0) ? 1 : 0)) | 0;
+                    rhi = (ahi + bhi + (rlo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
                     break;
                   case 1: {
                     const sh = blo & 63;
@@ -930,7 +928,7 @@ export class Hart implements InterruptTarget {
               } else if (f7 === 0x20) {
                 if (f3 === 0) {
                   rlo = (alo - blo) | 0;
-                  rhi = (ahi - bhi - ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+                  rhi = (ahi - bhi - (alo >>> 0 < blo >>> 0 ? 1 : 0)) | 0;
                 } else if (f3 === 5) {
                   const sh = blo & 63;
                   if (sh === 0) {
@@ -1003,7 +1001,7 @@ export class Hart implements InterruptTarget {
             case 0x2f: // AMO
               this.pcLo = pcLo;
               this.pcHi = pcHi;
-              this.amo(insn, rd, rs1, rs2, f3);
+              this.amo(insn, rs1, rs2, f3);
               rlo = out[0];
               rhi = out[1];
               break;
@@ -1120,7 +1118,7 @@ export class Hart implements InterruptTarget {
             this.illegal(insn);
           }
           const nlo = (this.pcLo + len) | 0;
-          this.pcHi = (nlo >>> 0) < (this.pcLo >>> 0) ? (this.pcHi + 1) | 0 : this.pcHi;
+          this.pcHi = nlo >>> 0 < this.pcLo >>> 0 ? (this.pcHi + 1) | 0 : this.pcHi;
           this.pcLo = nlo;
           if ((this.readMip() & this.mie) === 0) this.waiting = true;
           return SYS_JUMPED;
@@ -1170,7 +1168,7 @@ export class Hart implements InterruptTarget {
 
   // ---- A extension -----------------------------------------------------------------------------
 
-  private amo(insn: number, rd: number, rs1: number, rs2: number, f3: number): void {
+  private amo(insn: number, rs1: number, rs2: number, f3: number): void {
     const x = this.x;
     const alo = x[rs1 * 2];
     const ahi = x[rs1 * 2 + 1];
@@ -1231,7 +1229,7 @@ export class Hart implements InterruptTarget {
         break;
       case 0x00: // AMOADD
         nlo = (olo + blo) | 0;
-        nhi = (ohi + bhi + ((nlo >>> 0) < (olo >>> 0) ? 1 : 0)) | 0;
+        nhi = (ohi + bhi + (nlo >>> 0 < olo >>> 0 ? 1 : 0)) | 0;
         break;
       case 0x04: // AMOXOR
         nlo = olo ^ blo;
@@ -1260,7 +1258,7 @@ export class Hart implements InterruptTarget {
         break;
       }
       default:
-        return this.illegal(insn);
+        this.illegal(insn);
     }
     if (size === 4) this.store32(alo, ahi, nlo);
     else this.store64(alo, ahi, nlo, nhi);
@@ -1279,7 +1277,7 @@ export class Hart implements InterruptTarget {
       const imm = op === 0x07 ? insn >> 20 : ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
       const blo = x[rs1 * 2];
       const alo = (blo + imm) | 0;
-      const ahi = (x[rs1 * 2 + 1] + (imm >> 31) + ((alo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+      const ahi = (x[rs1 * 2 + 1] + (imm >> 31) + (alo >>> 0 < blo >>> 0 ? 1 : 0)) | 0;
       if (op === 0x07) {
         if (f3 === 2) {
           f[rd * 2] = this.load32(alo, ahi);

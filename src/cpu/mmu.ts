@@ -46,7 +46,10 @@ export function walk(ctx: WalkContext, req: WalkRequest, lo: number, hi: number,
   let a = req.rootPpn * 4096;
   for (let level = levels - 1; level >= 0; level--) {
     const shift = 12 + 9 * level;
-    const vpn = shift < 32 ? ((lo >>> shift) | (shift > 23 ? (hi << (32 - shift)) & 0x1ff : 0)) & 0x1ff : (hi >>> (shift - 32)) & 0x1ff;
+    const vpn =
+      shift < 32
+        ? ((lo >>> shift) | (shift > 23 ? (hi << (32 - shift)) & 0x1ff : 0)) & 0x1ff
+        : (hi >>> (shift - 32)) & 0x1ff;
     const pteAddr = a + vpn * 8;
     const off = pteAddr - ctx.ramBase;
     if (off < 0 || off + 8 > ctx.ramSize) return -2;

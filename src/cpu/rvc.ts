@@ -220,4 +220,3 @@ export function rvcTable(): Int32Array {
   }
   return table;
 }
-
