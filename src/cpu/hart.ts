@@ -59,7 +59,7 @@ export class Hart implements InterruptTarget {
   /** In WFI: run() returns until an enabled interrupt is pending. */
   waiting = false;
   trace?: (line: string) => void;
-  /** Bare-metal runs may intercept ECALL; return true to stop run() (the instruction is not retired). */
+  /** Bare-metal runs may intercept ECALL; returning true makes the ECALL retire as a no-op and run() return. */
   onEcall?: (mode: number) => boolean;
   /** Set by a handler that wants run() to return at the next instruction boundary. */
   stopRequested = false;
@@ -598,6 +598,9 @@ export class Hart implements InterruptTarget {
     let n = 0;
     let pcLo = 0;
     let pcHi = 0;
+    // The 16-bit parcel of the current instruction when it is compressed (0 otherwise): an illegal-
+    // instruction trap reports the instruction as fetched, not its expansion.
+    let parcel = 0;
     while (n < budget) {
       const irq = this.pendingInterrupt();
       if (irq >= 0) this.takeTrap(irq, true, 0, 0);
@@ -626,9 +629,11 @@ export class Hart implements InterruptTarget {
             }
           }
           let len = 4;
+          parcel = 0;
           if ((insn & 3) !== 3) {
-            const e = rvc[insn & 0xffff];
-            if (e === 0) this.illegal(insn & 0xffff);
+            parcel = insn & 0xffff;
+            const e = rvc[parcel];
+            if (e === 0) this.illegal(parcel);
             insn = e;
             len = 2;
           }
@@ -1037,10 +1042,17 @@ export class Hart implements InterruptTarget {
         this.pcHi = pcHi;
       } catch (e) {
         if (e !== TRAP) throw e;
+        // A trap spends budget without retiring, so a guest trapping forever (mtvec pointing at
+        // nothing) still hands control back to the host.
+        budget--;
         // The faulting instruction did not retire; pc still names it.
         this.pcLo = pcLo;
         this.pcHi = pcHi;
         this.instret = start + n;
+        if (this.trapCause === C.CAUSE_ILLEGAL_INSTRUCTION && parcel !== 0) {
+          this.trapTvalLo = parcel;
+          this.trapTvalHi = 0;
+        }
         if (tracing) this.trace?.(`trap cause=${this.trapCause} tval=${hex64(this.trapTvalLo, this.trapTvalHi)}`);
         this.takeTrap(this.trapCause, false, this.trapTvalLo, this.trapTvalHi);
       }
@@ -1182,6 +1194,7 @@ export class Hart implements InterruptTarget {
       // LR
       if (rs2 !== 0) this.illegal(insn);
       const pa = this.translate(alo, ahi, ACCESS_LOAD);
+      if (this.ramOffset(pa, size) < 0) this.raise(C.CAUSE_LOAD_ACCESS, alo, ahi);
       if (size === 4) {
         out[0] = this.load32(alo, ahi);
         out[1] = out[0] >> 31;
@@ -1195,6 +1208,7 @@ export class Hart implements InterruptTarget {
     if (f5 === 3) {
       // SC: every SC clears the reservation; a failed one still checks store permission.
       const pa = this.translate(alo, ahi, ACCESS_STORE);
+      if (this.ramOffset(pa, size) < 0) this.raise(C.CAUSE_STORE_ACCESS, alo, ahi);
       const ok = this.reservation === pa;
       this.reservation = -1;
       if (ok) {
@@ -1205,8 +1219,9 @@ export class Hart implements InterruptTarget {
       out[1] = 0;
       return;
     }
-    // AMOs: translate for store first so a read-only page reports a store fault.
-    this.translate(alo, ahi, ACCESS_STORE);
+    // AMOs: translate for store first so a read-only page reports a store fault. Atomics work on RAM
+    // only; anywhere else is a store/AMO access fault.
+    if (this.ramOffset(this.translate(alo, ahi, ACCESS_STORE), size) < 0) this.raise(C.CAUSE_STORE_ACCESS, alo, ahi);
     const blo = x[rs2 * 2];
     const bhi = x[rs2 * 2 + 1];
     let olo: number;

@@ -103,10 +103,9 @@ export function runHtif(bm: BareMetal, maxInstructions = 20_000_000, chunk = 20_
   return { status: "timeout", testNum: 0, instret: hart.instret - start };
 }
 
-const ABI = [
-  "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0", "a1", "a2", "a3", "a4", "a5",
-  "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6",
-];
+const ABI = "zero ra sp gp tp t0 t1 t2 s0 s1 a0 a1 a2 a3 a4 a5 a6 a7 s2 s3 s4 s5 s6 s7 s8 s9 s10 s11 t3 t4 t5 t6".split(
+  " ",
+);
 
 export function hex(v: bigint | number): string {
   return `0x${BigInt.asUintN(64, BigInt(v)).toString(16).padStart(16, "0")}`;
@@ -124,7 +123,9 @@ export function dumpHart(hart: Hart): string {
     const c = hart.csr;
     return hex((BigInt(c[n * 2 + 1] >>> 0) << 32n) | BigInt(c[n * 2] >>> 0));
   };
-  lines.push(`mcause=${csr(0x342)} mepc=${csr(0x341)} mtval=${csr(0x343)} mstatus=0x${(hart.mstatus >>> 0).toString(16)}`);
+  lines.push(
+    `mcause=${csr(0x342)} mepc=${csr(0x341)} mtval=${csr(0x343)} mstatus=0x${(hart.mstatus >>> 0).toString(16)}`,
+  );
   lines.push(`scause=${csr(0x142)} sepc=${csr(0x141)} stval=${csr(0x143)}`);
   return lines.join("\n");
 }

@@ -34,7 +34,7 @@ built=0
 
 needs_build() { # out src
   [ ! -f "$1" ] && return 0
-  for dep in "$2" test-macros.inc link.ld build.sh; do
+  for dep in "$2" ./*.inc link.ld build.sh; do
     [ "$dep" -nt "$1" ] && return 0
   done
   return 1

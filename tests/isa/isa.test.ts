@@ -13,14 +13,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  dumpHart,
-  hex,
-  loadBareMetal,
-  runHtif,
-  symbolAddress,
-  UNEXPECTED_TRAP,
-} from "../../src/testing/bare-metal.ts";
+import { dumpHart, hex, loadBareMetal, runHtif, symbolAddress, UNEXPECTED_TRAP } from "../../src/testing/bare-metal.ts";
 
 const DIR = dirname(fileURLToPath(import.meta.url));
 const BUILD = join(DIR, "build");
@@ -80,7 +73,21 @@ describe.skipIf(!haveCommand(QEMU))("ISA tests on QEMU spike (validates the test
       // to the extensions vireo has; 16 MiB matches the RAM the tests assume.
       const r = spawnSync(
         QEMU,
-        ["-M", "spike", "-cpu", "rv64,h=false", "-m", "16M", "-bios", "none", "-kernel", elf, "-nographic", "-display", "none"],
+        [
+          "-M",
+          "spike",
+          "-cpu",
+          "rv64,h=false",
+          "-m",
+          "16M",
+          "-bios",
+          "none",
+          "-kernel",
+          elf,
+          "-nographic",
+          "-display",
+          "none",
+        ],
         { timeout: 20_000, encoding: "utf8" },
       );
       const code = r.status;
