@@ -107,7 +107,7 @@ describe("Fdt writer", () => {
     });
   }
 
-  it.skipIf(!hasDtc)("is accepted by dtc, which sees the same values", () => {
+  it("is accepted by dtc, which sees the same values", () => {
     const r = spawnSync("dtc", ["-I", "dtb", "-O", "dts", "-"], { input: sample().build(), encoding: "utf8" });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('compatible = "vendor,ctrl-2\\0vendor,ctrl";');
