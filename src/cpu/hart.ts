@@ -112,7 +112,7 @@ export class Hart implements InterruptTarget {
   xBase = 0;
   dBase = 0;
   private readonly walkReq: WalkRequest = { mode: 0, rootPpn: 0, priv: 0, sum: false, mxr: false };
-  private readonly walkCtx: { ramI32: Int32Array; ramBase: number; ramSize: number };
+  private readonly walkCtx: { ramI32: Int32Array; ramBase: number; ramSize: number; lastLevel: number };
   /** Scratch for the high word of 64-bit loads. */
   private loadHi = 0;
 
@@ -130,7 +130,7 @@ export class Hart implements InterruptTarget {
     this.u16 = new Uint16Array(o.mem.buffer, 0, o.mem.size >>> 1);
     this.i32 = o.mem.i32;
     this.rvc = rvcTable();
-    this.walkCtx = { ramI32: this.i32, ramBase: this.ramBase, ramSize: this.ramSize };
+    this.walkCtx = { ramI32: this.i32, ramBase: this.ramBase, ramSize: this.ramSize, lastLevel: 0 };
     o.mem.onDmaWrite((gpa, len) => {
       if (this.reservation >= 0 && gpa < this.reservation + 8 && this.reservation < gpa + len) this.reservation = -1;
     });
@@ -234,19 +234,54 @@ export class Hart implements InterruptTarget {
       for (let i = 0; i < n; i++) {
         const e = log[i];
         const idx = e & 0xffffff;
-        const kind = e >>> 24;
+        const kind = (e >>> 24) & 3;
         if (kind === 0) this.xTagLo[idx] = TLB_INVALID;
         else if (kind === 1) this.rTagLo[idx] = TLB_INVALID;
         else this.wTagLo[idx] = TLB_INVALID;
       }
     }
     this.tlbFilledCount = 0;
+    this.superFills = 0;
   }
 
   private noteFill(idx: number, kind: number): void {
     const n = this.tlbFilledCount;
-    if (n < TLB_FILL_LOG) this.tlbFilled[n] = idx | (kind << 24);
+    // Bit 26 marks an entry cut from a superpage, which a one-page fence must drop as a whole.
+    const superpage = this.walkCtx.lastLevel > 0 && this.satpMode !== 0 ? 1 << 26 : 0;
+    if (superpage !== 0) this.superFills++;
+    if (n < TLB_FILL_LOG) this.tlbFilled[n] = idx | (kind << 24) | superpage;
     this.tlbFilledCount = n + 1;
+  }
+
+  private superFills = 0;
+
+  /** SFENCE.VMA with an address: that page in every set, plus every entry cut from a superpage. */
+  flushTlbPage(lo: number, hi: number): void {
+    if (this.tlbFilledCount >= TLB_FILL_LOG) {
+      this.flushTlb();
+      return;
+    }
+    const tag = lo & -4096;
+    const slot = (lo >>> 12) & TLB_MASK;
+    for (let set = 0; set < TLB_SETS; set++) {
+      const i = set * TLB_SIZE + slot;
+      if (this.xTagLo[i] === tag && this.xTagHi[i] === hi) this.xTagLo[i] = TLB_INVALID;
+      if (this.rTagLo[i] === tag && this.rTagHi[i] === hi) this.rTagLo[i] = TLB_INVALID;
+      if (this.wTagLo[i] === tag && this.wTagHi[i] === hi) this.wTagLo[i] = TLB_INVALID;
+    }
+    if (this.superFills === 0) return;
+    const log = this.tlbFilled;
+    for (let k = 0; k < this.tlbFilledCount; k++) {
+      const e = log[k];
+      if ((e & (1 << 26)) === 0) continue;
+      const idx = e & 0xffffff;
+      const kind = (e >>> 24) & 3;
+      if (kind === 0) this.xTagLo[idx] = TLB_INVALID;
+      else if (kind === 1) this.rTagLo[idx] = TLB_INVALID;
+      else this.wTagLo[idx] = TLB_INVALID;
+      log[k] = idx | (kind << 24); // no longer a live superpage entry
+    }
+    this.superFills = 0;
   }
 
   // ---- traps and interrupts --------------------------------------------------------------------
@@ -620,12 +655,18 @@ export class Hart implements InterruptTarget {
             insn = u16[h];
             if ((insn & 3) === 3) insn |= u16[h + 1] << 16;
           } else {
-            insn = this.fetchSlow(pcLo, pcHi);
+            // Another page (or the last parcel of one): consult the fetch TLB, walking only on a miss.
             const fi = this.xBase + ((pcLo >>> 12) & TLB_MASK);
-            if (this.xTagLo[fi] === (pcLo & -4096) && this.xTagHi[fi] === pcHi) {
+            if (this.xTagLo[fi] !== (pcLo & -4096) || this.xTagHi[fi] !== pcHi) this.fetchSlow(pcLo, pcHi);
+            if (this.xTagLo[fi] === (pcLo & -4096) && this.xTagHi[fi] === pcHi && (pcLo & 4095) !== 4094) {
               fPageLo = pcLo & -4096;
               fPageHi = pcHi;
               fHalf = this.xOff[fi] >> 1;
+              const h = fHalf + ((pcLo & 4095) >> 1);
+              insn = u16[h];
+              if ((insn & 3) === 3) insn |= u16[h + 1] << 16;
+            } else {
+              insn = this.fetchSlow(pcLo, pcHi);
             }
           }
           let len = 4;
@@ -1075,7 +1116,9 @@ export class Hart implements InterruptTarget {
         if (this.priv === C.PRV_U || (this.priv === C.PRV_S && (this.mstatus & C.MSTATUS_TVM) !== 0)) {
           this.illegal(insn);
         }
-        this.flushTlb();
+        // Linux fences one page after every page-fault fix-up (update_mmu_cache): drop just that page.
+        if (rs1 === 0) this.flushTlb();
+        else this.flushTlbPage(this.x[rs1 * 2], this.x[rs1 * 2 + 1]);
         return SYS_NO_WRITE;
       }
       if (rs1 !== 0) this.illegal(insn);

@@ -19,6 +19,8 @@ export interface WalkContext {
   readonly ramI32: Int32Array;
   readonly ramBase: number;
   readonly ramSize: number;
+  /** Set by a successful walk: the level of the leaf (0 = 4 KiB page, > 0 = superpage). */
+  lastLevel: number;
 }
 
 export interface WalkRequest {
@@ -80,6 +82,7 @@ export function walk(ctx: WalkContext, req: WalkRequest, lo: number, hi: number,
     } else if ((pteLo & PTE_W) === 0) return -1;
     const need = access === ACCESS_STORE ? PTE_A | PTE_D : PTE_A;
     if ((pteLo & need) !== need) ctx.ramI32[idx] = pteLo | need;
+    ctx.lastLevel = level;
     if (level === 0) return ppn * 4096;
     // Superpages: the page index below the superpage comes from the virtual address (the leaf's low
     // PPN bits are zero, checked above). Levels 1 and 2 need VA bits 20..12 / 29..12, all in `lo`;
