@@ -3,10 +3,14 @@
 // file reads the images, drives runSlice() from Node's event loop, and owns the terminal.
 
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import type { BlockBackend } from "../../devices/virtio-blk/block-backend.ts";
+import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
 import type { RunState, VirtMachine } from "../machine/virt.ts";
+import type { VirtioAttachment } from "../machine/virt-virtio.ts";
+import { openDiskImage } from "./file-block-backend.ts";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const IMAGES_DIR = join(REPO_ROOT, "public/images");
@@ -32,6 +36,13 @@ Boot images (default: public/images/{fw_dynamic.bin,Image,initramfs.cpio} in the
   --append ARGS      kernel command line (replaces the default from public/images/manifest.json,
                      else "console=ttyS0 earlycon=sbi")
   --mem MiB          guest RAM in MiB (default 256)
+  --transport mmio|pci
+                     virtio transport for every device (default mmio): virtio-mmio slots, or
+                     modern virtio-pci functions behind the PCIe host bridge
+  --disk PATH[,ro][,writethrough][,transport=mmio|pci]
+                     a virtio-blk disk from a raw image (repeatable: /dev/vda, /dev/vdb, …); the
+                     guest's writes stay in memory and the file is never modified, unless
+                     writethrough; ro gives the guest a read-only disk
 
 Running:
   --exec CMD         wait for the shell prompt, run CMD, power off; exit with CMD's exit status
@@ -47,12 +58,38 @@ Ctrl-A h shows this help. Piped stdin is delivered to the guest as-is.`;
 
 export class UsageError extends Error {}
 
+/** One --disk PATH[,ro][,writethrough][,transport=mmio|pci]. */
+export interface DiskSpec {
+  path: string;
+  readOnly: boolean;
+  writeThrough: boolean;
+  transport?: "mmio" | "pci";
+}
+
+export function parseDiskSpec(spec: string): DiskSpec {
+  const [path, ...opts] = spec.split(",");
+  if (path === "") throw new UsageError(`--disk needs a file name: "${spec}"`);
+  const d: DiskSpec = { path, readOnly: false, writeThrough: false };
+  for (const opt of opts) {
+    if (opt === "ro") d.readOnly = true;
+    else if (opt === "writethrough") d.writeThrough = true;
+    else if (opt === "transport=mmio" || opt === "transport=pci")
+      d.transport = opt === "transport=pci" ? "pci" : "mmio";
+    else throw new UsageError(`--disk: unknown option "${opt}" (ro, writethrough, transport=mmio|pci)`);
+  }
+  if (d.readOnly && d.writeThrough) throw new UsageError("--disk: ro and writethrough exclude each other");
+  return d;
+}
+
 export interface CliOptions {
   bios?: string;
   kernel?: string;
   initrd?: string;
   append?: string;
   memMiB: number;
+  transport: "mmio" | "pci";
+  /** --disk, in order; absent when none was given. */
+  disks?: DiskSpec[];
   exec?: string;
   elf?: string;
   trace?: string;
@@ -62,7 +99,7 @@ export interface CliOptions {
 
 /** Parses argv (without node and script); throws UsageError with a message for the user. */
 export function parseCli(argv: string[]): CliOptions {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | string[] | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -74,6 +111,8 @@ export function parseCli(argv: string[]): CliOptions {
         initrd: { type: "string" },
         append: { type: "string" },
         mem: { type: "string" },
+        transport: { type: "string" },
+        disk: { type: "string", multiple: true },
         exec: { type: "string" },
         elf: { type: "string" },
         trace: { type: "string" },
@@ -91,6 +130,7 @@ export function parseCli(argv: string[]): CliOptions {
     initrd: str("initrd"),
     append: str("append"),
     memMiB: 256,
+    transport: "mmio",
     exec: str("exec"),
     elf: str("elf"),
     trace: str("trace"),
@@ -103,6 +143,15 @@ export function parseCli(argv: string[]): CliOptions {
     }
     o.memMiB = Number(mem);
   }
+  const disks = values.disk as string[] | undefined;
+  if (disks !== undefined) o.disks = disks.map(parseDiskSpec);
+  const transport = str("transport");
+  if (transport !== undefined) {
+    if (transport !== "mmio" && transport !== "pci") {
+      throw new UsageError(`--transport takes mmio or pci, not "${transport}"`);
+    }
+    o.transport = transport;
+  }
   const timeout = str("timeout");
   if (timeout !== undefined) {
     const t = Number(timeout);
@@ -112,9 +161,11 @@ export function parseCli(argv: string[]): CliOptions {
     o.timeoutSec = t;
   }
   if (o.elf !== undefined) {
-    for (const k of ["bios", "kernel", "initrd", "append", "exec"] as const) {
+    for (const k of ["bios", "kernel", "initrd", "append", "exec", "disks"] as const) {
       if (o[k] !== undefined)
-        throw new UsageError(`--elf runs a bare-metal program; it cannot be combined with --${k}`);
+        throw new UsageError(
+          `--elf runs a bare-metal program; it cannot be combined with --${k === "disks" ? "disk" : k}`,
+        );
     }
   }
   if (o.exec !== undefined && o.exec.trim() === "") throw new UsageError("--exec needs a command");
@@ -216,6 +267,21 @@ function imageOption(option: string, given: string | undefined, defaultName: str
   return readImage(option, path);
 }
 
+/** A --disk as a virtio-blk device; a missing or unreadable file is the user's error. */
+function openDisk(d: DiskSpec, index: number): VirtioAttachment {
+  let backend: BlockBackend;
+  try {
+    backend = openDiskImage(d.path, d);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === "ENOENT" ? "no such file" : err.code === "EISDIR" ? "is a directory" : err.message;
+    throw new UsageError(`cannot open --disk ${d.path}: ${why}`);
+  }
+  const name = `virtio-blk${index}`;
+  const device = new VirtioBlk(backend, { name, readOnly: d.readOnly, serial: basename(d.path) });
+  return { device, transport: d.transport };
+}
+
 function manifestBootargs(): unknown {
   const path = join(IMAGES_DIR, "manifest.json");
   if (!existsSync(path)) return undefined;
@@ -288,6 +354,7 @@ export async function runVm(o: CliOptions): Promise<number> {
     specs.sort((a, b) => Number(a[1] === undefined) - Number(b[1] === undefined));
     for (const [option, given, name] of specs) images.set(option, imageOption(option, given, name));
   }
+  const disks = (o.disks ?? []).map((d, i) => openDisk(d, i));
   const { VirtMachine, defaultBootargs } = await import("../machine/virt.ts");
   const trace = o.trace !== undefined ? new TraceWriter(o.trace) : undefined;
   const exec = o.exec !== undefined ? new ExecDriver(o.exec) : undefined;
@@ -382,6 +449,8 @@ export async function runVm(o: CliOptions): Promise<number> {
     try {
       machine = new VirtMachine({
         memMiB: o.memMiB,
+        virtioTransport: o.transport,
+        virtio: disks,
         firmware: images.get("--bios"),
         kernel: images.get("--kernel"),
         initrd: images.get("--initrd"),

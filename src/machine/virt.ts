@@ -8,10 +8,13 @@ import { PLIC_DEFAULT_SOURCES, Plic } from "../../devices/plic/plic.ts";
 import { GoldfishRtc } from "../../devices/rtc-goldfish/rtc-goldfish.ts";
 import { SifiveTest } from "../../devices/syscon/sifive-test.ts";
 import { Uart16550 } from "../../devices/uart-16550/uart-16550.ts";
+import type { VirtioMmioTransport } from "../../devices/virtio/mmio-transport.ts";
+import type { VirtioPciTransport } from "../../devices/virtio/pci-transport.ts";
 import { Bus } from "../core/bus.ts";
 import { type Clock, hostClock } from "../core/clock.ts";
 import { GuestMemory } from "../core/guest-memory.ts";
 import { MIP_MEIP, MIP_SEIP, type TimeSource } from "../core/interrupts.ts";
+import type { IrqLine } from "../core/irq.ts";
 import { Hart } from "../cpu/hart.ts";
 import { parseElf } from "./elf.ts";
 import { HtifWatcher } from "./htif.ts";
@@ -43,8 +46,17 @@ import {
   VIRT_UART0_IRQ,
   VIRT_UART0_SIZE,
 } from "./virt-dt.ts";
+import { attachVirtioPci, attachVirtPci } from "./virt-pci.ts";
+import {
+  attachVirtioMmio,
+  type VirtioBoardOptions,
+  VirtioDeviceSet,
+  type VirtioTransportSnapshot,
+} from "./virt-virtio.ts";
 
-export const VIRT_ISA = "rv64imafdc";
+// Single letters, then the multi-letter extensions Linux acts on (riscv-platform.md §8.2): Sstc lets the
+// kernel program its timer through stimecmp instead of an SBI call into OpenSBI.
+export const VIRT_ISA = "rv64imafdc_zicsr_zifencei_sstc";
 export const VIRT_MMU_TYPE = "riscv,sv39";
 export const DEFAULT_BOOTARGS = "console=ttyS0 earlycon=sbi";
 export const DEFAULT_MEM_MIB = 256;
@@ -59,7 +71,7 @@ const HTIF_CHUNK = 1000;
 
 export type RunState = "running" | "waiting" | "poweroff" | "reset";
 
-export interface VirtMachineOptions {
+export interface VirtMachineOptions extends VirtioBoardOptions {
   /** Guest RAM in MiB (default 256). */
   memMiB?: number;
   /** OpenSBI fw_dynamic (.bin or .elf); omit to start the kernel directly in M-mode (`-bios none`). */
@@ -84,6 +96,11 @@ export interface VirtMachineOptions {
   onConsoleOutput?: (bytes: Uint8Array) => void;
   onPowerOff?: (exitCode: number) => void;
   onReset?: () => void;
+  /**
+   * A device raised an interrupt outside runSlice() (an async virtio-blk completion): a run loop
+   * sleeping in "waiting" should run again.
+   */
+  onAsyncInterrupt?: () => void;
 }
 
 /** The bootargs a `public/images/manifest.json` asks for, or DEFAULT_BOOTARGS. */
@@ -110,13 +127,19 @@ interface Board {
   dtb: Uint8Array | undefined;
   fdtAddr: number;
   htif: HtifWatcher | undefined;
+  virtioMmio: VirtioMmioTransport[];
+  virtioPci: VirtioPciTransport[];
 }
 
 export class VirtMachine {
   onConsoleOutput: (bytes: Uint8Array) => void;
   onPowerOff: (exitCode: number) => void;
   onReset: () => void;
+  onVirtioConsoleOutput: (bytes: Uint8Array) => void;
+  onAsyncInterrupt: () => void;
   readonly clock: Clock;
+  /** The virtio devices (console, rng, disks…), kept across power cycles. */
+  readonly virtio: VirtioDeviceSet;
   readonly ramSize: number;
   readonly bootargs: string;
   private readonly opts: VirtMachineOptions;
@@ -125,6 +148,7 @@ export class VirtMachine {
   private board: Board;
   private stopState: "poweroff" | "reset" | undefined;
   private exit: number | undefined;
+  private inSlice = false;
 
   constructor(opts: VirtMachineOptions) {
     const memMiB = opts.memMiB ?? DEFAULT_MEM_MIB;
@@ -142,6 +166,9 @@ export class VirtMachine {
     this.onConsoleOutput = opts.onConsoleOutput ?? (() => {});
     this.onPowerOff = opts.onPowerOff ?? (() => {});
     this.onReset = opts.onReset ?? (() => {});
+    this.onVirtioConsoleOutput = opts.onVirtioConsoleOutput ?? (() => {});
+    this.onAsyncInterrupt = opts.onAsyncInterrupt ?? (() => {});
+    this.virtio = new VirtioDeviceSet(opts, (bytes) => this.onVirtioConsoleOutput(bytes));
     this.board = this.build();
     this.chunk = opts.instructionsPerChunk ?? (this.board.htif !== undefined ? HTIF_CHUNK : DEFAULT_CHUNK);
   }
@@ -183,6 +210,16 @@ export class VirtMachine {
     return this.exit;
   }
 
+  /** Keystrokes or pasted text for hvc0 (the default virtio-console); never dropped. */
+  sendVirtioConsoleInput(bytes: Uint8Array): void {
+    this.virtio.console?.pushInput(bytes);
+  }
+
+  /** Each virtio device's transport state, queues and counters, for the UI. */
+  virtioSnapshot(): VirtioTransportSnapshot[] {
+    return [...this.board.virtioMmio, ...this.board.virtioPci].map((t) => t.snapshot());
+  }
+
   /** Keystrokes or pasted text for the UART; never dropped. */
   sendConsoleInput(bytes: Uint8Array): void {
     this.board.uart.pushInput(bytes);
@@ -198,6 +235,15 @@ export class VirtMachine {
     if (this.stopState !== undefined) return this.stopState;
     const b = this.board;
     const deadline = this.clock.nowNs() + maxMs * 1e6;
+    this.inSlice = true;
+    try {
+      return this.runChunks(b, deadline);
+    } finally {
+      this.inSlice = false;
+    }
+  }
+
+  private runChunks(b: Board, deadline: number): RunState {
     for (;;) {
       // Devices are brought up to date right before every run(), so a hart that retires nothing and
       // still waits has truly nothing to do until the next event.
@@ -268,11 +314,26 @@ export class VirtMachine {
     bus.map(VIRT_CLINT_BASE, VIRT_CLINT_SIZE, clint, "clint");
     bus.map(VIRT_PLIC_BASE, VIRT_PLIC_SIZE, plic, "plic");
     bus.map(VIRT_UART0_BASE, VIRT_UART0_SIZE, uart, "uart0");
-    // TODO(issue 4): virtio-mmio slots i = 0…7 at VIRT_VIRTIO_BASE + VIRT_VIRTIO_SIZE·i with PLIC source
-    // VIRT_VIRTIO_IRQ + i, and the PCIe ECAM window at 0x30000000 (INTx → VIRT_PCIE_IRQ…+3), mapped
-    // here and listed in the device tree below.
+    // A line raised outside runSlice() (an async completion) must wake a run loop sleeping in "waiting".
+    const wake = (line: IrqLine): IrqLine => ({
+      set: (level: boolean) => {
+        line.set(level);
+        if (level && !this.inSlice) this.onAsyncInterrupt();
+      },
+    });
+    const pci = attachVirtPci(bus, plic, this.ramSize, wake);
 
-    if (o.elf !== undefined) return this.buildBareMetal({ mem, bus, hart, clint, plic, uart, rtc, test }, o.elf);
+    if (o.elf !== undefined) {
+      return this.buildBareMetal(
+        { mem, bus, hart, clint, plic, uart, rtc, test, virtioMmio: [], virtioPci: [] },
+        o.elf,
+      );
+    }
+
+    // Virtio: MMIO slots 0x10001000 + 0x1000·i on PLIC source 1 + i, listed in the device tree below.
+    const virtioMmio = attachVirtioMmio(bus, plic, mem, this.virtio.mmio, wake);
+    // Virtio over PCI: functions at 00:01.0, 00:02.0, … behind the host bridge (always in the tree).
+    const virtioPci = attachVirtioPci(pci.host, mem, this.virtio.pci);
 
     const layout = loadBootImages(mem, { firmware: o.firmware, kernel: o.kernel, initrd: o.initrd });
     const dtb = buildVirtDtb({
@@ -285,8 +346,8 @@ export class VirtMachine {
       initrd: layout.initrd,
       timebaseFrequency: CLINT_TIMEBASE_HZ,
       rngSeed: this.rngSeed,
-      virtioMmio: [], // TODO(issue 4): { base: VIRT_VIRTIO_BASE + 0x1000·i, irq: VIRT_VIRTIO_IRQ + i } per device
-      // TODO(issue 4): pci: the ECAM host bridge with INTx → PLIC 32…35 (spec §7.3)
+      virtioMmio: virtioMmio.dt,
+      pci: pci.dt,
     });
     const fdtAddr = loadFdt(mem, dtb, layout);
     // QEMU: the reset vector jumps to the firmware (the DRAM base); without one, to the kernel.
@@ -299,7 +360,22 @@ export class VirtMachine {
     hart.setX(10, 0);
     hart.setX(11, fdtAddr);
     hart.setX(12, VIRT_MROM_BASE + FW_DYNAMIC_INFO_OFFSET);
-    return { mem, bus, hart, clint, plic, uart, rtc, test, layout, dtb, fdtAddr, htif: undefined };
+    return {
+      mem,
+      bus,
+      hart,
+      clint,
+      plic,
+      uart,
+      rtc,
+      test,
+      layout,
+      dtb,
+      fdtAddr,
+      htif: undefined,
+      virtioMmio: virtioMmio.transports,
+      virtioPci,
+    };
   }
 
   private buildBareMetal(parts: Omit<Board, "layout" | "dtb" | "fdtAddr" | "htif">, bytes: Uint8Array): Board {

@@ -112,12 +112,23 @@ export class DriverQueue {
     this.descAddr = alloc.alloc(16 * size, 16);
     this.availAddr = alloc.alloc(6 + 2 * size, 2);
     this.usedAddr = alloc.alloc(6 + 8 * size, 4);
+    this.freeCount = size;
+    this.reset();
+  }
+
+  /** Zeroed rings and a fresh free list, as after a device reset (the memory is reused). */
+  reset(): void {
+    const { mem, size } = this;
     mem.u8.fill(0, this.descAddr - mem.base, this.descAddr - mem.base + 16 * size);
     mem.u8.fill(0, this.availAddr - mem.base, this.availAddr - mem.base + 6 + 2 * size);
     mem.u8.fill(0, this.usedAddr - mem.base, this.usedAddr - mem.base + 6 + 8 * size);
     // Free list through `next`, as Linux threads it.
     for (let i = 0; i < size; i++) this.writeDesc(i, { addr: 0, len: 0, flags: 0, next: (i + 1) % size });
+    this.freeHead = 0;
     this.freeCount = size;
+    this.availIdx = 0;
+    this.lastUsed = 0;
+    this.chains.clear();
   }
 
   /** Points a device-side Virtqueue at these rings (what the transport registers do). */
@@ -338,7 +349,10 @@ export class MmioDriver {
     if (this.r(VIRTIO_MMIO_QUEUE_READY) !== 0) throw new Error(`queue ${i} already ready`);
     const max = this.r(VIRTIO_MMIO_QUEUE_NUM_MAX);
     if (max === 0) throw new Error(`queue ${i} does not exist`);
-    const q = new DriverQueue(this.mem, this.alloc, Math.min(size, max));
+    // A re-probe reuses the queue's memory, as the same driver would after a reset.
+    const old = this.queues[i];
+    const q = old?.size === Math.min(size, max) ? old : new DriverQueue(this.mem, this.alloc, Math.min(size, max));
+    q.reset();
     this.w(VIRTIO_MMIO_QUEUE_NUM, q.size);
     this.w(VIRTIO_MMIO_QUEUE_DESC_LOW, q.descAddr);
     this.w(VIRTIO_MMIO_QUEUE_DESC_HIGH, Math.floor(q.descAddr / 4294967296));
