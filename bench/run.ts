@@ -9,6 +9,7 @@ import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { VirtMachine } from "../src/machine/virt.ts";
+import { netBench } from "./net.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const IMAGES = join(ROOT, "public/images");
@@ -205,6 +206,7 @@ async function main(): Promise<void> {
   const qemuVer = execFileSync("qemu-system-riscv64", ["--version"]).toString().split("\n")[0];
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   const date = new Date().toISOString().slice(0, 10);
+  const net = process.env.BENCH_NET === "0" ? undefined : await netBench(IMAGES);
   const report = `# Benchmarks
 
 Written by \`npm run bench\` (bench/run.ts). Median of ${RUNS} runs each; vireo and QEMU on the same
@@ -232,7 +234,7 @@ QEMU's time, an estimate since the two runs differ a little in timer-driven work
 The workload: \`${WORKLOAD}\`
 
 Targets (issue 3): boot to prompt ≤ 3 s in Node, ≥ 80 MIPS sustained on the workload.
-`;
+${net ? `\n${net.markdown}` : ""}`;
   writeFileSync(join(ROOT, "bench/results.md"), report);
   console.log(`\n${report}`);
 }

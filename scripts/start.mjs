@@ -15,7 +15,9 @@ function start(name, cmd, args) {
   children.push(child);
 }
 
-if (existsSync("src/relay/main.ts")) start("relay", "npx", ["tsx", "src/relay/main.ts"]);
+// The relay listens on loopback only, so the page may use it without a token; its Origin check still
+// keeps other web pages out, and its destination policy still refuses loopback and private addresses.
+if (existsSync("src/relay/main.ts")) start("relay", "npx", ["tsx", "src/relay/main.ts", "--no-auth"]);
 start("vite", "npx", ["vite", "--strictPort"]);
 console.log("vireo: open http://127.0.0.1:5173/");
 for (const sig of ["SIGINT", "SIGTERM"])

@@ -11,6 +11,7 @@ const NEEDED = {
   "qemu-user": "qemu-riscv64",
   "device-tree-compiler": "dtc",
   opensbi: "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.elf",
+  tshark: "tshark",
 };
 
 function have(cmd) {

@@ -1,13 +1,24 @@
-// virtio-console (virtio 1.2 §5.3) with a single port and no MULTIPORT: queue 0 = receiveq (host →
-// guest), queue 1 = transmitq (guest → host). Linux makes it /dev/hvc0. Host input waits in an
-// unbounded queue that never drops a byte, and goes out whenever the driver has posted receive
-// buffers. Transmit is completed synchronously inside the kick: Linux's put_chars spins until the
-// buffer is used. Reads guest-controlled descriptor chains through Virtqueue, which validates them.
+// virtio-console (virtio 1.2 §5.3) with a single port: queue 0 = port 0 receiveq (host → guest),
+// queue 1 = port 0 transmitq (guest → host), and with VIRTIO_CONSOLE_F_MULTIPORT queue 2 = control
+// receiveq (device → driver) and queue 3 = control transmitq (driver → device). Linux makes port 0
+// /dev/hvc0. Host input waits in an unbounded queue that never drops a byte, and goes out whenever the
+// driver has posted receive buffers and is ready for it. Transmit is completed synchronously inside
+// the kick: Linux's put_chars spins until the buffer is used. Reads guest-controlled descriptor chains
+// through Virtqueue, which validates them.
+//
+// Why MULTIPORT, with one port: without it the device cannot tell when the driver is ready for input.
+// Linux posts port 0's receive buffers (and kicks) before the port is on its list, and in_intr()
+// frees — drops — any buffer used in that window, so host input typed before boot was lost. With
+// MULTIPORT the driver announces the port (DEVICE_READY → PORT_ADD → PORT_READY → CONSOLE_PORT) and
+// says PORT_OPEN once hvc0 exists; input waits for that, as in QEMU's virtio-serial. A driver that
+// does not negotiate MULTIPORT gets input as soon as it posts buffers.
 
 import { copyFromReadable, copyToWritable } from "../virtio/chain-io.ts";
 import {
   featureMaskOf,
+  hasFeature,
   VIRTIO_CONSOLE_F_EMERG_WRITE,
+  VIRTIO_CONSOLE_F_MULTIPORT,
   VIRTIO_CONSOLE_F_SIZE,
   VIRTIO_TRANSPORT_FEATURES,
 } from "../virtio/features.ts";
@@ -16,6 +27,9 @@ import { VIRTIO_ID_CONSOLE } from "../virtio/virtio-ids.ts";
 
 export const VIRTIO_CONSOLE_RX_QUEUE = 0;
 export const VIRTIO_CONSOLE_TX_QUEUE = 1;
+/** MULTIPORT control queues (§5.3.2): device → driver, driver → device. */
+export const VIRTIO_CONSOLE_CTRL_RX_QUEUE = 2;
+export const VIRTIO_CONSOLE_CTRL_TX_QUEUE = 3;
 export const VIRTIO_CONSOLE_QUEUE_SIZE = 128;
 
 // struct virtio_console_config (§5.3.4): cols le16, rows le16, max_nr_ports le32, emerg_wr le32.
@@ -24,6 +38,19 @@ const CFG_ROWS = 2;
 const CFG_MAX_NR_PORTS = 4;
 const CFG_EMERG_WR = 8;
 export const VIRTIO_CONSOLE_CONFIG_SIZE = 12;
+
+// struct virtio_console_control (§5.3.6.2): id le32, event le16, value le16; RESIZE adds cols, rows.
+export const VIRTIO_CONSOLE_DEVICE_READY = 0;
+export const VIRTIO_CONSOLE_DEVICE_ADD = 1;
+export const VIRTIO_CONSOLE_DEVICE_REMOVE = 2;
+export const VIRTIO_CONSOLE_PORT_READY = 3;
+export const VIRTIO_CONSOLE_CONSOLE_PORT = 4;
+export const VIRTIO_CONSOLE_RESIZE = 5;
+export const VIRTIO_CONSOLE_PORT_OPEN = 6;
+export const VIRTIO_CONSOLE_PORT_NAME = 7;
+const CONTROL_SIZE = 8;
+/** Device → driver control messages held for control receive buffers; more means a looping driver. */
+const MAX_PENDING_CONTROL = 64;
 
 /** One transmit request larger than this is cut (the rest of the chain is still returned). */
 const MAX_TX_BYTES = 1 << 20;
@@ -43,6 +70,8 @@ export class VirtioConsole implements VirtioDevice {
   readonly queues = [
     { maxSize: VIRTIO_CONSOLE_QUEUE_SIZE, name: "receiveq" },
     { maxSize: VIRTIO_CONSOLE_QUEUE_SIZE, name: "transmitq" },
+    { maxSize: 32, name: "control receiveq" },
+    { maxSize: 32, name: "control transmitq" },
   ];
   readonly configSize = VIRTIO_CONSOLE_CONFIG_SIZE;
   output: (bytes: Uint8Array) => void;
@@ -55,6 +84,12 @@ export class VirtioConsole implements VirtioDevice {
   private pendingBytes = 0;
   private bytesIn = 0;
   private bytesOut = 0;
+  /** MULTIPORT was negotiated: input waits for the driver's PORT_OPEN. */
+  private multiport = false;
+  /** The driver said PORT_OPEN for port 0 (always true without MULTIPORT). */
+  private guestOpen = false;
+  /** Device → driver control messages waiting for control receive buffers. */
+  private controlOut: Uint8Array[] = [];
 
   constructor(opts: VirtioConsoleOptions = {}) {
     this.name = opts.name ?? "virtio-console";
@@ -62,7 +97,8 @@ export class VirtioConsole implements VirtioDevice {
     this.cols = opts.size?.cols ?? 0;
     this.rows = opts.size?.rows ?? 0;
     const own = opts.size !== undefined ? [VIRTIO_CONSOLE_F_SIZE] : [];
-    this.features = VIRTIO_TRANSPORT_FEATURES | featureMaskOf(...own, VIRTIO_CONSOLE_F_EMERG_WRITE);
+    this.features =
+      VIRTIO_TRANSPORT_FEATURES | featureMaskOf(...own, VIRTIO_CONSOLE_F_MULTIPORT, VIRTIO_CONSOLE_F_EMERG_WRITE);
   }
 
   /** Bytes typed for the guest; kept (copied) until the driver has room, never dropped. */
@@ -82,7 +118,9 @@ export class VirtioConsole implements VirtioDevice {
   setSize(cols: number, rows: number): void {
     this.cols = cols & 0xffff;
     this.rows = rows & 0xffff;
-    this.ctx?.signalConfig();
+    // Linux reads cols/rows from config only without MULTIPORT; with it, a RESIZE message says it.
+    if (this.multiport && this.guestOpen) this.sendResize();
+    else this.ctx?.signalConfig();
   }
 
   readConfig(offset: number, size: 1 | 2 | 4): number {
@@ -103,16 +141,25 @@ export class VirtioConsole implements VirtioDevice {
 
   activate(ctx: VirtioDeviceContext): void {
     this.ctx = ctx;
+    this.multiport = hasFeature(ctx.features, VIRTIO_CONSOLE_F_MULTIPORT);
+    this.guestOpen = !this.multiport;
+    this.controlOut = [];
   }
 
   notify(queue: number): void {
     if (queue === VIRTIO_CONSOLE_RX_QUEUE) this.deliver();
     else if (queue === VIRTIO_CONSOLE_TX_QUEUE) this.transmit();
+    else if (!this.multiport) return;
+    else if (queue === VIRTIO_CONSOLE_CTRL_RX_QUEUE) this.deliverControl();
+    else if (queue === VIRTIO_CONSOLE_CTRL_TX_QUEUE) this.receiveControl();
   }
 
   reset(): void {
     // Host input survives a driver reset: it is the user's typing, not device state.
     this.ctx = undefined;
+    this.multiport = false;
+    this.guestOpen = false;
+    this.controlOut = [];
   }
 
   snapshot(): VirtioDeviceSnapshot {
@@ -120,6 +167,8 @@ export class VirtioConsole implements VirtioDevice {
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       pendingInput: this.pendingBytes,
+      multiport: this.multiport,
+      guestOpen: this.guestOpen,
       cols: this.cols,
       rows: this.rows,
     };
@@ -139,9 +188,79 @@ export class VirtioConsole implements VirtioDevice {
     if (pushed) ctx.signalUsed(VIRTIO_CONSOLE_TX_QUEUE);
   }
 
+  /** Driver → device control messages (MULTIPORT): the port handshake. */
+  private receiveControl(): void {
+    const ctx = this.ctx;
+    if (ctx === undefined || !ctx.active) return;
+    const vq = ctx.queues[VIRTIO_CONSOLE_CTRL_TX_QUEUE];
+    let pushed = false;
+    for (let chain = vq.pop(); chain !== undefined; chain = vq.pop()) {
+      const msg = copyFromReadable(chain, 0, CONTROL_SIZE);
+      vq.push(chain, 0);
+      pushed = true;
+      if (msg.length === CONTROL_SIZE) this.handleControl(msg);
+    }
+    if (pushed) ctx.signalUsed(VIRTIO_CONSOLE_CTRL_TX_QUEUE);
+    this.deliverControl();
+    this.deliver();
+  }
+
+  private handleControl(msg: Uint8Array): void {
+    const v = new DataView(msg.buffer, msg.byteOffset, msg.length);
+    const id = v.getUint32(0, true);
+    const event = v.getUint16(4, true);
+    const value = v.getUint16(6, true);
+    if (event === VIRTIO_CONSOLE_DEVICE_READY) {
+      // The driver is up (value 1); announce our one port.
+      if (value === 1) this.queueControl(0, VIRTIO_CONSOLE_DEVICE_ADD, 0);
+    } else if (id !== 0) {
+      // Only port 0 exists; anything else is a confused driver: ignore it.
+    } else if (event === VIRTIO_CONSOLE_PORT_READY) {
+      if (value === 1) {
+        this.queueControl(0, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
+        if (hasFeature(this.ctx?.features ?? 0n, VIRTIO_CONSOLE_F_SIZE)) this.sendResize();
+        this.queueControl(0, VIRTIO_CONSOLE_PORT_OPEN, 1); // the host end is always connected
+      }
+    } else if (event === VIRTIO_CONSOLE_PORT_OPEN) {
+      this.guestOpen = value === 1;
+    }
+  }
+
+  private sendResize(): void {
+    this.queueControl(0, VIRTIO_CONSOLE_RESIZE, 0, [this.cols, this.rows]);
+    this.deliverControl();
+  }
+
+  private queueControl(id: number, event: number, value: number, extra: number[] = []): void {
+    if (this.controlOut.length >= MAX_PENDING_CONTROL) return;
+    const msg = new Uint8Array(CONTROL_SIZE + 2 * extra.length);
+    const v = new DataView(msg.buffer);
+    v.setUint32(0, id, true);
+    v.setUint16(4, event, true);
+    v.setUint16(6, value, true);
+    for (const [i, x] of extra.entries()) v.setUint16(CONTROL_SIZE + 2 * i, x, true);
+    this.controlOut.push(msg);
+  }
+
+  /** Device → driver control messages, one per control receive buffer. */
+  private deliverControl(): void {
+    const ctx = this.ctx;
+    if (ctx === undefined || !ctx.active || this.controlOut.length === 0) return;
+    const vq = ctx.queues[VIRTIO_CONSOLE_CTRL_RX_QUEUE];
+    let pushed = false;
+    while (this.controlOut.length > 0) {
+      const chain = vq.pop();
+      if (chain === undefined) break;
+      const msg = this.controlOut.shift() as Uint8Array;
+      vq.push(chain, copyToWritable(chain, 0, msg));
+      pushed = true;
+    }
+    if (pushed) ctx.signalUsed(VIRTIO_CONSOLE_CTRL_RX_QUEUE);
+  }
+
   private deliver(): void {
     const ctx = this.ctx;
-    if (ctx === undefined || !ctx.active || this.pendingBytes === 0) return;
+    if (ctx === undefined || !ctx.active || !this.guestOpen || this.pendingBytes === 0) return;
     const vq = ctx.queues[VIRTIO_CONSOLE_RX_QUEUE];
     let pushed = false;
     while (this.pendingBytes > 0) {

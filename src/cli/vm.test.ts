@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { assemble, haveRiscvToolchain, htifProgram } from "../testing/riscv-asm.ts";
-import { ExecDriver, PROMPT_RE, parseCli, UsageError } from "./vm.ts";
+import { assemble, htifProgram } from "../testing/riscv-asm.ts";
+import { ExecDriver, hvcBootargs, PROMPT_RE, PrefixedLines, parseCli, UsageError } from "./vm.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
@@ -27,7 +27,7 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe("parseCli", () => {
   it("defaults and every option", () => {
-    expect(parseCli([])).toEqual({ memMiB: 256, transport: "mmio", help: false });
+    expect(parseCli([])).toEqual({ memMiB: 256, transport: "mmio", net: "loopback", help: false });
     const o = parseCli([
       "--kernel=k",
       "--initrd",
@@ -59,6 +59,17 @@ describe("parseCli", () => {
       transport: "pci",
     });
     expect(parseCli(["-h"]).help).toBe(true);
+    const n = parseCli([
+      "--net",
+      "none",
+      "--net-features=-MRG_RXBUF",
+      "--mac",
+      "52:54:00:00:00:07",
+      "--pcap",
+      "x.pcap",
+    ]);
+    expect(n).toMatchObject({ net: "none", mac: Uint8Array.of(0x52, 0x54, 0, 0, 0, 7), pcap: "x.pcap" });
+    expect((n.netFeatures ?? 0n) & (1n << 15n)).toBe(0n);
   });
 
   it.each([
@@ -66,6 +77,9 @@ describe("parseCli", () => {
     [["stray"], /Unexpected argument 'stray'/],
     [["--kernel"], /argument missing/],
     [["--mem", "lots"], /--mem takes a whole number/],
+    [["--net", "wifi"], /--net takes loopback or /],
+    [["--net-features=-NOPE"], /unknown virtio-net feature/],
+    [["--mac", "ff:ff:ff:ff:ff:ff"], /--mac takes a unicast MAC/],
     [["--mem", "0"], /--mem takes a whole number/],
     [["--mem", "1e3"], /--mem takes a whole number/],
     [["--timeout", "0"], /--timeout takes a positive number/],
@@ -194,5 +208,36 @@ describe("the vm command", () => {
       expect(lines.length).toBeGreaterThan(100);
       expect(lines[0]).toMatch(/80000000/);
     });
+  });
+});
+
+describe("--console", () => {
+  it("parses uart or hvc (absent means uart) and refuses anything else or with --elf", () => {
+    expect(parseCli([]).console).toBeUndefined();
+    expect(parseCli(["--console", "hvc"]).console).toBe("hvc");
+    expect(parseCli(["--console=uart"]).console).toBe("uart");
+    expect(() => parseCli(["--console", "hvc1"])).toThrow(/--console takes uart or hvc, not "hvc1"/);
+    expect(() => parseCli(["--elf", "x", "--console", "hvc"])).toThrow(UsageError);
+  });
+
+  it("moves the kernel console to hvc0 in the command line", () => {
+    expect(hvcBootargs("console=ttyS0 earlycon=sbi")).toBe("console=hvc0 earlycon=sbi");
+    expect(hvcBootargs("earlycon=sbi console=ttyS0,115200 quiet")).toBe("earlycon=sbi console=hvc0 quiet");
+    expect(hvcBootargs("quiet")).toBe("quiet console=hvc0");
+    expect(hvcBootargs("console=hvc0 console=ttyS0")).toBe("console=hvc0");
+  });
+
+  it("prefixes each line of the other console, across chunks", () => {
+    const out: string[] = [];
+    const p = new PrefixedLines("[hvc0] ", (b) => out.push(new TextDecoder().decode(b)));
+    p.feed(bytes("one\r\ntw"));
+    p.feed(bytes("o\n"));
+    p.feed(bytes(""));
+    p.feed(bytes("three"));
+    expect(out.join("")).toBe("[hvc0] one\r\n[hvc0] two\n[hvc0] three");
+  });
+
+  it("--help documents it", () => {
+    expect(vm("--help").stdout).toMatch(/--console uart\|hvc/);
   });
 });

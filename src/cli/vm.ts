@@ -3,14 +3,22 @@
 // file reads the images, drives runSlice() from Node's event loop, and owns the terminal.
 
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
+import type { Server } from "node:net";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { BlockBackend } from "../../devices/virtio-blk/block-backend.ts";
 import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
+import { parseNetFeatures } from "../../devices/virtio-net/net-features.ts";
+import { VirtioNet } from "../../devices/virtio-net/virtio-net.ts";
 import type { RunState, VirtMachine } from "../machine/virt.ts";
 import type { VirtioAttachment } from "../machine/virt-virtio.ts";
+import { createNetBackend, isNetBackendKind, NET_BACKEND_KINDS, type NetBackendKind } from "../net/backend-select.ts";
+import { PcapWriter } from "../net/link/pcap.ts";
+import { StackBackend } from "../net/stack-backend.ts";
+import { parseMac } from "../net/wire/bytes.ts";
 import { openDiskImage } from "./file-block-backend.ts";
+import { type ForwardSpec, listenForward, parseForwardSpec, SocketUplink } from "./socket-uplink.ts";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const IMAGES_DIR = join(REPO_ROOT, "public/images");
@@ -36,6 +44,11 @@ Boot images (default: public/images/{fw_dynamic.bin,Image,initramfs.cpio} in the
   --append ARGS      kernel command line (replaces the default from public/images/manifest.json,
                      else "console=ttyS0 earlycon=sbi")
   --mem MiB          guest RAM in MiB (default 256)
+  --console uart|hvc which console is on stdin/stdout (default uart): the 16550 UART (ttyS0) or the
+                     virtio-console (hvc0). The other console's output goes to stderr, each line
+                     prefixed "[hvc0] " or "[ttyS0] ". With hvc and without --exec or --append,
+                     the kernel command line says console=hvc0 instead of console=ttyS0, so the
+                     kernel log and the shell move to hvc0 (OpenSBI and earlycon stay on ttyS0)
   --transport mmio|pci
                      virtio transport for every device (default mmio): virtio-mmio slots, or
                      modern virtio-pci functions behind the PCIe host bridge
@@ -43,9 +56,27 @@ Boot images (default: public/images/{fw_dynamic.bin,Image,initramfs.cpio} in the
                      a virtio-blk disk from a raw image (repeatable: /dev/vda, /dev/vdb, …); the
                      guest's writes stay in memory and the file is never modified, unless
                      writethrough; ro gives the guest a read-only disk
+  --net loopback|stack|none
+                     the virtio-net device's backend (default loopback: an echo peer that sends
+                     every frame back); stack: the built-in gateway (QEMU user-net shape: DHCP
+                     gives 10.0.2.15, gateway 10.0.2.2 = the host's 127.0.0.1, DNS 10.0.2.3)
+                     with real sockets behind it; none: no network device
+  --forward tcp:HOSTPORT:GUESTPORT
+                     with --net stack: connections to 127.0.0.1:HOSTPORT reach the guest's
+                     GUESTPORT (repeatable)
+  --dns HOST:PORT    with --net stack: forward the guest's DNS queries (to 10.0.2.3) to this
+                     server instead of resolving with the host's resolver
+  --net-features LIST
+                     switch virtio-net feature bits off or on, e.g. -HOST_TSO4,-MRG_RXBUF (names as
+                     in the spec, with or without VIRTIO_NET_F_; dependents follow their base bit)
+  --mac MAC          the virtio-net MAC address (default 52:54:00:12:34:56)
+  --pcap FILE        capture both directions of virtio-net to FILE (pcapng; classic pcap if FILE
+                     ends in .pcap); superpackets are one record with a comment saying so
 
 Running:
   --exec CMD         wait for the shell prompt, run CMD, power off; exit with CMD's exit status
+                     (always on the UART shell; with --console hvc its text goes to stderr and
+                     stdin still feeds hvc0)
   --elf FILE         bare-metal: load FILE at its addresses, start at its entry in M-mode, no firmware
                      or device tree; exit 0 when it reports PASS through tohost (HTIF), else the
                      failing test number
@@ -88,8 +119,19 @@ export interface CliOptions {
   append?: string;
   memMiB: number;
   transport: "mmio" | "pci";
+  /** --console: which console is on stdio; absent means "uart". */
+  console?: "uart" | "hvc";
   /** --disk, in order; absent when none was given. */
   disks?: DiskSpec[];
+  net: NetBackendKind;
+  /** Offered virtio-net features (from --net-features), undefined for the default offer. */
+  netFeatures?: bigint;
+  mac?: Uint8Array;
+  pcap?: string;
+  /** --forward tcp:HOSTPORT:GUESTPORT, for --net stack. */
+  forwards?: ForwardSpec[];
+  /** --dns HOST:PORT, for --net stack. */
+  dns?: { host: string; port: number };
   exec?: string;
   elf?: string;
   trace?: string;
@@ -112,7 +154,14 @@ export function parseCli(argv: string[]): CliOptions {
         append: { type: "string" },
         mem: { type: "string" },
         transport: { type: "string" },
+        console: { type: "string" },
         disk: { type: "string", multiple: true },
+        net: { type: "string" },
+        "net-features": { type: "string" },
+        mac: { type: "string" },
+        pcap: { type: "string" },
+        forward: { type: "string", multiple: true },
+        dns: { type: "string" },
         exec: { type: "string" },
         elf: { type: "string" },
         trace: { type: "string" },
@@ -131,6 +180,8 @@ export function parseCli(argv: string[]): CliOptions {
     append: str("append"),
     memMiB: 256,
     transport: "mmio",
+    net: "loopback",
+    pcap: str("pcap"),
     exec: str("exec"),
     elf: str("elf"),
     trace: str("trace"),
@@ -152,6 +203,47 @@ export function parseCli(argv: string[]): CliOptions {
     }
     o.transport = transport;
   }
+  const net = str("net");
+  if (net !== undefined) {
+    if (!isNetBackendKind(net)) throw new UsageError(`--net takes ${NET_BACKEND_KINDS.join(" or ")}, not "${net}"`);
+    o.net = net;
+  }
+  const forwards = values.forward as string[] | undefined;
+  if (forwards !== undefined) {
+    o.forwards = forwards.map((f) => {
+      const spec = parseForwardSpec(f);
+      if (spec === undefined) throw new UsageError(`--forward takes tcp:HOSTPORT:GUESTPORT, not "${f}"`);
+      return spec;
+    });
+  }
+  const dns = str("dns");
+  if (dns !== undefined) {
+    const m = /^(.+):(\d{1,5})$/.exec(dns);
+    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535)
+      throw new UsageError(`--dns takes HOST:PORT, not "${dns}"`);
+    o.dns = { host: m[1]!.replace(/^\[(.*)\]$/, "$1"), port: Number(m[2]) };
+  }
+  if ((o.forwards !== undefined || o.dns !== undefined) && o.net !== "stack")
+    throw new UsageError("--forward and --dns need --net stack");
+  const features = str("net-features");
+  if (features !== undefined) {
+    const r = parseNetFeatures(features);
+    if (!r.ok) throw new UsageError(`--net-features: ${r.error}`);
+    o.netFeatures = r.features;
+  }
+  const mac = str("mac");
+  if (mac !== undefined) {
+    const m = parseMac(mac);
+    if (m === undefined || (m[0]! & 1) !== 0)
+      throw new UsageError(`--mac takes a unicast MAC like 52:54:00:12:34:56, not "${mac}"`);
+    o.mac = m;
+  }
+  const stdioConsole = str("console");
+  if (stdioConsole !== undefined) {
+    if (stdioConsole !== "uart" && stdioConsole !== "hvc")
+      throw new UsageError(`--console takes uart or hvc, not "${stdioConsole}"`);
+    o.console = stdioConsole;
+  }
   const timeout = str("timeout");
   if (timeout !== undefined) {
     const t = Number(timeout);
@@ -161,7 +253,7 @@ export function parseCli(argv: string[]): CliOptions {
     o.timeoutSec = t;
   }
   if (o.elf !== undefined) {
-    for (const k of ["bios", "kernel", "initrd", "append", "exec", "disks"] as const) {
+    for (const k of ["bios", "kernel", "initrd", "append", "exec", "disks", "console"] as const) {
       if (o[k] !== undefined)
         throw new UsageError(
           `--elf runs a bare-metal program; it cannot be combined with --${k === "disks" ? "disk" : k}`,
@@ -214,6 +306,40 @@ export class ExecDriver {
     // Keep enough to see a prompt or a marker split across chunks, and no more.
     this.tail = text.slice(-256);
     return typeNow;
+  }
+}
+
+/**
+ * The kernel command line for --console hvc: console=ttyS0 becomes console=hvc0 (added when no
+ * console is named), so /dev/console — the shell — and the kernel log are on hvc0.
+ */
+export function hvcBootargs(bootargs: string): string {
+  const words = bootargs.split(/\s+/).filter((w) => w !== "" && !/^console=ttyS\d/.test(w));
+  const i = bootargs.split(/\s+/).findIndex((w) => /^console=ttyS\d/.test(w));
+  if (!words.includes("console=hvc0")) words.splice(i < 0 ? words.length : i, 0, "console=hvc0");
+  return words.join(" ");
+}
+
+/** The console that is not on stdio: its bytes, each line starting with a prefix such as "[hvc0] ". */
+export class PrefixedLines {
+  private atLineStart = true;
+  private readonly prefix: Uint8Array;
+
+  constructor(
+    prefix: string,
+    private readonly write: (bytes: Uint8Array) => void,
+  ) {
+    this.prefix = new TextEncoder().encode(prefix);
+  }
+
+  feed(bytes: Uint8Array): void {
+    const out: number[] = [];
+    for (const b of bytes) {
+      if (this.atLineStart) out.push(...this.prefix);
+      out.push(b);
+      this.atLineStart = b === 0x0a;
+    }
+    if (out.length > 0) this.write(Uint8Array.from(out));
   }
 }
 
@@ -280,6 +406,50 @@ function openDisk(d: DiskSpec, index: number): VirtioAttachment {
   const name = `virtio-blk${index}`;
   const device = new VirtioBlk(backend, { name, readOnly: d.readOnly, serial: basename(d.path) });
   return { device, transport: d.transport };
+}
+
+/** The virtio-net device for --net/--net-features/--mac, with its --pcap capture; undefined for --net none. */
+function createNet(o: CliOptions): { device: VirtioNet; close(): void } | undefined {
+  const backend = createNetBackend(
+    o.net,
+    o.net === "stack" ? { uplink: new SocketUplink(), config: { dnsUpstream: o.dns } } : undefined,
+  );
+  if (backend === undefined) return undefined;
+  const device = new VirtioNet({ name: "virtio-net0", backend, features: o.netFeatures, mac: o.mac });
+  let fd: number | undefined;
+  if (o.pcap !== undefined) {
+    try {
+      fd = openSync(o.pcap, "w");
+    } catch (e) {
+      throw new UsageError(`cannot write --pcap ${o.pcap}: ${(e as Error).message}`);
+    }
+    const out = fd;
+    const writer = new PcapWriter((chunk) => writeSync(out, chunk), {
+      format: o.pcap.endsWith(".pcap") ? "pcap" : "pcapng",
+    });
+    device.tap = (dir, frame, gso) => writer.write(frame, dir, gso);
+  }
+  // --forward: host listeners whose connections the stack carries into the guest.
+  const servers: Server[] = [];
+  let closed = false;
+  if (backend instanceof StackBackend) {
+    for (const f of o.forwards ?? []) {
+      listenForward(backend.stack, f).then(
+        (srv) => (closed ? srv.close() : servers.push(srv)),
+        (e: Error) => process.stderr.write(`vireo: --forward tcp:${f.hostPort}:${f.guestPort}: ${e.message}\n`),
+      );
+    }
+  }
+  return {
+    device,
+    close: () => {
+      closed = true;
+      for (const srv of servers) srv.close();
+      device.tap = undefined;
+      backend.close();
+      if (fd !== undefined) closeSync(fd);
+    },
+  };
 }
 
 function manifestBootargs(): unknown {
@@ -355,6 +525,7 @@ export async function runVm(o: CliOptions): Promise<number> {
     for (const [option, given, name] of specs) images.set(option, imageOption(option, given, name));
   }
   const disks = (o.disks ?? []).map((d, i) => openDisk(d, i));
+  const net = elf === undefined ? createNet(o) : undefined;
   const { VirtMachine, defaultBootargs } = await import("../machine/virt.ts");
   const trace = o.trace !== undefined ? new TraceWriter(o.trace) : undefined;
   const exec = o.exec !== undefined ? new ExecDriver(o.exec) : undefined;
@@ -376,6 +547,7 @@ export async function runVm(o: CliOptions): Promise<number> {
       clearTimeout(deadline);
       machine?.uart.flush();
       trace?.close();
+      net?.close();
       host?.close();
       if (message !== undefined) process.stderr.write(`${atLineStart ? "" : "\r\n"}${message}\n`);
       resolveExit(code);
@@ -396,9 +568,20 @@ export async function runVm(o: CliOptions): Promise<number> {
       immediate = setImmediate(step);
     };
 
-    const onOutput = (bytes: Uint8Array): void => {
-      process.stdout.write(bytes);
+    // --console: one console on stdout, the other's lines prefixed on stderr.
+    const hvcOnStdio = o.console === "hvc";
+    const other = new PrefixedLines(hvcOnStdio ? "[ttyS0] " : "[hvc0] ", (b) => process.stderr.write(b));
+    const show = (bytes: Uint8Array, onStdio: boolean): void => {
+      if (onStdio) process.stdout.write(bytes);
+      else other.feed(bytes);
       if (bytes.length > 0) atLineStart = bytes[bytes.length - 1] === 0x0a;
+    };
+
+    const imageBootargs = defaultBootargs(manifestBootargs());
+    const bootargs = hvcOnStdio && exec === undefined ? hvcBootargs(imageBootargs) : imageBootargs;
+
+    const onOutput = (bytes: Uint8Array): void => {
+      show(bytes, !hvcOnStdio);
       const line = exec?.feed(bytes);
       if (line !== undefined) machine.sendConsoleInput(new TextEncoder().encode(line));
     };
@@ -451,22 +634,26 @@ export async function runVm(o: CliOptions): Promise<number> {
         memMiB: o.memMiB,
         virtioTransport: o.transport,
         virtio: disks,
+        net: net?.device ?? null,
         firmware: images.get("--bios"),
         kernel: images.get("--kernel"),
         initrd: images.get("--initrd"),
         elf,
-        bootargs: o.append ?? defaultBootargs(manifestBootargs()),
+        bootargs: o.append ?? bootargs,
         trace: trace?.line,
         onConsoleOutput: onOutput,
+        onVirtioConsoleOutput: (bytes) => show(bytes, hvcOnStdio),
       });
     } catch (e) {
       finish(1, `vireo: ${(e as Error).message}`);
       return;
     }
-    if (exec === undefined) {
+    // stdin feeds the console on stdio; --exec types into the UART itself, so only hvc0 takes stdin then.
+    if (exec === undefined || hvcOnStdio) {
       host = new HostConsole(
         (bytes) => {
-          machine.sendConsoleInput(bytes);
+          if (hvcOnStdio) machine.sendVirtioConsoleInput(bytes);
+          else machine.sendConsoleInput(bytes);
           schedule(); // wake a sleeping loop: the guest has input
         },
         () => finish(0, "vireo: terminated"),

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildElf, EHDR, PHDR0 } from "../testing/elf-builder.ts";
-import { assemble, haveRiscvToolchain, htifProgram } from "../testing/riscv-asm.ts";
+import { assemble, htifProgram } from "../testing/riscv-asm.ts";
 import { ElfError, type ElfErrorCode, isElf, parseElf } from "./elf.ts";
 
 const code = new Uint8Array([0x13, 0, 0, 0, 0x6f, 0, 0, 0]); // nop; j .

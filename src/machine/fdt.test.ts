@@ -13,8 +13,6 @@ import {
   propU64s,
 } from "./fdt.ts";
 
-const hasDtc = spawnSync("dtc", ["--version"]).status === 0;
-
 function sample(): Fdt {
   const fdt = new Fdt();
   const r = fdt.root;

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Bus } from "../core/bus.ts";
 import { GuestMemory } from "../core/guest-memory.ts";
 import { buildElf } from "../testing/elf-builder.ts";
-import { assemble, haveRiscvToolchain } from "../testing/riscv-asm.ts";
+import { assemble } from "../testing/riscv-asm.ts";
 import {
   buildMrom,
   FW_DYNAMIC_INFO_MAGIC_VALUE,

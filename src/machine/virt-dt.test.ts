@@ -4,8 +4,6 @@ import { describe, expect, it } from "vitest";
 import { fdtFind, fdtWalk, type ParsedFdtNode, parseFdt, propStrings, propU32s, propU64s } from "./fdt.ts";
 import { buildVirtDtb, type VirtDtDesc } from "./virt-dt.ts";
 
-const hasDtc = spawnSync("dtc", ["--version"]).status === 0;
-
 /** What QEMU 7.2 builds for `-M virt -m 256M -smp 2` (testdata/qemu-7.2-virt-smp2.dts). */
 const qemuLike: VirtDtDesc = {
   harts: 2,

@@ -20,24 +20,27 @@ function machine(opts: ConstructorParameters<typeof VirtMachine>[0] = {}): VirtM
 }
 
 describe("virt board virtio", () => {
-  it("attaches virtio-console and virtio-rng by default, in MMIO slots 0 and 1 on PLIC 1 and 2", () => {
+  it("attaches virtio-net, virtio-console and virtio-rng by default, in MMIO slots 0–2 on PLIC 1–3", () => {
     const m = machine();
     expect(m.bus.read(0x10001000, 4)).toBe(VIRTIO_MMIO_MAGIC);
-    expect(m.bus.read(0x10001000 + VIRTIO_MMIO_DEVICE_ID, 4)).toBe(3);
-    expect(m.bus.read(0x10002000 + VIRTIO_MMIO_DEVICE_ID, 4)).toBe(4);
-    expect(m.bus.read(0x10003000, 4)).toBeUndefined();
+    expect(m.bus.read(0x10001000 + VIRTIO_MMIO_DEVICE_ID, 4)).toBe(1);
+    expect(m.bus.read(0x10002000 + VIRTIO_MMIO_DEVICE_ID, 4)).toBe(3);
+    expect(m.bus.read(0x10003000 + VIRTIO_MMIO_DEVICE_ID, 4)).toBe(4);
+    expect(m.bus.read(0x10004000, 4)).toBeUndefined();
     const nodes = fdtWalk(parseFdt(m.dtb!).root).filter((n) => n.name.startsWith("virtio_mmio@"));
     expect(nodes.map((n) => [n.name, propU32s(n.props.get("interrupts"))[0]])).toEqual([
       ["virtio_mmio@10001000", 1],
       ["virtio_mmio@10002000", 2],
+      ["virtio_mmio@10003000", 3],
     ]);
-    expect(m.virtioSnapshot().map((s) => s.name)).toEqual(["virtio-console0", "virtio-rng0"]);
+    expect(m.virtioSnapshot().map((s) => s.name)).toEqual(["virtio-net0", "virtio-console0", "virtio-rng0"]);
+    expect(machine({ net: null }).bus.read(0x10001000 + VIRTIO_MMIO_DEVICE_ID, 4)).toBe(3);
   });
 
   it("adds more devices after the defaults, or only them with defaultVirtio: false", () => {
     const blk = new VirtioBlk(new MemoryBlockBackend(MiB), { name: "virtio-blk0" });
     const m = machine({ virtio: [{ device: blk }] });
-    expect(m.bus.read(0x10003000 + VIRTIO_MMIO_DEVICE_ID, 4)).toBe(2);
+    expect(m.bus.read(0x10004000 + VIRTIO_MMIO_DEVICE_ID, 4)).toBe(2);
     const only = machine({ defaultVirtio: false, virtio: [{ device: new VirtioRng() }] });
     expect(only.bus.read(0x10001000 + VIRTIO_MMIO_DEVICE_ID, 4)).toBe(4);
     expect(only.bus.read(0x10002000, 4)).toBeUndefined();
@@ -63,7 +66,7 @@ describe("virt board virtio", () => {
       { virtioTransport: "pci", virtio: [{ device: new VirtioRng(), transport: "mmio" }] },
       () => {},
     );
-    expect(set.pci.map((d) => d.deviceId)).toEqual([3, 4]);
+    expect(set.pci.map((d) => d.deviceId)).toEqual([1, 3, 4]);
     expect(set.mmio.map((d) => d.deviceId)).toEqual([4]);
   });
 });

@@ -9,6 +9,7 @@ import { VirtioMmioTransport } from "../../devices/virtio/mmio-transport.ts";
 import type { VirtioTransportSnapshot } from "../../devices/virtio/transport-core.ts";
 import type { VirtioDevice } from "../../devices/virtio/virtio-device.ts";
 import { VirtioConsole } from "../../devices/virtio-console/virtio-console.ts";
+import { VirtioNet } from "../../devices/virtio-net/virtio-net.ts";
 import { VirtioRng } from "../../devices/virtio-rng/virtio-rng.ts";
 import type { Bus } from "../core/bus.ts";
 import type { GuestMemory } from "../core/guest-memory.ts";
@@ -29,6 +30,11 @@ export interface VirtioBoardOptions {
   defaultVirtio?: boolean;
   /** Transport for every device that does not name one (default "mmio"). */
   virtioTransport?: VirtioTransportKind;
+  /**
+   * The virtio-net device, attached first among the defaults (as on QEMU's command lines) on the board's
+   * transport. Default: one with no backend behind it (link down); null: no network device.
+   */
+  net?: VirtioNet | null;
   /** More devices after the default ones (e.g. one virtio-blk per --disk). */
   virtio?: VirtioAttachment[];
   /** hvc0 output (the default virtio-console). */
@@ -38,13 +44,17 @@ export interface VirtioBoardOptions {
 /** The board's virtio devices, fixed for the machine's life. */
 export class VirtioDeviceSet {
   readonly console: VirtioConsole | undefined;
+  readonly net: VirtioNet | undefined;
   readonly attachments: readonly Required<VirtioAttachment>[];
 
   constructor(o: VirtioBoardOptions, consoleOutput: (bytes: Uint8Array) => void) {
     const transport = o.virtioTransport ?? "mmio";
     const list: Required<VirtioAttachment>[] = [];
     if (o.defaultVirtio !== false) {
-      // TODO(issue 5): virtio-net joins the defaults here, first, as on QEMU's command lines.
+      if (o.net !== null) {
+        this.net = o.net ?? new VirtioNet({ name: "virtio-net0" });
+        list.push({ device: this.net, transport });
+      }
       this.console = new VirtioConsole({ name: "virtio-console0", output: consoleOutput });
       list.push({ device: this.console, transport });
       list.push({ device: new VirtioRng("virtio-rng0"), transport });

@@ -1,10 +1,10 @@
 // The board with small bare-metal programs: HTIF, the sifive-test syscon, the UART, WFI sleeping on
 // the CLINT, the boot placement and device tree, and the OpenSBI → kernel handoff through the MROM.
 
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../core/clock.ts";
-import { assemble, haveRiscvToolchain, htifProgram } from "../testing/riscv-asm.ts";
+import { assemble, htifProgram } from "../testing/riscv-asm.ts";
 import { fdtFind, parseFdt, propU32s } from "./fdt.ts";
 import { FW_DYNAMIC_INFO_MAGIC_VALUE } from "./loader.ts";
 import { DEFAULT_BOOTARGS, defaultBootargs, type RunState, VirtMachine } from "./virt.ts";

@@ -1,8 +1,8 @@
 // Boots the committed guest image with every virtio device behind the PCIe host bridge
 // (`--transport pci`) and checks Linux's own view: the functions it enumerated through ECAM, the BARs
 // it assigned, the virtio devices its virtio_pci driver bound, INTx on PLIC 32…35 (no MSI-X on this
-// board), and that the devices work (rng bytes, hvc output, a disk round trip and an ext2 file
-// system). The same guest over MMIO shows only the host bridge on PCI, and one disk can sit on PCI
+// board), busybox lspci, and that the devices work (rng bytes, hvc0 both ways, a disk round trip and
+// an ext2 file system). The same guest over MMIO shows only the host bridge on PCI, and one disk can sit on PCI
 // while the other devices stay on MMIO.
 import { spawnSync } from "node:child_process";
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from "node:fs";
@@ -11,8 +11,14 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 function vm(...args: string[]) {
+  return vmWithInput("", ...args);
+}
+
+/** The CLI with `input` on its stdin (the UART's, or hvc0's with --console hvc). */
+function vmWithInput(input: string, ...args: string[]) {
   const r = spawnSync("npx", ["tsx", "src/cli/vm.ts", "--timeout", "150", ...args], {
     encoding: "utf8",
+    input,
     timeout: 180_000,
   });
   return { status: r.status, out: r.stdout, err: r.stderr };
@@ -28,7 +34,8 @@ const PROBE = [
   "done;",
   'grep virtio /proc/interrupts | sed "s/^/irq /";',
   'echo "hwrng $(head -c 16 /dev/hwrng | hexdump -v -e \'16/1 "%02x"\')";',
-  "echo over-pci > /dev/hvc1 && echo hvc-ok",
+  'lspci | sed "s/^/lspci /";',
+  "echo hvc0-out > /dev/hvc0 && echo hvc-ok",
 ].join(" ");
 
 // The disk: its PCI parent, then a write/read round trip and a file system made, mounted and read back.
@@ -37,7 +44,7 @@ const DISK = [
   "dd if=/dev/urandom of=/tmp/a bs=4096 count=64 2>/dev/null;",
   "dd if=/tmp/a of=/dev/vda bs=4096 2>/dev/null; echo 3 > /proc/sys/vm/drop_caches;",
   'echo "md5 $(dd if=/dev/vda bs=4096 count=64 2>/dev/null | md5sum) $(md5sum < /tmp/a)";',
-  "mke2fs -q /dev/vda && mount /dev/vda /mnt && echo ext2-ok > /mnt/f && umount /mnt &&",
+  "mkfs.ext2 -q /dev/vda && mount /dev/vda /mnt && echo ext2-ok > /mnt/f && umount /mnt &&",
   'mount -o ro /dev/vda /mnt && echo "fs $(cat /mnt/f)" && umount /mnt',
 ].join(" ");
 
@@ -121,16 +128,54 @@ describe("virtio over PCI in Linux 6.1 (--transport pci)", () => {
     const rngIrq = irqs.find((l) => l[l.length - 1] === byId.get("0x0004")?.[0]);
     expect(Number(rngIrq?.[1]), "the rng answered by interrupt").toBeGreaterThan(0);
 
+    // busybox lspci sees the same functions: "00:01.0 Class 0780: 1af4:1043".
+    const lspci = rows(r.out, "lspci");
+    expect(lspci.map((l) => `0000:${l[0]}`).sort()).toEqual(pci.map((p) => p[0]).sort());
+    expect(lspci.find((l) => l[0] === "00:00.0")?.slice(1)).toEqual(["Class", "0600:", "1b36:0008"]);
+    const virtioFns = lspci.filter((l) => l[3].startsWith("1af4:"));
+    expect(virtioFns.map((l) => l[3]).sort()).toEqual(
+      pci
+        .filter((p) => p[1] === "0x1af4")
+        .map((p) => `1af4:${p[2].slice(2)}`)
+        .sort(),
+    );
+    for (const [id, cls] of [
+      ["1af4:1043", "0780:"],
+      ["1af4:1044", "00ff:"],
+      ["1af4:1042", "0100:"],
+    ]) {
+      expect(virtioFns.find((l) => l[3] === id)?.[2], `${id} in lspci:\n${r.out}`).toBe(cls);
+    }
+
     const hw = rows(r.out, "hwrng");
     expect(hw[0]?.[0], r.out).toMatch(/^[0-9a-f]{32}$/);
+    // hvc0 (not hvc1: no SBI hvc console) is the virtio-console; the CLI shows it on stderr.
     expect(r.out).toMatch(/^hvc-ok\r?$/m);
+    expect(r.err).toMatch(/^\[hvc0\] hvc0-out\r?$/m);
     expectDiskWorks(r.out, /^0000:00:[0-9a-f]{2}\.0$/);
+  }, 200_000);
+
+  it("hvc0 over PCI carries text both ways (--console hvc: stdin → hvc0 → stdout)", () => {
+    const r = vmWithInput(
+      "from-stdin\n",
+      "--transport",
+      "pci",
+      "--console",
+      "hvc",
+      "--exec",
+      "basename $(readlink -f /sys/class/virtio-ports/vport*p0/device/..); head -n 1 /dev/hvc0; echo to-hvc0 > /dev/hvc0",
+    );
+    expect(r.status, r.out + r.err).toBe(0);
+    expect(r.err).toMatch(/^\[ttyS0\] 0000:00:[0-9a-f]{2}\.0\r?$/m); // the port's virtio device sits on PCI
+    expect(r.err).toMatch(/^\[ttyS0\] from-stdin\r?$/m);
+    expect(r.out).toMatch(/^from-stdin\r?\nto-hvc0\r?\n$/);
   }, 200_000);
 
   it("keeps the host bridge alone on PCI when the devices use MMIO", () => {
     const r = vm("--exec", PROBE);
     expect(r.status, r.out + r.err).toBe(0);
     expect(rows(r.out, "pci").map((p) => p[0])).toEqual(["0000:00:00.0"]);
+    expect(rows(r.out, "lspci")).toEqual([["00:00.0", "Class", "0600:", "1b36:0008"]]);
     for (const v of rows(r.out, "virtio")) expect(v[3]).toMatch(/^10\d{3}000\.virtio_mmio$/);
   }, 200_000);
 

@@ -1,0 +1,145 @@
+// Command-line options for `npm run relay`. Defaults are the safe ones for a relay reachable from the
+// internet; every loosening (open a destination, drop auth) is an explicit flag.
+
+import { parseArgs } from "node:util";
+import type { AuthConfig } from "./auth.ts";
+import { DEFAULT_L2_LIMITS, type L2Limits } from "./l2/l2-switch.ts";
+import { parseIpLiteral } from "./policy/ip.ts";
+import { type AllowRule, classifyAddress, type PolicyConfig, parseAllowRule } from "./policy/policy.ts";
+import { DEFAULT_WISP_LIMITS, type WispLimits } from "./wisp/wisp-limits.ts";
+
+export interface RelayConfig {
+  host: string;
+  port: number;
+  auth: AuthConfig;
+  policy: PolicyConfig;
+  wisp: WispLimits;
+  l2: L2Limits;
+  maxClients: number;
+  /** WebSocket clients from one remote address, so one host cannot take every slot. */
+  maxClientsPerAddress: number;
+  /** From TCP accept to a completed WebSocket upgrade. */
+  handshakeTimeoutMs: number;
+  /** Largest WebSocket message accepted on /wisp (a Wisp header plus payload). */
+  maxWispMessageBytes: number;
+}
+
+export const DEFAULT_PORT = 8787;
+
+export function defaultConfig(): RelayConfig {
+  return {
+    host: "127.0.0.1",
+    port: DEFAULT_PORT,
+    auth: { tokens: [], noAuth: false, origins: [] },
+    policy: { allow: [], denyPorts: new Set([25]) },
+    wisp: { ...DEFAULT_WISP_LIMITS },
+    l2: { ...DEFAULT_L2_LIMITS },
+    maxClients: 1000,
+    maxClientsPerAddress: 256,
+    handshakeTimeoutMs: 10_000,
+    maxWispMessageBytes: 64 * 1024 + 5,
+  };
+}
+
+export const USAGE = `usage: npm run relay -- [options]
+  --listen HOST:PORT       where to listen (default 127.0.0.1:${DEFAULT_PORT})
+  --token T                accepted token (repeatable; also VIREO_RELAY_TOKEN); clients send ?token=T
+                           or Sec-WebSocket-Protocol vireo-token.T. Without one, a random token is printed.
+  --no-auth                no token (only on a loopback listener)
+  --origin URL             allowed browser Origin (repeatable, "*" = any; default: loopback origins)
+  --allow CIDR|HOST:PORT   open a destination the policy denies (repeatable)
+  --deny-port N[,N...]     refuse these destination ports (default 25)
+  --max-clients N          WebSocket clients per server (default 1000)
+  --max-clients-per-ip N   WebSocket clients from one address (default 256)
+  --max-streams N          Wisp streams per client (default 64)
+  --rate BYTES             per-client bytes/s each way (default 0 = unlimited)
+  --max-bytes BYTES        per-client total bytes (default 0 = unlimited)
+  --idle-timeout S         close a client idle this long (default 300)
+  --handshake-timeout S    time to complete the WebSocket upgrade (default 10)
+  --connect-timeout S      TCP connect timeout (default 10)
+  --buffer N               Wisp per-stream buffer in packets (CONTINUE credit, default 128)
+  --max-frame BYTES        largest /wisp message (default 65541)
+  --help`;
+
+function positiveInt(name: string, v: string, min = 0): number {
+  if (!/^[0-9]{1,12}$/.test(v) || Number(v) < min) throw new Error(`${name}: expected an integer >= ${min}, got ${v}`);
+  return Number(v);
+}
+
+export function isLoopbackHost(host: string): boolean {
+  if (host === "localhost") return true;
+  const a = parseIpLiteral(host);
+  return a !== null && classifyAddress(a) === "loopback";
+}
+
+/** Parses argv (without node and script); throws an Error whose message is fit for the user. */
+export function parseRelayArgs(argv: string[], env: Record<string, string | undefined> = {}): RelayConfig | "help" {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      listen: { type: "string" },
+      token: { type: "string", multiple: true },
+      "no-auth": { type: "boolean" },
+      origin: { type: "string", multiple: true },
+      allow: { type: "string", multiple: true },
+      "deny-port": { type: "string", multiple: true },
+      "max-clients": { type: "string" },
+      "max-clients-per-ip": { type: "string" },
+      "max-streams": { type: "string" },
+      rate: { type: "string" },
+      "max-bytes": { type: "string" },
+      "idle-timeout": { type: "string" },
+      "handshake-timeout": { type: "string" },
+      "connect-timeout": { type: "string" },
+      buffer: { type: "string" },
+      "max-frame": { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) return "help";
+  const c = defaultConfig();
+  if (values.listen !== undefined) {
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):([0-9]{1,5})$/.exec(values.listen) ?? /^()()([0-9]{1,5})$/.exec(values.listen);
+    if (!m) throw new Error(`--listen: expected HOST:PORT, got ${values.listen}`);
+    c.host = m[1] || m[2] || c.host;
+    c.port = positiveInt("--listen", m[3]!);
+    if (c.port > 65535) throw new Error("--listen: port out of range");
+  }
+  c.auth.tokens = [...(values.token ?? []), ...(env.VIREO_RELAY_TOKEN ? [env.VIREO_RELAY_TOKEN] : [])];
+  if (c.auth.tokens.some((t) => t.length < 8)) throw new Error("--token: tokens must be at least 8 characters");
+  c.auth.noAuth = values["no-auth"] ?? false;
+  if (c.auth.noAuth && !isLoopbackHost(c.host)) throw new Error("--no-auth is only allowed on a loopback listener");
+  c.auth.origins = values.origin ?? [];
+  const allow: AllowRule[] = [];
+  for (const a of values.allow ?? []) {
+    const r = parseAllowRule(a);
+    if (!r) throw new Error(`--allow: expected CIDR or HOST:PORT, got ${a}`);
+    allow.push(r);
+  }
+  c.policy = { allow, denyPorts: c.policy.denyPorts };
+  if (values["deny-port"]) {
+    const ports = new Set<number>();
+    for (const v of values["deny-port"])
+      for (const p of v.split(",")) {
+        const n = positiveInt("--deny-port", p.trim(), 1);
+        if (n > 65535) throw new Error(`--deny-port: ${n} out of range`);
+        ports.add(n);
+      }
+    c.policy = { allow, denyPorts: ports };
+  }
+  if (values["max-clients"]) c.maxClients = positiveInt("--max-clients", values["max-clients"], 1);
+  if (values["max-clients-per-ip"])
+    c.maxClientsPerAddress = positiveInt("--max-clients-per-ip", values["max-clients-per-ip"], 1);
+  if (values["max-streams"]) c.wisp.maxStreams = positiveInt("--max-streams", values["max-streams"], 1);
+  if (values.rate) c.wisp.bytesPerSecond = positiveInt("--rate", values.rate);
+  if (values["max-bytes"]) c.wisp.maxTotalBytes = positiveInt("--max-bytes", values["max-bytes"]);
+  if (values["idle-timeout"]) c.wisp.idleTimeoutMs = positiveInt("--idle-timeout", values["idle-timeout"]) * 1000;
+  if (values["handshake-timeout"])
+    c.handshakeTimeoutMs = positiveInt("--handshake-timeout", values["handshake-timeout"], 1) * 1000;
+  if (values["connect-timeout"])
+    c.wisp.connectTimeoutMs = positiveInt("--connect-timeout", values["connect-timeout"], 1) * 1000;
+  if (values.buffer) c.wisp.bufferPackets = positiveInt("--buffer", values.buffer, 1);
+  if (values["max-frame"]) c.maxWispMessageBytes = positiveInt("--max-frame", values["max-frame"], 64);
+  return c;
+}

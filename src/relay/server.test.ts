@@ -1,0 +1,82 @@
+// The HTTP side of the relay: who gets a WebSocket, /healthz, /metrics, shutdown.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { type StartedRelay, startRelay, TestWispClient, tcpEchoServer } from "../../tests/relay/wisp-test-client.ts";
+import { CLOSE_REASON_VOLUNTARY } from "./wisp/packet.ts";
+
+const TOKEN = "test-token-123456";
+
+/** Resolves with the HTTP status of a refused upgrade, or 101 and the chosen subprotocol. */
+function upgrade(url: string, protocols: string[] = [], origin?: string): Promise<string> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, protocols, { origin });
+    ws.on("unexpected-response", (_req, res) => resolve(`${res.statusCode}`));
+    ws.on("open", () => {
+      resolve(`101:${ws.protocol}`);
+      ws.close();
+    });
+    ws.on("error", () => {});
+  });
+}
+
+describe("auth and origin over HTTP", () => {
+  let r: StartedRelay;
+  beforeAll(async () => {
+    r = await startRelay({ tune: (c) => void (c.auth = { tokens: [TOKEN], noAuth: false, origins: [] }) });
+  });
+  afterAll(() => r.stop());
+
+  const rows: [string, string, string[], string | undefined, string][] = [
+    ["no token", "/wisp/", [], undefined, "401"],
+    ["bad token", "/wisp/?token=nope", [], undefined, "401"],
+    ["query token", `/wisp/?token=${TOKEN}`, [], undefined, "101:"],
+    ["subprotocol token", "/wisp/", [`vireo-token.${TOKEN}`], undefined, `101:vireo-token.${TOKEN}`],
+    ["subprotocol token beside wisp-v2", "/wisp/", ["wisp-v2", `vireo-token.${TOKEN}`], undefined, "101:wisp-v2"],
+    ["loopback origin", `/wisp/?token=${TOKEN}`, [], "http://localhost:5173", "101:"],
+    ["foreign origin", `/wisp/?token=${TOKEN}`, [], "https://evil.example", "403"],
+    ["l2 needs a token too", "/l2/net1", [], undefined, "401"],
+    ["l2 with token", `/l2/net1?token=${TOKEN}`, [], undefined, "101:"],
+    ["unknown path", `/nope?token=${TOKEN}`, [], undefined, "404"],
+    ["bad network name", `/l2/a.b?token=${TOKEN}`, [], undefined, "404"],
+  ];
+  for (const [name, path, protocols, origin, want] of rows) {
+    it(name, async () => {
+      expect(await upgrade(`ws://${r.base}${path}`, protocols, origin)).toBe(want);
+    });
+  }
+
+  it("counts refusals by reason", () => {
+    expect(r.relay.metrics.get("relay_connections_refused_total", { reason: "no-token" })).toBeGreaterThan(0);
+    expect(r.relay.metrics.get("relay_connections_refused_total", { reason: "origin" })).toBe(1);
+  });
+
+  it("/healthz is open, /metrics needs the token", async () => {
+    expect(await (await fetch(`http://${r.base}/healthz`)).text()).toBe("ok\n");
+    expect((await fetch(`http://${r.base}/metrics`)).status).toBe(401);
+    const m = await fetch(`http://${r.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(m.status).toBe(200);
+    const text = await m.text();
+    expect(text).toContain("# TYPE relay_connections_total counter");
+    expect(text).toMatch(/relay_connections_refused_total\{reason="origin"\} 1/);
+  });
+});
+
+describe("shutdown", () => {
+  it("closes every stream with CLOSE and every client with 1001", async () => {
+    const echo = await tcpEchoServer();
+    const r = await startRelay({ allow: ["127.0.0.1"] });
+    const c = await TestWispClient.connect(r.url);
+    const streams = [c.open("127.0.0.1", echo.port), c.open("127.0.0.1", echo.port)];
+    streams[0]!.send(Buffer.from("x"));
+    await streams[0]!.waitForBytes(1);
+    const l2 = new WebSocket(`ws://${r.base}/l2/n`);
+    await new Promise((res) => l2.on("open", res));
+    const l2Closed = new Promise<number>((res) => l2.on("close", (code) => res(code)));
+    await r.stop();
+    expect(await Promise.all(streams.map((s) => s.closed))).toEqual([CLOSE_REASON_VOLUNTARY, CLOSE_REASON_VOLUNTARY]);
+    expect((await c.wsClosed).code).toBe(1001);
+    expect(await l2Closed).toBe(1001);
+    await echo.close();
+  });
+});

@@ -1,0 +1,246 @@
+// The relay's one HTTP port: `/wisp` (Wisp v1 streams), `/l2/<network>` (Ethernet frames, one per
+// message), `/healthz`, `/metrics`. Everything before a WebSocket exists — handshake time, Origin, token,
+// client count — is decided here; what happens on a socket after that belongs to the session objects.
+
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { type WebSocket, WebSocketServer } from "ws";
+import { authorize, tokenMatches } from "./auth.ts";
+import type { RelayConfig } from "./config.ts";
+import type { GatewayContext } from "./l2/gateway.ts";
+import { acceptL2Client } from "./l2/l2-client.ts";
+import { type L2Network, L2Switch } from "./l2/l2-switch.ts";
+import { type Logger, silentLogger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { boundedLookup, type Lookup, systemLookup } from "./policy/destination.ts";
+import { WispSession } from "./wisp/wisp-session.ts";
+
+export interface RelayDeps {
+  log?: Logger;
+  lookup?: Lookup;
+  /** Attaches a gateway host to a new L2 network; returns its cleanup. main.ts passes l2/gateway.ts's. */
+  l2Gateway?: (network: L2Network, ctx: GatewayContext) => (() => void) | undefined;
+}
+
+/** WebSocket close codes (RFC 6455 §7.4.1). */
+const WS_GOING_AWAY = 1001;
+const WS_TRY_AGAIN_LATER = 1013;
+
+/** Name lookups in flight across all clients (libuv's thread pool has 4 threads by default). */
+const MAX_LOOKUPS_IN_FLIGHT = 64;
+
+const NETWORK_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+type Route = { kind: "wisp" } | { kind: "l2"; network: string } | null;
+
+function route(pathname: string): Route {
+  if (pathname === "/wisp" || pathname === "/wisp/") return { kind: "wisp" };
+  const m = /^\/l2\/([^/]*)\/?$/.exec(pathname);
+  if (m && NETWORK_NAME.test(m[1]!)) return { kind: "l2", network: m[1]! };
+  return null;
+}
+
+function reject(socket: Socket, status: number, text: string): void {
+  // Plain HTTP answer on the raw socket: the client gets a reason, and no WebSocket is ever created.
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
+  );
+  // end() lets the answer leave first; a peer that never reads it is cut off shortly after.
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+export class Relay {
+  readonly metrics = new Metrics();
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly l2wss: WebSocketServer;
+  private readonly log: Logger;
+  private readonly lookup: Lookup;
+  private readonly switch: L2Switch;
+  private readonly wispSessions = new Set<WispSession>();
+  private readonly l2Clients = new Set<WebSocket>();
+  private readonly rawSockets = new Set<Socket>();
+  private clients = 0;
+  private readonly perAddress = new Map<string, number>();
+  private shuttingDown = false;
+
+  constructor(
+    readonly config: RelayConfig,
+    deps: RelayDeps = {},
+  ) {
+    this.log = deps.log ?? silentLogger;
+    this.lookup = deps.lookup ?? boundedLookup(systemLookup, MAX_LOOKUPS_IN_FLIGHT);
+    const gateway = deps.l2Gateway;
+    const ctx: GatewayContext = { policy: config.policy, lookup: this.lookup, metrics: this.metrics, log: this.log };
+    this.switch = new L2Switch(config.l2, this.metrics, this.log, gateway && ((net) => gateway(net, ctx)));
+    const common = {
+      noServer: true,
+      perMessageDeflate: false, // compression is CPU and memory an attacker could make us spend
+      clientTracking: false,
+      // Answer with the protocol authorize() picked (stashed on the request in onUpgrade).
+      handleProtocols: (_offered: Set<string>, req: IncomingMessage) =>
+        (req as IncomingMessage & { vireoProtocol?: string | null }).vireoProtocol ?? false,
+    };
+    this.wss = new WebSocketServer({ ...common, maxPayload: config.maxWispMessageBytes });
+    // Oversized frames are the switch's to drop and count; the WebSocket limit only bounds memory.
+    this.l2wss = new WebSocketServer({ ...common, maxPayload: 64 * 1024 });
+    this.http = createServer((req, res) => this.onRequest(req, res));
+    this.http.on("connection", (socket: Socket) => this.onConnection(socket));
+    this.http.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.http.on("clientError", (_err, socket: Socket) => reject(socket, 400, "Bad Request"));
+    this.http.headersTimeout = config.handshakeTimeoutMs;
+    this.http.requestTimeout = config.handshakeTimeoutMs;
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.http.once("error", reject);
+      this.http.listen(this.config.port, this.config.host, () => {
+        this.http.off("error", reject);
+        const addr = this.http.address() as AddressInfo;
+        this.log("relay.listening", { host: addr.address, port: addr.port });
+        resolve(addr);
+      });
+    });
+  }
+
+  get port(): number {
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  /** Stops accepting, closes every stream with a CLOSE and every client with 1001, then the port. */
+  async shutdown(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    this.log("relay.shutdown", { clients: this.clients });
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    for (const s of this.wispSessions) s.shutdown(WS_GOING_AWAY, "server shutting down");
+    for (const ws of this.l2Clients) ws.close(WS_GOING_AWAY, "server shutting down");
+    // Give close frames a moment to leave, then drop whatever is still open.
+    await new Promise((r) => setTimeout(r, 200));
+    for (const s of this.rawSockets) s.destroy();
+    this.http.closeAllConnections();
+    await closed;
+    this.log("relay.stopped", {});
+  }
+
+  private onConnection(socket: Socket): void {
+    this.rawSockets.add(socket);
+    socket.on("close", () => this.rawSockets.delete(socket));
+    // A peer that connects and never finishes a request (slowloris) is cut off here.
+    const t = setTimeout(() => {
+      if (!(socket as Socket & { upgraded?: boolean }).upgraded) {
+        this.metrics.inc("relay_connections_refused_total", { reason: "handshake-timeout" });
+        socket.destroy();
+      }
+    }, this.config.handshakeTimeoutMs);
+    socket.once("close", () => clearTimeout(t));
+    (socket as Socket & { handshakeTimer?: NodeJS.Timeout }).handshakeTimer = t;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const timer = (req.socket as Socket & { handshakeTimer?: NodeJS.Timeout }).handshakeTimer;
+    if (timer) clearTimeout(timer);
+    const url = new URL(req.url ?? "/", "http://relay");
+    if (req.method !== "GET") {
+      res.writeHead(405).end();
+      return;
+    }
+    if (url.pathname === "/healthz") {
+      res.writeHead(200, { "content-type": "text/plain" }).end(this.shuttingDown ? "shutting down\n" : "ok\n");
+      return;
+    }
+    if (url.pathname === "/metrics") {
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? url.searchParams.get("token");
+      if (!this.config.auth.noAuth && (bearer === null || !tokenMatches(bearer, this.config.auth.tokens))) {
+        res.writeHead(401, { "content-type": "text/plain" }).end("token required\n");
+        return;
+      }
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(this.metrics.render());
+      return;
+    }
+    res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+  }
+
+  private refuse(socket: Socket, status: number, text: string, reason: string, req: IncomingMessage): void {
+    this.metrics.inc("relay_connections_refused_total", { reason });
+    this.log("relay.refused", { reason, remote: req.socket.remoteAddress ?? null, path: (req.url ?? "").slice(0, 80) });
+    reject(socket, status, text);
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const refusal = this.upgradeRefusal(req, socket, head);
+    if (refusal) this.refuse(socket, refusal[0], refusal[1], refusal[2], req);
+  }
+
+  /** Null once the upgrade is under way; otherwise [status, text, reason] to refuse it with. */
+  private upgradeRefusal(req: IncomingMessage, socket: Socket, head: Buffer): [number, string, string] | null {
+    const url = new URL(req.url ?? "/", "http://relay");
+    const r = route(url.pathname);
+    if (!r) return [404, "Not Found", "bad-path"];
+    if (this.shuttingDown) return [503, "Service Unavailable", "shutting-down"];
+    const verdict = authorize(this.config.auth, url, req.headers["sec-websocket-protocol"], req.headers.origin);
+    if (!verdict.ok) return [verdict.status, verdict.status === 401 ? "Unauthorized" : "Forbidden", verdict.reason];
+    (socket as Socket & { upgraded?: boolean }).upgraded = true;
+    const timer = (socket as Socket & { handshakeTimer?: NodeJS.Timeout }).handshakeTimer;
+    if (timer) clearTimeout(timer);
+    const wss = r.kind === "wisp" ? this.wss : this.l2wss;
+    (req as IncomingMessage & { vireoProtocol?: string | null }).vireoProtocol = verdict.protocol;
+    wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, r, req));
+    return null;
+  }
+
+  private accept(ws: WebSocket, r: NonNullable<Route>, req: IncomingMessage): void {
+    const endpoint = r.kind;
+    // Over capacity: the upgrade completed so a browser can see why (close code and reason), then it ends.
+    const remote = req.socket.remoteAddress ?? "?";
+    const fromRemote = this.perAddress.get(remote) ?? 0;
+    const full = this.clients >= this.config.maxClients ? "max-clients" : null;
+    const greedy = fromRemote >= this.config.maxClientsPerAddress ? "max-clients-per-address" : null;
+    if (full || greedy) {
+      this.metrics.inc("relay_connections_refused_total", { reason: (full ?? greedy)! });
+      this.log("relay.refused", { reason: full ?? greedy, remote });
+      ws.close(WS_TRY_AGAIN_LATER, full ? "server full" : "too many connections from this address");
+      return;
+    }
+    this.clients++;
+    this.perAddress.set(remote, fromRemote + 1);
+    const clientId = randomUUID().slice(0, 8);
+    this.metrics.inc("relay_connections_total", { endpoint });
+    this.metrics.inc("relay_connections_active", { endpoint });
+    this.log("relay.client-open", { client: clientId, endpoint, remote: req.socket.remoteAddress ?? null });
+    ws.on("close", (code) => {
+      this.clients--;
+      const n = (this.perAddress.get(remote) ?? 1) - 1;
+      if (n > 0) this.perAddress.set(remote, n);
+      else this.perAddress.delete(remote);
+      this.metrics.dec("relay_connections_active", { endpoint });
+      this.log("relay.client-close", { client: clientId, endpoint, code });
+    });
+    if (r.kind === "wisp") {
+      const session = new WispSession(ws, {
+        policy: this.config.policy,
+        lookup: this.lookup,
+        limits: this.config.wisp,
+        metrics: this.metrics,
+        log: this.log,
+        clientId,
+      });
+      this.wispSessions.add(session);
+      ws.on("close", () => this.wispSessions.delete(session));
+    } else this.acceptL2(ws, r.network, clientId);
+  }
+
+  private acceptL2(ws: WebSocket, network: string, clientId: string): void {
+    const { bytesPerSecond, maxTotalBytes, idleTimeoutMs } = this.config.wisp;
+    const limits = { bytesPerSecond, maxTotalBytes, idleTimeoutMs };
+    if (!acceptL2Client(ws, this.switch, network, clientId, limits, this.metrics, this.log)) return;
+    this.l2Clients.add(ws);
+    ws.on("close", () => this.l2Clients.delete(ws));
+  }
+}

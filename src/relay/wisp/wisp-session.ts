@@ -1,0 +1,571 @@
+// One Wisp v1 client connection (../shared/spec/wisp.md §3–§4): streams to real TCP and UDP sockets,
+// credit-based flow control, per-client limits. Every message comes from an untrusted peer; nothing it
+// sends can throw out of here, and a misbehaving stream is closed with a reason without touching the
+// client's other streams — only repeated protocol errors cost the client its connection.
+
+import * as dgram from "node:dgram";
+import * as net from "node:net";
+import type { WebSocket } from "ws";
+import { TokenBucket } from "../limits.ts";
+import { type Logger, rateLimitedLogger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { type Lookup, resolveDestination } from "../policy/destination.ts";
+import type { PolicyConfig } from "../policy/policy.ts";
+import {
+  CLOSE_REASON_BLOCKED,
+  CLOSE_REASON_CONNECT_TIMEOUT,
+  CLOSE_REASON_DATA_TIMEOUT,
+  CLOSE_REASON_INVALID_INFO,
+  CLOSE_REASON_NETWORK_ERROR,
+  CLOSE_REASON_REFUSED,
+  CLOSE_REASON_THROTTLED,
+  CLOSE_REASON_UNREACHABLE,
+  CLOSE_REASON_VOLUNTARY,
+  closeReasonName,
+  encodeClose,
+  encodeContinue,
+  encodeData,
+  PACKET_CLOSE,
+  PACKET_CONNECT,
+  PACKET_CONTINUE,
+  PACKET_DATA,
+  parseWispPacket,
+  STREAM_TYPE_TCP,
+  type WispParseError,
+} from "./packet.ts";
+import type { WispLimits } from "./wisp-limits.ts";
+
+export interface WispSessionDeps {
+  policy: PolicyConfig;
+  lookup: Lookup;
+  limits: WispLimits;
+  metrics: Metrics;
+  log: Logger;
+  clientId: string;
+}
+
+/** Log budget per client: plenty for a busy browser, nothing like a flood. */
+const LOG_EVENTS_PER_SECOND = 50;
+const LOG_EVENTS_BURST = 200;
+/** Largest payload of one UDP datagram over IPv4. */
+const MAX_UDP_PAYLOAD = 65507;
+/** Recently closed stream ids remembered so late DATA from the client is not mistaken for garbage. */
+const CLOSED_MEMORY = 256;
+
+interface TcpStream {
+  kind: "tcp";
+  id: number;
+  socket: net.Socket | null;
+  connected: boolean;
+  /** Client payloads not yet handed to the socket (connecting, or waiting out the rate limit). */
+  pending: Uint8Array[];
+  /** Handed to socket.write, completion callback not yet run. */
+  writing: number;
+  /** Our estimate of the client's remaining credit; below -bufferPackets means it ignored CONTINUE. */
+  credit: number;
+  rateTimer: NodeJS.Timeout | null;
+  pausedForRate: boolean;
+  connectTimer: NodeJS.Timeout | null;
+  /** The client closed voluntarily: finish writing `pending`, then end the socket. */
+  draining: boolean;
+}
+
+interface UdpStream {
+  kind: "udp";
+  id: number;
+  socket: dgram.Socket | null;
+  connected: boolean;
+  lastActivity: number;
+  idleTimer: NodeJS.Timeout | null;
+}
+
+type Stream = TcpStream | UdpStream;
+
+export class WispSession {
+  private readonly streams = new Map<number, Stream>();
+  private readonly recentlyClosed = new Set<number>();
+  private readonly up: TokenBucket;
+  private readonly down: TokenBucket;
+  private totalBytes = 0;
+  private protocolErrors = 0;
+  private queuedBytes = 0;
+  private wsBuffered = 0;
+  private wsPaused = false;
+  private socketsPaused = false;
+  private lastActivity = performance.now();
+  private idleTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Events a client can cause at will (streams opened, refused, closed) go through a budget. */
+  private readonly log: Logger;
+  private readonly bytesUp: { value: number };
+  private readonly bytesDown: { value: number };
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly deps: WispSessionDeps,
+  ) {
+    const { limits } = deps;
+    this.log = rateLimitedLogger(deps.log, LOG_EVENTS_PER_SECOND, LOG_EVENTS_BURST);
+    this.bytesUp = deps.metrics.counter("relay_bytes_total", { direction: "up" });
+    this.bytesDown = deps.metrics.counter("relay_bytes_total", { direction: "down" });
+    // One second of burst: enough for a large write without letting the average exceed the rate.
+    this.up = new TokenBucket(limits.bytesPerSecond, limits.bytesPerSecond);
+    this.down = new TokenBucket(limits.bytesPerSecond, limits.bytesPerSecond);
+    ws.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on("close", () => this.teardown());
+    ws.on("error", (err: Error & { code?: string }) => {
+      const error = err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH" ? "frame-too-large" : "websocket-error";
+      this.protocolError(error);
+    });
+    // Stream 0 CONTINUE announces the per-stream buffer; a v1 client waits for it before anything else.
+    this.send(encodeContinue(0, limits.bufferPackets));
+    this.armIdle();
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** Server shutdown: every stream gets a CLOSE before the WebSocket closes. */
+  shutdown(code: number, reason: string): void {
+    if (this.closed) return;
+    for (const s of [...this.streams.values()]) this.closeStream(s, CLOSE_REASON_VOLUNTARY, reason);
+    this.closeWs(code, reason);
+  }
+
+  private send(msg: Uint8Array): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.wsBuffered += msg.length;
+    this.ws.send(msg, (err) => {
+      this.wsBuffered -= msg.length;
+      if (!err && this.socketsPaused && this.wsBuffered <= this.deps.limits.maxBufferedBytes / 2) this.resumeSockets();
+    });
+    if (!this.socketsPaused && this.wsBuffered > this.deps.limits.maxBufferedBytes) this.pauseSockets();
+  }
+
+  private closeWs(code: number, reason: string): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+    this.teardown();
+  }
+
+  private armIdle(): void {
+    const ms = this.deps.limits.idleTimeoutMs;
+    if (ms <= 0 || this.closed) return;
+    const wait = Math.max(0, this.lastActivity + ms - performance.now());
+    this.idleTimer = setTimeout(() => {
+      if (performance.now() - this.lastActivity >= ms) {
+        this.deps.metrics.inc("relay_denials_total", { reason: "idle-timeout" });
+        this.log("wisp.idle-timeout", { client: this.deps.clientId });
+        for (const s of [...this.streams.values()]) this.closeStream(s, CLOSE_REASON_DATA_TIMEOUT, "idle");
+        this.closeWs(1000, "idle timeout");
+      } else this.armIdle();
+    }, wait + 1);
+  }
+
+  private countBytes(n: number, direction: "up" | "down"): boolean {
+    this.lastActivity = performance.now();
+    this.totalBytes += n;
+    (direction === "up" ? this.bytesUp : this.bytesDown).value += n;
+    const cap = this.deps.limits.maxTotalBytes;
+    if (cap > 0 && this.totalBytes > cap) {
+      this.deps.metrics.inc("relay_denials_total", { reason: "byte-limit" });
+      this.log("wisp.byte-limit", { client: this.deps.clientId, bytes: this.totalBytes });
+      for (const s of [...this.streams.values()]) this.closeStream(s, CLOSE_REASON_THROTTLED, "byte-limit");
+      this.closeWs(1008, "total byte limit reached");
+      return false;
+    }
+    return true;
+  }
+
+  private protocolError(error: WispParseError | string, streamId?: number): void {
+    this.deps.metrics.inc("relay_protocol_errors_total", { error });
+    // Only the first is logged: a garbage stream must not turn into a log flood (the metric counts all).
+    if (this.protocolErrors === 0)
+      this.log("wisp.protocol-error", { client: this.deps.clientId, stream: streamId, error });
+    if (++this.protocolErrors >= this.deps.limits.maxProtocolErrors) {
+      this.log("wisp.too-many-errors", { client: this.deps.clientId });
+      for (const s of [...this.streams.values()]) this.closeStream(s, CLOSE_REASON_INVALID_INFO, "protocol-errors");
+      this.closeWs(1002, "too many protocol errors");
+    }
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    this.lastActivity = performance.now();
+    if (!isBinary) {
+      this.deps.metrics.inc("relay_protocol_errors_total", { error: "text-message" });
+      this.log("wisp.protocol-error", { client: this.deps.clientId, error: "text-message" });
+      for (const s of [...this.streams.values()]) this.closeStream(s, CLOSE_REASON_INVALID_INFO, "text-message");
+      this.closeWs(1003, "binary messages only");
+      return;
+    }
+    const r = parseWispPacket(data);
+    if (!r.ok) {
+      // A CONNECT we could not read still names its stream id: answer it so the client is not left waiting.
+      if (r.streamId !== undefined && r.error !== "unknown-type" && !this.streams.has(r.streamId))
+        this.send(encodeClose(r.streamId, CLOSE_REASON_INVALID_INFO));
+      else if (r.streamId !== undefined) {
+        const s = this.streams.get(r.streamId);
+        if (s) this.closeStream(s, CLOSE_REASON_INVALID_INFO, r.error);
+      }
+      this.protocolError(r.error, r.streamId);
+      return;
+    }
+    const p = r.packet;
+    switch (p.type) {
+      case PACKET_CONNECT: {
+        if (p.streamId === 0) {
+          this.send(encodeClose(0, CLOSE_REASON_INVALID_INFO));
+          this.protocolError("connect-stream-zero", 0);
+          return;
+        }
+        const existing = this.streams.get(p.streamId);
+        if (existing) {
+          this.closeStream(existing, CLOSE_REASON_INVALID_INFO, "duplicate-stream");
+          this.protocolError("duplicate-stream", p.streamId);
+          return;
+        }
+        if (this.streams.size >= this.deps.limits.maxStreams) {
+          this.deps.metrics.inc("relay_denials_total", { reason: "max-streams" });
+          this.log("wisp.refused", { client: this.deps.clientId, stream: p.streamId, reason: "max-streams" });
+          this.send(encodeClose(p.streamId, CLOSE_REASON_THROTTLED));
+          return;
+        }
+        this.recentlyClosed.delete(p.streamId);
+        this.open(p.streamId, p.streamType, p.hostname, p.port).catch((err: Error) => {
+          const s = this.streams.get(p.streamId);
+          if (s) this.closeStream(s, CLOSE_REASON_NETWORK_ERROR, "internal-error");
+          this.log("wisp.internal-error", { client: this.deps.clientId, error: err.message });
+        });
+        return;
+      }
+      case PACKET_DATA: {
+        const s = this.streams.get(p.streamId);
+        if (!s) {
+          if (this.recentlyClosed.has(p.streamId)) {
+            // In flight when we closed the stream: expected, not an attack.
+            this.deps.metrics.inc("relay_protocol_errors_total", { error: "late-data" });
+            this.countBytes(p.payload.length, "up");
+            return;
+          }
+          this.send(encodeClose(p.streamId, CLOSE_REASON_INVALID_INFO));
+          this.protocolError("unknown-stream", p.streamId);
+          return;
+        }
+        if (!this.countBytes(p.payload.length, "up")) return;
+        if (s.kind === "tcp") this.tcpFromClient(s, p.payload);
+        else this.udpFromClient(s, p.payload);
+        return;
+      }
+      case PACKET_CLOSE: {
+        const s = this.streams.get(p.streamId);
+        if (!s) {
+          if (!this.recentlyClosed.has(p.streamId)) this.protocolError("close-unknown-stream", p.streamId);
+          return;
+        }
+        this.log("wisp.client-close", {
+          client: this.deps.clientId,
+          stream: s.id,
+          reason: closeReasonName(p.reason),
+        });
+        if (s.kind === "tcp" && p.reason === CLOSE_REASON_VOLUNTARY && s.connected) {
+          this.forget(s, "client-close");
+          this.deps.metrics.inc("relay_stream_closes_total", { reason: "client" });
+          s.draining = true;
+          // A destination that never reads must not keep the socket (and its queue) forever.
+          setTimeout(() => this.closeStream(s, null, "drain-timeout"), this.deps.limits.connectTimeoutMs).unref();
+          this.flushTcp(s);
+        } else this.closeStream(s, null, "client-close");
+        return;
+      }
+      case PACKET_CONTINUE: {
+        // Only the server grants credit; a client CONTINUE means it does not speak the protocol.
+        const s = this.streams.get(p.streamId);
+        if (s) this.closeStream(s, CLOSE_REASON_INVALID_INFO, "client-continue");
+        this.protocolError(s ? "client-continue" : "continue-unknown-stream", p.streamId);
+        return;
+      }
+    }
+  }
+
+  private async open(id: number, streamType: number, hostname: string, port: number): Promise<void> {
+    const { deps } = this;
+    const stream: Stream =
+      streamType === STREAM_TYPE_TCP
+        ? {
+            kind: "tcp",
+            id,
+            socket: null,
+            connected: false,
+            pending: [],
+            writing: 0,
+            credit: deps.limits.bufferPackets,
+            rateTimer: null,
+            pausedForRate: false,
+            connectTimer: null,
+            draining: false,
+          }
+        : { kind: "udp", id, socket: null, connected: false, lastActivity: performance.now(), idleTimer: null };
+    this.streams.set(id, stream);
+    deps.metrics.inc("relay_streams_total", { type: stream.kind });
+    deps.metrics.inc("relay_streams_active", { type: stream.kind });
+    const dest = await resolveDestination(deps.policy, hostname, port, deps.lookup, deps.limits.lookupTimeoutMs);
+    if (this.streams.get(id) !== stream) return; // closed while resolving
+    if (!dest.ok) {
+      const reason =
+        dest.error === "blocked"
+          ? CLOSE_REASON_BLOCKED
+          : dest.error === "invalid"
+            ? CLOSE_REASON_INVALID_INFO
+            : dest.error === "timeout"
+              ? CLOSE_REASON_CONNECT_TIMEOUT
+              : dest.error === "busy"
+                ? CLOSE_REASON_THROTTLED
+                : CLOSE_REASON_UNREACHABLE;
+      if (dest.error === "blocked") deps.metrics.inc("relay_denials_total", { reason: dest.reason });
+      // The client's hostname is logged: it is the destination, not payload, and operators need it.
+      this.log("wisp.refused", {
+        client: deps.clientId,
+        stream: id,
+        host: hostname.slice(0, 253),
+        port,
+        reason: dest.error === "blocked" ? dest.reason : dest.error,
+      });
+      this.closeStream(stream, reason, dest.error);
+      return;
+    }
+    this.log("wisp.connect", { client: deps.clientId, stream: id, type: stream.kind, address: dest.address, port });
+    if (stream.kind === "tcp") this.connectTcp(stream, dest.address, port);
+    else this.connectUdp(stream, dest.address, dest.family, port);
+  }
+
+  private connectTcp(s: TcpStream, address: string, port: number): void {
+    const socket = net.connect({ host: address, port, noDelay: true });
+    s.socket = socket;
+    s.connectTimer = setTimeout(() => {
+      s.connectTimer = null;
+      this.closeStream(s, CLOSE_REASON_CONNECT_TIMEOUT, "connect-timeout");
+    }, this.deps.limits.connectTimeoutMs);
+    socket.on("connect", () => {
+      if (s.connectTimer) clearTimeout(s.connectTimer);
+      s.connectTimer = null;
+      s.connected = true;
+      if (this.socketsPaused) socket.pause();
+      this.flushTcp(s);
+    });
+    socket.on("data", (chunk: Buffer) => this.tcpFromSocket(s, chunk));
+    socket.on("end", () => this.closeStream(s, CLOSE_REASON_VOLUNTARY, "remote-end"));
+    socket.on("error", (err: Error & { code?: string }) => {
+      if (s.draining) return;
+      const reason = !s.connected
+        ? err.code === "ECONNREFUSED"
+          ? CLOSE_REASON_REFUSED
+          : err.code === "ETIMEDOUT"
+            ? CLOSE_REASON_CONNECT_TIMEOUT
+            : err.code === "EHOSTUNREACH" || err.code === "ENETUNREACH"
+              ? CLOSE_REASON_UNREACHABLE
+              : CLOSE_REASON_NETWORK_ERROR
+        : CLOSE_REASON_NETWORK_ERROR;
+      this.closeStream(s, reason, err.code ?? "socket-error");
+    });
+    socket.on("close", () => {
+      if (this.streams.get(s.id) === s) this.closeStream(s, CLOSE_REASON_NETWORK_ERROR, "socket-closed");
+    });
+  }
+
+  private tcpFromClient(s: TcpStream, payload: Uint8Array): void {
+    s.credit--;
+    const limit = this.deps.limits.bufferPackets;
+    // A compliant client can overshoot our estimate by what it sent before our last CONTINUE reached it
+    // (at most one buffer); more than that means it is ignoring flow control.
+    if (s.credit < -limit) {
+      this.deps.metrics.inc("relay_denials_total", { reason: "credit-exceeded" });
+      this.closeStream(s, CLOSE_REASON_THROTTLED, "credit-exceeded");
+      this.protocolError("credit-exceeded", s.id);
+      return;
+    }
+    // A view, not a copy: ws hands each message its own memory, and the queue cap bounds what we hold.
+    s.pending.push(payload);
+    this.queuedBytes += payload.length;
+    if (!this.wsPaused && this.queuedBytes > this.deps.limits.maxQueuedBytes) {
+      this.wsPaused = true;
+      this.ws.pause();
+    }
+    this.flushTcp(s);
+  }
+
+  private flushTcp(s: TcpStream): void {
+    const socket = s.socket;
+    if (!socket || !s.connected || s.rateTimer) return;
+    while (s.pending.length > 0) {
+      const chunk = s.pending.shift()!;
+      s.writing++;
+      socket.write(chunk, () => {
+        s.writing--;
+        this.unqueue(chunk.length);
+        this.grantCredit(s);
+        if (s.draining && s.writing === 0 && s.pending.length === 0) socket.end();
+      });
+      const wait = s.draining ? 0 : this.up.take(chunk.length);
+      if (wait > 0) {
+        s.rateTimer = setTimeout(() => {
+          s.rateTimer = null;
+          this.flushTcp(s);
+        }, wait);
+        return;
+      }
+    }
+    if (s.draining && s.writing === 0) socket.end();
+  }
+
+  /** Client bytes left our queue (written or discarded); reading the WebSocket resumes below half the cap. */
+  private unqueue(n: number): void {
+    this.queuedBytes -= n;
+    if (this.wsPaused && this.queuedBytes <= this.deps.limits.maxQueuedBytes / 2) {
+      this.wsPaused = false;
+      if (!this.closed) this.ws.resume();
+    }
+  }
+
+  private grantCredit(s: TcpStream): void {
+    if (this.streams.get(s.id) !== s) return;
+    const limit = this.deps.limits.bufferPackets;
+    const room = limit - s.pending.length - s.writing;
+    // Re-grant once a quarter of the buffer has freed up, or when the client may be sitting at zero.
+    if (room - s.credit >= Math.max(1, limit >> 2) || (s.credit <= 0 && room > 0)) {
+      s.credit = room;
+      this.send(encodeContinue(s.id, room));
+    }
+  }
+
+  private tcpFromSocket(s: TcpStream, chunk: Buffer): void {
+    if (this.streams.get(s.id) !== s) return;
+    if (!this.countBytes(chunk.length, "down")) return;
+    this.send(encodeData(s.id, chunk));
+    const wait = this.down.take(chunk.length);
+    if (wait > 0 && s.socket && !s.pausedForRate) {
+      s.pausedForRate = true;
+      s.socket.pause();
+      setTimeout(() => {
+        s.pausedForRate = false;
+        if (!this.socketsPaused) s.socket?.resume();
+      }, wait);
+    }
+  }
+
+  private pauseSockets(): void {
+    this.socketsPaused = true;
+    for (const s of this.streams.values()) if (s.kind === "tcp" && s.connected) s.socket?.pause();
+  }
+
+  private resumeSockets(): void {
+    this.socketsPaused = false;
+    for (const s of this.streams.values()) if (s.kind === "tcp" && s.connected && !s.pausedForRate) s.socket?.resume();
+  }
+
+  private connectUdp(s: UdpStream, address: string, family: 4 | 6, port: number): void {
+    const socket = dgram.createSocket(family === 6 ? "udp6" : "udp4");
+    s.socket = socket;
+    socket.on("error", (err: Error & { code?: string }) =>
+      this.closeStream(s, s.connected ? CLOSE_REASON_NETWORK_ERROR : CLOSE_REASON_UNREACHABLE, err.code ?? "udp-error"),
+    );
+    // A connected UDP socket only hears back from the destination it was allowed to reach.
+    socket.connect(port, address, () => {
+      s.connected = true;
+      this.armUdpIdle(s);
+    });
+    socket.on("message", (msg) => {
+      if (this.streams.get(s.id) !== s) return;
+      s.lastActivity = performance.now();
+      if (this.socketsPaused) {
+        this.deps.metrics.inc("relay_udp_dropped_total", { reason: "client-slow" });
+        return;
+      }
+      if (!this.down.tryTake(msg.length)) {
+        this.deps.metrics.inc("relay_udp_dropped_total", { reason: "rate" });
+        return;
+      }
+      if (!this.countBytes(msg.length, "down")) return;
+      this.send(encodeData(s.id, msg));
+    });
+  }
+
+  private armUdpIdle(s: UdpStream): void {
+    const ms = this.deps.limits.udpIdleTimeoutMs;
+    if (ms <= 0) return;
+    const wait = Math.max(0, s.lastActivity + ms - performance.now());
+    s.idleTimer = setTimeout(() => {
+      s.idleTimer = null;
+      if (performance.now() - s.lastActivity >= ms) this.closeStream(s, CLOSE_REASON_DATA_TIMEOUT, "udp-idle");
+      else this.armUdpIdle(s);
+    }, wait + 1);
+  }
+
+  private udpFromClient(s: UdpStream, payload: Uint8Array): void {
+    s.lastActivity = performance.now();
+    // UDP has no credit to wait on, so excess is dropped (and counted) rather than queued.
+    if (!s.connected || !s.socket) {
+      this.deps.metrics.inc("relay_udp_dropped_total", { reason: "not-connected" });
+      return;
+    }
+    if (payload.length > MAX_UDP_PAYLOAD) {
+      this.deps.metrics.inc("relay_udp_dropped_total", { reason: "too-large" });
+      return;
+    }
+    if (!this.up.tryTake(payload.length)) {
+      this.deps.metrics.inc("relay_udp_dropped_total", { reason: "rate" });
+      return;
+    }
+    // dgram copies synchronously into the kernel, so the view into the message is safe here.
+    s.socket.send(payload);
+  }
+
+  /** Removes the stream from the table (its id may be reused) without touching its socket. */
+  private forget(s: Stream, why: string): void {
+    if (this.streams.get(s.id) !== s) return;
+    this.streams.delete(s.id);
+    this.recentlyClosed.add(s.id);
+    if (this.recentlyClosed.size > CLOSED_MEMORY) {
+      this.recentlyClosed.delete(this.recentlyClosed.values().next().value!);
+    }
+    this.deps.metrics.dec("relay_streams_active", { type: s.kind });
+    this.log("wisp.close", { client: this.deps.clientId, stream: s.id, why });
+  }
+
+  /** Closes a stream and its socket; `reason` null = the client closed it, so no CLOSE goes back. */
+  private closeStream(s: Stream, reason: number | null, why: string): void {
+    const live = this.streams.get(s.id) === s;
+    if (live) {
+      this.forget(s, why);
+      if (reason !== null) {
+        this.send(encodeClose(s.id, reason));
+        this.deps.metrics.inc("relay_stream_closes_total", { reason: closeReasonName(reason) });
+      } else this.deps.metrics.inc("relay_stream_closes_total", { reason: "client" });
+    }
+    if (s.kind === "tcp") {
+      if (s.connectTimer) clearTimeout(s.connectTimer);
+      if (s.rateTimer) clearTimeout(s.rateTimer);
+      s.connectTimer = s.rateTimer = null;
+      const discarded = s.pending.reduce((a, c) => a + c.length, 0);
+      s.pending.length = 0;
+      this.unqueue(discarded);
+      s.socket?.destroy();
+    } else {
+      if (s.idleTimer) clearTimeout(s.idleTimer);
+      s.idleTimer = null;
+      try {
+        s.socket?.close();
+      } catch {
+        // already closed
+      }
+    }
+    s.socket = null;
+  }
+
+  private teardown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    for (const s of [...this.streams.values()]) this.closeStream(s, CLOSE_REASON_NETWORK_ERROR, "client-gone");
+  }
+}
