@@ -8,15 +8,12 @@
 //
 // Needs Debian's binutils-riscv64-unknown-elf and qemu-user; skipped when qemu-riscv64 is missing.
 
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildProgram, firstDifference, listing, QEMU_USER, runHart, runQemu } from "./diff-runner.ts";
 import { generate } from "./gen.ts";
-
-const haveQemu = spawnSync("sh", ["-c", `command -v ${QEMU_USER}`], { stdio: "ignore" }).status === 0;
 
 const envInt = (name: string, dflt: number): number => {
   const v = process.env[name];

@@ -31,10 +31,6 @@ const SOURCES = readdirSync(DIR)
   .sort();
 const PROGRAMS = SOURCES.flatMap(programsOf);
 
-function haveCommand(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
-}
-
 beforeAll(() => {
   execFileSync("bash", [join(DIR, "build.sh")], { stdio: "inherit" });
 }, 300_000);
