@@ -27,7 +27,7 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe("parseCli", () => {
   it("defaults and every option", () => {
-    expect(parseCli([])).toEqual({ memMiB: 256, transport: "mmio", net: "loopback", help: false });
+    expect(parseCli([])).toEqual({ memMiB: 256, transport: "mmio", net: "stack", help: false });
     const o = parseCli([
       "--kernel=k",
       "--initrd",

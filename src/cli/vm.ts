@@ -56,11 +56,11 @@ Boot images (default: public/images/{fw_dynamic.bin,Image,initramfs.cpio} in the
                      a virtio-blk disk from a raw image (repeatable: /dev/vda, /dev/vdb, …); the
                      guest's writes stay in memory and the file is never modified, unless
                      writethrough; ro gives the guest a read-only disk
-  --net loopback|stack|none
-                     the virtio-net device's backend (default loopback: an echo peer that sends
-                     every frame back); stack: the built-in gateway (QEMU user-net shape: DHCP
-                     gives 10.0.2.15, gateway 10.0.2.2 = the host's 127.0.0.1, DNS 10.0.2.3)
-                     with real sockets behind it; none: no network device
+  --net stack|loopback|none
+                     the virtio-net device's backend. stack (default): the built-in gateway in
+                     QEMU user-net shape (DHCP gives 10.0.2.15, gateway 10.0.2.2 = the host's
+                     127.0.0.1, DNS 10.0.2.3) with real sockets behind it; loopback: an echo peer
+                     that sends every frame back; none: no network device
   --forward tcp:HOSTPORT:GUESTPORT
                      with --net stack: connections to 127.0.0.1:HOSTPORT reach the guest's
                      GUESTPORT (repeatable)
@@ -180,7 +180,7 @@ export function parseCli(argv: string[]): CliOptions {
     append: str("append"),
     memMiB: 256,
     transport: "mmio",
-    net: "loopback",
+    net: "stack",
     pcap: str("pcap"),
     exec: str("exec"),
     elf: str("elf"),

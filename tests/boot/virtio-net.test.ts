@@ -73,7 +73,7 @@ describe("virtio-net CLI options", () => {
     const file = join(mkdtempSync(join(tmpdir(), "vireo-pcap-")), "boot.pcapng");
     const r = vm("--pcap", file, "--exec", "sleep 2");
     expect(r.status, r.out + r.err).toBe(0);
-    // The boot's DHCP discover goes out and comes back from the echo peer.
+    // The boot's DHCP exchange with the default stack backend: Discover out, Offer in, Request out, ACK in.
     const out = execFileSync(
       "sh",
       ["-c", 'tshark -r "$0" -T fields -e frame.p2p_dir -e dhcp.option.dhcp 2>/dev/null', file],
@@ -81,9 +81,11 @@ describe("virtio-net CLI options", () => {
         encoding: "utf8",
       },
     );
-    // frame.p2p_dir 0 = sent by the guest, 1 = received; DHCP message type 1 = Discover.
+    // frame.p2p_dir 0 = sent by the guest, 1 = received; DHCP message types 1 Discover, 2 Offer, 3 Request, 5 ACK.
     expect(out).toMatch(/^0\t1$/m);
-    expect(out).toMatch(/^1\t1$/m);
+    expect(out).toMatch(/^1\t2$/m);
+    expect(out).toMatch(/^0\t3$/m);
+    expect(out).toMatch(/^1\t5$/m);
   }, 200_000);
 
   it("rejects unknown feature names and bad MACs", () => {
