@@ -2,7 +2,7 @@
 // The README's test command (`npm install && npm test`) lands here: install the Debian tools the tests
 // use when they are missing, lint, then run every test and print one closing "N passed, N failed" line.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 
 /** Debian package → a command (or an absolute file path) it provides. */
 const NEEDED = {
@@ -11,6 +11,7 @@ const NEEDED = {
   "qemu-user": "qemu-riscv64",
   "device-tree-compiler": "dtc",
   opensbi: "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.elf",
+  chromium: "chromium",
   tshark: "tshark",
 };
 
@@ -69,6 +70,16 @@ if (existsSync("test-results/vitest.json")) {
   failed += (r.numFailedTests ?? 0) + (r.numFailedTestSuites && !r.numFailedTests ? r.numFailedTestSuites : 0);
 } else if (vitest !== 0) failed++;
 if (vitest !== 0 && failed === 0) failed++;
+
+// The browser e2e (e2e/run.ts): Debian's chromium against the built page; it writes its own counts.
+rmSync("test-results/e2e.json", { force: true });
+const e2e = run("npx", ["tsx", "e2e/run.ts"]);
+if (existsSync("test-results/e2e.json")) {
+  const r = JSON.parse(readFileSync("test-results/e2e.json", "utf8"));
+  passed += r.passed ?? 0;
+  failed += r.failed ?? 0;
+  if (e2e !== 0 && !r.failed) failed++;
+} else failed++;
 
 console.log(`\n${passed} passed, ${failed} failed (lint counts as one)`);
 process.exit(failed === 0 ? 0 : 1);

@@ -62,6 +62,10 @@ export interface VirtioQueueSnapshot extends VirtqueueStats {
   broken: boolean;
   eventIdx: boolean;
   indirect: boolean;
+  /** Guest-physical addresses of the descriptor table, driver (avail) and device (used) rings. */
+  descAddr: number;
+  driverAddr: number;
+  deviceAddr: number;
 }
 
 /** One device's state for the UI (structured-clone safe). */
@@ -361,6 +365,9 @@ export class TransportCore {
         broken: vq.broken,
         eventIdx: vq.eventIdx,
         indirect: vq.indirectDesc,
+        descAddr: vq.descAddr,
+        driverAddr: vq.driverAddr,
+        deviceAddr: vq.deviceAddr,
       })),
       stats: { ...this.stats },
       device,

@@ -1,23 +1,25 @@
+// Entry point: reads the configuration from the URL, starts the machine worker once for the page's
+// life (outside React, so StrictMode's double effects never start two machines) and renders the app.
+
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-
-// The full UI (console, devices, queues, network panels) is issue 8; until then the page says what it is
-// and whether it is cross-origin isolated, which the machine's worker will need.
-function App() {
-  return (
-    <main style={{ fontFamily: "system-ui, sans-serif", margin: "2rem" }}>
-      <h1>vireo</h1>
-      <p>A RISC-V 64 virtual machine (QEMU virt shaped) in TypeScript.</p>
-      <p data-testid="isolation">cross-origin isolated: {String(globalThis.crossOriginIsolated === true)}</p>
-    </main>
-  );
-}
+import { App } from "./app.tsx";
+import "./app.css";
+import { defaultRelayUrl, parseConfig } from "./config.ts";
+import { MachineClient } from "./machine-client.ts";
 
 const root = document.getElementById("root");
 if (root) {
+  const imageBase = new URL(`${import.meta.env.BASE_URL}images/`, window.location.href).href;
+  const relayUrl = defaultRelayUrl(window.location.hostname);
+  const { config, warnings } = parseConfig(window.location.search, imageBase, relayUrl);
+  if (!globalThis.crossOriginIsolated) {
+    warnings.push("the page is not cross-origin isolated (COOP/COEP headers missing): serve it with `npm start`");
+  }
+  const client = new MachineClient();
   createRoot(root).render(
     <StrictMode>
-      <App />
+      <App client={client} initialConfig={config} warnings={warnings} relayDefault={relayUrl} />
     </StrictMode>,
   );
 }

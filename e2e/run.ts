@@ -1,0 +1,323 @@
+// The browser end-to-end test (`npm test` runs it after vitest): builds the page with Vite, serves it
+// with `vite preview` (COOP/COEP headers), drives Debian's chromium through playwright-core (never a
+// downloaded browser), boots the default image to the shell prompt in the xterm, runs a command, and
+// saves screenshots. Prints one line per check and "e2e: N passed, N failed"; the counts also go to
+// test-results/e2e.json for scripts/test.mjs.
+
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dirname, join } from "node:path";
+import type { Page } from "playwright-core";
+import { CHROMIUM, openBrowser, PROMPT_AT_END, ROOT, typeLine, waitForTerminal } from "./harness.ts";
+
+/** The README's picture, worth committing. */
+const SCREENSHOTS = join(ROOT, "e2e/screenshots");
+/** One per panel, rewritten every run: test artifacts, not committed. */
+const ARTIFACTS = join(ROOT, "test-results/screenshots");
+const RESULTS = join(ROOT, "test-results/e2e.json");
+/** The boot in an interpreter on a shared 2-core machine: generous, but the whole run stays < 3 min. */
+const BOOT_TIMEOUT_MS = 90_000;
+const COMMAND_TIMEOUT_MS = 20_000;
+
+let passed = 0;
+let failed = 0;
+
+async function check(name: string, fn: () => Promise<void>): Promise<boolean> {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`  ✓ ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    return true;
+  } catch (e) {
+    failed++;
+    console.log(`  ✗ ${name}: ${(e as Error).message.split("\n")[0]}`);
+    return false;
+  }
+}
+
+async function instret(page: Page): Promise<string | null> {
+  return page.locator(".machine-status .instret").getAttribute("title");
+}
+
+/** A loopback HTTP server with one random file, for the guest to download through the relay. */
+async function fileServer(): Promise<{ server: Server; port: number; sha256: string }> {
+  const body = randomBytes(300 * 1024);
+  const server = createServer((req, res) => {
+    if (req.url !== "/blob") {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    sha256: createHash("sha256").update(body).digest("hex"),
+  };
+}
+
+/** The project's relay (src/relay) on a free port, allowed to reach `allow` on loopback. */
+async function startRelay(allow: string): Promise<{ child: ChildProcess; url: string }> {
+  // Node itself with tsx as a loader (not npx): one process, so kill() really stops the relay.
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "src/relay/main.ts", "--no-auth", "--listen", "127.0.0.1:0", "--allow", allow],
+    { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let err = "";
+    const timer = setTimeout(() => reject(new Error(`the relay did not start: ${err}`)), 30_000);
+    child.stderr?.on("data", (d: Buffer) => {
+      err += d.toString();
+      const m = /listening on (ws:\/\/[^ ]+\/wisp\/)/.exec(err);
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`the relay exited (${code}): ${err}`)));
+  });
+  return { child, url };
+}
+
+/** SIGTERM (the relay drains its clients), then SIGKILL if it has not gone in 5 s. */
+async function stopRelay(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const gone = new Promise<void>((r) => child.once("exit", () => r()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await gone;
+  clearTimeout(timer);
+}
+
+async function main(): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  console.log(`e2e: vite build, vite preview, ${CHROMIUM}`);
+  const browser = await openBrowser();
+  const { url, context, page } = browser;
+  try {
+    const pageErrors: string[] = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    await page.goto(url);
+
+    await check("the page is cross-origin isolated", async () => {
+      const isolated = await page.evaluate(() => globalThis.crossOriginIsolated);
+      if (isolated !== true) throw new Error(`crossOriginIsolated is ${isolated}`);
+    });
+
+    const booted = await check("the default image boots to the shell prompt", async () => {
+      await waitForTerminal(page, (t) => t.includes("vireo: boot complete"), "boot banner", BOOT_TIMEOUT_MS);
+      await waitForTerminal(page, (t) => PROMPT_AT_END.test(t), "prompt", COMMAND_TIMEOUT_MS);
+    });
+
+    if (booted) {
+      await check("`uname -m` typed into the terminal prints riscv64", async () => {
+        await typeLine(page, "uname -m");
+        await waitForTerminal(page, (t) => /uname -m\s*\n\s*riscv64\s*\n/.test(t), "riscv64", COMMAND_TIMEOUT_MS);
+      });
+    } else {
+      failed++;
+      console.log("  ✗ `uname -m` prints riscv64: skipped, the guest did not boot");
+    }
+
+    await check("the boot progress bar reached the prompt stage", async () => {
+      const stage = await page.locator(".boot-progress").getAttribute("data-stage");
+      if (stage !== "prompt") throw new Error(`stage is ${stage}`);
+    });
+
+    await check("the devices panel lists the virtio devices with their negotiated features", async () => {
+      await page.locator('[data-tab="devices"]').click();
+      const names = await page
+        .locator("[data-device]")
+        .evaluateAll((els) => els.map((e) => e.getAttribute("data-device")));
+      if (!names.some((n) => n?.startsWith("virtio-console"))) throw new Error(`devices: ${names.join(", ")}`);
+      const accepted = page.locator('[data-device^="virtio-console"] [data-feature="VIRTIO_F_VERSION_1"]');
+      if ((await accepted.getAttribute("data-accepted")) !== "true") throw new Error("VERSION_1 not accepted");
+      await page.screenshot({ path: join(ARTIFACTS, "devices.png") });
+    });
+
+    await check("the queues panel shows live counters and a ring view on demand", async () => {
+      await page.locator('[data-tab="queues"]').click();
+      const rows = await page.locator("[data-queue]").count();
+      if (rows === 0) throw new Error("no queue rows");
+      await page.locator('[data-queue^="virtio-rng"] button').first().click();
+      await page.locator(".ring-view").waitFor({ timeout: 5000 });
+      await page.screenshot({ path: join(ARTIFACTS, "queues.png") });
+    });
+
+    await check("the hart reports its instruction rate", async () => {
+      const mips = Number(await page.locator('[data-testid="mips"]').textContent());
+      const instret = await page.locator(".machine-status").textContent();
+      if (!(mips >= 0) || instret === null) throw new Error(`MIPS reads ${mips}`);
+    });
+
+    await check("virtio-net negotiated GUEST_TSO4, HOST_TSO4, CSUM and MRG_RXBUF", async () => {
+      await page.locator('[data-tab="devices"]').click();
+      for (const f of ["GUEST_TSO4", "HOST_TSO4", "CSUM", "MRG_RXBUF"]) {
+        const row = page.locator(`[data-device="virtio-net0"] [data-feature="VIRTIO_NET_F_${f}"]`);
+        if ((await row.getAttribute("data-accepted")) !== "true") throw new Error(`${f} not accepted`);
+      }
+    });
+
+    await check("the guest got 10.0.2.15 from the in-page stack's DHCP", async () => {
+      await typeLine(page, "ip -4 addr show eth0");
+      await waitForTerminal(page, (t) => /inet 10\.0\.2\.15\/24/.test(t), "10.0.2.15", COMMAND_TIMEOUT_MS);
+      await page.locator('[data-tab="network"]').click();
+      await page.locator(".network-panel dd", { hasText: "10.0.2.15" }).waitFor({ timeout: 5000 });
+      await page.screenshot({ path: join(ARTIFACTS, "network.png") });
+    });
+
+    // The README's picture: the console after the command, with the devices panel beside it.
+    await page.locator('[data-tab="devices"]').click();
+    const dismiss = page.getByRole("button", { name: "dismiss messages" });
+    if ((await dismiss.count()) > 0) await dismiss.click();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(SCREENSHOTS, "boot.png") });
+
+    await check("pause stops the hart and resume starts it again", async () => {
+      await page.getByRole("button", { name: "Pause" }).click();
+      await page.locator('[data-testid="phase"]', { hasText: "paused" }).waitFor({ timeout: 5000 });
+      const before = await instret(page);
+      await page.waitForTimeout(600);
+      const after = await instret(page);
+      if (after !== before) throw new Error(`instret moved while paused: ${before} → ${after}`);
+      await page.getByRole("button", { name: "Resume" }).click();
+      await page.locator('[data-testid="phase"]', { hasText: "running" }).waitFor({ timeout: 5000 });
+      await typeLine(page, "echo resumed-$((6*7))");
+      await waitForTerminal(page, (t) => t.includes("resumed-42"), "echo output", COMMAND_TIMEOUT_MS);
+    });
+
+    await check("reset reboots to a fresh prompt", async () => {
+      await page.getByRole("button", { name: "Reset" }).click();
+      await waitForTerminal(
+        page,
+        (t) => !t.includes("resumed-42") && t.includes("vireo: boot complete") && PROMPT_AT_END.test(t),
+        "prompt after reset",
+        BOOT_TIMEOUT_MS,
+      );
+    });
+
+    await check("a missing image is reported in the page", async () => {
+      const bad = await context.newPage();
+      await bad.goto(`${url}?kernel=no-such-kernel`);
+      const alert = bad.getByRole("alert");
+      await alert.waitFor({ timeout: 20_000 });
+      const text = (await alert.textContent()) ?? "";
+      if (!/no-such-kernel: (HTTP 404|the server sent an HTML page)/.test(text)) throw new Error(`alert says: ${text}`);
+      await bad.close();
+    });
+
+    await check("the same boot with every virtio device on PCI", async () => {
+      await page.goto(`${url}?transport=pci`);
+      await waitForTerminal(page, (t) => PROMPT_AT_END.test(t), "prompt", BOOT_TIMEOUT_MS);
+      await page.locator('[data-tab="devices"]').click();
+      const location = page.locator('[data-device="virtio-net0"] .location');
+      await location.filter({ hasText: /virtio-pci 00:01\.0, INTA → PLIC IRQ 33, BAR4 mem64 pref 0x/ }).waitFor({
+        timeout: 5000,
+      });
+      await page.screenshot({ path: join(ARTIFACTS, "devices-pci.png") });
+    });
+
+    await check("HOST_TSO4 switched off in the controls is offered-off and not accepted after the reboot", async () => {
+      await page.goto(url);
+      await waitForTerminal(page, (t) => PROMPT_AT_END.test(t), "prompt", BOOT_TIMEOUT_MS);
+      await page.locator('[data-tab="network"]').click();
+      await page.locator('[data-offload="HOST_TSO4"]').uncheck();
+      await waitForTerminal(
+        page,
+        (t) => !t.includes("uname") && PROMPT_AT_END.test(t),
+        "prompt after reboot",
+        BOOT_TIMEOUT_MS,
+      );
+      if (!page.url().includes("offloads=-HOST_TSO4")) throw new Error(`the URL does not carry it: ${page.url()}`);
+      await page.locator('[data-tab="devices"]').click();
+      const net = page.locator('[data-device="virtio-net0"]');
+      // Show every bit, so the withdrawn one has a row to read.
+      await net.locator(".toggle input").check();
+      await net
+        .locator('[data-feature="VIRTIO_NET_F_HOST_TSO4"][data-offered="false"][data-accepted="false"]')
+        .waitFor({ timeout: 10_000 });
+      // The driver negotiated again (GUEST_TSO4 accepted), and still without HOST_TSO4.
+      await net.locator('[data-feature="VIRTIO_NET_F_GUEST_TSO4"][data-accepted="true"]').waitFor({ timeout: 10_000 });
+      await page.screenshot({ path: join(ARTIFACTS, "devices-no-host-tso4.png") });
+    });
+
+    await check(
+      "wget through the in-page stack and the relay: right sha256, tx kicks and used.idx rise, tshark reads the capture",
+      async () => {
+        const files = await fileServer();
+        const relay = await startRelay(`127.0.0.1:${files.port}`);
+        try {
+          await page.goto(`${url}?relay=${encodeURIComponent(relay.url)}`);
+          await waitForTerminal(page, (t) => PROMPT_AT_END.test(t), "prompt", BOOT_TIMEOUT_MS);
+          await page.locator('[data-tab="network"]').click();
+          await page.locator(".network-panel dd", { hasText: `wisp ${relay.url}` }).waitFor({ timeout: 5000 });
+          await page.getByRole("button", { name: "Start packet capture" }).click();
+          await page.getByRole("button", { name: /Stop capture/ }).waitFor({ timeout: 5000 });
+          await page.locator('[data-tab="queues"]').click();
+          const tx = page.locator('[data-queue="virtio-net0/transmitq1"]');
+          const txCounters = async () =>
+            [
+              await tx.locator('[data-col="kicks"]').textContent(),
+              await tx.locator('[data-col="usedIdx"]').textContent(),
+            ].map(Number);
+          const before = await txCounters();
+          // DHCP runs in the background at boot; wait for the address before downloading.
+          await typeLine(
+            page,
+            `while ! ip -4 addr show eth0 | grep -q 10.0.2.15; do sleep 0.2; done; wget -q -O /tmp/blob http://10.0.2.2:${files.port}/blob && sha256sum /tmp/blob`,
+          );
+          await waitForTerminal(page, (t) => t.includes(`${files.sha256}  /tmp/blob`), "sha256", 60_000);
+          await page.screenshot({ path: join(ARTIFACTS, "queues-wget.png") });
+          await page.waitForTimeout(500);
+          const after = await txCounters();
+          if (!(after[0] > before[0] && after[1] !== before[1])) {
+            throw new Error(`transmitq1 kicks/used.idx did not move: ${before} → ${after}`);
+          }
+          await page.locator('[data-tab="network"]').click();
+          const download = page.waitForEvent("download", { timeout: 10_000 });
+          await page.getByRole("button", { name: /Stop capture/ }).click();
+          const pcap = join(ROOT, "test-results/capture.pcapng");
+          await (await download).saveAs(pcap);
+          const http = execFileSync(
+            "tshark",
+            ["-r", pcap, "-Y", "http.request", "-T", "fields", "-e", "http.request.uri"],
+            {
+              encoding: "utf8",
+            },
+          );
+          if (!http.includes("/blob")) throw new Error(`tshark sees no GET /blob in the capture: ${http}`);
+          await page.screenshot({ path: join(ARTIFACTS, "network-wget.png") });
+        } finally {
+          await stopRelay(relay.child);
+          files.server.close();
+        }
+      },
+    );
+
+    await check("no uncaught errors in the page", async () => {
+      if (pageErrors.length > 0) throw new Error(pageErrors.join("; "));
+    });
+    console.log(`e2e: screenshots in ${SCREENSHOTS} and ${ARTIFACTS}`);
+  } finally {
+    await browser.close();
+  }
+}
+
+const t0 = Date.now();
+try {
+  await main();
+} catch (e) {
+  failed++;
+  console.log(`  ✗ e2e harness: ${(e as Error).stack ?? String(e)}`);
+}
+mkdirSync(dirname(RESULTS), { recursive: true });
+writeFileSync(RESULTS, JSON.stringify({ passed, failed }));
+console.log(`e2e: ${passed} passed, ${failed} failed (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+process.exit(failed === 0 ? 0 : 1);

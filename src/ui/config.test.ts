@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_IMAGES } from "../worker/protocol.ts";
+import { configToSearch, imageRoleForName, parseConfig } from "./config.ts";
+
+const BASE = "http://127.0.0.1:4173/images/";
+
+describe("parseConfig", () => {
+  it("gives the defaults for an empty query", () => {
+    const { config, warnings } = parseConfig("", BASE);
+    expect(config).toEqual({
+      memMiB: 256,
+      transport: "mmio",
+      net: "stack",
+      bootargs: undefined,
+      images: DEFAULT_IMAGES,
+      imageBase: BASE,
+      relayUrl: "ws://127.0.0.1:8787/wisp/",
+    });
+    expect(warnings).toEqual([]);
+    expect(configToSearch(config)).toBe("");
+  });
+
+  const rows: { name: string; search: string; warn: RegExp }[] = [
+    { name: "memory not a number", search: "?mem=lots", warn: /^mem=lots ignored/ },
+    { name: "memory too small", search: "?mem=1", warn: /^mem=1 ignored/ },
+    { name: "unknown transport", search: "?transport=isa", warn: /^transport=isa ignored/ },
+    { name: "unknown backend", search: "?net=carrier-pigeon", warn: /^net=carrier-pigeon ignored/ },
+    { name: "relay not a WebSocket URL", search: "?relay=http://x/", warn: /^relay=http:\/\/x\/ ignored/ },
+  ];
+  for (const r of rows) {
+    it(`warns and keeps the default: ${r.name}`, () => {
+      const { config, warnings } = parseConfig(r.search, BASE);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(r.warn);
+      expect(configToSearch(config)).toBe("");
+    });
+  }
+
+  it("round-trips a full configuration through the query string", () => {
+    const search =
+      "?mem=512&transport=pci&net=none&append=console%3DttyS0+quiet&kernel=https%3A%2F%2Fexample.org%2FImage" +
+      "&relay=ws%3A%2F%2Frelay.test%3A9%2Fwisp%2F&offloads=-HOST_TSO4%2C-MRG_RXBUF&mac=52%3A54%3A00%3A00%3A00%3A02";
+    const { config, warnings } = parseConfig(search, BASE);
+    expect(warnings).toEqual([]);
+    expect(config.memMiB).toBe(512);
+    expect(config.transport).toBe("pci");
+    expect(config.net).toBe("none");
+    expect(config.bootargs).toBe("console=ttyS0 quiet");
+    expect(config.images.kernel).toBe("https://example.org/Image");
+    expect(config.relayUrl).toBe("ws://relay.test:9/wisp/");
+    expect(config.offloads).toBe("-HOST_TSO4,-MRG_RXBUF");
+    expect(config.mac).toBe("52:54:00:00:00:02");
+    expect(parseConfig(configToSearch(config), BASE).config).toEqual(config);
+  });
+
+  it("resolves a relative image URL against the images folder", () => {
+    expect(parseConfig("?initrd=custom.cpio", BASE).config.images.initrd).toBe(`${BASE}custom.cpio`);
+  });
+});
+
+describe("imageRoleForName", () => {
+  const rows: [string, string][] = [
+    ["fw_dynamic.bin", "firmware"],
+    ["opensbi-fw_jump.elf", "firmware"],
+    ["initramfs.cpio", "initrd"],
+    ["rootfs.cpio.gz", "initrd"],
+    ["initrd.img-6.1.0-riscv64", "initrd"],
+    ["Image", "kernel"],
+    ["vmlinux", "kernel"],
+  ];
+  for (const [name, role] of rows) {
+    it(`${name} is the ${role}`, () => expect(imageRoleForName(name)).toBe(role));
+  }
+});

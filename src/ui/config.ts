@@ -1,0 +1,109 @@
+// The machine configuration as URL query parameters, so a link reproduces a setup:
+//   ?mem=256&transport=pci&net=none&append=console%3DttyS0&kernel=https://…/Image
+// Unknown or invalid values fall back to the defaults and are reported, never thrown.
+
+import {
+  DEFAULT_IMAGES,
+  DEFAULT_MEM_MIB,
+  type ImageSources,
+  type MachineConfig,
+  type NetBackendKind,
+  type VirtioTransportKind,
+} from "../worker/protocol.ts";
+
+const TRANSPORTS: readonly VirtioTransportKind[] = ["mmio", "pci"];
+const NETS: readonly NetBackendKind[] = ["stack", "fetch", "relay", "tab", "none"];
+/** Query parameter → image role. */
+const IMAGE_PARAMS: Record<string, keyof ImageSources> = { bios: "firmware", kernel: "kernel", initrd: "initrd" };
+const MAX_MEM_MIB = 2048;
+
+export interface ParsedConfig {
+  config: MachineConfig;
+  /** One line per ignored parameter, for the page to show. */
+  warnings: string[];
+}
+
+/** The relay `npm start` runs beside the page (src/relay, port 8787, loopback). */
+export function defaultRelayUrl(pageHostname: string): string {
+  return `ws://${pageHostname}:8787/wisp/`;
+}
+
+export function parseConfig(search: string, imageBase: string, relayUrl = defaultRelayUrl("127.0.0.1")): ParsedConfig {
+  const q = new URLSearchParams(search);
+  const warnings: string[] = [];
+  const config: MachineConfig = {
+    memMiB: DEFAULT_MEM_MIB,
+    transport: "mmio",
+    net: "stack",
+    bootargs: undefined,
+    images: { ...DEFAULT_IMAGES },
+    imageBase,
+    relayUrl,
+  };
+  const relay = q.get("relay");
+  if (relay !== null && relay !== "") {
+    if (/^wss?:\/\//.test(relay)) config.relayUrl = relay;
+    else warnings.push(`relay=${relay} ignored: a ws:// or wss:// URL`);
+  }
+  const offloads = q.get("offloads");
+  if (offloads !== null && offloads !== "") config.offloads = offloads;
+  const mac = q.get("mac");
+  if (mac !== null && mac !== "") config.mac = mac;
+  const mem = q.get("mem");
+  if (mem !== null) {
+    const n = Number(mem);
+    if (/^\d+$/.test(mem) && n >= 16 && n <= MAX_MEM_MIB) config.memMiB = n;
+    else warnings.push(`mem=${mem} ignored: a whole number of MiB in 16…${MAX_MEM_MIB}`);
+  }
+  const transport = q.get("transport");
+  if (transport !== null) {
+    if ((TRANSPORTS as readonly string[]).includes(transport)) config.transport = transport as VirtioTransportKind;
+    else warnings.push(`transport=${transport} ignored: mmio or pci`);
+  }
+  const net = q.get("net");
+  if (net !== null) {
+    if ((NETS as readonly string[]).includes(net)) config.net = net as NetBackendKind;
+    else warnings.push(`net=${net} ignored: ${NETS.join(", ")}`);
+  }
+  const append = q.get("append");
+  if (append !== null && append.trim() !== "") config.bootargs = append;
+  for (const [param, role] of Object.entries(IMAGE_PARAMS)) {
+    const v = q.get(param);
+    if (v === null || v === "") continue;
+    try {
+      config.images[role] = new URL(v, imageBase).href;
+    } catch {
+      warnings.push(`${param}=${v} ignored: not a URL`);
+    }
+  }
+  return { config, warnings };
+}
+
+/** The query string for a configuration: only what differs from the defaults, so links stay short. */
+export function configToSearch(config: MachineConfig, relayDefault = defaultRelayUrl("127.0.0.1")): string {
+  const q = new URLSearchParams();
+  if (config.memMiB !== DEFAULT_MEM_MIB) q.set("mem", String(config.memMiB));
+  if (config.transport !== "mmio") q.set("transport", config.transport);
+  if (config.net !== "stack") q.set("net", config.net);
+  if (config.bootargs !== undefined) q.set("append", config.bootargs);
+  if (config.relayUrl !== relayDefault) q.set("relay", config.relayUrl);
+  if (config.offloads !== undefined && config.offloads !== "") q.set("offloads", config.offloads);
+  if (config.mac !== undefined) q.set("mac", config.mac);
+  for (const [param, role] of Object.entries(IMAGE_PARAMS)) {
+    const v = config.images[role];
+    if (v !== DEFAULT_IMAGES[role]) q.set(param, v);
+  }
+  const s = q.toString();
+  return s === "" ? "" : `?${s}`;
+}
+
+/**
+ * Which boot image a dropped file most likely is, by its name: OpenSBI builds are fw_*.bin/.elf,
+ * initramfs archives end in .cpio (maybe compressed) or say initrd/initramfs, anything else is a kernel.
+ */
+export function imageRoleForName(name: string): keyof ImageSources {
+  const n = name.toLowerCase();
+  if (/^fw_|opensbi|bios/.test(n)) return "firmware";
+  if (/initr|\.cpio(\.\w+)?$|rootfs/.test(n)) return "initrd";
+  return "kernel";
+}

@@ -1,0 +1,56 @@
+// The boot progress bar: bytes downloaded of the images, then the boot stages read from the console.
+// It keeps its height whatever it shows, so the terminal below never jumps.
+
+import type { DownloadProgress, MachinePhase } from "../../../worker/protocol.ts";
+import { BOOT_STAGES, type BootStage, stageIndex } from "./boot-stages.ts";
+
+interface Props {
+  phase: MachinePhase;
+  downloads: DownloadProgress[];
+  stage: BootStage;
+}
+
+function mib(bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(1);
+}
+
+export function BootProgress({ phase, downloads, stage }: Props) {
+  const loaded = downloads.reduce((a, f) => a + f.loaded, 0);
+  const total = downloads.reduce((a, f) => a + Math.max(f.total, f.loaded), 0);
+  const downloading = phase === "downloading";
+  const current = stageIndex(stage);
+  // The bar spans both parts: the download fills the first stage, each console marker one more.
+  const fraction = downloading
+    ? total > 0
+      ? loaded / total / BOOT_STAGES.length
+      : 0
+    : (current + 1) / BOOT_STAGES.length;
+  const text = downloading
+    ? `downloading images: ${mib(loaded)} / ${total > 0 ? mib(total) : "?"} MiB`
+    : stage === "prompt"
+      ? "booted: the shell is ready"
+      : `booting: ${BOOT_STAGES[Math.min(current + 1, BOOT_STAGES.length - 1)].label}…`;
+  return (
+    <div className="boot-progress" data-stage={stage}>
+      <div
+        className="boot-progress-bar"
+        role="progressbar"
+        aria-label="boot progress"
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={Math.round(fraction * 100)}
+        aria-valuetext={text}
+      >
+        <div className="boot-progress-fill" style={{ width: `${(fraction * 100).toFixed(1)}%` }} />
+      </div>
+      <ol className="boot-stages" aria-label="boot stages">
+        {BOOT_STAGES.map((s, i) => (
+          <li key={s.stage} className={i < current || stage === "prompt" ? "done" : i === current ? "current" : ""}>
+            {s.label}
+          </li>
+        ))}
+      </ol>
+      <span className="boot-progress-text">{text}</span>
+    </div>
+  );
+}

@@ -1,0 +1,130 @@
+// Run controls and the machine configuration. Changing the configuration reboots with it and writes
+// it into the URL (app.tsx), so the address bar always reproduces what runs.
+
+import type { ChangeEvent } from "react";
+import {
+  type ImageSources,
+  type MachineConfig,
+  type MachinePhase,
+  MEM_CHOICES_MIB,
+  type NetBackendKind,
+  type VirtioTransportKind,
+} from "../../../worker/protocol.ts";
+import type { MachineClient } from "../../machine-client.ts";
+
+interface Props {
+  client: MachineClient;
+  phase: MachinePhase;
+  config: MachineConfig;
+  onConfig: (config: MachineConfig) => void;
+}
+
+const NET_LABELS: Record<NetBackendKind, string> = {
+  stack: "in-page stack (relay)",
+  fetch: "fetch only",
+  relay: "L2 relay",
+  tab: "tab ↔ tab",
+  none: "none",
+};
+
+const IMAGE_ROLES: { role: keyof ImageSources; label: string }[] = [
+  { role: "kernel", label: "kernel" },
+  { role: "initrd", label: "initrd" },
+  { role: "firmware", label: "firmware" },
+];
+
+export function Controls({ client, phase, config, onConfig }: Props) {
+  const live = phase === "running" || phase === "paused";
+  const memChoices = (MEM_CHOICES_MIB as readonly number[]).includes(config.memMiB)
+    ? MEM_CHOICES_MIB
+    : [...MEM_CHOICES_MIB, config.memMiB].sort((a, b) => a - b);
+
+  const pickImage = (role: keyof ImageSources) => async (e: ChangeEvent<HTMLInputElement>) => {
+    const file = e.target.files?.[0];
+    if (file === undefined) return;
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    onConfig({ ...config, files: { ...config.files, [role]: bytes } });
+  };
+
+  return (
+    <div className="controls" role="toolbar" aria-label="machine controls">
+      <div className="control-group">
+        {phase === "paused" ? (
+          <button type="button" onClick={() => client.resume()}>
+            Resume
+          </button>
+        ) : (
+          <button type="button" onClick={() => client.pause()} disabled={phase !== "running"}>
+            Pause
+          </button>
+        )}
+        <button type="button" onClick={() => client.reset()} disabled={phase === "idle" || phase === "downloading"}>
+          Reset
+        </button>
+        {live ? (
+          <button type="button" onClick={() => client.powerOff()}>
+            Power off
+          </button>
+        ) : (
+          <button type="button" onClick={() => onConfig(config)} disabled={phase === "downloading"}>
+            Power on
+          </button>
+        )}
+      </div>
+      <div className="control-group">
+        <label>
+          memory
+          <select
+            value={config.memMiB}
+            onChange={(e) => onConfig({ ...config, memMiB: Number(e.target.value) })}
+            aria-label="guest memory (MiB)"
+          >
+            {memChoices.map((m) => (
+              <option key={m} value={m}>
+                {m} MiB
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          virtio
+          <select
+            value={config.transport}
+            onChange={(e) => onConfig({ ...config, transport: e.target.value as VirtioTransportKind })}
+            aria-label="virtio transport"
+          >
+            <option value="mmio">MMIO</option>
+            <option value="pci">PCI</option>
+          </select>
+        </label>
+        <label>
+          network
+          <select
+            value={config.net}
+            onChange={(e) => onConfig({ ...config, net: e.target.value as NetBackendKind })}
+            aria-label="network backend"
+          >
+            {(Object.keys(NET_LABELS) as NetBackendKind[]).map((n) => (
+              <option key={n} value={n}>
+                {NET_LABELS[n]}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <details className="control-group images">
+        <summary>images…</summary>
+        {IMAGE_ROLES.map(({ role, label }) => (
+          <label key={role}>
+            {label}
+            <input type="file" onChange={pickImage(role)} aria-label={`${label} file`} />
+            {config.files?.[role] !== undefined && <span className="picked">{config.files[role].length} bytes</span>}
+          </label>
+        ))}
+        <p className="hint">
+          Or by URL: <code>?kernel=…&amp;initrd=…&amp;bios=…&amp;append=…</code>
+        </p>
+      </details>
+    </div>
+  );
+}

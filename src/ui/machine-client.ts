@@ -1,0 +1,142 @@
+// The page's handle on the machine worker: sends typed commands, and fans the worker's messages out
+// to subscribers. Console bytes go straight to the terminals (never through React state, which would
+// re-render per chunk); snapshots and phase changes go to React at their own pace.
+
+import type {
+  ConsolePort,
+  DownloadProgress,
+  FromWorker,
+  MachineConfig,
+  MachinePhase,
+  MachineSnapshot,
+  RingPicture,
+  ToWorker,
+} from "../worker/protocol.ts";
+
+export interface ClientEvents {
+  console: (port: ConsolePort, bytes: Uint8Array) => void;
+  phase: (phase: MachinePhase) => void;
+  download: (files: DownloadProgress[]) => void;
+  snapshot: (snapshot: MachineSnapshot) => void;
+  error: (stage: string, message: string) => void;
+  /** A fresh power cycle: reset, reboot by the guest, or a new boot. */
+  restart: (why: "boot" | "reset" | "reboot") => void;
+  powerOff: (exitCode: number) => void;
+  capture: (pcapng: Uint8Array) => void;
+  ring: (device: string, queue: number, picture: RingPicture | undefined, note: string | undefined) => void;
+}
+
+type Listeners = { [K in keyof ClientEvents]: Set<ClientEvents[K]> };
+
+export class MachineClient {
+  private readonly worker: Worker;
+  private readonly listeners: Listeners = {
+    console: new Set(),
+    phase: new Set(),
+    download: new Set(),
+    snapshot: new Set(),
+    error: new Set(),
+    restart: new Set(),
+    powerOff: new Set(),
+    ring: new Set(),
+    capture: new Set(),
+  };
+  private readonly encoder = new TextEncoder();
+
+  constructor() {
+    this.worker = new Worker(new URL("../worker/machine-worker.ts", import.meta.url), {
+      type: "module",
+      name: "vireo-machine",
+    });
+    this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.dispatch(e.data);
+    this.worker.onerror = (e) => {
+      for (const l of this.listeners.error) l("worker", e.message || "the machine worker failed to start");
+    };
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void {
+    (this.listeners[event] as Set<ClientEvents[K]>).add(listener);
+    return () => {
+      (this.listeners[event] as Set<ClientEvents[K]>).delete(listener);
+    };
+  }
+
+  boot(config: MachineConfig): void {
+    for (const l of this.listeners.restart) l("boot");
+    const transfer: Transferable[] = [];
+    this.send({ type: "boot", config }, transfer);
+  }
+
+  input(port: ConsolePort, data: string | Uint8Array): void {
+    const bytes = typeof data === "string" ? this.encoder.encode(data) : data;
+    this.send({ type: "input", port, bytes });
+  }
+
+  pause(): void {
+    this.send({ type: "pause" });
+  }
+  resume(): void {
+    this.send({ type: "resume" });
+  }
+  reset(): void {
+    for (const l of this.listeners.restart) l("reset");
+    this.send({ type: "reset" });
+  }
+  capture(on: boolean): void {
+    this.send({ type: "capture", on });
+  }
+  setLink(up: boolean): void {
+    this.send({ type: "link", up });
+  }
+  powerOff(): void {
+    this.send({ type: "power-off" });
+  }
+
+  /** Asks for a picture of one queue's rings; it arrives as a "ring" event. */
+  requestRing(device: string, queue: number): void {
+    this.send({ type: "ring", device, queue });
+  }
+
+  dispose(): void {
+    this.worker.terminate();
+  }
+
+  private send(msg: ToWorker, transfer: Transferable[] = []): void {
+    this.worker.postMessage(msg, transfer);
+  }
+
+  private dispatch(msg: FromWorker): void {
+    switch (msg.type) {
+      case "console":
+        for (const l of this.listeners.console) l(msg.port, msg.bytes);
+        return;
+      case "phase":
+        for (const l of this.listeners.phase) l(msg.phase);
+        return;
+      case "download":
+        for (const l of this.listeners.download) l(msg.files);
+        return;
+      case "snapshot":
+        for (const l of this.listeners.snapshot) l(msg.snapshot);
+        return;
+      case "error":
+        for (const l of this.listeners.error) l(msg.stage, msg.message);
+        return;
+      case "notice":
+        for (const l of this.listeners.error) l("note", msg.message);
+        return;
+      case "reboot":
+        for (const l of this.listeners.restart) l("reboot");
+        return;
+      case "power-off":
+        for (const l of this.listeners.powerOff) l(msg.exitCode);
+        return;
+      case "capture":
+        for (const l of this.listeners.capture) l(msg.pcapng);
+        return;
+      case "ring":
+        for (const l of this.listeners.ring) l(msg.device, msg.queue, msg.picture, msg.note);
+        return;
+    }
+  }
+}

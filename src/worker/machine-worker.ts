@@ -1,0 +1,254 @@
+// The machine's dedicated Web Worker (DESIGN.md §4): fetches the boot images with progress, builds
+// the VirtMachine, runs it in time slices (run-loop.ts), batches console output to the page once per
+// slice, and posts a snapshot five times a second. The page only renders; it talks to this file
+// through the typed messages of protocol.ts.
+
+import { defaultBootargs, VirtMachine } from "../machine/virt.ts";
+import { fetchImages, fetchManifest, ImageFetchError, type ImageManifest } from "./image-fetch.ts";
+import { type NetSetup, setupNetwork } from "./network.ts";
+import type { ConsolePort, FromWorker, MachineConfig, MachinePhase, QueueSnapshot, ToWorker } from "./protocol.ts";
+import { readRing } from "./ring-view.ts";
+import { RunLoop } from "./run-loop.ts";
+import { SnapshotTaker } from "./snapshot.ts";
+
+/** ≥ 4 Hz for the panels (issue 8), and cheap enough not to show in the guest's MIPS. */
+const SNAPSHOT_INTERVAL_MS = 200;
+
+const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
+
+function post(msg: FromWorker, transfer: Transferable[] = []): void {
+  scope.postMessage(msg, transfer);
+}
+
+/** One booted machine and everything that lives exactly as long as it. */
+interface Session {
+  machine: VirtMachine;
+  loop: RunLoop;
+  snapshots: SnapshotTaker;
+  timer: ReturnType<typeof setInterval>;
+  config: MachineConfig;
+  net: NetSetup;
+}
+
+let session: Session | undefined;
+let phase: MachinePhase = "idle";
+/** Bumped by every boot, so a download that finishes after a newer boot began is thrown away. */
+let generation = 0;
+const pending: Record<ConsolePort, Uint8Array[]> = { uart: [], hvc0: [] };
+
+function setPhase(p: MachinePhase): void {
+  if (p === phase) return;
+  phase = p;
+  post({ type: "phase", phase: p });
+}
+
+function fail(stage: "download" | "boot" | "run", e: unknown): void {
+  const message = e instanceof Error ? (e instanceof ImageFetchError ? e.message : `${e.message}`) : String(e);
+  if (stage === "run") console.error(e);
+  setPhase("error");
+  post({ type: "error", stage, message });
+}
+
+function flushConsole(): void {
+  for (const port of ["uart", "hvc0"] as const) {
+    const parts = pending[port];
+    if (parts.length === 0) continue;
+    let n = 0;
+    for (const p of parts) n += p.length;
+    const bytes = new Uint8Array(n);
+    let off = 0;
+    for (const p of parts) {
+      bytes.set(p, off);
+      off += p.length;
+    }
+    parts.length = 0;
+    post({ type: "console", port, bytes }, [bytes.buffer]);
+  }
+}
+
+function sendSnapshot(s: Session): void {
+  post({ type: "snapshot", snapshot: s.snapshots.take(phase, s.loop.takeSleptNs()) });
+}
+
+function teardown(): void {
+  if (session === undefined) return;
+  session.loop.dispose();
+  session.net.dispose();
+  clearInterval(session.timer);
+  flushConsole();
+  session = undefined;
+}
+
+function resolveUrl(ref: string, base: string): string {
+  return new URL(ref, base).href;
+}
+
+async function boot(config: MachineConfig): Promise<void> {
+  teardown();
+  const gen = ++generation;
+  setPhase("downloading");
+  // Wakes the run loop when the network has something for a guest sleeping in WFI.
+  const wake = (): void => session?.loop.wake();
+  // The relay probe (up to 1.5 s when none answers) runs while the images download.
+  const netReady = setupNetwork(config, wake);
+  let manifest: ImageManifest | undefined;
+  let images: Uint8Array[];
+  try {
+    manifest = await fetchManifest(config.imageBase);
+    const roles = ["firmware", "kernel", "initrd"] as const;
+    const given = roles.map((r) => config.files?.[r]);
+    const urls = roles
+      .filter((_, i) => given[i] === undefined)
+      .map((r) => resolveUrl(config.images[r], config.imageBase));
+    const sizes = new Map<string, number>();
+    for (const f of manifest?.files ?? []) sizes.set(resolveUrl(f.name, config.imageBase), f.bytes ?? 0);
+    const fetched = await fetchImages(
+      urls,
+      (u) => sizes.get(u) ?? 0,
+      (files) => {
+        if (gen === generation) post({ type: "download", files });
+      },
+    );
+    images = given.map((g) => g ?? (fetched.shift() as Uint8Array));
+  } catch (e) {
+    void netReady.then((n) => n.dispose());
+    if (gen === generation) fail("download", e);
+    return;
+  }
+
+  const net = await netReady;
+  if (gen !== generation) {
+    net.dispose();
+    return;
+  }
+  for (const message of net.warnings) post({ type: "notice", message });
+
+  let machine: VirtMachine;
+  try {
+    machine = new VirtMachine({
+      memMiB: config.memMiB,
+      virtioTransport: config.transport,
+      firmware: images[0],
+      kernel: images[1],
+      initrd: images[2],
+      bootargs: config.bootargs ?? defaultBootargs(manifest),
+      // The UART hands over a view of its own buffer: copy before queueing.
+      onConsoleOutput: (bytes) => pending.uart.push(bytes.slice()),
+      onVirtioConsoleOutput: (bytes) => pending.hvc0.push(bytes.slice()),
+      onAsyncInterrupt: wake,
+      net: net.device,
+    });
+  } catch (e) {
+    net.dispose();
+    fail("boot", e);
+    return;
+  }
+
+  const s: Session = {
+    machine,
+    config,
+    net,
+    loop: new RunLoop(machine, {
+      afterSlice: flushConsole,
+      poweredOff: () => {
+        setPhase("off");
+        post({ type: "power-off", exitCode: machine.exitCode ?? 0 });
+        sendSnapshot(s);
+      },
+      reset: () => {
+        machine.reset();
+        post({ type: "reboot" });
+      },
+      failed: (e) => {
+        fail("run", e);
+        sendSnapshot(s);
+      },
+    }),
+    snapshots: new SnapshotTaker(machine, config.transport, config.memMiB, () => net.snapshot()),
+    timer: setInterval(() => {
+      if (session === s && (phase === "running" || phase === "paused")) sendSnapshot(s);
+    }, SNAPSHOT_INTERVAL_MS),
+  };
+  session = s;
+  setPhase("running");
+  sendSnapshot(s);
+  s.loop.start();
+}
+
+function ringPicture(s: Session, device: string, queue: number): FromWorker {
+  const reply = { type: "ring", device, queue } as const;
+  const q = s.machine.virtioSnapshot().find((d) => d.name === device)?.queues[queue] as QueueSnapshot | undefined;
+  if (q === undefined) return { ...reply, picture: undefined, note: `${device} has no queue ${queue}` };
+  if (q.descAddr === undefined || q.driverAddr === undefined || q.deviceAddr === undefined) {
+    return { ...reply, picture: undefined, note: "this build's virtio transports do not report ring addresses yet" };
+  }
+  if (!q.ready) return { ...reply, picture: undefined, note: "the driver has not enabled this queue" };
+  const picture = readRing(s.machine.mem, {
+    size: q.size,
+    descAddr: q.descAddr,
+    driverAddr: q.driverAddr,
+    deviceAddr: q.deviceAddr,
+  });
+  return { ...reply, picture, note: picture.note };
+}
+
+function handle(msg: ToWorker): void {
+  const s = session;
+  switch (msg.type) {
+    case "boot":
+      void boot(msg.config);
+      return;
+    case "input":
+      if (s === undefined) return;
+      if (msg.port === "uart") s.machine.sendConsoleInput(msg.bytes);
+      else s.machine.sendVirtioConsoleInput(msg.bytes);
+      s.loop.wake();
+      return;
+    case "pause":
+      if (s === undefined || phase !== "running") return;
+      s.loop.pause();
+      setPhase("paused");
+      sendSnapshot(s);
+      return;
+    case "resume":
+      if (s === undefined || phase !== "paused") return;
+      setPhase("running");
+      s.loop.start();
+      return;
+    case "reset":
+      if (s === undefined) return;
+      // A reset from "off" or "error" powers the same configuration back on.
+      s.machine.reset();
+      post({ type: "reboot" });
+      setPhase("running");
+      s.loop.start();
+      return;
+    case "link":
+      s?.net.device?.setLink(msg.up);
+      s?.loop.wake();
+      return;
+    case "capture": {
+      if (s === undefined) return;
+      if (msg.on) {
+        s.net.startCapture();
+        return;
+      }
+      const pcapng = s.net.stopCapture();
+      if (pcapng !== undefined) post({ type: "capture", pcapng }, [pcapng.buffer]);
+      return;
+    }
+    case "ring":
+      if (s === undefined) return;
+      post(ringPicture(s, msg.device, msg.queue));
+      return;
+    case "power-off":
+      if (s === undefined) return;
+      s.loop.pause();
+      flushConsole();
+      setPhase("off");
+      sendSnapshot(s);
+      return;
+  }
+}
+
+scope.onmessage = (e: MessageEvent<ToWorker>) => handle(e.data);

@@ -1,0 +1,166 @@
+// The worker's network: the virtio-net device with the backend the page asked for, and the Network
+// panel's section of the snapshot. "stack" is the in-page TCP/IP stack with the local relay's Wisp
+// endpoint as its uplink; when no relay answers it falls back to the fetch uplink (HTTP only) and
+// says so. "fetch" uses the fetch uplink directly. The L2 relay and tab backends are not built yet:
+// the device is there with its link down, and the panel says why.
+
+import { parseNetFeatures } from "../../devices/virtio-net/net-features.ts";
+import { VirtioNet } from "../../devices/virtio-net/virtio-net.ts";
+import { PcapWriter } from "../net/link/pcap.ts";
+import { StackBackend } from "../net/stack-backend.ts";
+import { FetchUplink } from "../net/uplink/fetch-uplink.ts";
+import type { Uplink } from "../net/uplink/uplink.ts";
+import { WispUplink } from "../net/uplink/wisp-uplink.ts";
+import { ip4ToString, parseMac } from "../net/wire/bytes.ts";
+import type { MachineConfig, NetworkSnapshot } from "./protocol.ts";
+
+/** How long the page waits for the relay before falling back to fetch. */
+const RELAY_PROBE_MS = 1500;
+
+export interface NetSetup {
+  /** null: no network device at all (net=none). */
+  device: VirtioNet | null;
+  /** Warnings for the page (bad offload list, relay fallback). */
+  warnings: string[];
+  snapshot(): NetworkSnapshot | undefined;
+  /** Starts a pcapng capture of both directions at the device↔backend boundary. */
+  startCapture(): void;
+  /** Ends the capture and hands back the file (undefined when none ran). */
+  stopCapture(): Uint8Array | undefined;
+  dispose(): void;
+}
+
+/** Caps a capture held in the worker's memory; past it, frames are counted but not kept. */
+const CAPTURE_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** Whether a WebSocket server answers at `url` within `ms`. */
+function probe(url: string, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url);
+    } catch {
+      resolve(false);
+      return;
+    }
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      ws.onopen = ws.onerror = ws.onclose = null;
+      ws.close();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), ms);
+    ws.onopen = () => done(true);
+    ws.onerror = () => done(false);
+    ws.onclose = () => done(false);
+  });
+}
+
+export async function setupNetwork(config: MachineConfig, wake: () => void): Promise<NetSetup> {
+  if (config.net === "none") {
+    return {
+      device: null,
+      warnings: [],
+      snapshot: () => undefined,
+      startCapture: () => {},
+      stopCapture: () => undefined,
+      dispose: () => {},
+    };
+  }
+  const warnings: string[] = [];
+  let features: bigint | undefined;
+  if (config.offloads !== undefined && config.offloads !== "") {
+    const r = parseNetFeatures(config.offloads);
+    if (r.ok) {
+      features = r.features;
+      if (r.withdrawn.length > 0) warnings.push(`also switched off (they depend on it): ${r.withdrawn.join(", ")}`);
+    } else warnings.push(`offloads ignored: ${r.error}`);
+  }
+  const mac = config.mac !== undefined ? parseMac(config.mac) : undefined;
+  if (config.mac !== undefined && mac === undefined) warnings.push(`mac=${config.mac} ignored: not a MAC address`);
+
+  let uplink: Uplink | undefined;
+  let uplinkLabel: string | undefined;
+  let note: string | undefined;
+  if (config.net === "stack") {
+    if (await probe(config.relayUrl, RELAY_PROBE_MS)) {
+      uplink = new WispUplink({ url: config.relayUrl });
+      uplinkLabel = `wisp ${config.relayUrl}`;
+    } else {
+      uplink = new FetchUplink();
+      uplinkLabel = "fetch (HTTP only)";
+      note = `no relay answered at ${config.relayUrl} (start it with \`npm start\` or \`npm run relay\`): using the fetch uplink, which carries HTTP only`;
+      warnings.push(note);
+    }
+  } else if (config.net === "fetch") {
+    uplink = new FetchUplink();
+    uplinkLabel = "fetch (HTTP only)";
+  } else {
+    note = `the ${config.net} backend is not built yet: the NIC is there with its link down`;
+    warnings.push(note);
+  }
+  const backend = uplink !== undefined ? new StackBackend({ uplink, onActivity: wake }) : undefined;
+  const device = new VirtioNet({ name: "virtio-net0", backend, features, mac });
+  let capture: { chunks: Uint8Array[]; bytes: number; frames: number } | undefined;
+
+  return {
+    device,
+    warnings,
+    snapshot: () => {
+      const s = device.snapshot();
+      const counters: Record<string, number> = {};
+      for (const [k, v] of Object.entries(s)) if (typeof v === "number") counters[k] = v;
+      if (backend !== undefined) {
+        counters["stack:framesIn"] = backend.stack.counters.framesIn;
+        counters["stack:framesOut"] = backend.stack.counters.framesOut;
+        counters["stack:rxDropped"] = backend.rxDropped;
+      }
+      if (capture !== undefined) {
+        counters["capture:frames"] = capture.frames;
+        counters["capture:bytes"] = capture.bytes;
+      }
+      const macBytes = typeof s.mac === "string" ? parseMac(s.mac) : undefined;
+      const lease = macBytes !== undefined ? backend?.stack.dhcp.leaseFor(macBytes) : undefined;
+      return {
+        backend: config.net,
+        uplink: uplinkLabel,
+        note,
+        linkUp: device.linkUp,
+        mac: typeof s.mac === "string" ? s.mac : undefined,
+        guestIp: lease !== undefined ? ip4ToString(lease) : undefined,
+        capturing: capture !== undefined,
+        counters,
+      };
+    },
+    startCapture: () => {
+      const c = { chunks: [] as Uint8Array[], bytes: 0, frames: 0 };
+      capture = c;
+      const writer = new PcapWriter((chunk) => {
+        if (c.bytes + chunk.length > CAPTURE_LIMIT_BYTES) return;
+        c.chunks.push(chunk.slice());
+        c.bytes += chunk.length;
+      });
+      device.tap = (dir, frame, gso) => {
+        c.frames++;
+        writer.write(frame, dir, gso);
+      };
+    },
+    stopCapture: () => {
+      device.tap = undefined;
+      const c = capture;
+      capture = undefined;
+      if (c === undefined) return undefined;
+      const out = new Uint8Array(c.bytes);
+      let off = 0;
+      for (const chunk of c.chunks) {
+        out.set(chunk, off);
+        off += chunk.length;
+      }
+      return out;
+    },
+    dispose: () => {
+      backend?.close();
+      if (uplink instanceof WispUplink) uplink.close();
+    },
+  };
+}

@@ -1,0 +1,158 @@
+// The one typed message union between the page and the machine's Web Worker (DESIGN.md §4, STYLE.md
+// "The page and the worker"). Everything here is structured-clone safe: plain objects, typed arrays,
+// bigints for feature words. The UI imports only this file (types) from the worker side; the worker
+// fills the snapshot sections from whichever device and network modules exist.
+
+import type { VirtioQueueSnapshot, VirtioTransportSnapshot } from "../../devices/virtio/transport-core.ts";
+import type { RingPicture } from "./ring-view.ts";
+
+export type { RingPicture };
+
+export type VirtioTransportKind = "mmio" | "pci";
+export type NetBackendKind = "stack" | "fetch" | "relay" | "tab" | "none";
+export type ConsolePort = "uart" | "hvc0";
+
+/** Where each boot image comes from: a URL the worker fetches (relative ones resolve against imageBase). */
+export interface ImageSources {
+  firmware: string;
+  kernel: string;
+  initrd: string;
+}
+
+/** Everything that picks a machine; the page keeps it in the URL query so a link reproduces it. */
+export interface MachineConfig {
+  memMiB: number;
+  transport: VirtioTransportKind;
+  net: NetBackendKind;
+  /** Kernel command line; undefined takes the manifest's bootargs. */
+  bootargs: string | undefined;
+  images: ImageSources;
+  /** The relay's Wisp endpoint, for net=stack (ws://…/wisp/). */
+  relayUrl: string;
+  /** virtio-net offer changes, e.g. "-HOST_TSO4,-MRG_RXBUF" (parseNetFeatures syntax). */
+  offloads?: string;
+  mac?: string;
+  /** Absolute URL of the images folder (the manifest lives there). */
+  imageBase: string;
+  /** Images the person picked or dropped, by role; they win over `images`. */
+  files?: Partial<Record<keyof ImageSources, Uint8Array>>;
+}
+
+// ---- page → worker ----
+
+export type ToWorker =
+  | { type: "boot"; config: MachineConfig }
+  | { type: "input"; port: ConsolePort; bytes: Uint8Array }
+  | { type: "pause" }
+  | { type: "resume" }
+  | { type: "reset" }
+  | { type: "power-off" }
+  /** Plug or pull the virtio-net cable: the guest sees carrier change. */
+  | { type: "link"; up: boolean }
+  /** Start or stop the packet capture; stopping answers with a "capture" message. */
+  | { type: "capture"; on: boolean }
+  /** A frozen picture of one virtqueue's rings (read from guest RAM once, on demand). */
+  | { type: "ring"; device: string; queue: number };
+
+// ---- worker → page ----
+
+/** The worker's life cycle as the page shows it. */
+export type MachinePhase = "idle" | "downloading" | "running" | "paused" | "off" | "error";
+
+export interface DownloadProgress {
+  file: string;
+  loaded: number;
+  /** Bytes expected (manifest size or Content-Length); 0 when unknown. */
+  total: number;
+}
+
+export type ErrorStage = "download" | "boot" | "run";
+
+export type FromWorker =
+  | { type: "phase"; phase: MachinePhase }
+  | { type: "download"; files: DownloadProgress[] }
+  | { type: "console"; port: ConsolePort; bytes: Uint8Array }
+  | { type: "snapshot"; snapshot: MachineSnapshot }
+  /** The guest powered itself off (sifive-test), with its exit code. */
+  | { type: "power-off"; exitCode: number }
+  /** The guest rebooted; the console starts over. */
+  | { type: "reboot" }
+  | { type: "error"; stage: ErrorStage; message: string }
+  /** Something the person should know that is not an error (a fallback taken, a setting ignored). */
+  | { type: "notice"; message: string }
+  /** A finished capture as a pcapng file. */
+  | { type: "capture"; pcapng: Uint8Array }
+  | { type: "ring"; device: string; queue: number; picture: RingPicture | undefined; note: string | undefined };
+
+// ---- snapshots (≥ 4 Hz while running; cheap: counters copied, nothing read from guest RAM) ----
+
+export interface HartSnapshot {
+  /** Instructions retired since the machine was built. */
+  instret: number;
+  /** Million instructions per second of host time over the last interval. */
+  mips: number;
+  /** Share of the last interval the hart slept in WFI (0…1). */
+  idle: number;
+  pc: string;
+  /** 0 U, 1 S, 3 M. */
+  privilege: number;
+  waiting: boolean;
+}
+
+/** Where a virtio device sits on the board. */
+export type DeviceLocation =
+  | { kind: "mmio"; base: number; size: number; irq: number }
+  | { kind: "pci"; bdf: string; intxIrq: number; bars: { bar: number; kind: string; base: number; size: number }[] };
+
+/**
+ * A virtqueue as the transports report it, plus the ring addresses and event-index values when the
+ * virtio module exposes them (optional so older device modules still fill the rest).
+ */
+export type QueueSnapshot = VirtioQueueSnapshot & {
+  descAddr?: number;
+  driverAddr?: number;
+  deviceAddr?: number;
+  availIdx?: number;
+  usedEvent?: number;
+  availEvent?: number;
+};
+
+export type DeviceSnapshot = Omit<VirtioTransportSnapshot, "queues"> & {
+  location: DeviceLocation | undefined;
+  queues: QueueSnapshot[];
+};
+
+/** Counters of the network path; every field optional until the net modules fill it. */
+export interface NetworkSnapshot {
+  backend: NetBackendKind;
+  /** e.g. "wisp ws://127.0.0.1:8080/wisp/" or "fetch"; a note when the relay did not answer. */
+  uplink: string | undefined;
+  note: string | undefined;
+  linkUp: boolean | undefined;
+  mac: string | undefined;
+  guestIp: string | undefined;
+  /** A packet capture is running. */
+  capturing: boolean;
+  counters: Record<string, number>;
+}
+
+export interface MachineSnapshot {
+  /** performance.now() in the worker when taken. */
+  takenMs: number;
+  phase: MachinePhase;
+  memMiB: number;
+  transport: VirtioTransportKind;
+  hart: HartSnapshot;
+  devices: DeviceSnapshot[];
+  network: NetworkSnapshot | undefined;
+}
+
+/** Boot images by role, the file names in public/images. */
+export const DEFAULT_IMAGES: ImageSources = {
+  firmware: "fw_dynamic.bin",
+  kernel: "Image",
+  initrd: "initramfs.cpio",
+};
+
+export const DEFAULT_MEM_MIB = 256;
+export const MEM_CHOICES_MIB = [64, 128, 256, 512, 1024] as const;
