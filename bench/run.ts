@@ -5,7 +5,7 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { VirtMachine } from "../src/machine/virt.ts";
@@ -179,6 +179,9 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
+  const loadAtStart = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" / ");
   const vBoot: BootFigures[] = [];
   const qBoot: BootFigures[] = [];
   const vWork: WorkloadFigures[] = [];
@@ -213,7 +216,8 @@ Written by \`npm run bench\` (bench/run.ts). Median of ${RUNS} runs each; vireo 
 committed image (\`public/images/\`), in the same run, one after the other (never concurrently).
 
 - date: ${date}
-- machine: ${cpus().length} × ${cpu}, Node ${process.version}
+- machine: ${cpus().length} × ${cpu}, Node ${process.version}; load average when the run started ${loadAtStart}
+  (other work on the machine slows both columns; compare ratios)
 - reference: ${qemuVer} (TCG), \`-M virt -m 256M -smp 1\`, same OpenSBI, kernel and initramfs
 - vireo: the TypeScript interpreter in Node (no JIT yet), same board shape
 
