@@ -70,6 +70,8 @@ describe("parseCli", () => {
     ]);
     expect(n).toMatchObject({ net: "none", mac: Uint8Array.of(0x52, 0x54, 0, 0, 0, 7), pcap: "x.pcap" });
     expect((n.netFeatures ?? 0n) & (1n << 15n)).toBe(0n);
+    const r = parseCli(["--net", "relay", "--relay", "wss://relay.example/l2/lab?token=t"]);
+    expect(r).toMatchObject({ net: "relay", relay: "wss://relay.example/l2/lab?token=t" });
   });
 
   it.each([
@@ -78,6 +80,10 @@ describe("parseCli", () => {
     [["--kernel"], /argument missing/],
     [["--mem", "lots"], /--mem takes a whole number/],
     [["--net", "wifi"], /--net takes loopback or /],
+    [["--net", "relay"], /--net relay needs --relay/],
+    [["--relay", "ws://127.0.0.1:8787/l2/a"], /--relay needs --net relay/],
+    [["--net", "relay", "--relay", "http://127.0.0.1:8787/l2/a"], /--relay takes a ws:\/\/ or wss:\/\/ URL/],
+    [["--net", "relay", "--relay", "ws://127.0.0.1:8787/wisp/"], /ending in \/l2\/NETWORK/],
     [["--net-features=-NOPE"], /unknown virtio-net feature/],
     [["--mac", "ff:ff:ff:ff:ff:ff"], /--mac takes a unicast MAC/],
     [["--mem", "0"], /--mem takes a whole number/],

@@ -18,6 +18,7 @@ import { PcapWriter } from "../net/link/pcap.ts";
 import { StackBackend } from "../net/stack-backend.ts";
 import { parseMac } from "../net/wire/bytes.ts";
 import { openDiskImage } from "./file-block-backend.ts";
+import { nodeRelayOptions } from "./relay-connect.ts";
 import { type ForwardSpec, listenForward, parseForwardSpec, SocketUplink } from "./socket-uplink.ts";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -56,11 +57,16 @@ Boot images (default: public/images/{fw_dynamic.bin,Image,initramfs.cpio} in the
                      a virtio-blk disk from a raw image (repeatable: /dev/vda, /dev/vdb, …); the
                      guest's writes stay in memory and the file is never modified, unless
                      writethrough; ro gives the guest a read-only disk
-  --net stack|loopback|none
+  --net stack|relay|loopback|none
                      the virtio-net device's backend. stack (default): the built-in gateway in
                      QEMU user-net shape (DHCP gives 10.0.2.15, gateway 10.0.2.2 = the host's
-                     127.0.0.1, DNS 10.0.2.3) with real sockets behind it; loopback: an echo peer
+                     127.0.0.1, DNS 10.0.2.3) with real sockets behind it; relay: Ethernet frames
+                     over a WebSocket to a relay's L2 switch (see --relay); loopback: an echo peer
                      that sends every frame back; none: no network device
+  --relay URL        with --net relay: the relay's L2 endpoint, e.g. ws://127.0.0.1:8787/l2/test
+                     (add ?token=T if the relay wants one). Guests on one network see each other;
+                     the network's gateway gives DHCP, DNS and outbound access by the relay's policy.
+                     The link is down while the socket is, and it reconnects on its own
   --forward tcp:HOSTPORT:GUESTPORT
                      with --net stack: connections to 127.0.0.1:HOSTPORT reach the guest's
                      GUESTPORT (repeatable)
@@ -132,6 +138,8 @@ export interface CliOptions {
   forwards?: ForwardSpec[];
   /** --dns HOST:PORT, for --net stack. */
   dns?: { host: string; port: number };
+  /** --relay URL, for --net relay. */
+  relay?: string;
   exec?: string;
   elf?: string;
   trace?: string;
@@ -162,6 +170,7 @@ export function parseCli(argv: string[]): CliOptions {
         pcap: { type: "string" },
         forward: { type: "string", multiple: true },
         dns: { type: "string" },
+        relay: { type: "string" },
         exec: { type: "string" },
         elf: { type: "string" },
         trace: { type: "string" },
@@ -225,6 +234,15 @@ export function parseCli(argv: string[]): CliOptions {
   }
   if ((o.forwards !== undefined || o.dns !== undefined) && o.net !== "stack")
     throw new UsageError("--forward and --dns need --net stack");
+  const relay = str("relay");
+  if (relay !== undefined) {
+    if (o.net !== "relay") throw new UsageError("--relay needs --net relay");
+    if (!/^wss?:\/\/[^/]+\/l2\/[A-Za-z0-9_-]{1,64}\/?(\?.*)?$/.test(relay))
+      throw new UsageError(`--relay takes a ws:// or wss:// URL ending in /l2/NETWORK, not "${relay}"`);
+    o.relay = relay;
+  }
+  if (o.net === "relay" && o.relay === undefined)
+    throw new UsageError("--net relay needs --relay ws://HOST:PORT/l2/NETWORK");
   const features = str("net-features");
   if (features !== undefined) {
     const r = parseNetFeatures(features);
@@ -409,10 +427,15 @@ function openDisk(d: DiskSpec, index: number): VirtioAttachment {
 }
 
 /** The virtio-net device for --net/--net-features/--mac, with its --pcap capture; undefined for --net none. */
-function createNet(o: CliOptions): { device: VirtioNet; close(): void } | undefined {
+function createNet(o: CliOptions, wake: () => void = () => {}): { device: VirtioNet; close(): void } | undefined {
+  const report = (m: string) => process.stderr.write(`\r\nvireo: ${m}\r\n`);
   const backend = createNetBackend(
     o.net,
-    o.net === "stack" ? { uplink: new SocketUplink(), config: { dnsUpstream: o.dns } } : undefined,
+    o.net === "stack"
+      ? { uplink: new SocketUplink(), config: { dnsUpstream: o.dns } }
+      : o.net === "relay" && o.relay !== undefined
+        ? { relay: nodeRelayOptions(o.relay, report, wake) }
+        : undefined,
   );
   if (backend === undefined) return undefined;
   const device = new VirtioNet({ name: "virtio-net0", backend, features: o.netFeatures, mac: o.mac });
@@ -525,7 +548,9 @@ export async function runVm(o: CliOptions): Promise<number> {
     for (const [option, given, name] of specs) images.set(option, imageOption(option, given, name));
   }
   const disks = (o.disks ?? []).map((d, i) => openDisk(d, i));
-  const net = elf === undefined ? createNet(o) : undefined;
+  // Frames from the relay arrive on their own: they must wake a loop sleeping while the guest idles.
+  let wakeLoop = (): void => {};
+  const net = elf === undefined ? createNet(o, () => wakeLoop()) : undefined;
   const { VirtMachine, defaultBootargs } = await import("../machine/virt.ts");
   const trace = o.trace !== undefined ? new TraceWriter(o.trace) : undefined;
   const exec = o.exec !== undefined ? new ExecDriver(o.exec) : undefined;
@@ -566,6 +591,10 @@ export async function runVm(o: CliOptions): Promise<number> {
         sleep = undefined;
       }
       immediate = setImmediate(step);
+    };
+    // Only a sleeping loop needs waking; a running one picks the interrupt up in its next slice.
+    wakeLoop = () => {
+      if (sleep !== undefined) schedule();
     };
 
     // --console: one console on stdout, the other's lines prefixed on stderr.

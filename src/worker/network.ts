@@ -1,12 +1,14 @@
 // The worker's network: the virtio-net device with the backend the page asked for, and the Network
 // panel's section of the snapshot. "stack" is the in-page TCP/IP stack with the local relay's Wisp
 // endpoint as its uplink; when no relay answers it falls back to the fetch uplink (HTTP only) and
-// says so. "fetch" uses the fetch uplink directly. The L2 relay and tab backends are not built yet:
-// the device is there with its link down, and the panel says why.
+// says so. "fetch" uses the fetch uplink directly. "relay" puts the guest's frames on the relay's L2
+// switch (/l2/default beside the Wisp URL, or the /l2/<network> URL given as relay=). The tab backend
+// is not built yet: the device is there with its link down, and the panel says why.
 
 import { parseNetFeatures } from "../../devices/virtio-net/net-features.ts";
 import { VirtioNet } from "../../devices/virtio-net/virtio-net.ts";
 import { PcapWriter } from "../net/link/pcap.ts";
+import { RelayBackend, relayL2Url } from "../net/relay-backend.ts";
 import { StackBackend } from "../net/stack-backend.ts";
 import { FetchUplink } from "../net/uplink/fetch-uplink.ts";
 import type { Uplink } from "../net/uplink/uplink.ts";
@@ -82,6 +84,8 @@ export async function setupNetwork(config: MachineConfig, wake: () => void): Pro
   let uplink: Uplink | undefined;
   let uplinkLabel: string | undefined;
   let note: string | undefined;
+  let relay: RelayBackend | undefined;
+  let l2Url: string | undefined;
   if (config.net === "stack") {
     if (await probe(config.relayUrl, RELAY_PROBE_MS)) {
       uplink = new WispUplink({ url: config.relayUrl });
@@ -95,12 +99,19 @@ export async function setupNetwork(config: MachineConfig, wake: () => void): Pro
   } else if (config.net === "fetch") {
     uplink = new FetchUplink();
     uplinkLabel = "fetch (HTTP only)";
+  } else if (config.net === "relay") {
+    l2Url = relayL2Url(config.relayUrl);
+    if (l2Url !== undefined) {
+      const url = l2Url;
+      relay = new RelayBackend({ connect: () => new WebSocket(url), onActivity: wake });
+      uplinkLabel = `L2 ${url}`;
+    } else warnings.push(`relay=${config.relayUrl} is not a ws:// or wss:// URL: the NIC's link stays down`);
   } else {
     note = `the ${config.net} backend is not built yet: the NIC is there with its link down`;
     warnings.push(note);
   }
   const backend = uplink !== undefined ? new StackBackend({ uplink, onActivity: wake }) : undefined;
-  const device = new VirtioNet({ name: "virtio-net0", backend, features, mac });
+  const device = new VirtioNet({ name: "virtio-net0", backend: backend ?? relay, features, mac });
   let capture: { chunks: Uint8Array[]; bytes: number; frames: number } | undefined;
 
   return {
@@ -115,6 +126,9 @@ export async function setupNetwork(config: MachineConfig, wake: () => void): Pro
         counters["stack:framesOut"] = backend.stack.counters.framesOut;
         counters["stack:rxDropped"] = backend.rxDropped;
       }
+      if (relay !== undefined) {
+        for (const [k, v] of Object.entries(relay.counters.toRecord())) counters[`relay:${k}`] = v;
+      }
       if (capture !== undefined) {
         counters["capture:frames"] = capture.frames;
         counters["capture:bytes"] = capture.bytes;
@@ -124,7 +138,8 @@ export async function setupNetwork(config: MachineConfig, wake: () => void): Pro
       return {
         backend: config.net,
         uplink: uplinkLabel,
-        note,
+        // The relay's trouble (refused, unreachable, reconnecting) is live, so it is read each time.
+        note: relay !== undefined && relay.status !== "open" ? `${l2Url}: ${relay.lastError ?? relay.status}` : note,
         linkUp: device.linkUp,
         mac: typeof s.mac === "string" ? s.mac : undefined,
         guestIp: lease !== undefined ? ip4ToString(lease) : undefined,
@@ -160,6 +175,7 @@ export async function setupNetwork(config: MachineConfig, wake: () => void): Pro
     },
     dispose: () => {
       backend?.close();
+      relay?.close();
       if (uplink instanceof WispUplink) uplink.close();
     },
   };

@@ -1,0 +1,418 @@
+// The `--net relay` backend: the guest's Ethernet frames over a WebSocket to the relay's L2 switch
+// (src/relay/, endpoint /l2/<network>), one binary message per frame (the websockproxy convention).
+// Written against a minimal socket interface so the browser's WebSocket and Node's `ws` both fit.
+//
+// The wire carries plain Ethernet only: the switch and the other guests know nothing of virtio offload
+// metadata, so we advertise no capabilities and still split any superpacket / complete any partial
+// checksum handed to us (the device normally does it already; this keeps the wire right regardless).
+//
+// Link state follows the socket: down until it opens, down while it is gone, reconnecting with
+// exponential backoff. Ethernet has no flow control, so nothing is kept across a disconnect.
+//
+// Backpressure toward the device: frames go straight into the socket while its bufferedAmount is under
+// a high-water mark, then into a bounded queue; when that is full transmit() answers "not now" and the
+// device waits for onWritable. Neither WebSocket API has a drain event, so a short timer polls
+// bufferedAmount while the queue is non-empty. Toward the device: a refused frame waits in a bounded
+// queue for resumeReceive(); past the bound frames are dropped and counted (guests' TCP recovers).
+
+import type { NetBackend, NetCapabilities, NetReceiveCallback } from "./backend.ts";
+import { NO_OFFLOADS } from "./backend.ts";
+import { type GsoInfo, isSuperpacket } from "./offload/gso.ts";
+import { gsoSplit } from "./offload/gso-split.ts";
+
+/**
+ * The /l2/<network> URL on the same relay as `relayUrl` (which may be its Wisp URL, ws://host/wisp/):
+ * a URL already naming an L2 network is kept; otherwise the path becomes /l2/<network> and the query
+ * (a ?token=) stays. Undefined for something that is not a ws:// or wss:// URL.
+ */
+export function relayL2Url(relayUrl: string, network = "default"): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(relayUrl);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== "ws:" && u.protocol !== "wss:") return undefined;
+  if (!/^\/l2\/[A-Za-z0-9_-]{1,64}\/?$/.test(u.pathname)) u.pathname = `/l2/${network}`;
+  return u.href;
+}
+
+/** Bivariant handler type, so both the DOM's `(this: WebSocket, ev: MessageEvent)` and ws's fit. */
+type Handler<E> = { bivarianceHack(ev: E): void }["bivarianceHack"];
+
+/** The part of a WebSocket (browser or `ws`) this backend uses. */
+export interface RelaySocket {
+  binaryType: string;
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  onopen: Handler<unknown> | null;
+  onmessage: Handler<{ data: unknown }> | null;
+  onclose: Handler<{ code: number; reason: string }> | null;
+  onerror: Handler<unknown> | null;
+  /** Only ArrayBuffer-backed views: browsers refuse views of a SharedArrayBuffer. */
+  send(data: Uint8Array<ArrayBuffer>): void;
+  close(code?: number, reason?: string): void;
+}
+
+const WS_OPEN = 1;
+const WS_NORMAL_CLOSURE = 1000;
+const ETH_HEADER = 14;
+
+export interface RelayBackendOptions {
+  /** Makes a new socket to the relay's /l2/<network> URL (called again for every reconnect). */
+  connect: () => RelaySocket;
+  /** Largest frame either way (default 1518: the switch's limit, MTU 1500 + header + 802.1Q tag). */
+  maxFrameBytes?: number;
+  /** Socket bufferedAmount above which frames wait in our queue instead (default 256 KiB). */
+  socketHighWater?: number;
+  /** Bytes our send queue holds before transmit() refuses (default 256 KiB). */
+  sendQueueBytes?: number;
+  /** Bytes of received frames held for a device that is not taking them (default 1 MiB). */
+  receiveQueueBytes?: number;
+  /** First reconnect delay; doubles per failed attempt up to maxBackoffMs (defaults 250 ms, 10 s). */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** A socket that has not opened after this long is abandoned and retried (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Told when frames arrived for the guest (a run loop sleeping in WFI should step). */
+  onActivity?: () => void;
+  /** Told about connection changes, for logs and the UI. */
+  onStatus?: (status: RelayStatus, detail?: string) => void;
+}
+
+export type RelayStatus = "connecting" | "open" | "waiting" | "closed";
+
+export type RelayDropReason =
+  | "link-down"
+  | "too-large"
+  | "runt"
+  | "bad-gso"
+  | "disconnected"
+  | "not-binary"
+  | "rx-queue-full";
+
+export class RelayCounters {
+  txFrames = 0;
+  txBytes = 0;
+  rxFrames = 0;
+  rxBytes = 0;
+  /** Superpackets split into wire frames, and the frames they made. */
+  gsoSplits = 0;
+  gsoSplitFrames = 0;
+  /** Single frames whose partial checksum we finished. */
+  checksumsCompleted = 0;
+  /** transmit() answered "not now". */
+  txBackpressure = 0;
+  connects = 0;
+  disconnects = 0;
+  readonly txDropped = new Map<RelayDropReason, number>();
+  readonly rxDropped = new Map<RelayDropReason, number>();
+
+  dropTx(r: RelayDropReason, n = 1): void {
+    this.txDropped.set(r, (this.txDropped.get(r) ?? 0) + n);
+  }
+  dropRx(r: RelayDropReason): void {
+    this.rxDropped.set(r, (this.rxDropped.get(r) ?? 0) + 1);
+  }
+  /** A flat record for snapshots ("txDropped:too-large" and so on). */
+  toRecord(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(this)) if (typeof v === "number") out[k] = v;
+    for (const [k, v] of this.txDropped) out[`txDropped:${k}`] = v;
+    for (const [k, v] of this.rxDropped) out[`rxDropped:${k}`] = v;
+    return out;
+  }
+}
+
+/** In Node a pending timer of ours must not keep the process alive by itself. */
+function unref(t: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
+  if (typeof t === "object" && t !== null && "unref" in t) (t as { unref(): void }).unref();
+  return t;
+}
+
+/** Poll interval for bufferedAmount while frames wait (no drain event exists to wait on). */
+const POLL_MS = 2;
+
+export class RelayBackend implements NetBackend {
+  readonly name = "relay";
+  readonly capabilities: NetCapabilities = NO_OFFLOADS;
+  readonly counters = new RelayCounters();
+  status: RelayStatus = "connecting";
+  /** Why the last connection ended or failed, for the UI. */
+  lastError: string | undefined;
+
+  private readonly o: Required<Omit<RelayBackendOptions, "onActivity" | "onStatus">> & RelayBackendOptions;
+  private ws: RelaySocket | undefined;
+  private up = false;
+  private closed = false;
+  private attempt = 0;
+  private receive: NetReceiveCallback | undefined;
+  private writable: (() => void) | undefined;
+  private linkListener: ((up: boolean) => void) | undefined;
+  private wantWritable = false;
+  private sendQueue: Uint8Array[] = [];
+  private sendQueued = 0;
+  private rxQueue: Uint8Array[] = [];
+  private rxQueued = 0;
+  private poll: ReturnType<typeof setTimeout> | undefined;
+  private retry: ReturnType<typeof setTimeout> | undefined;
+  private openTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(opts: RelayBackendOptions) {
+    this.o = {
+      maxFrameBytes: 1518,
+      socketHighWater: 256 * 1024,
+      sendQueueBytes: 256 * 1024,
+      receiveQueueBytes: 1024 * 1024,
+      initialBackoffMs: 250,
+      maxBackoffMs: 10_000,
+      connectTimeoutMs: 10_000,
+      ...opts,
+    };
+    this.open();
+  }
+
+  get linkUp(): boolean {
+    return this.up;
+  }
+
+  transmit(frame: Uint8Array, gso?: GsoInfo): boolean {
+    const c = this.counters;
+    if (this.closed || !this.up) {
+      c.dropTx("link-down");
+      return true; // a cable with nobody on it eats frames; the device sees link down anyway
+    }
+    let frames = [frame];
+    if (gso !== undefined && (gso.needsCsum || isSuperpacket(gso))) {
+      const r = gsoSplit(frame, gso);
+      if (r.result !== "ok") {
+        c.dropTx("bad-gso");
+        return true;
+      }
+      frames = r.frames;
+      if (isSuperpacket(gso)) {
+        c.gsoSplits++;
+        c.gsoSplitFrames += frames.length;
+      } else c.checksumsCompleted++;
+    }
+    let bytes = 0;
+    for (const f of frames) bytes += f.length;
+    // All of a split superpacket or none of it; an empty queue takes anything so nothing sticks.
+    if (this.sendQueue.length > 0 && this.sendQueued + bytes > this.o.sendQueueBytes) {
+      c.txBackpressure++;
+      this.wantWritable = true;
+      this.armPoll();
+      return false;
+    }
+    for (const f of frames) {
+      if (f.length > this.o.maxFrameBytes) c.dropTx("too-large");
+      else if (f.length < ETH_HEADER) c.dropTx("runt");
+      else {
+        this.sendQueue.push(f);
+        this.sendQueued += f.length;
+      }
+    }
+    this.flush();
+    return true;
+  }
+
+  onReceive(cb: NetReceiveCallback): void {
+    this.receive = cb;
+    this.drainRx();
+  }
+
+  resumeReceive(): void {
+    this.drainRx();
+  }
+
+  onWritable(cb: () => void): void {
+    this.writable = cb;
+  }
+
+  onLinkChange(cb: (up: boolean) => void): void {
+    this.linkListener = cb;
+  }
+
+  /** Frames waiting for the socket / for the device. */
+  get queued(): { send: number; receive: number } {
+    return { send: this.sendQueue.length, receive: this.rxQueue.length };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of [this.poll, this.retry, this.openTimer]) if (t !== undefined) clearTimeout(t);
+    this.poll = this.retry = this.openTimer = undefined;
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws !== undefined) {
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try {
+        ws.close(WS_NORMAL_CLOSURE, "closed");
+      } catch {
+        // a socket still connecting may refuse close(); it is abandoned either way
+      }
+    }
+    this.dropQueues();
+    this.setStatus("closed");
+    this.setLink(false);
+    this.receive = undefined;
+  }
+
+  // ---- connection ----
+
+  private open(): void {
+    this.retry = undefined;
+    this.setStatus("connecting");
+    let ws: RelaySocket;
+    try {
+      ws = this.o.connect();
+    } catch (e) {
+      this.lost(`cannot connect: ${(e as Error).message}`);
+      return;
+    }
+    this.ws = ws;
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      if (this.openTimer !== undefined) clearTimeout(this.openTimer);
+      this.openTimer = undefined;
+      this.attempt = 0;
+      this.counters.connects++;
+      this.lastError = undefined;
+      this.setStatus("open");
+      this.setLink(true);
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws === ws) this.input(ev.data);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.lost(`closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`);
+    };
+    ws.onerror = () => {
+      // Always followed by close, which carries the code; nothing to do here.
+    };
+    this.openTimer = unref(
+      setTimeout(() => {
+        this.openTimer = undefined;
+        if (this.ws !== ws || ws.readyState === WS_OPEN) return;
+        ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+        try {
+          ws.close();
+        } catch {
+          // abandoned anyway
+        }
+        this.lost("connect timed out");
+      }, this.o.connectTimeoutMs),
+    );
+  }
+
+  /** The socket is gone (or never came): link down, queued frames dropped, a reconnect scheduled. */
+  private lost(why: string): void {
+    const wasUp = this.up;
+    this.ws = undefined;
+    if (this.openTimer !== undefined) clearTimeout(this.openTimer);
+    this.openTimer = undefined;
+    this.lastError = why;
+    if (wasUp) this.counters.disconnects++;
+    this.dropQueues();
+    this.setLink(false);
+    if (this.closed) return;
+    const base = Math.min(this.o.maxBackoffMs, this.o.initialBackoffMs * 2 ** Math.min(this.attempt, 20));
+    this.attempt++;
+    // Jitter, so many pages behind one restarted relay do not all come back in the same instant.
+    const delay = Math.round(base * (0.8 + 0.2 * Math.random()));
+    this.setStatus("waiting", `${why}; retrying in ${delay} ms`);
+    this.retry = unref(setTimeout(() => this.open(), delay));
+  }
+
+  private setStatus(s: RelayStatus, detail?: string): void {
+    this.status = s;
+    this.o.onStatus?.(s, detail ?? this.lastError);
+  }
+
+  private setLink(up: boolean): void {
+    if (this.up === up) return;
+    this.up = up;
+    this.linkListener?.(up);
+  }
+
+  private dropQueues(): void {
+    if (this.sendQueue.length > 0) this.counters.dropTx("disconnected", this.sendQueue.length);
+    this.sendQueue = [];
+    this.sendQueued = 0;
+    if (this.poll !== undefined) clearTimeout(this.poll);
+    this.poll = undefined;
+    // A device waiting for room must hear that transmit() takes (and drops) frames again.
+    this.wakeWriter();
+  }
+
+  // ---- transmit side ----
+
+  private flush(): void {
+    const ws = this.ws;
+    if (ws === undefined || ws.readyState !== WS_OPEN) return;
+    let i = 0;
+    while (i < this.sendQueue.length && ws.bufferedAmount < this.o.socketHighWater) {
+      const f = this.sendQueue[i++]!;
+      // Frames are fresh copies in practice; a view of shared guest memory would be refused by send().
+      ws.send(f.buffer instanceof ArrayBuffer ? (f as Uint8Array<ArrayBuffer>) : f.slice());
+      this.sendQueued -= f.length;
+      this.counters.txFrames++;
+      this.counters.txBytes += f.length;
+    }
+    if (i > 0) this.sendQueue = i === this.sendQueue.length ? [] : this.sendQueue.slice(i);
+    if (this.sendQueue.length > 0) this.armPoll();
+    if (this.sendQueued <= this.o.sendQueueBytes / 2) this.wakeWriter();
+  }
+
+  private armPoll(): void {
+    if (this.poll !== undefined || this.closed) return;
+    this.poll = unref(
+      setTimeout(() => {
+        this.poll = undefined;
+        this.flush();
+      }, POLL_MS),
+    );
+  }
+
+  private wakeWriter(): void {
+    if (!this.wantWritable) return;
+    this.wantWritable = false;
+    this.writable?.();
+  }
+
+  // ---- receive side ----
+
+  private input(data: unknown): void {
+    const c = this.counters;
+    let frame: Uint8Array;
+    if (data instanceof ArrayBuffer) frame = new Uint8Array(data);
+    else if (ArrayBuffer.isView(data)) frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else {
+      c.dropRx("not-binary");
+      return;
+    }
+    if (frame.length < ETH_HEADER) return void c.dropRx("runt");
+    if (frame.length > this.o.maxFrameBytes) return void c.dropRx("too-large");
+    c.rxFrames++;
+    c.rxBytes += frame.length;
+    if (this.rxQueue.length === 0 && this.receive?.(frame) === true) {
+      this.o.onActivity?.();
+      return;
+    }
+    if (this.rxQueued + frame.length > this.o.receiveQueueBytes) return void c.dropRx("rx-queue-full");
+    this.rxQueue.push(frame);
+    this.rxQueued += frame.length;
+    this.o.onActivity?.();
+  }
+
+  private drainRx(): void {
+    const cb = this.receive;
+    if (cb === undefined) return;
+    let i = 0;
+    while (i < this.rxQueue.length && cb(this.rxQueue[i]!)) this.rxQueued -= this.rxQueue[i++]!.length;
+    if (i > 0) this.rxQueue = i === this.rxQueue.length ? [] : this.rxQueue.slice(i);
+  }
+}
