@@ -77,9 +77,15 @@ interface UdpStream {
   connected: boolean;
   lastActivity: number;
   idleTimer: NodeJS.Timeout | null;
+  /** Datagrams the client sent before the destination was resolved and connected (copies). */
+  early: Uint8Array[];
+  earlyBytes: number;
 }
 
 type Stream = TcpStream | UdpStream;
+/** Wisp lets a client send DATA right after CONNECT; a few early datagrams wait for the socket. */
+const UDP_EARLY_MAX_DATAGRAMS = 16;
+const UDP_EARLY_MAX_BYTES = 64 * 1024;
 
 export class WispSession {
   private readonly streams = new Map<number, Stream>();
@@ -305,7 +311,16 @@ export class WispSession {
             connectTimer: null,
             draining: false,
           }
-        : { kind: "udp", id, socket: null, connected: false, lastActivity: performance.now(), idleTimer: null };
+        : {
+            kind: "udp",
+            id,
+            socket: null,
+            connected: false,
+            lastActivity: performance.now(),
+            idleTimer: null,
+            early: [],
+            earlyBytes: 0,
+          };
     this.streams.set(id, stream);
     deps.metrics.inc("relay_streams_total", { type: stream.kind });
     deps.metrics.inc("relay_streams_active", { type: stream.kind });
@@ -473,6 +488,10 @@ export class WispSession {
     socket.connect(port, address, () => {
       s.connected = true;
       this.armUdpIdle(s);
+      const early = s.early;
+      s.early = [];
+      s.earlyBytes = 0;
+      for (const d of early) if (this.streams.get(s.id) === s) socket.send(d);
     });
     socket.on("message", (msg) => {
       if (this.streams.get(s.id) !== s) return;
@@ -504,16 +523,20 @@ export class WispSession {
   private udpFromClient(s: UdpStream, payload: Uint8Array): void {
     s.lastActivity = performance.now();
     // UDP has no credit to wait on, so excess is dropped (and counted) rather than queued.
-    if (!s.connected || !s.socket) {
-      this.deps.metrics.inc("relay_udp_dropped_total", { reason: "not-connected" });
-      return;
-    }
     if (payload.length > MAX_UDP_PAYLOAD) {
       this.deps.metrics.inc("relay_udp_dropped_total", { reason: "too-large" });
       return;
     }
     if (!this.up.tryTake(payload.length)) {
       this.deps.metrics.inc("relay_udp_dropped_total", { reason: "rate" });
+      return;
+    }
+    if (!s.connected || !s.socket) {
+      // Still resolving/connecting: keep a few (the first DNS query usually arrives right here).
+      if (s.early.length < UDP_EARLY_MAX_DATAGRAMS && s.earlyBytes + payload.length <= UDP_EARLY_MAX_BYTES) {
+        s.early.push(payload.slice());
+        s.earlyBytes += payload.length;
+      } else this.deps.metrics.inc("relay_udp_dropped_total", { reason: "not-connected" });
       return;
     }
     // dgram copies synchronously into the kernel, so the view into the message is safe here.
