@@ -61,6 +61,57 @@ async function fileServer(): Promise<{ server: Server; port: number; sha256: str
   };
 }
 
+/**
+ * A loopback server for one random raw disk image that honours single byte ranges, with the CORS
+ * headers a cross-origin worker needs (Range allowed, Content-Range exposed). /plain.img is the same
+ * image from a server that ignores Range.
+ */
+async function diskServer(): Promise<{
+  server: Server;
+  url: string;
+  md5(at: number, n: number): string;
+  partials: number;
+}> {
+  const image = randomBytes(2 * 1024 * 1024);
+  const cors = {
+    "access-control-allow-origin": "*",
+    "access-control-allow-headers": "range",
+    "access-control-expose-headers": "content-range",
+  };
+  const d = {
+    server: createServer((req, res) => {
+      if (req.method === "OPTIONS") {
+        res.writeHead(204, cors).end();
+        return;
+      }
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? "");
+      if (req.url === "/plain.img" || (req.url === "/disk.img" && m === null)) {
+        res.writeHead(200, { ...cors, "content-length": image.length }).end(image);
+        return;
+      }
+      if (req.url !== "/disk.img" || m === null) {
+        res.writeHead(404, cors).end();
+        return;
+      }
+      const a = Number(m[1]);
+      const b = Math.min(Number(m[2]), image.length - 1);
+      d.partials++;
+      res
+        .writeHead(206, { ...cors, "content-range": `bytes ${a}-${b}/${image.length}`, "content-length": b - a + 1 })
+        .end(image.subarray(a, b + 1));
+    }),
+    url: "",
+    md5: (at: number, n: number) =>
+      createHash("md5")
+        .update(image.subarray(at, at + n))
+        .digest("hex"),
+    partials: 0,
+  };
+  await new Promise<void>((r) => d.server.listen(0, "127.0.0.1", r));
+  d.url = `http://127.0.0.1:${(d.server.address() as AddressInfo).port}/disk.img`;
+  return d;
+}
+
 /** The project's relay (src/relay) on a free port, allowed to reach `allow` on loopback. */
 async function startRelay(allow: string): Promise<{ child: ChildProcess; url: string }> {
   // Node itself with tsx as a loader (not npx): one process, so kill() really stops the relay.
@@ -297,6 +348,59 @@ async function main(): Promise<void> {
         } finally {
           await stopRelay(relay.child);
           files.server.close();
+        }
+      },
+    );
+
+    await check(
+      "?disk=URL attaches virtio-blk over HTTP ranges; /dev/vda reads the image, writes stay in memory",
+      async () => {
+        const disk = await diskServer();
+        try {
+          const plain = await context.newPage();
+          await plain.goto(`${url}?disk=${encodeURIComponent(disk.url.replace("disk.img", "plain.img"))}`);
+          await plain
+            .getByRole("alert")
+            .filter({ hasText: /ignores HTTP range requests/ })
+            .waitFor({ timeout: 20_000 });
+          await plain.close();
+          await page.goto(`${url}?disk=${encodeURIComponent(disk.url)}`);
+          await waitForTerminal(page, (t) => PROMPT_AT_END.test(t), "prompt", BOOT_TIMEOUT_MS);
+          // Sector 0, and 256 KiB from an offset that is no multiple of the backend's 64 KiB chunks.
+          await typeLine(
+            page,
+            "echo vda $(dd if=/dev/vda bs=512 count=1 2>/dev/null | md5sum) $(dd if=/dev/vda bs=4096 skip=9 count=64 2>/dev/null | md5sum)",
+          );
+          const want = `vda ${disk.md5(0, 512)} - ${disk.md5(9 * 4096, 64 * 4096)} -`;
+          await waitForTerminal(page, (t) => t.includes(want), want, COMMAND_TIMEOUT_MS);
+          await typeLine(
+            page,
+            "echo overlay-ok | dd of=/dev/vda bs=512 seek=3 conv=sync 2>/dev/null; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=512 skip=3 count=1 2>/dev/null | head -c 10; echo",
+          );
+          await waitForTerminal(page, (t) => /\noverlay-ok\s*\n/.test(t), "overlay-ok", COMMAND_TIMEOUT_MS);
+          if (disk.partials === 0) throw new Error("the server saw no range requests");
+          // A picked file becomes the next disk (/dev/vdb) after a reboot with it.
+          const picked = randomBytes(64 * 1024);
+          await page.locator("details.images summary").click();
+          await page.getByLabel("disk image file").setInputFiles({
+            name: "picked.img",
+            mimeType: "application/octet-stream",
+            buffer: picked,
+          });
+          await waitForTerminal(
+            page,
+            (t) => !t.includes("overlay-ok") && PROMPT_AT_END.test(t),
+            "prompt",
+            BOOT_TIMEOUT_MS,
+          );
+          await typeLine(page, "echo vdb $(dd if=/dev/vdb bs=512 skip=7 count=9 2>/dev/null | md5sum)");
+          const md5 = createHash("md5")
+            .update(picked.subarray(7 * 512, 16 * 512))
+            .digest("hex");
+          await waitForTerminal(page, (t) => t.includes(`vdb ${md5} -`), "vdb md5", COMMAND_TIMEOUT_MS);
+        } finally {
+          disk.server.closeAllConnections();
+          disk.server.close();
         }
       },
     );

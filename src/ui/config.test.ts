@@ -56,6 +56,14 @@ describe("parseConfig", () => {
   it("resolves a relative image URL against the images folder", () => {
     expect(parseConfig("?initrd=custom.cpio", BASE).config.images.initrd).toBe(`${BASE}custom.cpio`);
   });
+
+  it("takes repeated disk URLs in order, resolved like the images, and writes them back", () => {
+    const { config, warnings } = parseConfig("?disk=root.img&disk=https%3A%2F%2Fexample.org%2Fdata.img&disk=", BASE);
+    expect(warnings).toEqual([]);
+    expect(config.disks).toEqual([`${BASE}root.img`, "https://example.org/data.img"]);
+    expect(parseConfig(configToSearch(config), BASE).config.disks).toEqual(config.disks);
+    expect(parseConfig("?disk=http%3A%2F%2F%5B", BASE).warnings[0]).toMatch(/^disk=http:\/\/\[ ignored/);
+  });
 });
 
 describe("imageRoleForName", () => {

@@ -1,5 +1,5 @@
 // The machine configuration as URL query parameters, so a link reproduces a setup:
-//   ?mem=256&transport=pci&net=none&append=console%3DttyS0&kernel=https://…/Image
+//   ?mem=256&transport=pci&net=none&append=console%3DttyS0&kernel=https://…/Image&disk=https://…/root.img
 // Unknown or invalid values fall back to the defaults and are reported, never thrown.
 
 import {
@@ -76,6 +76,15 @@ export function parseConfig(search: string, imageBase: string, relayUrl = defaul
       warnings.push(`${param}=${v} ignored: not a URL`);
     }
   }
+  // Repeatable: /dev/vda, /dev/vdb, … in order. Relative URLs resolve like the boot images'.
+  for (const v of q.getAll("disk")) {
+    if (v === "") continue;
+    try {
+      config.disks = [...(config.disks ?? []), new URL(v, imageBase).href];
+    } catch {
+      warnings.push(`disk=${v} ignored: not a URL`);
+    }
+  }
   return { config, warnings };
 }
 
@@ -93,6 +102,7 @@ export function configToSearch(config: MachineConfig, relayDefault = defaultRela
     const v = config.images[role];
     if (v !== DEFAULT_IMAGES[role]) q.set(param, v);
   }
+  for (const d of config.disks ?? []) q.append("disk", d);
   const s = q.toString();
   return s === "" ? "" : `?${s}`;
 }

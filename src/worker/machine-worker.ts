@@ -4,6 +4,8 @@
 // through the typed messages of protocol.ts.
 
 import { defaultBootargs, VirtMachine } from "../machine/virt.ts";
+import type { VirtioAttachment } from "../machine/virt-virtio.ts";
+import { openDisks } from "./disks.ts";
 import { fetchImages, fetchManifest, ImageFetchError, type ImageManifest } from "./image-fetch.ts";
 import { type NetSetup, setupNetwork } from "./network.ts";
 import type { ConsolePort, FromWorker, MachineConfig, MachinePhase, QueueSnapshot, ToWorker } from "./protocol.ts";
@@ -91,8 +93,14 @@ async function boot(config: MachineConfig): Promise<void> {
   const wake = (): void => session?.loop.wake();
   // The relay probe (up to 1.5 s when none answers) runs while the images download.
   const netReady = setupNetwork(config, wake);
+  // Disk URLs are probed (size, range support) while the boot images download.
+  const disksReady = openDisks(config, (message) => {
+    if (gen === generation) post({ type: "notice", message });
+  });
+  disksReady.catch(() => {}); // awaited below; this only keeps an early rejection from going unhandled
   let manifest: ImageManifest | undefined;
   let images: Uint8Array[];
+  let disks: VirtioAttachment[];
   try {
     manifest = await fetchManifest(config.imageBase);
     const roles = ["firmware", "kernel", "initrd"] as const;
@@ -110,6 +118,7 @@ async function boot(config: MachineConfig): Promise<void> {
       },
     );
     images = given.map((g) => g ?? (fetched.shift() as Uint8Array));
+    disks = await disksReady;
   } catch (e) {
     void netReady.then((n) => n.dispose());
     if (gen === generation) fail("download", e);
@@ -137,6 +146,7 @@ async function boot(config: MachineConfig): Promise<void> {
       onVirtioConsoleOutput: (bytes) => pending.hvc0.push(bytes.slice()),
       onAsyncInterrupt: wake,
       net: net.device,
+      virtio: disks,
     });
   } catch (e) {
     net.dispose();

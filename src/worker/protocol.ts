@@ -36,6 +36,10 @@ export interface MachineConfig {
   imageBase: string;
   /** Images the person picked or dropped, by role; they win over `images`. */
   files?: Partial<Record<keyof ImageSources, Uint8Array>>;
+  /** virtio-blk disks (vda, vdb, …) read from URLs with HTTP range requests; guest writes stay in memory. */
+  disks?: string[];
+  /** Disk images the person picked, after the URL ones: read in place (a File clones by reference). */
+  diskFiles?: File[];
 }
 
 // ---- page → worker ----

@@ -46,6 +46,13 @@ export function Controls({ client, phase, config, onConfig }: Props) {
     onConfig({ ...config, files: { ...config.files, [role]: bytes } });
   };
 
+  // Kept as a File: the worker reads the slices the guest asks for, never the whole image.
+  const pickDisk = (e: ChangeEvent<HTMLInputElement>) => {
+    const file = e.target.files?.[0];
+    if (file !== undefined) onConfig({ ...config, diskFiles: [file] });
+  };
+  const diskFile = config.diskFiles?.[0];
+
   return (
     <div className="controls" role="toolbar" aria-label="machine controls">
       <div className="control-group">
@@ -121,8 +128,25 @@ export function Controls({ client, phase, config, onConfig }: Props) {
             {config.files?.[role] !== undefined && <span className="picked">{config.files[role].length} bytes</span>}
           </label>
         ))}
+        <label>
+          disk image
+          <input type="file" onChange={pickDisk} aria-label="disk image file" />
+          {diskFile !== undefined && (
+            <span className="picked">
+              {diskFile.name}, {diskFile.size} bytes{" "}
+              <button
+                type="button"
+                onClick={() => onConfig({ ...config, diskFiles: undefined })}
+                aria-label="remove disk image"
+              >
+                ×
+              </button>
+            </span>
+          )}
+        </label>
         <p className="hint">
-          Or by URL: <code>?kernel=…&amp;initrd=…&amp;bios=…&amp;append=…</code>
+          Or by URL: <code>?kernel=…&amp;initrd=…&amp;bios=…&amp;append=…&amp;disk=…</code> (a disk URL is read with
+          HTTP range requests; guest writes stay in memory)
         </p>
       </details>
     </div>

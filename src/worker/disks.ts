@@ -1,0 +1,48 @@
+// The page's virtio-blk disks: each URL becomes an HttpBlockBackend (range requests, probed here so a
+// bad URL fails the boot with a clear message), each picked File a BlobBlockBackend, and both sit
+// under a CowOverlay so the guest can write without the source changing. They attach on the
+// machine's transport, after the default devices: /dev/vda, /dev/vdb, … in this order.
+
+import { BlobBlockBackend } from "../../devices/virtio-blk/blob-block-backend.ts";
+import type { BlockBackend } from "../../devices/virtio-blk/block-backend.ts";
+import { CowOverlay } from "../../devices/virtio-blk/cow-overlay.ts";
+import { HttpBlockBackend } from "../../devices/virtio-blk/http-block-backend.ts";
+import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
+import type { VirtioAttachment } from "../machine/virt-virtio.ts";
+import type { MachineConfig } from "./protocol.ts";
+
+/** A failing disk reports this many times, then stays quiet (the guest logs its own I/O errors too). */
+const NOTICES_PER_DISK = 3;
+
+/** The last path segment, for GET_ID (the device cuts it to 20 bytes). */
+function serialOf(url: string): string {
+  const path = new URL(url).pathname;
+  return decodeURIComponent(path.slice(path.lastIndexOf("/") + 1)) || "disk";
+}
+
+/** Opens every disk of the configuration; rejects with the first that cannot be read. */
+export async function openDisks(config: MachineConfig, notice: (message: string) => void): Promise<VirtioAttachment[]> {
+  const sources: Promise<{ backend: BlockBackend; serial: string }>[] = [
+    ...(config.disks ?? []).map(async (url) => ({
+      backend: await HttpBlockBackend.open(url),
+      serial: serialOf(url),
+    })),
+    ...(config.diskFiles ?? []).map(async (file) => ({
+      backend: new BlobBlockBackend(file, file.name),
+      serial: file.name,
+    })),
+  ];
+  const opened = await Promise.all(sources);
+  return opened.map(({ backend, serial }, i) => {
+    const name = `virtio-blk${i}`;
+    let told = 0;
+    const device = new VirtioBlk(new CowOverlay(backend), {
+      name,
+      serial,
+      onError: (e) => {
+        if (told++ < NOTICES_PER_DISK) notice(`${name}: I/O error: ${e instanceof Error ? e.message : String(e)}`);
+      },
+    });
+    return { device };
+  });
+}
