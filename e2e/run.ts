@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
-import type { Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { CHROMIUM, openBrowser, PROMPT_AT_END, ROOT, typeLine, waitForTerminal } from "./harness.ts";
 
 /** The README's picture, worth committing. */
@@ -146,6 +146,44 @@ async function stopRelay(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * Two VMs in two pages of one origin on the tab network: no DHCP server there, so each takes a static
+ * address once its boot-time udhcpc has given up; then the first pings the second.
+ */
+async function tabNetworkPing(url: string, context: BrowserContext, page: Page): Promise<void> {
+  const second = await context.newPage();
+  try {
+    const pages = [page, second];
+    await Promise.all(pages.map((p) => p.goto(`${url}?net=tab`)));
+    await Promise.all(pages.map((p) => waitForTerminal(p, (t) => PROMPT_AT_END.test(t), "prompt", BOOT_TIMEOUT_MS)));
+    for (const [i, p] of pages.entries()) {
+      // $((N)) so the typed line itself does not match what we wait for.
+      await typeLine(
+        p,
+        `while pidof udhcpc >/dev/null; do sleep 0.2; done; ip addr add 10.0.3.${i + 1}/24 dev eth0; ip link set eth0 up; echo tabnet-up-$((${i + 1}))`,
+      );
+    }
+    for (const [i, p] of pages.entries()) {
+      await waitForTerminal(p, (t) => t.includes(`tabnet-up-${i + 1}\n`), `tabnet-up-${i + 1}`, COMMAND_TIMEOUT_MS);
+    }
+    await typeLine(page, "ping -c 2 -W 5 10.0.3.2");
+    await waitForTerminal(
+      page,
+      (t) => /2 packets transmitted, 2 packets received/.test(t),
+      "two ping replies",
+      COMMAND_TIMEOUT_MS,
+    );
+    await page.locator('[data-tab="network"]').click();
+    await page.locator(".network-panel dd", { hasText: /^tab$/ }).waitFor({ timeout: 5000 });
+    await page
+      .locator(".network-panel dd", { hasText: "BroadcastChannel vireo-l2-default" })
+      .waitFor({ timeout: 5000 });
+    await page.screenshot({ path: join(ARTIFACTS, "network-tab.png") });
+  } finally {
+    await second.close();
+  }
+}
+
 async function main(): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -275,6 +313,26 @@ async function main(): Promise<void> {
       await page.screenshot({ path: join(ARTIFACTS, "devices-pci.png") });
     });
 
+    await check(
+      "per-device transport: ?transport.net=pci puts virtio-net on PCI, the console stays on MMIO",
+      async () => {
+        await page.goto(`${url}?transport.net=pci`);
+        await waitForTerminal(page, (t) => PROMPT_AT_END.test(t), "prompt", BOOT_TIMEOUT_MS);
+        await page.locator('[data-tab="devices"]').click();
+        await page
+          .locator('[data-device="virtio-net0"] .location')
+          .filter({ hasText: /virtio-pci 00:01\.0/ })
+          .waitFor({ timeout: 5000 });
+        const consoleAt = (await page.locator('[data-device="virtio-console0"] .location').textContent()) ?? "";
+        if (consoleAt.includes("virtio-pci")) throw new Error(`virtio-console0 is at ${consoleAt}`);
+        await typeLine(
+          page,
+          "while ! ip -4 addr show eth0 | grep -q 10.0.2.15; do sleep 0.2; done; echo pci-net-$((40+2))",
+        );
+        await waitForTerminal(page, (t) => t.includes("pci-net-42"), "DHCP over the PCI NIC", COMMAND_TIMEOUT_MS);
+      },
+    );
+
     await check("HOST_TSO4 switched off in the controls is offered-off and not accepted after the reboot", async () => {
       await page.goto(url);
       await waitForTerminal(page, (t) => PROMPT_AT_END.test(t), "prompt", BOOT_TIMEOUT_MS);
@@ -353,7 +411,7 @@ async function main(): Promise<void> {
     );
 
     await check(
-      "?disk=URL attaches virtio-blk over HTTP ranges; /dev/vda reads the image, writes stay in memory",
+      "?disk=URL attaches virtio-blk (on PCI by transport.blk) over HTTP ranges; /dev/vda reads the image, writes stay in memory",
       async () => {
         const disk = await diskServer();
         try {
@@ -364,8 +422,14 @@ async function main(): Promise<void> {
             .filter({ hasText: /ignores HTTP range requests/ })
             .waitFor({ timeout: 20_000 });
           await plain.close();
-          await page.goto(`${url}?disk=${encodeURIComponent(disk.url)}`);
+          // transport.blk=pci: the disks on PCI, everything else on the board's MMIO.
+          await page.goto(`${url}?disk=${encodeURIComponent(disk.url)}&transport.blk=pci`);
           await waitForTerminal(page, (t) => PROMPT_AT_END.test(t), "prompt", BOOT_TIMEOUT_MS);
+          await page.locator('[data-tab="devices"]').click();
+          await page
+            .locator('[data-device="virtio-blk0"] .location')
+            .filter({ hasText: /virtio-pci 00:01\.0/ })
+            .waitFor({ timeout: 5000 });
           // Sector 0, and 256 KiB from an offset that is no multiple of the backend's 64 KiB chunks.
           await typeLine(
             page,
@@ -402,6 +466,13 @@ async function main(): Promise<void> {
           disk.server.closeAllConnections();
           disk.server.close();
         }
+      },
+    );
+
+    await check(
+      "two tabs with ?net=tab share an Ethernet segment over BroadcastChannel: 10.0.3.1 pings 10.0.3.2",
+      async () => {
+        await tabNetworkPing(url, context, page);
       },
     );
 

@@ -69,4 +69,14 @@ describe("virt board virtio", () => {
     expect(set.pci.map((d) => d.deviceId)).toEqual([1, 3, 4]);
     expect(set.mmio.map((d) => d.deviceId)).toEqual([4]);
   });
+
+  it("puts each default device on its own transport when asked, the rest on the board's", () => {
+    const set = new VirtioDeviceSet(
+      { virtioTransport: "mmio", defaultTransports: { net: "pci", rng: "pci" } },
+      () => {},
+    );
+    expect(set.pci.map((d) => d.deviceId)).toEqual([1, 4]);
+    expect(set.mmio.map((d) => d.deviceId)).toEqual([3]);
+    expect(set.attachments.map((a) => a.transport)).toEqual(["pci", "mmio", "pci"]);
+  });
 });

@@ -30,6 +30,8 @@ export interface VirtioBoardOptions {
   defaultVirtio?: boolean;
   /** Transport for every device that does not name one (default "mmio"). */
   virtioTransport?: VirtioTransportKind;
+  /** Transports for the default devices one by one, over `virtioTransport` (e.g. net on PCI, the rest MMIO). */
+  defaultTransports?: Partial<Record<"net" | "console" | "rng", VirtioTransportKind>>;
   /**
    * The virtio-net device, attached first among the defaults (as on QEMU's command lines) on the board's
    * transport. Default: one with no backend behind it (link down); null: no network device.
@@ -53,11 +55,11 @@ export class VirtioDeviceSet {
     if (o.defaultVirtio !== false) {
       if (o.net !== null) {
         this.net = o.net ?? new VirtioNet({ name: "virtio-net0" });
-        list.push({ device: this.net, transport });
+        list.push({ device: this.net, transport: o.defaultTransports?.net ?? transport });
       }
       this.console = new VirtioConsole({ name: "virtio-console0", output: consoleOutput });
-      list.push({ device: this.console, transport });
-      list.push({ device: new VirtioRng("virtio-rng0"), transport });
+      list.push({ device: this.console, transport: o.defaultTransports?.console ?? transport });
+      list.push({ device: new VirtioRng("virtio-rng0"), transport: o.defaultTransports?.rng ?? transport });
     }
     for (const a of o.virtio ?? []) list.push({ device: a.device, transport: a.transport ?? transport });
     const mmio = list.filter((a) => a.transport === "mmio").length;

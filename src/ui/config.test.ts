@@ -26,6 +26,7 @@ describe("parseConfig", () => {
     { name: "unknown transport", search: "?transport=isa", warn: /^transport=isa ignored/ },
     { name: "unknown backend", search: "?net=carrier-pigeon", warn: /^net=carrier-pigeon ignored/ },
     { name: "relay not a WebSocket URL", search: "?relay=http://x/", warn: /^relay=http:\/\/x\/ ignored/ },
+    { name: "tab network name with a slash", search: "?tabnet=a/b", warn: /^tabnet=a\/b ignored/ },
   ];
   for (const r of rows) {
     it(`warns and keeps the default: ${r.name}`, () => {
@@ -50,6 +51,24 @@ describe("parseConfig", () => {
     expect(config.relayUrl).toBe("ws://relay.test:9/wisp/");
     expect(config.offloads).toBe("-HOST_TSO4,-MRG_RXBUF");
     expect(config.mac).toBe("52:54:00:00:00:02");
+    expect(parseConfig(configToSearch(config), BASE).config).toEqual(config);
+  });
+
+  it("takes net=tab with a tab network name, and leaves the default name out of links", () => {
+    const { config, warnings } = parseConfig("?net=tab&tabnet=lab-1", BASE);
+    expect(warnings).toEqual([]);
+    expect(config.net).toBe("tab");
+    expect(config.tabNetwork).toBe("lab-1");
+    expect(configToSearch(config)).toBe("?net=tab&tabnet=lab-1");
+    expect(configToSearch({ ...config, tabNetwork: "default" })).toBe("?net=tab");
+  });
+
+  it("takes per-device transports over the machine's and keeps them in links", () => {
+    const { config, warnings } = parseConfig("?transport.net=pci&transport.blk=mmio&transport.rng=isa", BASE);
+    expect(warnings).toEqual(["transport.rng=isa ignored: mmio or pci"]);
+    expect(config.transport).toBe("mmio");
+    expect(config.transports).toEqual({ net: "pci", blk: "mmio" });
+    expect(configToSearch(config)).toBe("?transport.net=pci&transport.blk=mmio");
     expect(parseConfig(configToSearch(config), BASE).config).toEqual(config);
   });
 

@@ -1,5 +1,5 @@
 // The machine configuration as URL query parameters, so a link reproduces a setup:
-//   ?mem=256&transport=pci&net=none&append=console%3DttyS0&kernel=https://…/Image&disk=https://…/root.img
+//   ?mem=256&transport=pci&transport.net=mmio&net=none&append=console%3DttyS0&kernel=https://…/Image&disk=https://…/root.img
 // Unknown or invalid values fall back to the defaults and are reported, never thrown.
 
 import {
@@ -8,6 +8,7 @@ import {
   type ImageSources,
   type MachineConfig,
   type NetBackendKind,
+  VIRTIO_DEVICE_ROLES,
   type VirtioTransportKind,
 } from "../worker/protocol.ts";
 
@@ -49,6 +50,11 @@ export function parseConfig(search: string, imageBase: string, relayUrl = defaul
   if (offloads !== null && offloads !== "") config.offloads = offloads;
   const mac = q.get("mac");
   if (mac !== null && mac !== "") config.mac = mac;
+  const tabnet = q.get("tabnet");
+  if (tabnet !== null && tabnet !== "") {
+    if (/^[A-Za-z0-9_-]{1,64}$/.test(tabnet)) config.tabNetwork = tabnet;
+    else warnings.push(`tabnet=${tabnet} ignored: up to 64 of A-Z a-z 0-9 _ -`);
+  }
   const mem = q.get("mem");
   if (mem !== null) {
     const n = Number(mem);
@@ -59,6 +65,13 @@ export function parseConfig(search: string, imageBase: string, relayUrl = defaul
   if (transport !== null) {
     if ((TRANSPORTS as readonly string[]).includes(transport)) config.transport = transport as VirtioTransportKind;
     else warnings.push(`transport=${transport} ignored: mmio or pci`);
+  }
+  for (const role of VIRTIO_DEVICE_ROLES) {
+    const t = q.get(`transport.${role}`);
+    if (t === null) continue;
+    if ((TRANSPORTS as readonly string[]).includes(t)) {
+      config.transports = { ...config.transports, [role]: t as VirtioTransportKind };
+    } else warnings.push(`transport.${role}=${t} ignored: mmio or pci`);
   }
   const net = q.get("net");
   if (net !== null) {
@@ -93,11 +106,16 @@ export function configToSearch(config: MachineConfig, relayDefault = defaultRela
   const q = new URLSearchParams();
   if (config.memMiB !== DEFAULT_MEM_MIB) q.set("mem", String(config.memMiB));
   if (config.transport !== "mmio") q.set("transport", config.transport);
+  for (const role of VIRTIO_DEVICE_ROLES) {
+    const t = config.transports?.[role];
+    if (t !== undefined) q.set(`transport.${role}`, t);
+  }
   if (config.net !== "stack") q.set("net", config.net);
   if (config.bootargs !== undefined) q.set("append", config.bootargs);
   if (config.relayUrl !== relayDefault) q.set("relay", config.relayUrl);
   if (config.offloads !== undefined && config.offloads !== "") q.set("offloads", config.offloads);
   if (config.mac !== undefined) q.set("mac", config.mac);
+  if (config.tabNetwork !== undefined && config.tabNetwork !== "default") q.set("tabnet", config.tabNetwork);
   for (const [param, role] of Object.entries(IMAGE_PARAMS)) {
     const v = config.images[role];
     if (v !== DEFAULT_IMAGES[role]) q.set(param, v);

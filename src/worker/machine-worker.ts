@@ -137,6 +137,7 @@ async function boot(config: MachineConfig): Promise<void> {
     machine = new VirtMachine({
       memMiB: config.memMiB,
       virtioTransport: config.transport,
+      defaultTransports: config.transports,
       firmware: images[0],
       kernel: images[1],
       initrd: images[2],
@@ -146,7 +147,8 @@ async function boot(config: MachineConfig): Promise<void> {
       onVirtioConsoleOutput: (bytes) => pending.hvc0.push(bytes.slice()),
       onAsyncInterrupt: wake,
       net: net.device,
-      virtio: disks,
+      // transport.blk= applies to every disk; disks.ts leaves theirs to the board's default.
+      virtio: disks.map((d) => ({ ...d, transport: config.transports?.blk ?? d.transport })),
     });
   } catch (e) {
     net.dispose();

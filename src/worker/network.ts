@@ -2,14 +2,16 @@
 // panel's section of the snapshot. "stack" is the in-page TCP/IP stack with the local relay's Wisp
 // endpoint as its uplink; when no relay answers it falls back to the fetch uplink (HTTP only) and
 // says so. "fetch" uses the fetch uplink directly. "relay" puts the guest's frames on the relay's L2
-// switch (/l2/default beside the Wisp URL, or the /l2/<network> URL given as relay=). The tab backend
-// is not built yet: the device is there with its link down, and the panel says why.
+// switch (/l2/default beside the Wisp URL, or the /l2/<network> URL given as relay=). "tab" is an
+// Ethernet segment between the tabs of this origin over a BroadcastChannel (vireo-l2-<tabnet>): no
+// gateway and no DHCP there, so guests take static addresses; each tab gets a random MAC unless mac=.
 
 import { parseNetFeatures } from "../../devices/virtio-net/net-features.ts";
 import { VirtioNet } from "../../devices/virtio-net/virtio-net.ts";
 import { PcapWriter } from "../net/link/pcap.ts";
 import { RelayBackend, relayL2Url } from "../net/relay-backend.ts";
 import { StackBackend } from "../net/stack-backend.ts";
+import { randomTabMac, TabBackend } from "../net/tab-backend.ts";
 import { FetchUplink } from "../net/uplink/fetch-uplink.ts";
 import type { Uplink } from "../net/uplink/uplink.ts";
 import { WispUplink } from "../net/uplink/wisp-uplink.ts";
@@ -78,14 +80,17 @@ export async function setupNetwork(config: MachineConfig, wake: () => void): Pro
       if (r.withdrawn.length > 0) warnings.push(`also switched off (they depend on it): ${r.withdrawn.join(", ")}`);
     } else warnings.push(`offloads ignored: ${r.error}`);
   }
-  const mac = config.mac !== undefined ? parseMac(config.mac) : undefined;
+  let mac = config.mac !== undefined ? parseMac(config.mac) : undefined;
   if (config.mac !== undefined && mac === undefined) warnings.push(`mac=${config.mac} ignored: not a MAC address`);
+  // Every VM's default MAC is the same, which is fine alone behind the stack but not on a shared segment.
+  if (config.net === "tab" && mac === undefined) mac = randomTabMac();
 
   let uplink: Uplink | undefined;
   let uplinkLabel: string | undefined;
   let note: string | undefined;
   let relay: RelayBackend | undefined;
   let l2Url: string | undefined;
+  let tab: TabBackend | undefined;
   if (config.net === "stack") {
     if (await probe(config.relayUrl, RELAY_PROBE_MS)) {
       uplink = new WispUplink({ url: config.relayUrl });
@@ -106,12 +111,16 @@ export async function setupNetwork(config: MachineConfig, wake: () => void): Pro
       relay = new RelayBackend({ connect: () => new WebSocket(url), onActivity: wake });
       uplinkLabel = `L2 ${url}`;
     } else warnings.push(`relay=${config.relayUrl} is not a ws:// or wss:// URL: the NIC's link stays down`);
-  } else {
-    note = `the ${config.net} backend is not built yet: the NIC is there with its link down`;
-    warnings.push(note);
+  } else if (config.net === "tab") {
+    const network = config.tabNetwork ?? "default";
+    // The driver may change the MAC, so the filter asks the device each time (frames arrive only
+    // asynchronously, after `device` below exists).
+    tab = new TabBackend({ network, mac: () => device.mac, onActivity: wake });
+    uplinkLabel = `tab network "${network}" (BroadcastChannel ${tab.channelName})`;
+    note = "no gateway or DHCP on a tab network: give the guest a static address (ip addr add 10.0.3.N/24 dev eth0)";
   }
   const backend = uplink !== undefined ? new StackBackend({ uplink, onActivity: wake }) : undefined;
-  const device = new VirtioNet({ name: "virtio-net0", backend: backend ?? relay, features, mac });
+  const device = new VirtioNet({ name: "virtio-net0", backend: backend ?? relay ?? tab, features, mac });
   let capture: { chunks: Uint8Array[]; bytes: number; frames: number } | undefined;
 
   return {
@@ -128,6 +137,9 @@ export async function setupNetwork(config: MachineConfig, wake: () => void): Pro
       }
       if (relay !== undefined) {
         for (const [k, v] of Object.entries(relay.counters.toRecord())) counters[`relay:${k}`] = v;
+      }
+      if (tab !== undefined) {
+        for (const [k, v] of Object.entries(tab.counters.toRecord())) counters[`tab:${k}`] = v;
       }
       if (capture !== undefined) {
         counters["capture:frames"] = capture.frames;
@@ -176,6 +188,7 @@ export async function setupNetwork(config: MachineConfig, wake: () => void): Pro
     dispose: () => {
       backend?.close();
       relay?.close();
+      tab?.close();
       if (uplink instanceof WispUplink) uplink.close();
     },
   };

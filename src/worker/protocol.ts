@@ -19,10 +19,16 @@ export interface ImageSources {
   initrd: string;
 }
 
+/** The virtio devices whose transport can be picked one by one (blk: every disk). */
+export const VIRTIO_DEVICE_ROLES = ["net", "blk", "console", "rng"] as const;
+export type VirtioDeviceRole = (typeof VIRTIO_DEVICE_ROLES)[number];
+
 /** Everything that picks a machine; the page keeps it in the URL query so a link reproduces it. */
 export interface MachineConfig {
   memMiB: number;
   transport: VirtioTransportKind;
+  /** Per-device transports over `transport` (URL: transport.net=pci&transport.blk=mmio). */
+  transports?: Partial<Record<VirtioDeviceRole, VirtioTransportKind>>;
   net: NetBackendKind;
   /** Kernel command line; undefined takes the manifest's bootargs. */
   bootargs: string | undefined;
@@ -32,6 +38,8 @@ export interface MachineConfig {
   /** virtio-net offer changes, e.g. "-HOST_TSO4,-MRG_RXBUF" (parseNetFeatures syntax). */
   offloads?: string;
   mac?: string;
+  /** The tab network's name for net=tab (BroadcastChannel `vireo-l2-<name>`); undefined means "default". */
+  tabNetwork?: string;
   /** Absolute URL of the images folder (the manifest lives there). */
   imageBase: string;
   /** Images the person picked or dropped, by role; they win over `images`. */
