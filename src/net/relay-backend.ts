@@ -17,8 +17,8 @@
 
 import type { NetBackend, NetCapabilities, NetReceiveCallback } from "./backend.ts";
 import { NO_OFFLOADS } from "./backend.ts";
-import { type GsoInfo, isSuperpacket } from "./offload/gso.ts";
-import { gsoSplit } from "./offload/gso-split.ts";
+import { framesForWire, WireCounters } from "./link/plain-wire.ts";
+import type { GsoInfo } from "./offload/gso.ts";
 
 /**
  * The /l2/<network> URL on the same relay as `relayUrl` (which may be its Wisp URL, ws://host/wisp/):
@@ -91,37 +91,11 @@ export type RelayDropReason =
   | "not-binary"
   | "rx-queue-full";
 
-export class RelayCounters {
-  txFrames = 0;
-  txBytes = 0;
-  rxFrames = 0;
-  rxBytes = 0;
-  /** Superpackets split into wire frames, and the frames they made. */
-  gsoSplits = 0;
-  gsoSplitFrames = 0;
-  /** Single frames whose partial checksum we finished. */
-  checksumsCompleted = 0;
+export class RelayCounters extends WireCounters<RelayDropReason> {
   /** transmit() answered "not now". */
   txBackpressure = 0;
   connects = 0;
   disconnects = 0;
-  readonly txDropped = new Map<RelayDropReason, number>();
-  readonly rxDropped = new Map<RelayDropReason, number>();
-
-  dropTx(r: RelayDropReason, n = 1): void {
-    this.txDropped.set(r, (this.txDropped.get(r) ?? 0) + n);
-  }
-  dropRx(r: RelayDropReason): void {
-    this.rxDropped.set(r, (this.rxDropped.get(r) ?? 0) + 1);
-  }
-  /** A flat record for snapshots ("txDropped:too-large" and so on). */
-  toRecord(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries(this)) if (typeof v === "number") out[k] = v;
-    for (const [k, v] of this.txDropped) out[`txDropped:${k}`] = v;
-    for (const [k, v] of this.rxDropped) out[`rxDropped:${k}`] = v;
-    return out;
-  }
 }
 
 /** In Node a pending timer of ours must not keep the process alive by itself. */
@@ -182,19 +156,8 @@ export class RelayBackend implements NetBackend {
       c.dropTx("link-down");
       return true; // a cable with nobody on it eats frames; the device sees link down anyway
     }
-    let frames = [frame];
-    if (gso !== undefined && (gso.needsCsum || isSuperpacket(gso))) {
-      const r = gsoSplit(frame, gso);
-      if (r.result !== "ok") {
-        c.dropTx("bad-gso");
-        return true;
-      }
-      frames = r.frames;
-      if (isSuperpacket(gso)) {
-        c.gsoSplits++;
-        c.gsoSplitFrames += frames.length;
-      } else c.checksumsCompleted++;
-    }
+    const frames = framesForWire(frame, gso, c);
+    if (frames === undefined) return true;
     let bytes = 0;
     for (const f of frames) bytes += f.length;
     // All of a split superpacket or none of it; an empty queue takes anything so nothing sticks.

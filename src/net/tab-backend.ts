@@ -16,8 +16,8 @@
 
 import type { NetBackend, NetCapabilities, NetReceiveCallback } from "./backend.ts";
 import { NO_OFFLOADS } from "./backend.ts";
-import { type GsoInfo, isSuperpacket } from "./offload/gso.ts";
-import { gsoSplit } from "./offload/gso-split.ts";
+import { framesForWire, WireCounters } from "./link/plain-wire.ts";
+import type { GsoInfo } from "./offload/gso.ts";
 
 const ETH_HEADER = 14;
 
@@ -62,32 +62,7 @@ export type TabDropReason =
   | "not-for-us"
   | "rx-queue-full";
 
-export class TabCounters {
-  txFrames = 0;
-  txBytes = 0;
-  rxFrames = 0;
-  rxBytes = 0;
-  gsoSplits = 0;
-  gsoSplitFrames = 0;
-  checksumsCompleted = 0;
-  readonly txDropped = new Map<TabDropReason, number>();
-  readonly rxDropped = new Map<TabDropReason, number>();
-
-  dropTx(r: TabDropReason, n = 1): void {
-    this.txDropped.set(r, (this.txDropped.get(r) ?? 0) + n);
-  }
-  dropRx(r: TabDropReason): void {
-    this.rxDropped.set(r, (this.rxDropped.get(r) ?? 0) + 1);
-  }
-  /** A flat record for snapshots ("rxDropped:not-for-us" and so on). */
-  toRecord(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries(this)) if (typeof v === "number") out[k] = v;
-    for (const [k, v] of this.txDropped) out[`txDropped:${k}`] = v;
-    for (const [k, v] of this.rxDropped) out[`rxDropped:${k}`] = v;
-    return out;
-  }
-}
+export class TabCounters extends WireCounters<TabDropReason> {}
 
 export class TabBackend implements NetBackend {
   readonly name = "tab";
@@ -130,19 +105,8 @@ export class TabBackend implements NetBackend {
       c.dropTx("link-down");
       return true;
     }
-    let frames = [frame];
-    if (gso !== undefined && (gso.needsCsum || isSuperpacket(gso))) {
-      const r = gsoSplit(frame, gso);
-      if (r.result !== "ok") {
-        c.dropTx("bad-gso");
-        return true;
-      }
-      frames = r.frames;
-      if (isSuperpacket(gso)) {
-        c.gsoSplits++;
-        c.gsoSplitFrames += frames.length;
-      } else c.checksumsCompleted++;
-    }
+    const frames = framesForWire(frame, gso, c);
+    if (frames === undefined) return true;
     for (const f of frames) {
       if (f.length > this.maxFrameBytes) c.dropTx("too-large");
       else if (f.length < ETH_HEADER) c.dropTx("runt");
