@@ -18,6 +18,7 @@ import { PcapWriter } from "../net/link/pcap.ts";
 import { StackBackend } from "../net/stack-backend.ts";
 import { parseMac } from "../net/wire/bytes.ts";
 import { openDiskImage } from "./file-block-backend.ts";
+import { GuestProfiler, PROFILE_CHUNK } from "./guest-profile.ts";
 import { nodeRelayOptions } from "./relay-connect.ts";
 import { type ForwardSpec, listenForward, parseForwardSpec, SocketUplink } from "./socket-uplink.ts";
 
@@ -87,6 +88,9 @@ Running:
                      or device tree; exit 0 when it reports PASS through tohost (HTIF), else the
                      failing test number
   --trace FILE       write one line per executed instruction to FILE (slow)
+  --guest-profile FILE
+                     sample the guest's pc every 997 instructions; at exit write a table of
+                     kernel functions (guest/build/linux-obj/System.map) and user/firmware time
   --timeout SECONDS  give up after SECONDS of host time: exit 124
   -h, --help         show this text
 
@@ -143,6 +147,7 @@ export interface CliOptions {
   exec?: string;
   elf?: string;
   trace?: string;
+  guestProfile?: string;
   timeoutSec?: number;
   help: boolean;
 }
@@ -174,6 +179,7 @@ export function parseCli(argv: string[]): CliOptions {
         exec: { type: "string" },
         elf: { type: "string" },
         trace: { type: "string" },
+        "guest-profile": { type: "string" },
         timeout: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -194,6 +200,7 @@ export function parseCli(argv: string[]): CliOptions {
     exec: str("exec"),
     elf: str("elf"),
     trace: str("trace"),
+    guestProfile: str("guest-profile"),
     help: values.help === true,
   };
   const mem = str("mem");
@@ -432,7 +439,7 @@ function createNet(o: CliOptions, wake: () => void = () => {}): { device: Virtio
   const backend = createNetBackend(
     o.net,
     o.net === "stack"
-      ? { uplink: new SocketUplink(), config: { dnsUpstream: o.dns } }
+      ? { uplink: new SocketUplink(), config: { dnsUpstream: o.dns }, onActivity: wake }
       : o.net === "relay" && o.relay !== undefined
         ? { relay: nodeRelayOptions(o.relay, report, wake) }
         : undefined,
@@ -553,6 +560,10 @@ export async function runVm(o: CliOptions): Promise<number> {
   const net = elf === undefined ? createNet(o, () => wakeLoop()) : undefined;
   const { VirtMachine, defaultBootargs } = await import("../machine/virt.ts");
   const trace = o.trace !== undefined ? new TraceWriter(o.trace) : undefined;
+  const profiler =
+    o.guestProfile !== undefined
+      ? new GuestProfiler(o.guestProfile, join(REPO_ROOT, "guest/build/linux-obj/System.map"))
+      : undefined;
   const exec = o.exec !== undefined ? new ExecDriver(o.exec) : undefined;
 
   return new Promise<number>((resolveExit) => {
@@ -572,6 +583,7 @@ export async function runVm(o: CliOptions): Promise<number> {
       clearTimeout(deadline);
       machine?.uart.flush();
       trace?.close();
+      profiler?.write();
       net?.close();
       host?.close();
       if (message !== undefined) process.stderr.write(`${atLineStart ? "" : "\r\n"}${message}\n`);
@@ -670,6 +682,9 @@ export async function runVm(o: CliOptions): Promise<number> {
         elf,
         bootargs: o.append ?? bootargs,
         trace: trace?.line,
+        onChunk: profiler?.sample,
+        onAsyncInterrupt: () => wakeLoop(),
+        instructionsPerChunk: profiler !== undefined ? PROFILE_CHUNK : undefined,
         onConsoleOutput: onOutput,
         onVirtioConsoleOutput: (bytes) => show(bytes, hvcOnStdio),
       });

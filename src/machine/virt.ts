@@ -91,6 +91,8 @@ export interface VirtMachineOptions extends VirtioBoardOptions {
   /** /chosen/rng-seed bytes; 32 random bytes when omitted. */
   rngSeed?: Uint8Array;
   instructionsPerChunk?: number;
+  /** Called with the hart's pc (low, high 32 bits) and privilege after every chunk (a sampling profiler; see --guest-profile). */
+  onChunk?: (pcLo: number, pcHi: number, priv: number) => void;
   /** One line per retired instruction (see Hart.trace); survives reset(). */
   trace?: (line: string) => void;
   onConsoleOutput?: (bytes: Uint8Array) => void;
@@ -144,6 +146,7 @@ export class VirtMachine {
   readonly bootargs: string;
   private readonly opts: VirtMachineOptions;
   private readonly chunk: number;
+  private readonly onChunk?: (pcLo: number, pcHi: number, priv: number) => void;
   private readonly rngSeed: Uint8Array;
   private board: Board;
   private stopState: "poweroff" | "reset" | undefined;
@@ -170,6 +173,7 @@ export class VirtMachine {
     this.onAsyncInterrupt = opts.onAsyncInterrupt ?? (() => {});
     this.virtio = new VirtioDeviceSet(opts, (bytes) => this.onVirtioConsoleOutput(bytes));
     this.board = this.build();
+    this.onChunk = opts.onChunk;
     this.chunk = opts.instructionsPerChunk ?? (this.board.htif !== undefined ? HTIF_CHUNK : DEFAULT_CHUNK);
   }
 
@@ -250,6 +254,7 @@ export class VirtMachine {
       b.clint.update();
       b.rtc.update();
       const ran = b.hart.run(this.chunk);
+      if (this.onChunk !== undefined && ran > 0) this.onChunk(b.hart.pcLo, b.hart.pcHi, b.hart.priv);
       b.uart.flush();
       b.htif?.poll();
       if (this.stopState !== undefined) return this.stopState;

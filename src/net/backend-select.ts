@@ -20,6 +20,8 @@ export function isNetBackendKind(s: string): s is NetBackendKind {
 export interface StackBackendEnv {
   uplink: Uplink;
   config?: Partial<StackConfig>;
+  /** Called when the stack has work for the guest that arrived on its own (uplink data, timers). */
+  onActivity?: () => void;
 }
 
 /** What the relay backend needs from its host: a way to open a WebSocket to /l2/<network>. */
@@ -41,7 +43,7 @@ export function createNetBackend(
       return new EchoBackend(ALL_OFFLOADS);
     case "stack":
       if (env === undefined || !("uplink" in env)) throw new Error("the stack backend needs an uplink");
-      return new StackBackend({ ...env.config, uplink: env.uplink });
+      return new StackBackend({ ...env.config, uplink: env.uplink, onActivity: env.onActivity });
     case "relay":
       if (env === undefined || !("relay" in env)) throw new Error("the relay backend needs a WebSocket to connect");
       return new RelayBackend(env.relay);
