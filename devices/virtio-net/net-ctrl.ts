@@ -8,6 +8,11 @@ export const VIRTIO_NET_ERR = 1;
 export const VIRTIO_NET_CTRL_RX = 0;
 export const VIRTIO_NET_CTRL_RX_PROMISC = 0;
 export const VIRTIO_NET_CTRL_RX_ALLMULTI = 1;
+/** CTRL_RX_EXTRA commands (feature bit 20). */
+export const VIRTIO_NET_CTRL_RX_ALLUNI = 2;
+export const VIRTIO_NET_CTRL_RX_NOMULTI = 3;
+export const VIRTIO_NET_CTRL_RX_NOUNI = 4;
+export const VIRTIO_NET_CTRL_RX_NOBCAST = 5;
 export const VIRTIO_NET_CTRL_MAC = 1;
 export const VIRTIO_NET_CTRL_MAC_TABLE_SET = 0;
 export const VIRTIO_NET_CTRL_MAC_ADDR_SET = 1;
@@ -28,6 +33,11 @@ export const MAC_TABLE_ENTRIES = 64;
 export interface NetCtrlState {
   promisc: boolean;
   allMulti: boolean;
+  /** CTRL_RX_EXTRA: accept every unicast / refuse all multicast, all unicast, broadcast. */
+  allUni: boolean;
+  noMulti: boolean;
+  noUni: boolean;
+  noBcast: boolean;
   /** Too many unicast / multicast entries: accept all of that kind (QEMU's uni_overflow / multi_overflow). */
   uniOverflow: boolean;
   multiOverflow: boolean;
@@ -84,10 +94,16 @@ export function handleCtrl(
   const f = lim.features;
   switch (cls) {
     case VIRTIO_NET_CTRL_RX: {
-      // CTRL_RX (bit 18); ALLUNI and the other CTRL_RX_EXTRA commands are not offered.
+      // PROMISC and ALLMULTI need CTRL_RX (bit 18); ALLUNI, NOMULTI, NOUNI, NOBCAST need CTRL_RX_EXTRA (bit 20).
       if (!hasBit(f, 18) || data.length < 1) return err;
-      if (op === VIRTIO_NET_CTRL_RX_PROMISC) s.promisc = data[0] !== 0;
-      else if (op === VIRTIO_NET_CTRL_RX_ALLMULTI) s.allMulti = data[0] !== 0;
+      const on = data[0] !== 0;
+      if (op === VIRTIO_NET_CTRL_RX_PROMISC) s.promisc = on;
+      else if (op === VIRTIO_NET_CTRL_RX_ALLMULTI) s.allMulti = on;
+      else if (!hasBit(f, 20)) return err;
+      else if (op === VIRTIO_NET_CTRL_RX_ALLUNI) s.allUni = on;
+      else if (op === VIRTIO_NET_CTRL_RX_NOMULTI) s.noMulti = on;
+      else if (op === VIRTIO_NET_CTRL_RX_NOUNI) s.noUni = on;
+      else if (op === VIRTIO_NET_CTRL_RX_NOBCAST) s.noBcast = on;
       else return err;
       return { ack: VIRTIO_NET_OK, effect: "rx-mode" };
     }
@@ -138,7 +154,13 @@ export function handleCtrl(
   }
 }
 
-/** Receive filter (spec/virtio-net.md §7.5): true when a frame to `dst` should reach the driver. */
+/**
+ * Receive filter (spec/virtio-net.md §7.5, QEMU's receive_filter): true when a frame to its destination
+ * MAC should reach the driver. Without CTRL_RX: own MAC, broadcast and multicast. With it: promiscuous
+ * takes everything; broadcast unless NOBCAST; multicast unless NOMULTI, then ALLMULTI, table overflow or
+ * a listed address; unicast unless NOUNI (which refuses even the device's own MAC, as QEMU does), then
+ * ALLUNI, table overflow, the device's MAC or a listed address.
+ */
 export function rxFilterAccepts(s: NetCtrlState, frame: Uint8Array, ctrlRx: boolean): boolean {
   if (frame.length < 6) return false;
   let own = true;
@@ -148,14 +170,16 @@ export function rxFilterAccepts(s: NetCtrlState, frame: Uint8Array, ctrlRx: bool
       break;
     }
   }
-  if (own) return true;
   const group = (frame[0]! & 1) !== 0;
-  if (!ctrlRx) return group; // default: own MAC, broadcast and multicast
+  if (!ctrlRx) return own || group;
   if (s.promisc) return true;
   if (group) {
     let bcast = true;
     for (let i = 0; i < 6; i++) if (frame[i] !== 0xff) bcast = false;
-    return bcast || s.allMulti || s.multiOverflow || s.multicast.has(macKey(frame, 0));
+    if (bcast) return !s.noBcast;
+    if (s.noMulti) return false;
+    return s.allMulti || s.multiOverflow || s.multicast.has(macKey(frame, 0));
   }
-  return s.uniOverflow || s.unicast.has(macKey(frame, 0));
+  if (s.noUni) return false;
+  return own || s.allUni || s.uniOverflow || s.unicast.has(macKey(frame, 0));
 }

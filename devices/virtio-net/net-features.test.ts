@@ -25,9 +25,18 @@ describe("--net-features", () => {
     if (!r.ok) return;
     expect(r.withdrawn).toEqual(withdrawn);
     const gone = Object.entries(NET_FEATURE_BITS)
-      .filter(([, b]) => (r.features & featureMask(b)) === 0n)
+      .filter(([, b]) => (NET_DEFAULT_FEATURES & featureMask(b)) !== 0n && (r.features & featureMask(b)) === 0n)
       .map(([n]) => n);
     expect(gone.sort()).toEqual([...removed].sort());
+  });
+
+  it("CTRL_RX_EXTRA is opt-in and goes with CTRL_RX", () => {
+    const extra = featureMask(NET_FEATURE_BITS.CTRL_RX_EXTRA!);
+    expect(NET_DEFAULT_FEATURES & extra).toBe(0n);
+    const on = parseNetFeatures("+CTRL_RX_EXTRA");
+    expect(on.ok && on.features === (NET_DEFAULT_FEATURES | extra)).toBe(true);
+    const off = parseNetFeatures("+CTRL_RX_EXTRA,-CTRL_RX");
+    expect(off.ok && off.withdrawn).toEqual(["CTRL_RX_EXTRA"]);
   });
 
   it.each(["-VERSION_1", "-FOO", "+GUEST_UFO"])("rejects %s", (opt) => {

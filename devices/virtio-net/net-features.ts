@@ -13,6 +13,7 @@ import {
   VIRTIO_NET_F_CTRL_GUEST_OFFLOADS,
   VIRTIO_NET_F_CTRL_MAC_ADDR,
   VIRTIO_NET_F_CTRL_RX,
+  VIRTIO_NET_F_CTRL_RX_EXTRA,
   VIRTIO_NET_F_CTRL_VQ,
   VIRTIO_NET_F_GUEST_ANNOUNCE,
   VIRTIO_NET_F_GUEST_CSUM,
@@ -51,6 +52,7 @@ export const NET_FEATURE_BITS: Readonly<Record<string, number>> = {
   STATUS: VIRTIO_NET_F_STATUS,
   CTRL_VQ: VIRTIO_NET_F_CTRL_VQ,
   CTRL_RX: VIRTIO_NET_F_CTRL_RX,
+  CTRL_RX_EXTRA: VIRTIO_NET_F_CTRL_RX_EXTRA,
   GUEST_ANNOUNCE: VIRTIO_NET_F_GUEST_ANNOUNCE,
   MQ: VIRTIO_NET_F_MQ,
   CTRL_MAC_ADDR: VIRTIO_NET_F_CTRL_MAC_ADDR,
@@ -58,8 +60,17 @@ export const NET_FEATURE_BITS: Readonly<Record<string, number>> = {
   SPEED_DUPLEX: VIRTIO_NET_F_SPEED_DUPLEX,
 };
 
-/** Everything above: the default offer. */
-export const NET_DEFAULT_FEATURES: bigint = Object.values(NET_FEATURE_BITS).reduce((m, b) => m | featureMask(b), 0n);
+/**
+ * Implemented but offered only on request (`--net-features=+CTRL_RX_EXTRA`): CTRL_RX_EXTRA (ALLUNI,
+ * NOMULTI, NOUNI, NOBCAST) is not in Linux's virtio_net feature table, so Linux never negotiates it and
+ * offering it by default would change the offer (which tests/boot pins) without any guest using it.
+ */
+export const NET_OPT_IN_FEATURES: readonly string[] = ["CTRL_RX_EXTRA"];
+
+/** Everything above except the opt-in bits: the default offer. */
+export const NET_DEFAULT_FEATURES: bigint = Object.entries(NET_FEATURE_BITS)
+  .filter(([n]) => !NET_OPT_IN_FEATURES.includes(n))
+  .reduce((m, [, b]) => m | featureMask(b), 0n);
 
 /** [dependent, ...any-of requirements]: the dependent is withdrawn when none of the requirements is offered. */
 const DEPENDENCIES: readonly [number, ...number[]][] = [
@@ -71,6 +82,7 @@ const DEPENDENCIES: readonly [number, ...number[]][] = [
   [VIRTIO_NET_F_GUEST_TSO6, VIRTIO_NET_F_GUEST_CSUM],
   [VIRTIO_NET_F_GUEST_ECN, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6],
   [VIRTIO_NET_F_CTRL_RX, VIRTIO_NET_F_CTRL_VQ],
+  [VIRTIO_NET_F_CTRL_RX_EXTRA, VIRTIO_NET_F_CTRL_RX],
   [VIRTIO_NET_F_CTRL_GUEST_OFFLOADS, VIRTIO_NET_F_CTRL_VQ],
   [VIRTIO_NET_F_GUEST_ANNOUNCE, VIRTIO_NET_F_CTRL_VQ],
   [VIRTIO_NET_F_MQ, VIRTIO_NET_F_CTRL_VQ],

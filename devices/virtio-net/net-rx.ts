@@ -9,6 +9,7 @@ import { groCoalesce } from "../../src/net/offload/gro.ts";
 import { GSO_NONE, GSO_TCPV4, GSO_TCPV6, type GsoInfo } from "../../src/net/offload/gso.ts";
 import { gsoSplit, validateSuperpacket } from "../../src/net/offload/gso-split.ts";
 import { parseFrame } from "../../src/net/wire/parse.ts";
+import { TCP_FLAG_CWR } from "../../src/net/wire/tcp.ts";
 import { copyToWritable } from "../virtio/chain-io.ts";
 import type { DescriptorChain, Virtqueue } from "../virtio/virtqueue.ts";
 import type { NetCounters } from "./net-counters.ts";
@@ -48,6 +49,10 @@ export type RxWrite = "written" | "no-buffers" | "dropped";
 export class RxBuffers {
   stash: DescriptorChain[] = [];
   constructor(readonly vq: Virtqueue) {}
+  /** True when take() may find a buffer (a chain that fails validation can still make it return undefined). */
+  available(): boolean {
+    return this.stash.length > 0 || this.vq.hasAvailable();
+  }
   take(): DescriptorChain | undefined {
     return this.stash.shift() ?? this.vq.pop();
   }
@@ -102,14 +107,17 @@ export function prepareEntry(e: RxEntry, mode: RxMode, counters: NetCounters): R
       counters.drop("rx-bad-gso");
       return [];
     }
+    // GSO_ECN means "CWR set on the first segment" (Linux tcp_gro_complete sets it from the header), so a
+    // CWR superpacket counts as ECN even if the backend did not say so; without GUEST_ECN it is split.
+    const tcp = g.type === GSO_TCPV4 || g.type === GSO_TCPV6;
+    const ecn = g.ecn === true || (tcp && (e.frame[v.layout.l4Off + 13]! & TCP_FLAG_CWR) !== 0);
     const take =
-      ((g.type === GSO_TCPV4 && mode.guestTso4) || (g.type === GSO_TCPV6 && mode.guestTso6)) &&
-      (!g.ecn || mode.guestEcn);
+      ((g.type === GSO_TCPV4 && mode.guestTso4) || (g.type === GSO_TCPV6 && mode.guestTso6)) && (!ecn || mode.guestEcn);
     if (take) {
       counters.rxSuperpackets++;
       const hdr: NetHdr = {
         flags: VIRTIO_NET_HDR_F_NEEDS_CSUM,
-        gsoType: g.type | (g.ecn ? VIRTIO_NET_HDR_GSO_ECN : 0),
+        gsoType: g.type | (ecn ? VIRTIO_NET_HDR_GSO_ECN : 0),
         hdrLen: v.layout.l4Off + v.layout.l4HeaderLen,
         gsoSize: g.gsoSize,
         csumStart: g.csumStart,

@@ -1,68 +1,30 @@
 import { describe, expect, it } from "vitest";
 import { GuestMemory } from "../../src/core/guest-memory.ts";
 import { LevelIrq } from "../../src/core/irq.ts";
-import { ALL_OFFLOADS, type NetCapabilities, NO_OFFLOADS } from "../../src/net/backend.ts";
-import { ChannelBackend } from "../../src/net/link/channel.ts";
+import { ALL_OFFLOADS, NO_OFFLOADS } from "../../src/net/backend.ts";
 import { createLoopbackPair } from "../../src/net/link/loopback.ts";
 import { l4ChecksumValid } from "../../src/net/offload/checksum-offload.ts";
 import { GSO_TCPV4, type GsoInfo } from "../../src/net/offload/gso.ts";
 import { parseFrame } from "../../src/net/wire/parse.ts";
 import { TCP_FLAG_PSH } from "../../src/net/wire/tcp.ts";
 import { MAC_B, tcp4Packet, udpPacket } from "../../src/testing/net-packets.ts";
-import { type DriverQueue, MmioDriver } from "../../src/testing/virtio-driver.ts";
+import { MmioDriver } from "../../src/testing/virtio-driver.ts";
 import { featureMask, VIRTIO_F_VERSION_1 } from "../virtio/features.ts";
 import { VirtioMmioTransport } from "../virtio/mmio-transport.ts";
-import { NET_FEATURE_BITS, parseNetFeatures } from "./net-features.ts";
-import { decodeNetHdr, encodeNetHdr, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM } from "./net-hdr.ts";
+import { NET_FEATURE_BITS, NET_OPT_IN_FEATURES } from "./net-features.ts";
+import { decodeNetHdr, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM } from "./net-hdr.ts";
+import { bit, ctrlCmd, MMIO_CONFIG, setup, txPacket } from "./net-test-setup.ts";
 import { VirtioNet } from "./virtio-net.ts";
 
 const A = { ip: "10.0.2.15", port: 40000 };
 const B = { ip: "10.0.2.2", port: 80 };
-const bit = (n: string) => featureMask(NET_FEATURE_BITS[n]!);
-const MMIO_CONFIG = 0x100;
-
-function setup(o: { features?: string; accept?: string[]; caps?: NetCapabilities; pairs?: number } = {}) {
-  const mem = new GuestMemory(0x80000000, 4 << 20);
-  const irq = new LevelIrq();
-  const backend = new ChannelBackend(o.caps ?? NO_OFFLOADS);
-  const offer = parseNetFeatures(o.features ?? "");
-  if (!offer.ok) throw new Error(offer.error);
-  const dev = new VirtioNet({ backend, features: offer.features, queuePairs: o.pairs ?? 1, mac: MAC_B });
-  const drv = new MmioDriver(new VirtioMmioTransport(dev, mem, irq), mem);
-  const want = o.accept ? o.accept.reduce((m, n) => m | bit(n), featureMask(VIRTIO_F_VERSION_1)) : offer.features;
-  const ctrl = (want & bit("CTRL_VQ")) !== 0n;
-  const pairs = (want & bit("MQ")) !== 0n ? dev.maxPairs : 1;
-  const sizes = Array.from({ length: 2 * pairs }, () => 64);
-  if (ctrl) sizes.push(16);
-  expect(drv.init(want, sizes)).toBe(true);
-  const rx = drv.queues[0]!;
-  const tx = drv.queues[1]!;
-  return { mem, irq, backend, dev, drv, rx, tx, ctrlq: ctrl ? drv.queues[2 * pairs] : undefined };
-}
-
-function txPacket(tx: DriverQueue, hdr: Partial<Parameters<typeof encodeNetHdr>[0]>, frame: Uint8Array) {
-  const h = encodeNetHdr({
-    flags: 0,
-    gsoType: 0,
-    hdrLen: 0,
-    gsoSize: 0,
-    csumStart: 0,
-    csumOffset: 0,
-    numBuffers: 0,
-    ...hdr,
-  });
-  // Linux 6.1 puts the header and the linear part in separate descriptors.
-  return tx.add([{ read: h }, { read: frame }]);
-}
-
-function ctrlCmd(q: DriverQueue, cls: number, cmd: number, data: number[]) {
-  return q.add([{ read: Uint8Array.of(cls, cmd) }, { read: Uint8Array.from(data) }, { write: 1 }]);
-}
 
 describe("virtio-net config and negotiation", () => {
   it("offers every issue-5 bit and shows MAC, status, pairs, MTU, speed in config", () => {
     const { drv, dev } = setup({ pairs: 4 });
-    for (const n of Object.keys(NET_FEATURE_BITS)) expect((dev.features & bit(n)) !== 0n, n).toBe(true);
+    for (const n of Object.keys(NET_FEATURE_BITS)) {
+      expect((dev.features & bit(n)) !== 0n, n).toBe(!NET_OPT_IN_FEATURES.includes(n));
+    }
     const mac = Array.from({ length: 6 }, (_, i) => drv.r(MMIO_CONFIG + i) & 0xff);
     expect(mac).toEqual(Array.from(MAC_B));
     expect(drv.r(MMIO_CONFIG + 6) & 0xffff).toBe(1); // LINK_UP

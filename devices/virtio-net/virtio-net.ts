@@ -81,7 +81,10 @@ export interface VirtioNetOptions {
   /** Offered feature bits (default NET_DEFAULT_FEATURES; see parseNetFeatures). */
   features?: bigint;
   mac?: Uint8Array;
-  /** Config `mtu` (default 1500). */
+  /**
+   * Config `mtu` (default 1500; 68…65535). Non-GSO frames longer than mtu + 18 (Ethernet header and a
+   * VLAN tag) are dropped in both directions and counted (tx-oversize / rx-oversize).
+   */
   mtu?: number;
   /** Queue pairs offered with MQ (1…4, default 4). */
   queuePairs?: number;
@@ -110,6 +113,8 @@ export class VirtioNet implements VirtioDevice {
   private ctrlIndex = -1;
   private readonly ctrl: NetCtrlState;
   private hostLinkUp = true;
+  /** The link state the driver last saw, to notice link down→up (which asks for an announce). */
+  private lastLinkUp = false;
   private announcePending = false;
   private rxBufs: RxBuffers[] = [];
   private pending: RxEntry[][] = [];
@@ -122,6 +127,9 @@ export class VirtioNet implements VirtioDevice {
     this.name = o.name ?? "virtio-net0";
     this.features = o.features ?? NET_DEFAULT_FEATURES;
     this.mtu = o.mtu ?? 1500;
+    if (!Number.isInteger(this.mtu) || this.mtu < 68 || this.mtu > 65535) {
+      throw new RangeError(`virtio-net mtu ${o.mtu} out of range (68…65535)`);
+    }
     this.speed = o.speed ?? 10000;
     this.initialMac = (o.mac ?? DEFAULT_MAC).slice(0, 6);
     this.maxPairs = hasFeature(this.features, VIRTIO_NET_F_MQ) ? Math.max(1, Math.min(4, o.queuePairs ?? 4)) : 1;
@@ -160,7 +168,11 @@ export class VirtioNet implements VirtioDevice {
     this.linkChanged();
   }
 
-  /** Ask the driver to announce itself (gratuitous ARP), e.g. after a migration-like event. */
+  /**
+   * Ask the driver to announce itself (gratuitous ARP / unsolicited NA), e.g. after a migration-like
+   * event; the device also does this by itself when the link comes back up. Sets status.ANNOUNCE and
+   * raises a config-change interrupt; VIRTIO_NET_CTRL_ANNOUNCE_ACK clears it.
+   */
   announce(): boolean {
     if (!this.ctx?.active || !hasFeature(this.negotiated, VIRTIO_NET_F_GUEST_ANNOUNCE)) return false;
     this.announcePending = true;
@@ -235,6 +247,7 @@ export class VirtioNet implements VirtioDevice {
     this.rxBufs = [];
     this.txHeld = [];
     this.announcePending = false;
+    this.lastLinkUp = this.linkUp;
     Object.assign(this.ctrl, this.freshCtrl());
     if (this.refusedBackend) {
       this.refusedBackend = false;
@@ -254,6 +267,10 @@ export class VirtioNet implements VirtioDevice {
     return {
       promisc: false,
       allMulti: false,
+      allUni: false,
+      noMulti: false,
+      noUni: false,
+      noBcast: false,
       uniOverflow: false,
       multiOverflow: false,
       unicast: new Set(),
@@ -265,8 +282,15 @@ export class VirtioNet implements VirtioDevice {
   }
 
   private linkChanged(): void {
+    const up = this.linkUp;
+    const cameUp = up && !this.lastLinkUp;
+    this.lastLinkUp = up;
     const ctx = this.ctx;
-    if (ctx?.active && hasFeature(this.negotiated, VIRTIO_NET_F_STATUS)) ctx.signalConfig();
+    if (!ctx?.active || !hasFeature(this.negotiated, VIRTIO_NET_F_STATUS)) return;
+    // While the link was down, switches and peers may have forgotten the guest's MAC (or it moved to
+    // another port): ask the driver to announce itself, in the same config-change interrupt (§5.1.6.5.4).
+    if (cameUp && hasFeature(this.negotiated, VIRTIO_NET_F_GUEST_ANNOUNCE)) this.announcePending = true;
+    ctx.signalConfig();
   }
 
   // ---- transmit (§5.1.6.2) ----
@@ -475,8 +499,12 @@ export class VirtioNet implements VirtioDevice {
       for (let p = 0; p < this.pending.length; p++) {
         if (this.pending[p]!.length === 0) continue;
         const bufs = this.rxBufs[p]!;
-        if (!bufs.vq.ready) continue;
+        // Nothing is prepared or coalesced while the driver has no buffers: frames that arrive meanwhile
+        // stay plain, so GRO sees the whole backlog at once when buffers come (NAPI-style batching).
+        if (!bufs.vq.ready || !bufs.available()) continue;
+        const before = this.pending[p]!.length;
         const q = coalescePending(this.pending[p]!, mode, this.counters);
+        this.pendingCount += q.length - before;
         let wrote = false;
         while (q.length > 0) {
           let e = q[0]!;
@@ -531,11 +559,23 @@ export class VirtioNet implements VirtioDevice {
         const r = handleCtrl(cmd, this.ctrl, { features: this.negotiated, maxPairs: this.pending.length, offloadable });
         ack = r.ack;
         if (r.effect === "announce-ack") this.announcePending = false;
+        else if (r.effect === "pairs-changed") this.resteerPending();
       }
       copyToWritable(chain, 0, Uint8Array.of(ack));
       vq.push(chain, 1);
     }
     if (pushed) ctx.signalUsed(this.ctrlIndex);
+  }
+
+  /** After VQ_PAIRS_SET: frames still waiting on a pair no longer in use move to an active one. */
+  private resteerPending(): void {
+    const n = this.ctrl.activePairs;
+    for (let p = n; p < this.pending.length; p++) {
+      const q = this.pending[p]!;
+      for (const e of q) this.pending[steer(e.frame, n)]!.push(e);
+      this.pending[p] = [];
+    }
+    this.drainRx();
   }
 
   snapshot(): VirtioDeviceSnapshot {
@@ -550,6 +590,7 @@ export class VirtioNet implements VirtioDevice {
       rxMode: m.mergeable ? "mergeable" : m.guestTso4 || m.guestTso6 ? "big" : "small",
       promisc: this.ctrl.promisc,
       allMulti: this.ctrl.allMulti,
+      allUni: this.ctrl.allUni,
       rxPending: this.pendingCount,
       txHeld: this.txHeld.length,
       ...this.counters.flat(),

@@ -110,6 +110,9 @@ function suite(name: string, start: () => Promise<{ url: string; stop(): Promise
       const t = w.connect(GATEWAY_ADDR, closedPort, 42002);
       await until(w, () => t.closed !== undefined || w.received.length > 0);
       expect(t.established).toBe(false);
+      // The guest's connect fails as "connection refused" (RST|ACK to its SYN), not with an ICMP error.
+      expect(t.closed).toBe("refused");
+      expect(w.received).toEqual([]);
     });
 
     it("UDP round trip", async () => {

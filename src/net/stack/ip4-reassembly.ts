@@ -45,6 +45,11 @@ export class Ip4Reassembly {
     return this.inProgress.size;
   }
 
+  /** Payload bytes held across all datagrams in progress (never above `maxBytes`). */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
   /**
    * Takes a validated fragment frame (Ethernet + IPv4); returns the reassembled frame when this one
    * completed its datagram, else undefined.

@@ -8,6 +8,29 @@ const ip6 = (s: string) => parseIp6(s)!;
 const ALL_ROUTERS = ip6("ff02::2");
 const L4 = 14 + 40;
 
+/** Inserts IPv6 extension headers after the fixed header (each body's first byte, next header, is filled in). */
+function withExtHeaders(frame: Uint8Array, exts: Array<{ type: number; body: number[] }>): Uint8Array {
+  const extLen = exts.reduce((n, e) => n + e.body.length, 0);
+  const out = new Uint8Array(frame.length + extLen);
+  out.set(frame.subarray(0, L4));
+  let o = L4;
+  const next = frame[20]!;
+  out[20] = exts[0]!.type;
+  exts.forEach((e, i) => {
+    out.set(e.body, o);
+    out[o] = i + 1 < exts.length ? exts[i + 1]!.type : next;
+    o += e.body.length;
+  });
+  out.set(frame.subarray(L4), o);
+  const plen = get16(frame, 18) + extLen;
+  out[18] = plen >>> 8;
+  out[19] = plen & 0xff;
+  return out;
+}
+const PADN = [0, 0, 1, 4, 0, 0, 0, 0]; // next header, length 0 (8 bytes), PadN option of 4
+const HOP_BY_HOP = { type: 0, body: PADN };
+const DEST_OPTS = { type: 60, body: PADN };
+
 describe("NetStack: IPv6", () => {
   it("answers a router solicitation with an RA: prefix fd00::/64 (SLAAC), MTU and RDNSS fd00::3", () => {
     const w = new GuestWorld({ mtu: 1500 });
@@ -92,6 +115,43 @@ describe("NetStack: IPv6", () => {
     const err = got.find((g) => g.frame[20] === 58)!;
     expect(err.frame[L4]).toBe(1);
     expect(err.frame[L4 + 1]).toBe(3); // address unreachable (the uplink had nothing there)
+  });
+
+  it("delivers past hop-by-hop and destination-options headers: ICMPv6 echo and UDP through the uplink", () => {
+    const w = new GuestWorld();
+    const echo = withExtHeaders(w.icmp6(GATEWAY6, 128, (5 << 16) | 9, new Uint8Array([7, 7])), [HOP_BY_HOP, DEST_OPTS]);
+    expect(echo[20]).toBe(0);
+    w.send(echo);
+    const seen: number[][] = [];
+    w.uplink.listenUdp("2001:db8::1", 7, (d, r) => {
+      seen.push([...d]);
+      r.reply(d);
+    });
+    w.send(withExtHeaders(w.udp(ip6("2001:db8::1"), 5000, 7, new Uint8Array([4, 2])), [HOP_BY_HOP, DEST_OPTS]));
+    w.flush();
+    const got = w.take();
+    const reply = got.find((g) => g.frame[20] === 58)!;
+    expect(reply.frame[L4]).toBe(129);
+    expect(get32(reply.frame, L4 + 4)).toBe((5 << 16) | 9);
+    expect([...reply.frame.subarray(L4 + 8)]).toEqual([7, 7]);
+    expect(seen).toEqual([[4, 2]]);
+    const udp = got.find((g) => g.frame[20] === 17)!;
+    expect([...udp.frame.subarray(L4 + 8)]).toEqual([4, 2]);
+    expect(w.stack.counters.dropped).toEqual({});
+  });
+
+  it("drops and counts a packet with a fragment header (no IPv6 reassembly)", () => {
+    const w = new GuestWorld();
+    const seen: Uint8Array[] = [];
+    w.uplink.listenUdp("2001:db8::1", 7, (d) => seen.push(d));
+    // First fragment (offset 0, M=1), after a hop-by-hop header.
+    const frag = { type: 44, body: [0, 0, 0, 1, 0x12, 0x34, 0x56, 0x78] };
+    w.send(withExtHeaders(w.udp(ip6("2001:db8::1"), 5000, 7, new Uint8Array(16)), [HOP_BY_HOP, frag]));
+    w.send(withExtHeaders(w.icmp6(GATEWAY6, 128, 1, new Uint8Array(4)), [frag]));
+    w.flush();
+    expect(w.take()).toEqual([]);
+    expect(seen).toEqual([]);
+    expect(w.stack.counters.dropped["ipv6-fragment"]).toBe(2);
   });
 
   it("drops UDP over IPv6 without a checksum and NDP with a hop limit below 255", () => {

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { GSO_TCPV4 } from "../offload/gso.ts";
 import { get16, get32, parseIp4 } from "../wire/bytes.ts";
+import { Ipv4View } from "../wire/ipv4.ts";
 import { DNS_ADDR, GATEWAY_ADDR, GATEWAY_MAC, GUEST_ADDR } from "./config.ts";
 import { DHCPACK, DHCPDECLINE, DHCPDISCOVER, DHCPNAK, DHCPOFFER, DHCPRELEASE, DHCPREQUEST } from "./dhcp-server.ts";
-import { parseTcpFrame } from "./frames.ts";
+import { icmpFrame, parseTcpFrame, tcpFrame } from "./frames.ts";
 import { GUEST_MAC, GuestWorld } from "./guest-harness.ts";
-import { TCP_RST } from "./tcp/tcp-segment.ts";
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from "./tcp/tcp-segment.ts";
 
 const ip = (s: string) => parseIp4(s)!;
 const te = new TextEncoder();
@@ -160,7 +161,7 @@ describe("NetStack: UDP and DNS", () => {
     expect(w.clock.ms).toBeGreaterThanOrEqual(30_000);
   });
 
-  it("answers ICMP port unreachable when the uplink has nothing there", () => {
+  it("answers ICMP host unreachable (code 1) when the uplink has no route there", () => {
     const w = new GuestWorld();
     w.send(w.udp(ip("1.2.3.4"), 5000, 9, new Uint8Array([1])));
     w.flush();
@@ -168,6 +169,24 @@ describe("NetStack: UDP and DNS", () => {
     expect(r!.frame[34]).toBe(3);
     expect(r!.frame[35]).toBe(1); // host unreachable ("unreachable" from the uplink)
     expect(get16(r!.frame, 42 + 20 + 2)).toBe(9); // the quoted UDP header
+  });
+
+  it("answers ICMP port unreachable (type 3 code 3) from the destination when the uplink refuses the flow", () => {
+    const w = new GuestWorld();
+    w.uplink.refuseUdp("1.2.3.4", 9);
+    const sent = w.udp(ip("1.2.3.4"), 5000, 9, new Uint8Array([1, 2]));
+    w.send(sent);
+    w.flush();
+    const got = w.take();
+    expect(got.length).toBe(1);
+    const f = got[0]!.frame;
+    expect(f[23]).toBe(1); // ICMP
+    expect(f[34]).toBe(3); // destination unreachable
+    expect(f[35]).toBe(3); // port unreachable
+    expect(get32(f, 26)).toBe(ip("1.2.3.4")); // from the closed port's host, as it would be
+    expect(get32(f, 30)).toBe(GUEST_ADDR);
+    expect(f.subarray(42, 42 + 28)).toEqual(sent.subarray(14, 14 + 28)); // header + 8 of the datagram
+    expect(w.stack.udp.size).toBe(0); // the refused flow is gone
   });
 
   it("forwards DNS to the configured upstream, replying from 10.0.2.3:53", () => {
@@ -243,9 +262,31 @@ describe("NetStack: TCP", () => {
     const t = w.connect(ip("93.184.216.34"), 81, 40002);
     w.run(() => t.closed !== undefined);
     expect(t.closed).toBe("refused");
-    w.send(w.udp(ip("1.1.1.1"), 1, 1, new Uint8Array(0)));
+    expect(w.stack.tcpFlowCount).toBe(0);
+    // A late segment on the refused 4-tuple reaches no connection: RST, sequence taken from its ACK.
+    const out: Uint8Array[] = [];
+    const orig = w.stack.output.bind(w.stack);
+    w.stack.output = (f, g) => {
+      out.push(f);
+      orig(f, g);
+    };
+    w.send(
+      tcpFrame(
+        w.addrs(ip("93.184.216.34")),
+        40002,
+        81,
+        { seq: 5000, ack: 0x12345678, flags: TCP_ACK | TCP_PSH, window: 100, options: {}, payload: te.encode("late") },
+        1460,
+      ).frame,
+    );
     w.flush();
-    w.take();
+    const rs = out.map((f) => parseTcpFrame(f)).filter((p) => p !== undefined);
+    expect(rs.length).toBe(1);
+    expect(rs[0]!.seg.flags).toBe(TCP_RST);
+    expect(rs[0]!.seg.seq).toBe(0x12345678);
+    expect(rs[0]!.srcPort).toBe(81);
+    expect(rs[0]!.dstPort).toBe(40002);
+    expect(w.stack.tcpFlowCount).toBe(0);
   });
 
   it("the gateway address reaches the uplink's loopback", () => {
@@ -334,16 +375,107 @@ describe("NetStack: TCP", () => {
 });
 
 describe("NetStack: hostile input", () => {
-  it("answers a stray ACK with RST", () => {
-    const w = new GuestWorld();
-    const t = w.connect(ip("9.9.9.9"), 1, 40006);
-    w.take();
-    t.ep.abort();
-    w.flush();
-    const rs = w
+  const stray = (w: GuestWorld, flags: number, seq: number, ack: number, payload = new Uint8Array(0)) =>
+    tcpFrame(w.addrs(ip("9.9.9.9")), 40006, 1, { seq, ack, flags, window: 100, options: {}, payload }, 1460).frame;
+  const resets = (w: GuestWorld) =>
+    w
       .take()
       .map((f) => parseTcpFrame(f.frame))
-      .filter((p) => p && p.seg.flags & TCP_RST);
-    expect(rs.length).toBeLessThanOrEqual(1);
+      .filter((p) => p !== undefined && p.seg.flags & TCP_RST)
+      .map((p) => p!.seg);
+
+  it("answers a stray ACK with RST (RFC 9293 §3.10.7.1: seq = SEG.ACK)", () => {
+    const w = new GuestWorld();
+    w.send(stray(w, TCP_ACK, 1000, 0xdeadbeef));
+    w.flush();
+    const rs = resets(w);
+    expect(rs.length).toBe(1);
+    expect(rs[0]!.flags).toBe(TCP_RST);
+    expect(rs[0]!.seq).toBe(0xdeadbeef);
+    expect(w.stack.tcpFlowCount).toBe(0);
+  });
+
+  it("answers a stray segment without ACK with RST|ACK covering it, and never answers an RST", () => {
+    const w = new GuestWorld();
+    w.send(stray(w, TCP_FIN, 1000, 0, te.encode("abc")));
+    w.flush();
+    const rs = resets(w);
+    expect(rs.length).toBe(1);
+    expect(rs[0]!.flags).toBe(TCP_RST | TCP_ACK);
+    expect(rs[0]!.seq).toBe(0);
+    expect(rs[0]!.ack).toBe(1000 + 3 + 1); // data and FIN
+    w.send(stray(w, TCP_RST | TCP_ACK, 1000, 5));
+    w.flush();
+    expect(resets(w)).toEqual([]);
+  });
+});
+
+describe("NetStack: IPv4 TTL (the gateway forwards as a router, RFC 1812 §5.3.1)", () => {
+  const withTtl = (f: Uint8Array, ttl: number) => {
+    const v = new Ipv4View(f, 14);
+    v.ttl = ttl;
+    v.updateChecksum();
+    return f;
+  };
+
+  for (const ttl of [0, 1]) {
+    it(`a UDP datagram with TTL ${ttl} headed through the gateway draws time exceeded and is not forwarded`, () => {
+      const w = new GuestWorld();
+      const seen: Uint8Array[] = [];
+      w.uplink.listenUdp("1.2.3.4", 7, (d) => seen.push(d));
+      const sent = withTtl(w.udp(ip("1.2.3.4"), 5000, 7, new Uint8Array([1, 2, 3])), ttl);
+      w.send(sent);
+      w.flush();
+      expect(seen).toEqual([]);
+      expect(w.stack.udp.size).toBe(0);
+      const got = w.take();
+      expect(got.length).toBe(1);
+      const f = got[0]!.frame;
+      expect(f[23]).toBe(1); // ICMP
+      expect(f[34]).toBe(11); // time exceeded
+      expect(f[35]).toBe(0); // in transit
+      expect(get32(f, 26)).toBe(GATEWAY_ADDR);
+      expect(get32(f, 30)).toBe(GUEST_ADDR);
+      expect(f.subarray(42, 42 + 28)).toEqual(sent.subarray(14, 14 + 28));
+      expect(w.stack.counters.dropped["ipv4-ttl"]).toBe(1);
+    });
+  }
+
+  it("TTL 2 is forwarded; TTL 1 to the gateway itself is delivered; a TCP SYN with TTL 1 opens nothing", () => {
+    const w = new GuestWorld();
+    const seen: Uint8Array[] = [];
+    w.uplink.listenUdp("1.2.3.4", 7, (d) => seen.push(d));
+    w.send(withTtl(w.udp(ip("1.2.3.4"), 5000, 7, new Uint8Array([1])), 2));
+    w.send(withTtl(w.icmpEcho(GATEWAY_ADDR, 1, 1, new Uint8Array(4)), 1));
+    w.flush();
+    expect(seen.length).toBe(1);
+    const replies = w.take();
+    expect(replies.length).toBe(1);
+    expect(replies[0]!.frame[34]).toBe(0); // echo reply
+    const syn = tcpFrame(
+      w.addrs(ip("5.6.7.8")),
+      40010,
+      80,
+      { seq: 1, ack: 0, flags: TCP_SYN, window: 1000, options: {}, payload: new Uint8Array(0) },
+      1460,
+    ).frame;
+    w.send(withTtl(syn, 1));
+    w.flush();
+    expect(w.uplink.tcpFlows.length).toBe(0);
+    expect(w.stack.tcpFlowCount).toBe(0);
+    expect(w.take()[0]!.frame[34]).toBe(11);
+  });
+
+  it("an ICMP error with TTL 1 is dropped without an error about it; an echo request gets one", () => {
+    const w = new GuestWorld();
+    const err = withTtl(icmpFrame(w.addrs(ip("1.2.3.4")), 3, 3, 0, new Uint8Array(28)), 1);
+    w.send(err);
+    w.send(withTtl(w.icmpEcho(ip("1.2.3.4"), 9, 1, new Uint8Array(4)), 1));
+    w.flush();
+    const got = w.take();
+    expect(got.length).toBe(1);
+    expect(got[0]!.frame[34]).toBe(11);
+    expect(got[0]!.frame[42 + 20]).toBe(8); // quotes the echo request
+    expect(w.stack.counters.dropped["ipv4-ttl"]).toBe(2);
   });
 });

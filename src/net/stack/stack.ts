@@ -16,7 +16,7 @@ import {
   ETHERTYPE_IPV6,
   EthernetView,
 } from "../wire/ethernet.ts";
-import { ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHOREPLY } from "../wire/icmp.ts";
+import { ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHOREPLY, ICMP_TIME_EXCEEDED } from "../wire/icmp.ts";
 import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, Ipv4View } from "../wire/ipv4.ts";
 import { TCP_MIN_HLEN } from "../wire/tcp.ts";
 import { UdpView } from "../wire/udp.ts";
@@ -209,6 +209,17 @@ export class NetStack {
     const l4Len = ip.payloadLength;
     const end = ETH_HLEN + ip.totalLength;
     const csumOffloaded = gso?.needsCsum === true;
+    // A router does not forward a datagram whose TTL would reach zero (RFC 1812 §5.3.1): it answers with
+    // time exceeded, so traceroute shows the gateway as the first hop (slirp ignores TTL). Datagrams for
+    // the gateway's own addresses are delivered, not forwarded, and need no TTL to spare.
+    if (ip.ttl <= 1 && ip.dst !== GATEWAY_ADDR && this.uplinkHost(ip.dst) !== undefined) {
+      this.drop("ipv4-ttl");
+      // Never an error about an ICMP error (RFC 1812 §4.3.2.7): of ICMP, only echo requests are answered.
+      if (ip.protocol !== IPPROTO_ICMP || (l4Len >= 8 && frame[l4] === ICMP_ECHO)) {
+        this.sendIcmpError(frame.subarray(ETH_HLEN, end), ICMP_TIME_EXCEEDED, 0, GATEWAY_ADDR);
+      }
+      return;
+    }
     switch (ip.protocol) {
       case IPPROTO_ICMP: {
         this.icmp(frame, ip, l4, l4Len);
@@ -285,13 +296,18 @@ export class NetStack {
       return;
     }
     if (packet.length < 20) return;
-    const src = ((packet[12]! << 24) | (packet[13]! << 16) | (packet[14]! << 8) | packet[15]!) >>> 0;
     const dst = ((packet[16]! << 24) | (packet[17]! << 16) | (packet[18]! << 8) | packet[19]!) >>> 0;
+    // Errors come from the gateway for policy, from the destination for a closed port (as a host would).
+    this.sendIcmpError(packet, ICMP_DEST_UNREACH, code, code === ICMP_PORT_UNREACH ? dst : GATEWAY_ADDR);
+  }
+
+  /** An ICMPv4 error from `from` about `packet` (an IPv4 packet the guest sent), quoting its header + 8. */
+  private sendIcmpError(packet: Uint8Array, type: number, code: number, from: number): void {
+    if (packet.length < 20) return;
+    const src = ((packet[12]! << 24) | (packet[13]! << 16) | (packet[14]! << 8) | packet[15]!) >>> 0;
     const ihl = (packet[0]! & 0xf) * 4;
     const body = packet.slice(0, Math.min(packet.length, ihl + 8));
-    // Errors come from the gateway for policy, from the destination for a closed port (as a host would).
-    const from = code === ICMP_PORT_UNREACH ? dst : GATEWAY_ADDR;
-    this.output(icmpFrame(this.addrsTo(src, from), ICMP_DEST_UNREACH, code, 0, body));
+    this.output(icmpFrame(this.addrsTo(src, from), type, code, 0, body));
   }
 
   /** The uplink host for a guest destination; undefined when nothing is there. */

@@ -111,6 +111,7 @@ export interface MemoryUplinkOptions {
 export class MemoryUplink implements Uplink {
   private tcpServers = new Map<string, TcpServer>();
   private udpServers = new Map<string, UdpServer>();
+  private udpRefused = new Set<string>();
   /** Every TCP flow opened, in order (tests inspect them). */
   readonly tcpFlows: MemoryRemoteTcp[] = [];
   readonly names = new Map<string, string[]>();
@@ -128,6 +129,11 @@ export class MemoryUplink implements Uplink {
 
   listenUdp(host: string, port: number, server: UdpServer): void {
     this.udpServers.set(`${host}:${port}`, server);
+  }
+
+  /** Datagrams to host:port are refused, as a closed port answers (ECONNREFUSED / Wisp 0x44). */
+  refuseUdp(host: string, port: number): void {
+    this.udpRefused.add(`${host}:${port}`);
   }
 
   openTcp(host: string, port: number, h: UplinkTcpHandlers): UplinkTcp {
@@ -171,6 +177,7 @@ export class MemoryUplink implements Uplink {
 
   openUdp(host: string, port: number, h: UplinkUdpHandlers): UplinkUdp {
     const server = this.udpServers.get(`${host}:${port}`);
+    const refused = this.udpRefused.has(`${host}:${port}`);
     let closed = false;
     const remote: MemoryUdpRemote = {
       host,
@@ -184,7 +191,7 @@ export class MemoryUplink implements Uplink {
       send: (data) => {
         if (closed) return;
         if (server === undefined) {
-          this.scheduler(() => !closed && h.onError("unreachable"));
+          this.scheduler(() => !closed && h.onError(refused ? "refused" : "unreachable"));
           return;
         }
         const copy = data.slice();

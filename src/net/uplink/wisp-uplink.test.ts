@@ -163,6 +163,46 @@ describe("WispUplink", () => {
     }
   });
 
+  it("reconnects with a delay that doubles up to the cap, and starts over after a good connection", () => {
+    vi.useFakeTimers();
+    try {
+      const sockets: FakeSocket[] = [];
+      const up = new WispUplink({
+        url: "ws://x/",
+        createSocket: () => {
+          const s = new FakeSocket();
+          sockets.push(s);
+          return s;
+        },
+        reconnectMinMs: 100,
+        reconnectMaxMs: 1000,
+      });
+      /** Drops the newest socket and returns how long until the next one is made. */
+      const dropAndTime = () => {
+        const n = sockets.length;
+        sockets[n - 1]!.onclose?.({});
+        let waited = 0;
+        while (sockets.length === n && waited < 10_000) {
+          vi.advanceTimersByTime(1);
+          waited++;
+        }
+        expect(sockets.length).toBe(n + 1);
+        return waited;
+      };
+      const delays = Array.from({ length: 7 }, dropAndTime);
+      expect(delays).toEqual([100, 200, 400, 800, 1000, 1000, 1000]);
+      // A connection that completes the handshake (stream-0 CONTINUE) resets the backoff.
+      sockets.at(-1)!.credit(0, 8);
+      expect(up.connectionState).toBe("ready");
+      expect([dropAndTime(), dropAndTime()]).toEqual([100, 200]);
+      up.close();
+      vi.advanceTimersByTime(5000);
+      expect(sockets.length).toBe(10); // no reconnection once closed
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("ignores garbage from the server", () => {
     const { up, sockets } = setup();
     const ws = sockets[0]!;

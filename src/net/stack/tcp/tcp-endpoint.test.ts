@@ -115,13 +115,24 @@ describe("TcpEndpoint data, close and reset", () => {
   it("simultaneous close passes through CLOSING", () => {
     const p = new TcpPair();
     p.connect();
+    // Record each side's state after every segment it takes.
+    const states = { a: [] as string[], b: [] as string[] };
+    for (const side of ["a", "b"] as const) {
+      const ep = p[side].ep;
+      const input = ep.input.bind(ep);
+      ep.input = (seg) => {
+        input(seg);
+        states[side].push(ep.state);
+      };
+    }
     p.a.ep.shutdown();
     p.b.ep.shutdown();
+    expect(p.a.ep.state).toBe("FIN-WAIT-1");
+    expect(p.b.ep.state).toBe("FIN-WAIT-1");
     p.flush();
-    expect(["TIME-WAIT", "CLOSED"]).toContain(p.a.ep.state);
-    expect(["TIME-WAIT", "CLOSED"]).toContain(p.b.ep.state);
-    const states = new Set<string>();
-    expect(states.size).toBe(0);
+    // Each FIN arrived before the other side's ACK of its own: FIN-WAIT-1 → CLOSING → TIME-WAIT.
+    expect(states.a).toEqual(["CLOSING", "TIME-WAIT"]);
+    expect(states.b).toEqual(["CLOSING", "TIME-WAIT"]);
     p.run(() => p.a.closed !== undefined && p.b.closed !== undefined);
     expect(p.a.closed).toBe("normal");
     expect(p.b.closed).toBe("normal");

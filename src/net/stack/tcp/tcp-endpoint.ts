@@ -153,6 +153,15 @@ export class TcpEndpoint extends TcpEndpointBase {
     if (!ok) {
       // Old duplicates and window probes get an ACK so the peer resynchronizes; never answer an RST.
       if (!(seg.flags & TCP_RST)) this.sendAck();
+      // A retransmitted FIN in TIME-WAIT (our last ACK was lost) also restarts the 2 MSL wait (RFC 9293
+      // §3.10.7.4, TIME-WAIT under the eighth check).
+      if (
+        this.state === "TIME-WAIT" &&
+        seg.flags & TCP_FIN &&
+        !(seg.flags & TCP_RST) &&
+        seqAdd(seg.seq, len) === this.rcvNxt
+      )
+        this.enterTimeWait();
       return;
     }
     // Keep-alive watches this timestamp rather than re-arming a timer per segment (which would fill the
