@@ -36,11 +36,33 @@ export function mul64(alo: number, ahi: number, blo: number, bhi: number): void 
 
 /** High 64 bits of a 64×64 product: kind 1 = MULH (s×s), 2 = MULHSU (s×u), 3 = MULHU (u×u). */
 export function mulh64(alo: number, ahi: number, blo: number, bhi: number, kind: number): void {
-  let a = toBig(alo, ahi);
-  let b = toBig(blo, bhi);
-  if (kind !== 3 && ahi < 0) a -= 1n << 64n;
-  if (kind === 1 && bhi < 0) b -= 1n << 64n;
-  setFromBig((a * b) >> 64n);
+  // Unsigned high half from four 32×32 → 64 products (no BigInt), then the signed corrections:
+  // hi_s(a, b) = hi_u(a, b) - (a < 0 ? b : 0) - (b < 0 ? a : 0) (mod 2^64).
+  mulu32(alo, blo);
+  const p0h = out[1] >>> 0;
+  mulu32(alo, bhi);
+  const p1l = out[0] >>> 0;
+  const p1h = out[1] >>> 0;
+  mulu32(ahi, blo);
+  const p2l = out[0] >>> 0;
+  const p2h = out[1] >>> 0;
+  mulu32(ahi, bhi);
+  const mid = p0h + p1l + p2l; // < 3·2^32: exact
+  const top = (out[0] >>> 0) + p1h + p2h + Math.floor(mid / 4294967296); // < 2^35: exact
+  let rlo = top | 0;
+  let rhi = (out[1] + Math.floor(top / 4294967296)) | 0;
+  if (kind !== 3 && ahi < 0) {
+    const nlo = (rlo - blo) | 0;
+    rhi = (rhi - bhi - (rlo >>> 0 < blo >>> 0 ? 1 : 0)) | 0;
+    rlo = nlo;
+  }
+  if (kind === 1 && bhi < 0) {
+    const nlo = (rlo - alo) | 0;
+    rhi = (rhi - ahi - (rlo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
+    rlo = nlo;
+  }
+  out[0] = rlo;
+  out[1] = rhi;
 }
 
 function signed(lo: number, hi: number): bigint {
@@ -85,12 +107,14 @@ export function div64(alo: number, ahi: number, blo: number, bhi: number, isSign
     setFromBig((rem ? a % b : a / b) & B64);
     return;
   }
-  if (ahi === 0 && bhi === 0) {
-    const a = alo >>> 0;
-    const b = blo >>> 0;
-    const r = rem ? a % b : Math.floor(a / b);
+  if (ahi >>> 0 < 0x200000 && bhi >>> 0 < 0x200000) {
+    // Both below 2^53: a double division is exact after flooring, and so is a - q·b.
+    const a = (ahi >>> 0) * 4294967296 + (alo >>> 0);
+    const b = (bhi >>> 0) * 4294967296 + (blo >>> 0);
+    const q = Math.floor(a / b);
+    const r = rem ? a - q * b : q;
     out[0] = r | 0;
-    out[1] = 0;
+    out[1] = Math.floor(r / 4294967296) | 0;
     return;
   }
   const a = toBig(alo, ahi);

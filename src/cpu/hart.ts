@@ -14,7 +14,7 @@ import { div32, div64, mul64, mulh64, out } from "./alu.ts";
 import { csrRead, csrWrite } from "./csr.ts";
 import * as C from "./csr-numbers.ts";
 import { Fpu } from "./fpu.ts";
-import { HartMemory, TLB_INVALID, TLB_MASK, TRAP } from "./hart-memory.ts";
+import { HartMemory, TLB_MASK, TRAP } from "./hart-memory.ts";
 import { ACCESS_LOAD, ACCESS_STORE } from "./mmu.ts";
 import { rvcTable } from "./rvc.ts";
 import { HartState } from "./state.ts";
@@ -232,7 +232,16 @@ export class Hart extends HartMemory implements InterruptTarget {
     const start = this.instret;
     const x = this.x;
     const rvc = this.rvc;
+    const view = this.mem.view;
+    const u8 = this.u8;
     const u16 = this.u16;
+    const i32 = this.i32;
+    const rTagLo = this.rTagLo;
+    const rTagHi = this.rTagHi;
+    const rOff = this.rOff;
+    const wTagLo = this.wTagLo;
+    const wTagHi = this.wTagHi;
+    const wOff = this.wOff;
     const tracing = this.trace !== undefined;
     // Retired in this call; pc lives in locals and is written back before anything that may read it.
     let n = 0;
@@ -244,43 +253,47 @@ export class Hart extends HartMemory implements InterruptTarget {
     while (n < budget) {
       const irq = this.pendingInterrupt();
       if (irq >= 0) this.takeTrap(irq, true, 0, 0);
-      pcLo = this.pcLo;
-      pcHi = this.pcHi;
+      pcLo = this.pcLo | 0;
+      pcHi = this.pcHi | 0;
+      // The data TLB set only changes with privilege, MPRV/MPP or SUM: in SYSTEM instructions (after
+      // which we leave the inner loop) and in traps (which unwind out of it).
+      const dBase = this.dBase;
       // The page the last fetch came from (TLB flushes only happen in calls after which we leave the
       // inner loop, so this cache never outlives its translation).
-      let fPageLo = TLB_INVALID;
+      // fLimit is 4093 while the cache is valid (0 = invalid): pc hits when it is in that page with
+      // four readable bytes left (not its last parcel), which one unsigned compare of pc ^ page checks.
+      let fPageLo = 0;
       let fPageHi = 0;
-      let fHalf = 0;
+      let fPageOff = 0;
+      let fLimit = 0;
       try {
         inner: while (n < budget) {
           // Fetch.
           let insn: number;
-          if ((pcLo & -4096) === fPageLo && pcHi === fPageHi && (pcLo & 4095) !== 4094) {
-            const h = fHalf + ((pcLo & 4095) >> 1);
-            insn = u16[h];
-            if ((insn & 3) === 3) insn |= u16[h + 1] << 16;
+          if ((pcLo ^ fPageLo) >>> 0 < fLimit && pcHi === fPageHi) {
+            // Four bytes at once (little-endian, unaligned); a compressed instruction uses the low two.
+            insn = view.getInt32(fPageOff + (pcLo & 4095), true);
           } else {
             // Another page (or the last parcel of one): consult the fetch TLB, walking only on a miss.
             const fi = this.xBase + ((pcLo >>> 12) & TLB_MASK);
             if (this.xTagLo[fi] !== (pcLo & -4096) || this.xTagHi[fi] !== pcHi) this.fetchSlow(pcLo, pcHi);
-            if (this.xTagLo[fi] === (pcLo & -4096) && this.xTagHi[fi] === pcHi && (pcLo & 4095) !== 4094) {
+            if (this.xTagLo[fi] === (pcLo & -4096) && this.xTagHi[fi] === pcHi && (pcLo & 4095) < 4093) {
               fPageLo = pcLo & -4096;
               fPageHi = pcHi;
-              fHalf = this.xOff[fi] >> 1;
-              const h = fHalf + ((pcLo & 4095) >> 1);
-              insn = u16[h];
-              if ((insn & 3) === 3) insn |= u16[h + 1] << 16;
+              fPageOff = this.xOff[fi];
+              fLimit = 4093;
+              insn = view.getInt32(fPageOff + (pcLo & 4095), true);
             } else {
-              insn = this.fetchSlow(pcLo, pcHi);
+              insn = this.fetchSlow(pcLo, pcHi) | 0;
             }
           }
           let len = 4;
           parcel = 0;
           if ((insn & 3) !== 3) {
             parcel = insn & 0xffff;
-            const e = rvc[parcel];
-            if (e === 0) this.illegal(parcel);
-            insn = e;
+            // A reserved parcel expands to 0, which the switch's default rejects (the catch then
+            // reports the parcel as tval).
+            insn = rvc[parcel];
             len = 2;
           }
           if (tracing) this.traceBefore(insn, pcLo, pcHi);
@@ -292,245 +305,21 @@ export class Hart extends HartMemory implements InterruptTarget {
           let nextHi = nextLo >>> 0 < pcLo >>> 0 ? (pcHi + 1) | 0 : pcHi;
           let rlo = 0;
           let rhi = 0;
-          let write = true;
           switch (insn & 0x7f) {
-            case 0x37: // LUI
-              rlo = insn & 0xfffff000;
-              rhi = rlo >> 31;
-              break;
-            case 0x17: {
-              // AUIPC
-              const ilo = insn & 0xfffff000;
-              rlo = (pcLo + ilo) | 0;
-              rhi = (pcHi + (ilo >> 31) + (rlo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
-              break;
-            }
-            case 0x6f: {
-              // JAL
-              const imm =
-                ((insn >> 11) & 0xfff00000) | (insn & 0xff000) | ((insn >>> 9) & 0x800) | ((insn >>> 20) & 0x7fe);
-              rlo = nextLo;
-              rhi = nextHi;
-              nextLo = (pcLo + imm) | 0;
-              nextHi = (pcHi + (imm >> 31) + (nextLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
-              break;
-            }
-            case 0x67: {
-              // JALR
-              if (f3 !== 0) this.illegal(insn);
-              const imm = insn >> 20;
-              const alo = x[rs1 * 2];
-              const ahi = x[rs1 * 2 + 1];
-              rlo = nextLo;
-              rhi = nextHi;
-              const tlo = (alo + imm) | 0;
-              nextHi = (ahi + (imm >> 31) + (tlo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
-              nextLo = tlo & ~1;
-              break;
-            }
-            case 0x63: {
-              // Branches
-              const alo = x[rs1 * 2];
-              const ahi = x[rs1 * 2 + 1];
-              const blo = x[rs2 * 2];
-              const bhi = x[rs2 * 2 + 1];
-              let taken: boolean;
-              switch (f3) {
-                case 0:
-                  taken = alo === blo && ahi === bhi;
-                  break;
-                case 1:
-                  taken = alo !== blo || ahi !== bhi;
-                  break;
-                case 4:
-                  taken = ahi < bhi || (ahi === bhi && alo >>> 0 < blo >>> 0);
-                  break;
-                case 5:
-                  taken = ahi > bhi || (ahi === bhi && alo >>> 0 >= blo >>> 0);
-                  break;
-                case 6:
-                  taken = ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo >>> 0 < blo >>> 0);
-                  break;
-                case 7:
-                  taken = ahi >>> 0 > bhi >>> 0 || (ahi === bhi && alo >>> 0 >= blo >>> 0);
-                  break;
-                default:
-                  this.illegal(insn);
-              }
-              write = false;
-              if (taken) {
-                const imm =
-                  ((insn >> 19) & 0xfffff000) | ((insn << 4) & 0x800) | ((insn >>> 20) & 0x7e0) | ((insn >>> 7) & 0x1e);
-                nextLo = (pcLo + imm) | 0;
-                nextHi = (pcHi + (imm >> 31) + (nextLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
-              }
-              break;
-            }
-            case 0x03: {
-              // Loads
-              const imm = insn >> 20;
-              const blo = x[rs1 * 2];
-              const alo = (blo + imm) | 0;
-              const ahi = (x[rs1 * 2 + 1] + (imm >> 31) + (alo >>> 0 < blo >>> 0 ? 1 : 0)) | 0;
-              switch (f3) {
-                case 0:
-                  rlo = (this.load8(alo, ahi) << 24) >> 24;
-                  rhi = rlo >> 31;
-                  break;
-                case 1:
-                  rlo = (this.load16(alo, ahi) << 16) >> 16;
-                  rhi = rlo >> 31;
-                  break;
-                case 2:
-                  rlo = this.load32(alo, ahi);
-                  rhi = rlo >> 31;
-                  break;
-                case 3:
-                  rlo = this.load64(alo, ahi);
-                  rhi = this.loadHi;
-                  break;
-                case 4:
-                  rlo = this.load8(alo, ahi);
-                  break;
-                case 5:
-                  rlo = this.load16(alo, ahi);
-                  break;
-                case 6:
-                  rlo = this.load32(alo, ahi);
-                  break;
-                default:
-                  this.illegal(insn);
-              }
-              break;
-            }
-            case 0x23: {
-              // Stores
-              const imm = ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
-              const blo = x[rs1 * 2];
-              const alo = (blo + imm) | 0;
-              const ahi = (x[rs1 * 2 + 1] + (imm >> 31) + (alo >>> 0 < blo >>> 0 ? 1 : 0)) | 0;
-              const vlo = x[rs2 * 2];
-              switch (f3) {
-                case 0:
-                  this.store8(alo, ahi, vlo & 0xff);
-                  break;
-                case 1:
-                  this.store16(alo, ahi, vlo & 0xffff);
-                  break;
-                case 2:
-                  this.store32(alo, ahi, vlo);
-                  break;
-                case 3:
-                  this.store64(alo, ahi, vlo, x[rs2 * 2 + 1]);
-                  break;
-                default:
-                  this.illegal(insn);
-              }
-              write = false;
-              break;
-            }
             case 0x13: {
               // OP-IMM
               const imm = insn >> 20;
               const alo = x[rs1 * 2];
               const ahi = x[rs1 * 2 + 1];
-              switch (f3) {
-                case 0:
-                  rlo = (alo + imm) | 0;
-                  rhi = (ahi + (imm >> 31) + (rlo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
-                  break;
-                case 1: {
-                  if (insn >>> 26 !== 0) this.illegal(insn);
-                  const sh = (insn >>> 20) & 63;
-                  if (sh === 0) {
-                    rlo = alo;
-                    rhi = ahi;
-                  } else if (sh < 32) {
-                    rhi = (ahi << sh) | (alo >>> (32 - sh));
-                    rlo = alo << sh;
-                  } else {
-                    rhi = alo << (sh - 32);
-                    rlo = 0;
-                  }
-                  break;
-                }
-                case 2:
-                  rlo = ahi < imm >> 31 || (ahi === imm >> 31 && alo >>> 0 < imm >>> 0) ? 1 : 0;
-                  break;
-                case 3:
-                  rlo = ahi >>> 0 < (imm >> 31) >>> 0 || (ahi === imm >> 31 && alo >>> 0 < imm >>> 0) ? 1 : 0;
-                  break;
-                case 4:
-                  rlo = alo ^ imm;
-                  rhi = ahi ^ (imm >> 31);
-                  break;
-                case 5: {
-                  const top = insn >>> 26;
-                  const sh = (insn >>> 20) & 63;
-                  if (top === 0) {
-                    if (sh === 0) {
-                      rlo = alo;
-                      rhi = ahi;
-                    } else if (sh < 32) {
-                      rlo = (alo >>> sh) | (ahi << (32 - sh));
-                      rhi = ahi >>> sh;
-                    } else {
-                      rlo = ahi >>> (sh - 32);
-                      rhi = 0;
-                    }
-                  } else if (top === 0x10) {
-                    if (sh === 0) {
-                      rlo = alo;
-                      rhi = ahi;
-                    } else if (sh < 32) {
-                      rlo = (alo >>> sh) | (ahi << (32 - sh));
-                      rhi = ahi >> sh;
-                    } else {
-                      rlo = ahi >> (sh - 32);
-                      rhi = ahi >> 31;
-                    }
-                  } else this.illegal(insn);
-                  break;
-                }
-                case 6:
-                  rlo = alo | imm;
-                  rhi = ahi | (imm >> 31);
-                  break;
-                default:
-                  rlo = alo & imm;
-                  rhi = ahi & (imm >> 31);
-                  break;
-              }
-              break;
-            }
-            case 0x1b: {
-              // OP-IMM-32
-              const alo = x[rs1 * 2];
-              const sh = (insn >>> 20) & 31;
-              const top = insn >>> 25;
-              if (f3 === 0) rlo = (alo + (insn >> 20)) | 0;
-              else if (f3 === 1 && top === 0) rlo = alo << sh;
-              else if (f3 === 5 && top === 0) rlo = alo >>> sh;
-              else if (f3 === 5 && top === 0x20) rlo = alo >> sh;
-              else this.illegal(insn);
-              rhi = rlo >> 31;
-              break;
-            }
-            case 0x33: {
-              // OP (RV64I + M)
-              const alo = x[rs1 * 2];
-              const ahi = x[rs1 * 2 + 1];
-              const blo = x[rs2 * 2];
-              const bhi = x[rs2 * 2 + 1];
-              const f7 = insn >>> 25;
-              if (f7 === 0) {
+              // ADDI (also c.li, c.addi, c.addi16sp, c.addi4spn) first, outside the jump table.
+              if (f3 === 0) {
+                rlo = (alo + imm) | 0;
+                rhi = (ahi + (imm >> 31) + (rlo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
+              } else
                 switch (f3) {
-                  case 0:
-                    rlo = (alo + blo) | 0;
-                    rhi = (ahi + bhi + (rlo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
-                    break;
                   case 1: {
-                    const sh = blo & 63;
+                    if (insn >>> 26 !== 0) this.illegal(insn);
+                    const sh = (insn >>> 20) & 63;
                     if (sh === 0) {
                       rlo = alo;
                       rhi = ahi;
@@ -544,38 +333,212 @@ export class Hart extends HartMemory implements InterruptTarget {
                     break;
                   }
                   case 2:
-                    rlo = ahi < bhi || (ahi === bhi && alo >>> 0 < blo >>> 0) ? 1 : 0;
+                    rlo = ahi < imm >> 31 || (ahi === imm >> 31 && alo >>> 0 < imm >>> 0) ? 1 : 0;
                     break;
                   case 3:
-                    rlo = ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo >>> 0 < blo >>> 0) ? 1 : 0;
+                    rlo = ahi >>> 0 < (imm >> 31) >>> 0 || (ahi === imm >> 31 && alo >>> 0 < imm >>> 0) ? 1 : 0;
                     break;
                   case 4:
-                    rlo = alo ^ blo;
-                    rhi = ahi ^ bhi;
+                    rlo = alo ^ imm;
+                    rhi = ahi ^ (imm >> 31);
                     break;
                   case 5: {
-                    const sh = blo & 63;
-                    if (sh === 0) {
-                      rlo = alo;
-                      rhi = ahi;
-                    } else if (sh < 32) {
-                      rlo = (alo >>> sh) | (ahi << (32 - sh));
-                      rhi = ahi >>> sh;
-                    } else {
-                      rlo = ahi >>> (sh - 32);
-                      rhi = 0;
-                    }
+                    const top = insn >>> 26;
+                    const sh = (insn >>> 20) & 63;
+                    if (top === 0) {
+                      if (sh === 0) {
+                        rlo = alo;
+                        rhi = ahi;
+                      } else if (sh < 32) {
+                        rlo = (alo >>> sh) | (ahi << (32 - sh));
+                        rhi = (ahi >>> sh) | 0;
+                      } else {
+                        rlo = (ahi >>> (sh - 32)) | 0;
+                        rhi = 0;
+                      }
+                    } else if (top === 0x10) {
+                      if (sh === 0) {
+                        rlo = alo;
+                        rhi = ahi;
+                      } else if (sh < 32) {
+                        rlo = (alo >>> sh) | (ahi << (32 - sh));
+                        rhi = ahi >> sh;
+                      } else {
+                        rlo = ahi >> (sh - 32);
+                        rhi = ahi >> 31;
+                      }
+                    } else this.illegal(insn);
                     break;
                   }
                   case 6:
-                    rlo = alo | blo;
-                    rhi = ahi | bhi;
+                    rlo = alo | imm;
+                    rhi = ahi | (imm >> 31);
                     break;
                   default:
-                    rlo = alo & blo;
-                    rhi = ahi & bhi;
+                    rlo = alo & imm;
+                    rhi = ahi & (imm >> 31);
                     break;
                 }
+              if (rd !== 0) {
+                x[rd * 2] = rlo;
+                x[rd * 2 + 1] = rhi;
+              }
+              break;
+            }
+            case 0x03: {
+              // Loads: the load-TLB hit path is inlined here (hit, and aligned for the access size);
+              // anything else takes loadSlow.
+              const imm = insn >> 20;
+              const blo = x[rs1 * 2];
+              const alo = (blo + imm) | 0;
+              const ahi = (x[rs1 * 2 + 1] + (imm >> 31) + (alo >>> 0 < blo >>> 0 ? 1 : 0)) | 0;
+              const ti = dBase + ((alo >>> 12) & TLB_MASK);
+              const hit = rTagLo[ti] === (alo & -4096) && rTagHi[ti] === ahi;
+              const off = rOff[ti] + (alo & 4095);
+              if (f3 === 3) {
+                if (hit && (alo & 7) === 0) {
+                  rlo = i32[off >> 2];
+                  rhi = i32[(off >> 2) + 1];
+                } else {
+                  rlo = this.loadSlow(alo, ahi, 8) | 0;
+                  rhi = this.loadHi | 0;
+                }
+              } else if (f3 === 2 || f3 === 6) {
+                rlo = hit && (alo & 3) === 0 ? i32[off >> 2] : this.loadSlow(alo, ahi, 4) | 0;
+                rhi = f3 === 2 ? rlo >> 31 : 0;
+              } else if (f3 === 4 || f3 === 0) {
+                rlo = hit ? u8[off] : this.loadSlow(alo, ahi, 1) & 0xff;
+                if (f3 === 0) {
+                  rlo = (rlo << 24) >> 24;
+                  rhi = rlo >> 31;
+                }
+              } else if (f3 === 1 || f3 === 5) {
+                rlo = hit && (alo & 1) === 0 ? u16[off >> 1] : this.loadSlow(alo, ahi, 2) & 0xffff;
+                if (f3 === 1) {
+                  rlo = (rlo << 16) >> 16;
+                  rhi = rlo >> 31;
+                }
+              } else this.illegal(insn);
+              if (rd !== 0) {
+                x[rd * 2] = rlo;
+                x[rd * 2 + 1] = rhi;
+              }
+              break;
+            }
+            case 0x23: {
+              // Stores: the store-TLB hit path inlined, as for loads.
+              const imm = ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
+              const blo = x[rs1 * 2];
+              const alo = (blo + imm) | 0;
+              const ahi = (x[rs1 * 2 + 1] + (imm >> 31) + (alo >>> 0 < blo >>> 0 ? 1 : 0)) | 0;
+              const vlo = x[rs2 * 2];
+              const ti = dBase + ((alo >>> 12) & TLB_MASK);
+              const hit = wTagLo[ti] === (alo & -4096) && wTagHi[ti] === ahi;
+              const off = wOff[ti] + (alo & 4095);
+              if (f3 === 3) {
+                if (hit && (alo & 7) === 0) {
+                  i32[off >> 2] = vlo;
+                  i32[(off >> 2) + 1] = x[rs2 * 2 + 1];
+                } else this.storeSlow(alo, ahi, 8, vlo, x[rs2 * 2 + 1]);
+              } else if (f3 === 2) {
+                if (hit && (alo & 3) === 0) i32[off >> 2] = vlo;
+                else this.storeSlow(alo, ahi, 4, vlo, 0);
+              } else if (f3 === 0) {
+                if (hit) u8[off] = vlo;
+                else this.storeSlow(alo, ahi, 1, vlo & 0xff, 0);
+              } else if (f3 === 1) {
+                if (hit && (alo & 1) === 0) u16[off >> 1] = vlo;
+                else this.storeSlow(alo, ahi, 2, vlo & 0xffff, 0);
+              } else this.illegal(insn);
+              break;
+            }
+            case 0x63: {
+              // Branches
+              const alo = x[rs1 * 2];
+              const ahi = x[rs1 * 2 + 1];
+              const blo = x[rs2 * 2];
+              const bhi = x[rs2 * 2 + 1];
+              // BEQ/BNE, then BLT/BGE/BLTU/BGEU as one unsigned compare (signed: flip the sign bits);
+              // odd f3 negates.
+              let taken: boolean;
+              if (f3 < 2) {
+                taken = (alo === blo && ahi === bhi) === (f3 === 0);
+              } else {
+                if (f3 < 4) this.illegal(insn);
+                const flip = (f3 & 2) === 0 ? -0x80000000 : 0;
+                const ah = (ahi ^ flip) >>> 0;
+                const bh = (bhi ^ flip) >>> 0;
+                taken = (ah < bh || (ah === bh && alo >>> 0 < blo >>> 0)) === ((f3 & 1) === 0);
+              }
+              if (taken) {
+                const imm =
+                  ((insn >> 19) & 0xfffff000) | ((insn << 4) & 0x800) | ((insn >>> 20) & 0x7e0) | ((insn >>> 7) & 0x1e);
+                nextLo = (pcLo + imm) | 0;
+                nextHi = (pcHi + (imm >> 31) + (nextLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
+              }
+              break;
+            }
+            case 0x33: {
+              // OP (RV64I + M)
+              const alo = x[rs1 * 2];
+              const ahi = x[rs1 * 2 + 1];
+              const blo = x[rs2 * 2];
+              const bhi = x[rs2 * 2 + 1];
+              const f7 = insn >>> 25;
+              if (f7 === 0) {
+                // ADD (also c.mv, c.add) first, outside the jump table.
+                if (f3 === 0) {
+                  rlo = (alo + blo) | 0;
+                  rhi = (ahi + bhi + (rlo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
+                } else
+                  switch (f3) {
+                    case 1: {
+                      const sh = blo & 63;
+                      if (sh === 0) {
+                        rlo = alo;
+                        rhi = ahi;
+                      } else if (sh < 32) {
+                        rhi = (ahi << sh) | (alo >>> (32 - sh));
+                        rlo = alo << sh;
+                      } else {
+                        rhi = alo << (sh - 32);
+                        rlo = 0;
+                      }
+                      break;
+                    }
+                    case 2:
+                      rlo = ahi < bhi || (ahi === bhi && alo >>> 0 < blo >>> 0) ? 1 : 0;
+                      break;
+                    case 3:
+                      rlo = ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo >>> 0 < blo >>> 0) ? 1 : 0;
+                      break;
+                    case 4:
+                      rlo = alo ^ blo;
+                      rhi = ahi ^ bhi;
+                      break;
+                    case 5: {
+                      const sh = blo & 63;
+                      if (sh === 0) {
+                        rlo = alo;
+                        rhi = ahi;
+                      } else if (sh < 32) {
+                        rlo = (alo >>> sh) | (ahi << (32 - sh));
+                        rhi = (ahi >>> sh) | 0;
+                      } else {
+                        rlo = (ahi >>> (sh - 32)) | 0;
+                        rhi = 0;
+                      }
+                      break;
+                    }
+                    case 6:
+                      rlo = alo | blo;
+                      rhi = ahi | bhi;
+                      break;
+                    default:
+                      rlo = alo & blo;
+                      rhi = ahi & bhi;
+                      break;
+                  }
               } else if (f7 === 0x20) {
                 if (f3 === 0) {
                   rlo = (alo - blo) | 0;
@@ -600,6 +563,77 @@ export class Hart extends HartMemory implements InterruptTarget {
                 rlo = out[0];
                 rhi = out[1];
               } else this.illegal(insn);
+              if (rd !== 0) {
+                x[rd * 2] = rlo;
+                x[rd * 2 + 1] = rhi;
+              }
+              break;
+            }
+            case 0x6f: {
+              // JAL
+              const imm =
+                ((insn >> 11) & 0xfff00000) | (insn & 0xff000) | ((insn >>> 9) & 0x800) | ((insn >>> 20) & 0x7fe);
+              rlo = nextLo;
+              rhi = nextHi;
+              nextLo = (pcLo + imm) | 0;
+              nextHi = (pcHi + (imm >> 31) + (nextLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
+              if (rd !== 0) {
+                x[rd * 2] = rlo;
+                x[rd * 2 + 1] = rhi;
+              }
+              break;
+            }
+            case 0x67: {
+              // JALR
+              if (f3 !== 0) this.illegal(insn);
+              const imm = insn >> 20;
+              const alo = x[rs1 * 2];
+              const ahi = x[rs1 * 2 + 1];
+              rlo = nextLo;
+              rhi = nextHi;
+              const tlo = (alo + imm) | 0;
+              nextHi = (ahi + (imm >> 31) + (tlo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
+              nextLo = tlo & ~1;
+              if (rd !== 0) {
+                x[rd * 2] = rlo;
+                x[rd * 2 + 1] = rhi;
+              }
+              break;
+            }
+            case 0x1b: {
+              // OP-IMM-32
+              const alo = x[rs1 * 2];
+              const sh = (insn >>> 20) & 31;
+              const top = insn >>> 25;
+              if (f3 === 0) rlo = (alo + (insn >> 20)) | 0;
+              else if (f3 === 1 && top === 0) rlo = alo << sh;
+              else if (f3 === 5 && top === 0) rlo = (alo >>> sh) | 0;
+              else if (f3 === 5 && top === 0x20) rlo = alo >> sh;
+              else this.illegal(insn);
+              rhi = rlo >> 31;
+              if (rd !== 0) {
+                x[rd * 2] = rlo;
+                x[rd * 2 + 1] = rhi;
+              }
+              break;
+            }
+            case 0x37: // LUI
+              rlo = insn & 0xfffff000;
+              rhi = rlo >> 31;
+              if (rd !== 0) {
+                x[rd * 2] = rlo;
+                x[rd * 2 + 1] = rhi;
+              }
+              break;
+            case 0x17: {
+              // AUIPC
+              const ilo = insn & 0xfffff000;
+              rlo = (pcLo + ilo) | 0;
+              rhi = (pcHi + (ilo >> 31) + (rlo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
+              if (rd !== 0) {
+                x[rd * 2] = rlo;
+                x[rd * 2 + 1] = rhi;
+              }
               break;
             }
             case 0x3b: {
@@ -610,7 +644,7 @@ export class Hart extends HartMemory implements InterruptTarget {
               if (f7 === 0) {
                 if (f3 === 0) rlo = (alo + blo) | 0;
                 else if (f3 === 1) rlo = alo << (blo & 31);
-                else if (f3 === 5) rlo = alo >>> (blo & 31);
+                else if (f3 === 5) rlo = (alo >>> (blo & 31)) | 0;
                 else this.illegal(insn);
               } else if (f7 === 0x20) {
                 if (f3 === 0) rlo = (alo - blo) | 0;
@@ -618,15 +652,18 @@ export class Hart extends HartMemory implements InterruptTarget {
                 else this.illegal(insn);
               } else if (f7 === 1) {
                 if (f3 === 0) rlo = Math.imul(alo, blo);
-                else if (f3 >= 4) rlo = div32(alo, blo, (f3 & 1) === 0, f3 >= 6);
+                else if (f3 >= 4) rlo = div32(alo, blo, (f3 & 1) === 0, f3 >= 6) | 0;
                 else this.illegal(insn);
               } else this.illegal(insn);
               rhi = rlo >> 31;
+              if (rd !== 0) {
+                x[rd * 2] = rlo;
+                x[rd * 2 + 1] = rhi;
+              }
               break;
             }
             case 0x0f: // MISC-MEM: FENCE (nothing to order on one hart), FENCE.I (no decoded-code cache yet)
               if (f3 > 1) this.illegal(insn);
-              write = false;
               break;
             case 0x73: {
               // SYSTEM
@@ -638,16 +675,21 @@ export class Hart extends HartMemory implements InterruptTarget {
                 // xRET and WFI set pc themselves; interrupts may have become enabled, so re-check.
                 n++;
                 if (tracing) this.traceAfter(0);
-                pcLo = this.pcLo;
-                pcHi = this.pcHi;
+                pcLo = this.pcLo | 0;
+                pcHi = this.pcHi | 0;
                 break inner;
               }
-              if (r === SYS_NO_WRITE) write = false;
-              else {
-                rlo = out[0];
-                rhi = out[1];
+              // CSR writes may enable an interrupt or change translation: retire here and re-check
+              // before going on.
+              if (r === SYS_WRITE && rd !== 0) {
+                x[rd * 2] = out[0];
+                x[rd * 2 + 1] = out[1];
               }
-              break;
+              pcLo = nextLo;
+              pcHi = nextHi;
+              n++;
+              if (tracing) this.traceAfter(r === SYS_WRITE ? rd : 0);
+              break inner;
             }
             case 0x2f: // AMO
               this.pcLo = pcLo;
@@ -655,6 +697,10 @@ export class Hart extends HartMemory implements InterruptTarget {
               this.amo(insn, rs1, rs2, f3);
               rlo = out[0];
               rhi = out[1];
+              if (rd !== 0) {
+                x[rd * 2] = rlo;
+                x[rd * 2 + 1] = rhi;
+              }
               break;
             case 0x07: // FLW / FLD
             case 0x27: // FSW / FSD
@@ -664,25 +710,14 @@ export class Hart extends HartMemory implements InterruptTarget {
             case 0x4f:
             case 0x53:
               this.floatOp(insn, rd, rs1, rs2, f3);
-              write = false;
               break;
             default:
               this.illegal(insn);
           }
-          if (write && rd !== 0) {
-            x[rd * 2] = rlo;
-            x[rd * 2 + 1] = rhi;
-          }
           pcLo = nextLo;
           pcHi = nextHi;
           n++;
-          if (tracing) this.traceAfter(write ? rd : 0);
-          // CSR writes may enable an interrupt or change translation: re-check before going on.
-          if ((insn & 0x7f) === 0x73) {
-            this.pcLo = pcLo;
-            this.pcHi = pcHi;
-            break;
-          }
+          if (tracing) this.traceAfter(writesRd(insn) ? rd : 0);
         }
         this.pcLo = pcLo;
         this.pcHi = pcHi;
@@ -978,6 +1013,20 @@ export class Hart extends HartMemory implements InterruptTarget {
     if (rd !== 0) t(`${this.tracePc} ${w} x${rd}=${hex64(this.x[rd * 2], this.x[rd * 2 + 1])}`);
     else t(`${this.tracePc} ${w}`);
   }
+}
+
+/** Whether an (expanded) instruction writes x[rd] (for the trace only). */
+function writesRd(insn: number): boolean {
+  const op = insn & 0x7f;
+  return !(
+    op === 0x23 ||
+    op === 0x63 ||
+    op === 0x0f ||
+    op === 0x07 ||
+    op === 0x27 ||
+    (op & 0x73) === 0x43 ||
+    op === 0x53
+  );
 }
 
 const SYS_WRITE = 0;
