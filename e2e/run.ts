@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { CHROMIUM, openBrowser, PROMPT_AT_END, ROOT, typeLine, waitForTerminal } from "./harness.ts";
+import { CLS_LIMIT, layoutShifts } from "./layout-shift.ts";
 
 /** The README's picture, worth committing. */
 const SCREENSHOTS = join(ROOT, "e2e/screenshots");
@@ -155,7 +156,9 @@ async function tabNetworkPing(url: string, context: BrowserContext, page: Page):
   try {
     const pages = [page, second];
     await Promise.all(pages.map((p) => p.goto(`${url}?net=tab`)));
-    await Promise.all(pages.map((p) => waitForTerminal(p, (t) => PROMPT_AT_END.test(t), "prompt", BOOT_TIMEOUT_MS)));
+    // The prompt on a line of its own, not necessarily the last: udhcpc bringing eth0 up can make the
+    // kernel log "link becomes ready" right after it.
+    await Promise.all(pages.map((p) => waitForTerminal(p, (t) => /^vireo:~# /m.test(t), "prompt", BOOT_TIMEOUT_MS)));
     for (const [i, p] of pages.entries()) {
       // $((N)) so the typed line itself does not match what we wait for.
       await typeLine(
@@ -473,6 +476,22 @@ async function main(): Promise<void> {
       "two tabs with ?net=tab share an Ethernet segment over BroadcastChannel: 10.0.3.1 pings 10.0.3.2",
       async () => {
         await tabNetworkPing(url, context, page);
+      },
+    );
+
+    await check(
+      `no layout jumps at 1280×720 while the guest boots and runs with the panels live (CLS < ${CLS_LIMIT})`,
+      async () => {
+        const cls = await layoutShifts(url, context, BOOT_TIMEOUT_MS, COMMAND_TIMEOUT_MS);
+        console.log(`    CLS ${cls.value.toFixed(4)} over ${cls.shifts.length} shift(s)`);
+        if (!(cls.value < CLS_LIMIT)) {
+          const worst = [...cls.shifts]
+            .sort((a, b) => b.value - a.value)
+            .slice(0, 4)
+            .map((sh) => `${sh.value.toFixed(4)} at ${sh.at} ms: ${sh.sources.join(", ")}`)
+            .join("; ");
+          throw new Error(`CLS ${cls.value.toFixed(4)}; worst: ${worst}`);
+        }
       },
     );
 

@@ -2,8 +2,14 @@
 // and the Devices / Queues / Network panels on the right. All machine state arrives from the worker
 // through MachineClient; this component only keeps what React must render.
 
-import { type DragEvent, useEffect, useRef, useState } from "react";
-import type { DownloadProgress, MachineConfig, MachinePhase, MachineSnapshot } from "../worker/protocol.ts";
+import { type DragEvent, useCallback, useEffect, useRef, useState } from "react";
+import type {
+  DeviceSnapshot,
+  DownloadProgress,
+  MachineConfig,
+  MachinePhase,
+  MachineSnapshot,
+} from "../worker/protocol.ts";
 import { configToSearch, imageRoleForName } from "./config.ts";
 import { BootProgress } from "./features/console/boot-progress.tsx";
 import { type BootStage, BootStageTracker } from "./features/console/boot-stages.ts";
@@ -22,14 +28,25 @@ interface Props {
   initialConfig: MachineConfig;
   warnings: string[];
   relayDefault: string;
+  /** false for `?ui=off`: no snapshots from the worker, no live panels (see parseUiLive). */
+  live: boolean;
 }
 
 type ConsoleTab = "uart" | "hvc0";
-/** Snapshots come five times a second; this long without one means the worker is stuck. */
+/** Snapshots come four times a second; this long without one means the worker is stuck. */
 const STALL_MS = 5000;
 type PanelTab = "devices" | "queues" | "network";
+const CONSOLE_TABS: { id: ConsoleTab; label: string }[] = [
+  { id: "uart", label: "ttyS0 (UART)" },
+  { id: "hvc0", label: "hvc0 (virtio-console)" },
+];
+const PANEL_TABS: { id: PanelTab; label: string }[] = [
+  { id: "devices", label: "Devices" },
+  { id: "queues", label: "Queues" },
+  { id: "network", label: "Network" },
+];
 
-export function App({ client, initialConfig, warnings, relayDefault }: Props) {
+export function App({ client, initialConfig, warnings, relayDefault, live }: Props) {
   const [config, setConfig] = useState(initialConfig);
   const [phase, setPhase] = useState<MachinePhase>("idle");
   const [downloads, setDownloads] = useState<DownloadProgress[]>([]);
@@ -41,6 +58,8 @@ export function App({ client, initialConfig, warnings, relayDefault }: Props) {
   const tracker = useRef(new BootStageTracker());
   const lastReport = useRef(performance.now());
   const throughput = useRef(new ThroughputHistory());
+  /** The last devices a snapshot carried: the Network panel asks for snapshots without them. */
+  const lastDevices = useRef<DeviceSnapshot[]>([]);
 
   useEffect(() => {
     const offs = [
@@ -49,6 +68,7 @@ export function App({ client, initialConfig, warnings, relayDefault }: Props) {
       client.on("snapshot", (s) => {
         lastReport.current = performance.now();
         throughput.current.feed(s);
+        if (s.devices !== undefined) lastDevices.current = s.devices;
         setSnapshot(s);
       }),
       client.on("error", (stage, message) => setErrors((e) => [...e.slice(-4), `${stage}: ${message}`])),
@@ -80,17 +100,23 @@ export function App({ client, initialConfig, warnings, relayDefault }: Props) {
   useEffect(() => {
     lastReport.current = performance.now();
     const timer = setInterval(() => {
-      setStalled(phase === "running" && performance.now() - lastReport.current > STALL_MS);
+      setStalled(live && phase === "running" && performance.now() - lastReport.current > STALL_MS);
     }, 1000);
     return () => clearInterval(timer);
-  }, [phase]);
+  }, [phase, live]);
 
-  const changeConfig = (next: MachineConfig): void => {
-    setErrors([]);
-    setDownloads([]);
-    window.history.replaceState(null, "", configToSearch(next, relayDefault) || window.location.pathname);
-    setConfig({ ...next });
-  };
+  // Stable, so the memoised controls and panels do not re-render with every snapshot.
+  const changeConfig = useCallback(
+    (next: MachineConfig): void => {
+      setErrors([]);
+      setDownloads([]);
+      const search = configToSearch(next, relayDefault);
+      const ui = live ? "" : `${search === "" ? "?" : "&"}ui=off`;
+      window.history.replaceState(null, "", `${search}${ui}` || window.location.pathname);
+      setConfig({ ...next });
+    },
+    [live, relayDefault],
+  );
 
   // Dropping kernel / initrd / firmware files on the console boots them (by name: see imageRoleForName).
   const dropImages = async (e: DragEvent<HTMLElement>): Promise<void> => {
@@ -102,7 +128,12 @@ export function App({ client, initialConfig, warnings, relayDefault }: Props) {
     changeConfig({ ...config, files });
   };
 
-  const devices = snapshot?.devices ?? [];
+  // Snapshots carry the devices only while a panel shows them (taking them costs the guest time).
+  const needDevices = panelTab !== "network";
+  useEffect(() => {
+    if (live) client.setSnapshots(true, needDevices);
+  }, [client, live, needDevices]);
+  const devices = snapshot?.devices ?? lastDevices.current;
   return (
     <div className="app">
       <header className="top">
@@ -122,15 +153,7 @@ export function App({ client, initialConfig, warnings, relayDefault }: Props) {
           onDragOver={(e) => e.preventDefault()}
           onDrop={(e) => void dropImages(e)}
         >
-          <Tabs
-            label="console"
-            tabs={[
-              { id: "uart", label: "ttyS0 (UART)" },
-              { id: "hvc0", label: "hvc0 (virtio-console)" },
-            ]}
-            active={consoleTab}
-            onSelect={setConsoleTab}
-          />
+          <Tabs label="console" tabs={CONSOLE_TABS} active={consoleTab} onSelect={setConsoleTab} />
           <div className="terminals">
             <TerminalView client={client} port="uart" visible={consoleTab === "uart"} label="serial console ttyS0" />
             <TerminalView client={client} port="hvc0" visible={consoleTab === "hvc0"} label="virtio console hvc0" />
@@ -149,26 +172,23 @@ export function App({ client, initialConfig, warnings, relayDefault }: Props) {
           )}
         </section>
         <aside className="side-pane" aria-label="inspector">
-          <Tabs
-            label="inspector"
-            tabs={[
-              { id: "devices", label: "Devices" },
-              { id: "queues", label: "Queues" },
-              { id: "network", label: "Network" },
-            ]}
-            active={panelTab}
-            onSelect={setPanelTab}
-          />
+          <Tabs label="inspector" tabs={PANEL_TABS} active={panelTab} onSelect={setPanelTab} />
           <div className="panel" role="tabpanel" aria-label={panelTab}>
-            {panelTab === "devices" && <DevicesPanel devices={devices} />}
-            {panelTab === "queues" && <QueuesPanel client={client} devices={devices} />}
-            {panelTab === "network" && (
+            {!live && (
+              <p className="empty">
+                Live panels are off (<code>?ui=off</code>): the machine runs without sending snapshots.
+              </p>
+            )}
+            {live && panelTab === "devices" && <DevicesPanel devices={devices} />}
+            {live && panelTab === "queues" && <QueuesPanel client={client} devices={devices} />}
+            {live && panelTab === "network" && (
               <NetworkPanel
                 client={client}
                 network={snapshot?.network}
                 config={config}
                 onConfig={changeConfig}
                 throughput={throughput.current}
+                throughputVersion={throughput.current.fed}
               />
             )}
           </div>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_IMAGES } from "../worker/protocol.ts";
-import { configToSearch, imageRoleForName, parseConfig } from "./config.ts";
+import { configToSearch, imageRoleForName, parseConfig, parseUiLive } from "./config.ts";
 
 const BASE = "http://127.0.0.1:4173/images/";
 
@@ -98,4 +98,13 @@ describe("imageRoleForName", () => {
   for (const [name, role] of rows) {
     it(`${name} is the ${role}`, () => expect(imageRoleForName(name)).toBe(role));
   }
+});
+
+describe("parseUiLive", () => {
+  it("is live unless ui=off, and ui=off is no machine setting", () => {
+    expect(parseUiLive("")).toBe(true);
+    expect(parseUiLive("?ui=on")).toBe(true);
+    expect(parseUiLive("?mem=128&ui=off")).toBe(false);
+    expect(parseConfig("?ui=off", BASE).warnings).toEqual([]);
+  });
 });

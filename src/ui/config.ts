@@ -101,6 +101,14 @@ export function parseConfig(search: string, imageBase: string, relayUrl = defaul
   return { config, warnings };
 }
 
+/**
+ * `?ui=off` keeps the machine, worker and consoles as they are but renders no live panels and asks the
+ * worker for no snapshots, so a benchmark can compare the guest's speed with and without the UI.
+ */
+export function parseUiLive(search: string): boolean {
+  return new URLSearchParams(search).get("ui") !== "off";
+}
+
 /** The query string for a configuration: only what differs from the defaults, so links stay short. */
 export function configToSearch(config: MachineConfig, relayDefault = defaultRelayUrl("127.0.0.1")): string {
   const q = new URLSearchParams();

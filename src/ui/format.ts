@@ -5,8 +5,11 @@ export function hex(n: number | undefined, width = 0): string {
   return `0x${n.toString(16).padStart(width, "0")}`;
 }
 
+/** One formatter for every count: the panels format hundreds of numbers four times a second. */
+const COUNT = new Intl.NumberFormat("en-US");
+
 export function count(n: number | undefined): string {
-  return n === undefined ? "—" : n.toLocaleString("en-US");
+  return n === undefined ? "—" : COUNT.format(n);
 }
 
 export function bytes(n: number | undefined): string {

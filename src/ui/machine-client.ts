@@ -6,6 +6,7 @@ import type {
   ConsolePort,
   DownloadProgress,
   FromWorker,
+  HartStats,
   MachineConfig,
   MachinePhase,
   MachineSnapshot,
@@ -42,6 +43,7 @@ export class MachineClient {
     capture: new Set(),
   };
   private readonly encoder = new TextEncoder();
+  private readonly statsWaiting: ((stats: HartStats) => void)[] = [];
 
   constructor() {
     this.worker = new Worker(new URL("../worker/machine-worker.ts", import.meta.url), {
@@ -97,6 +99,22 @@ export class MachineClient {
     this.send({ type: "ring", device, queue });
   }
 
+  /**
+   * Periodic snapshots on or off (`?ui=off` turns them off before the first boot), with or without
+   * the virtio devices (only the Devices and Queues panels show them). Turning them on sends one now.
+   */
+  setSnapshots(on: boolean, devices = true): void {
+    this.send({ type: "snapshots", on, devices });
+  }
+
+  /** The hart's instret now, read in the worker between slices (for benchmarks; needs no snapshots). */
+  stats(): Promise<HartStats> {
+    return new Promise((resolve) => {
+      this.statsWaiting.push(resolve);
+      this.send({ type: "stats" });
+    });
+  }
+
   dispose(): void {
     this.worker.terminate();
   }
@@ -136,6 +154,9 @@ export class MachineClient {
         return;
       case "ring":
         for (const l of this.listeners.ring) l(msg.device, msg.queue, msg.picture, msg.note);
+        return;
+      case "stats":
+        this.statsWaiting.shift()?.(msg.stats);
         return;
     }
   }

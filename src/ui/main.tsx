@@ -5,7 +5,7 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./app.tsx";
 import "./app.css";
-import { defaultRelayUrl, parseConfig } from "./config.ts";
+import { defaultRelayUrl, parseConfig, parseUiLive } from "./config.ts";
 import { MachineClient } from "./machine-client.ts";
 
 const root = document.getElementById("root");
@@ -16,10 +16,19 @@ if (root) {
   if (!globalThis.crossOriginIsolated) {
     warnings.push("the page is not cross-origin isolated (COOP/COEP headers missing): serve it with `npm start`");
   }
+  const live = parseUiLive(window.location.search);
   const client = new MachineClient();
+  // Before the first boot message, so a page without live panels never gets a snapshot.
+  if (!live) client.setSnapshots(false);
+  // For benchmarks and the curious: the hart's instret, read in the worker (no snapshots needed), and
+  // the snapshots switched on and off while the page runs (e2e/page-bench.ts alternates them).
+  (window as unknown as { vireo: Pick<MachineClient, "stats" | "setSnapshots"> }).vireo = {
+    stats: () => client.stats(),
+    setSnapshots: (on, devices) => client.setSnapshots(on, devices),
+  };
   createRoot(root).render(
     <StrictMode>
-      <App client={client} initialConfig={config} warnings={warnings} relayDefault={relayUrl} />
+      <App client={client} initialConfig={config} warnings={warnings} relayDefault={relayUrl} live={live} />
     </StrictMode>,
   );
 }

@@ -1,5 +1,7 @@
 // A row of tabs (ARIA tablist); the caller renders the active panel.
 
+import { memo } from "react";
+
 interface Props<T extends string> {
   label: string;
   tabs: { id: T; label: string }[];
@@ -7,7 +9,7 @@ interface Props<T extends string> {
   onSelect: (id: T) => void;
 }
 
-export function Tabs<T extends string>({ label, tabs, active, onSelect }: Props<T>) {
+function TabsRow<T extends string>({ label, tabs, active, onSelect }: Props<T>) {
   return (
     <div className="tabs" role="tablist" aria-label={label}>
       {tabs.map((t) => (
@@ -26,3 +28,6 @@ export function Tabs<T extends string>({ label, tabs, active, onSelect }: Props<
     </div>
   );
 }
+
+/** Memoised: the page re-renders with every snapshot, the tabs only when one is picked. */
+export const Tabs = memo(TabsRow) as typeof TabsRow;

@@ -64,7 +64,14 @@ export type ToWorker =
   /** Start or stop the packet capture; stopping answers with a "capture" message. */
   | { type: "capture"; on: boolean }
   /** A frozen picture of one virtqueue's rings (read from guest RAM once, on demand). */
-  | { type: "ring"; device: string; queue: number };
+  | { type: "ring"; device: string; queue: number }
+  /**
+   * Periodic snapshots on (the default) or off (`?ui=off`: the page renders no live panels);
+   * `devices: false` leaves the virtio devices out while no panel shows them (default true).
+   */
+  | { type: "snapshots"; on: boolean; devices?: boolean }
+  /** The hart's retired-instruction count now, answered with a "stats" message (benchmarks). */
+  | { type: "stats" };
 
 // ---- worker → page ----
 
@@ -94,7 +101,20 @@ export type FromWorker =
   | { type: "notice"; message: string }
   /** A finished capture as a pcapng file. */
   | { type: "capture"; pcapng: Uint8Array }
-  | { type: "ring"; device: string; queue: number; picture: RingPicture | undefined; note: string | undefined };
+  | { type: "ring"; device: string; queue: number; picture: RingPicture | undefined; note: string | undefined }
+  | { type: "stats"; stats: HartStats };
+
+/** The answer to a "stats" request: instret at a moment of the worker's clock. */
+export interface HartStats {
+  /** Instructions retired since the machine was built; 0 before a machine exists. */
+  instret: number;
+  /** performance.now() in the worker when read. */
+  takenMs: number;
+  /** Worker time spent taking and posting snapshots since the worker started (their cost to the guest). */
+  snapshotMs: number;
+  /** Snapshots posted since the worker started. */
+  snapshots: number;
+}
 
 // ---- snapshots (≥ 4 Hz while running; cheap: counters copied, nothing read from guest RAM) ----
 
@@ -155,7 +175,8 @@ export interface MachineSnapshot {
   memMiB: number;
   transport: VirtioTransportKind;
   hart: HartSnapshot;
-  devices: DeviceSnapshot[];
+  /** Undefined when the page asked for snapshots without them (no panel shows devices). */
+  devices: DeviceSnapshot[] | undefined;
   network: NetworkSnapshot | undefined;
 }
 

@@ -68,7 +68,7 @@ export class SnapshotTaker {
     this.lastInstret = machine.hart.instret;
   }
 
-  take(phase: MachinePhase, sleptNs: number): MachineSnapshot {
+  take(phase: MachinePhase, sleptNs: number, withDevices = true): MachineSnapshot {
     const now = performance.now();
     return {
       takenMs: now,
@@ -76,7 +76,7 @@ export class SnapshotTaker {
       memMiB: this.memMiB,
       transport: this.transport,
       hart: this.hart(now, sleptNs),
-      devices: this.devices(),
+      devices: withDevices ? this.devices() : undefined,
       network: this.network(),
     };
   }

@@ -1,6 +1,7 @@
 // The boot progress bar: bytes downloaded of the images, then the boot stages read from the console.
 // It keeps its height whatever it shows, so the terminal below never jumps.
 
+import { memo } from "react";
 import type { DownloadProgress, MachinePhase } from "../../../worker/protocol.ts";
 import { BOOT_STAGES, type BootStage, stageIndex } from "./boot-stages.ts";
 
@@ -14,7 +15,7 @@ function mib(bytes: number): string {
   return (bytes / (1024 * 1024)).toFixed(1);
 }
 
-export function BootProgress({ phase, downloads, stage }: Props) {
+export const BootProgress = memo(function BootProgress({ phase, downloads, stage }: Props) {
   const loaded = downloads.reduce((a, f) => a + f.loaded, 0);
   const total = downloads.reduce((a, f) => a + Math.max(f.total, f.loaded), 0);
   const downloading = phase === "downloading";
@@ -53,4 +54,4 @@ export function BootProgress({ phase, downloads, stage }: Props) {
       <span className="boot-progress-text">{text}</span>
     </div>
   );
-}
+});

@@ -6,7 +6,7 @@
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
 import "@xterm/xterm/css/xterm.css";
-import { useEffect, useRef } from "react";
+import { memo, useEffect, useRef } from "react";
 import type { ConsolePort } from "../../../worker/protocol.ts";
 import type { MachineClient } from "../../machine-client.ts";
 
@@ -25,7 +25,7 @@ const THEME = {
   selectionBackground: "#2f4a6b",
 };
 
-export function TerminalView({ client, port, visible, label }: Props) {
+export const TerminalView = memo(function TerminalView({ client, port, visible, label }: Props) {
   const boxRef = useRef<HTMLElement>(null);
   const fitRef = useRef<FitAddon | undefined>(undefined);
   const termRef = useRef<Terminal | undefined>(undefined);
@@ -38,7 +38,9 @@ export function TerminalView({ client, port, visible, label }: Props) {
       fontSize: 14,
       scrollback: 5000,
       convertEol: false,
-      cursorBlink: true,
+      // No blinking: xterm's DOM renderer blinks with an endless CSS animation, which has Chromium
+      // restyle and composite the page 60 times a second for as long as the tab is open.
+      cursorBlink: false,
       theme: THEME,
     });
     const fit = new FitAddon();
@@ -92,4 +94,4 @@ export function TerminalView({ client, port, visible, label }: Props) {
   }, [visible]);
 
   return <section ref={boxRef} className="terminal" data-port={port} aria-label={label} hidden={!visible} />;
-}
+});

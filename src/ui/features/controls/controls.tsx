@@ -1,7 +1,7 @@
 // Run controls and the machine configuration. Changing the configuration reboots with it and writes
 // it into the URL (app.tsx), so the address bar always reproduces what runs.
 
-import type { ChangeEvent } from "react";
+import { type ChangeEvent, memo } from "react";
 import {
   type ImageSources,
   type MachineConfig,
@@ -33,7 +33,7 @@ const IMAGE_ROLES: { role: keyof ImageSources; label: string }[] = [
   { role: "firmware", label: "firmware" },
 ];
 
-export function Controls({ client, phase, config, onConfig }: Props) {
+export const Controls = memo(function Controls({ client, phase, config, onConfig }: Props) {
   const live = phase === "running" || phase === "paused";
   const memChoices = (MEM_CHOICES_MIB as readonly number[]).includes(config.memMiB)
     ? MEM_CHOICES_MIB
@@ -151,4 +151,4 @@ export function Controls({ client, phase, config, onConfig }: Props) {
       </details>
     </div>
   );
-}
+});

@@ -4,6 +4,14 @@ import type { MachinePhase, MachineSnapshot } from "../../../worker/protocol.ts"
 
 const PRIVILEGE = ["U", "S", "H", "M"];
 
+/**
+ * Numbers right-aligned by padding in the monospace font, so the text itself starts at the same place
+ * whatever its length (right-aligned text would move its start, which counts as a layout shift).
+ */
+function pad(s: string, width: number): string {
+  return s.padStart(width, " ");
+}
+
 interface Props {
   phase: MachinePhase;
   snapshot: MachineSnapshot | undefined;
@@ -21,16 +29,16 @@ export function MachineStatus({ phase, snapshot }: Props) {
       </div>
       <div>
         <dt>MIPS</dt>
-        <dd data-testid="mips">{h === undefined ? "—" : h.mips.toFixed(1)}</dd>
+        <dd data-testid="mips">{pad(h === undefined ? "—" : h.mips.toFixed(1), 6)}</dd>
       </div>
       <div>
         <dt>idle</dt>
-        <dd className="idle">{h === undefined ? "—" : `${Math.round(h.idle * 100)}%`}</dd>
+        <dd className="idle">{pad(h === undefined ? "—" : `${Math.round(h.idle * 100)}%`, 4)}</dd>
       </div>
       <div>
         <dt>instret</dt>
         <dd className="instret" title={h?.instret.toLocaleString("en-US")}>
-          {h === undefined ? "—" : `${(h.instret / 1e6).toFixed(1)} M`}
+          {pad(h === undefined ? "—" : `${(h.instret / 1e6).toFixed(1)} M`, 10)}
         </dd>
       </div>
       <div>

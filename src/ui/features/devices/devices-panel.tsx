@@ -1,6 +1,7 @@
 // Every virtio device: where it sits (MMIO base + IRQ, or PCI bus:dev.fn + BAR + INTx line), its
 // status bits by name, its feature negotiation and the device's own facts (decoded config space).
 
+import { memo } from "react";
 import { STATUS_TABLE, VIRTIO_CONFIG_S_FEATURES_OK } from "../../../../devices/virtio/features.ts";
 import type { DeviceLocation, DeviceSnapshot } from "../../../worker/protocol.ts";
 import { hex } from "../../format.ts";
@@ -69,28 +70,56 @@ function DeviceFacts({ facts }: { facts: DeviceSnapshot["device"] }) {
   );
 }
 
+function sameFacts(a: DeviceSnapshot["device"], b: DeviceSnapshot["device"]): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
+/** What the section shows; with every snapshot a new object, so memo compares these. */
+function sameDevice(a: { d: DeviceSnapshot }, b: { d: DeviceSnapshot }): boolean {
+  const x = a.d;
+  const y = b.d;
+  return (
+    x.name === y.name &&
+    x.deviceId === y.deviceId &&
+    x.status === y.status &&
+    x.offered === y.offered &&
+    x.negotiated === y.negotiated &&
+    x.needsResetReason === y.needsResetReason &&
+    JSON.stringify(x.location) === JSON.stringify(y.location) &&
+    sameFacts(x.device, y.device)
+  );
+}
+
+const DeviceSection = memo(function DeviceSection({ d }: { d: DeviceSnapshot }) {
+  return (
+    <section className="device" data-device={d.name} aria-label={d.name}>
+      <h3>
+        {d.name} <small>(device id {d.deviceId})</small>
+      </h3>
+      <p className="location">
+        <Location loc={d.location} />
+      </p>
+      <StatusBits status={d.status} />
+      {d.needsResetReason !== undefined && <p className="error">needs reset: {d.needsResetReason}</p>}
+      <DeviceFacts facts={d.device} />
+      <FeatureTable
+        deviceId={d.deviceId}
+        offered={d.offered}
+        negotiated={d.negotiated}
+        settled={(d.status & VIRTIO_CONFIG_S_FEATURES_OK) !== 0}
+      />
+    </section>
+  );
+}, sameDevice);
+
 export function DevicesPanel({ devices }: { devices: DeviceSnapshot[] }) {
   if (devices.length === 0) return <p className="empty">No virtio devices (yet).</p>;
   return (
     <div className="devices-panel">
       {devices.map((d) => (
-        <section key={d.name} className="device" data-device={d.name} aria-label={d.name}>
-          <h3>
-            {d.name} <small>(device id {d.deviceId})</small>
-          </h3>
-          <p className="location">
-            <Location loc={d.location} />
-          </p>
-          <StatusBits status={d.status} />
-          {d.needsResetReason !== undefined && <p className="error">needs reset: {d.needsResetReason}</p>}
-          <DeviceFacts facts={d.device} />
-          <FeatureTable
-            deviceId={d.deviceId}
-            offered={d.offered}
-            negotiated={d.negotiated}
-            settled={(d.status & VIRTIO_CONFIG_S_FEATURES_OK) !== 0}
-          />
-        </section>
+        <DeviceSection key={d.name} d={d} />
       ))}
     </div>
   );

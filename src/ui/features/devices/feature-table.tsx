@@ -1,7 +1,7 @@
 // A device's feature bits in three columns — offered by the device, accepted by the driver, what it
 // means — each by its spec name from the one table in devices/virtio/features.ts.
 
-import { useState } from "react";
+import { memo, useState } from "react";
 import { featuresForDevice, hasFeature } from "../../../../devices/virtio/features.ts";
 
 interface Props {
@@ -44,7 +44,7 @@ export function featureRows(deviceId: number, offered: bigint, negotiated: bigin
   return rows.sort((a, b) => Number(b.offered) - Number(a.offered) || a.bit - b.bit);
 }
 
-export function FeatureTable({ deviceId, offered, negotiated, settled }: Props) {
+export const FeatureTable = memo(function FeatureTable({ deviceId, offered, negotiated, settled }: Props) {
   const [all, setAll] = useState(false);
   const rows = featureRows(deviceId, offered, negotiated).filter((r) => all || r.offered || r.accepted);
   return (
@@ -83,4 +83,4 @@ export function FeatureTable({ deviceId, offered, negotiated, settled }: Props) 
       </label>
     </div>
   );
-}
+});

@@ -1,7 +1,7 @@
 // The network path: backend and uplink, link state, addresses, and whatever counters the device and
 // stack report (packets and bytes each way, superpackets, GSO splits, GRO merges, drops by reason).
 
-import { useEffect } from "react";
+import { memo, useEffect } from "react";
 import type { MachineConfig, NetworkSnapshot } from "../../../worker/protocol.ts";
 import { count } from "../../format.ts";
 import type { MachineClient } from "../../machine-client.ts";
@@ -15,9 +15,35 @@ interface Props {
   config: MachineConfig;
   onConfig: (config: MachineConfig) => void;
   throughput: ThroughputHistory;
+  /** ThroughputHistory.fed: the chart redraws when it changes. */
+  throughputVersion: number;
 }
 
-export function NetworkPanel({ client, network, config, onConfig, throughput }: Props) {
+/** The counters, re-rendered only when one of them changed. */
+const Counters = memo(
+  function Counters({ counters }: { counters: Record<string, number> }) {
+    const entries = Object.entries(counters);
+    if (entries.length === 0) return null;
+    return (
+      <table className="counters">
+        <tbody>
+          {entries.map(([k, v]) => (
+            <tr key={k}>
+              <th scope="row">{k}</th>
+              <td>{count(v)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    );
+  },
+  (a, b) => {
+    const ka = Object.keys(a.counters);
+    return ka.length === Object.keys(b.counters).length && ka.every((k) => a.counters[k] === b.counters[k]);
+  },
+);
+
+export function NetworkPanel({ client, network, config, onConfig, throughput, throughputVersion }: Props) {
   // The finished capture arrives as bytes; the browser saves it as a file.
   useEffect(
     () =>
@@ -32,7 +58,6 @@ export function NetworkPanel({ client, network, config, onConfig, throughput }: 
     [client],
   );
   if (network === undefined) return <p className="empty">Networking is off (net=none).</p>;
-  const counters = Object.entries(network.counters);
   return (
     <div className="network-panel">
       <div className="panel-tools">
@@ -75,20 +100,9 @@ export function NetworkPanel({ client, network, config, onConfig, throughput }: 
           <dd>{network.guestIp ?? "—"}</dd>
         </div>
       </dl>
-      <ThroughputChart samples={throughput.samples} />
+      <ThroughputChart samples={throughput.samples} version={throughputVersion} />
       <OffloadSwitches config={config} onConfig={onConfig} />
-      {counters.length > 0 && (
-        <table className="counters">
-          <tbody>
-            {counters.map(([k, v]) => (
-              <tr key={k}>
-                <th scope="row">{k}</th>
-                <td>{count(v)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <Counters counters={network.counters} />
     </div>
   );
 }

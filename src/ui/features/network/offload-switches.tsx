@@ -1,6 +1,7 @@
 // Offload feature switches for virtio-net: each unticked bit becomes "-NAME" in the `offloads`
 // option (parseNetFeatures syntax), so it is withdrawn from the device's offer at the next boot.
 
+import { memo } from "react";
 import type { MachineConfig } from "../../../worker/protocol.ts";
 
 const SWITCHES = [
@@ -31,7 +32,7 @@ interface Props {
   onConfig: (config: MachineConfig) => void;
 }
 
-export function OffloadSwitches({ config, onConfig }: Props) {
+export const OffloadSwitches = memo(function OffloadSwitches({ config, onConfig }: Props) {
   const off = withdrawnNames(config.offloads);
   const toggle = (name: string, on: boolean): void => {
     const next = new Set(off);
@@ -56,4 +57,4 @@ export function OffloadSwitches({ config, onConfig }: Props) {
       ))}
     </fieldset>
   );
-}
+});

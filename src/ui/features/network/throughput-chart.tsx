@@ -1,6 +1,7 @@
 // A small line chart of receive and transmit throughput (SVG, no library): a fixed box, so it never
-// moves the layout, redrawn with each snapshot.
+// moves the layout, redrawn when a sample arrives (`version`: the history grows in place).
 
+import { memo } from "react";
 import { bytes } from "../../format.ts";
 import { THROUGHPUT_SAMPLES, type ThroughputSample } from "./throughput.ts";
 
@@ -18,7 +19,13 @@ function path(samples: ThroughputSample[], pick: (s: ThroughputSample) => number
     .join("");
 }
 
-export function ThroughputChart({ samples }: { samples: ThroughputSample[] }) {
+export const ThroughputChart = memo(function ThroughputChart({
+  samples,
+}: {
+  samples: ThroughputSample[];
+  /** Bumped with every sample: the array is the same object, so memo compares this. */
+  version: number;
+}) {
   const max = Math.max(1024, ...samples.map((s) => Math.max(s.rxBps, s.txBps)));
   const last = samples[samples.length - 1];
   return (
@@ -28,9 +35,11 @@ export function ThroughputChart({ samples }: { samples: ThroughputSample[] }) {
         <path d={path(samples, (s) => s.txBps, max)} className="tx" />
       </svg>
       <figcaption>
-        <span className="rx">rx {bytes(Math.round(last?.rxBps ?? 0))}/s</span>{" "}
-        <span className="tx">tx {bytes(Math.round(last?.txBps ?? 0))}/s</span> · scale {bytes(Math.round(max))}/s
+        {/* One text node each, left-aligned in a fixed box: a changing rate never moves any text. */}
+        <span className="rx">{`rx ${bytes(Math.round(last?.rxBps ?? 0))}/s`}</span>
+        <span className="tx">{`tx ${bytes(Math.round(last?.txBps ?? 0))}/s`}</span>
+        <span className="scale">{`scale ${bytes(Math.round(max))}/s`}</span>
       </figcaption>
     </figure>
   );
-}
+});

@@ -13,9 +13,12 @@ export const THROUGHPUT_SAMPLES = 300;
 
 export class ThroughputHistory {
   readonly samples: ThroughputSample[] = [];
+  /** Snapshots fed so far: changes whenever `samples` may have (it is updated in place). */
+  fed = 0;
   private last: { ms: number; rx: number; tx: number } | undefined;
 
   feed(s: MachineSnapshot): void {
+    this.fed++;
     const c = s.network?.counters;
     if (c === undefined) return;
     const rx = c.rxBytes ?? 0;

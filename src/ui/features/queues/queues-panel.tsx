@@ -2,7 +2,7 @@
 // interrupts raised and suppressed. Counters that moved since the last snapshot are highlighted so
 // traffic is visible at a glance. "Freeze" holds the table still for reading.
 
-import { useEffect, useRef, useState } from "react";
+import { memo, useEffect, useRef, useState } from "react";
 import type { DeviceSnapshot, QueueSnapshot, RingPicture } from "../../../worker/protocol.ts";
 import { bytes, count, hex } from "../../format.ts";
 import type { MachineClient } from "../../machine-client.ts";
@@ -70,32 +70,47 @@ const COLUMNS: Column[] = [
 
 interface RowProps {
   device: string;
-  q: QueueSnapshot;
-  prev: QueueSnapshot | undefined;
+  name: string;
+  className: string;
   columns: Column[];
+  /** The shown text of each column, computed once per snapshot. */
+  cells: string[];
+  /** One "1" per column whose text differs from the last snapshot's, else "0". */
+  changed: string;
   onRing: () => void;
 }
 
-function QueueRow({ device, q, prev, columns, onRing }: RowProps) {
+/** A row re-renders only when a shown text (or whether it just changed) differs from last time. */
+function sameRow(a: RowProps, b: RowProps): boolean {
+  if (
+    a.device !== b.device ||
+    a.name !== b.name ||
+    a.className !== b.className ||
+    a.columns !== b.columns ||
+    a.changed !== b.changed
+  ) {
+    return false;
+  }
+  for (let i = 0; i < a.cells.length; i++) if (a.cells[i] !== b.cells[i]) return false;
+  return true;
+}
+
+const QueueRow = memo(function QueueRow({ device, name, className, columns, cells, changed, onRing }: RowProps) {
   return (
-    <tr data-queue={`${device}/${q.name}`} className={q.broken ? "broken" : q.ready ? "" : "not-ready"}>
+    <tr data-queue={`${device}/${name}`} className={className}>
       <th scope="row">
         <button type="button" className="link" onClick={onRing} title="show this queue's rings">
-          {device} <span className="queue-name">{q.name}</span>
+          {device} <span className="queue-name">{name}</span>
         </button>
       </th>
-      {columns.map((c) => {
-        const v = c.value(q);
-        const changed = prev !== undefined && c.value(prev) !== v;
-        return (
-          <td key={c.key} data-col={c.key} className={changed ? "changed" : undefined}>
-            {v}
-          </td>
-        );
-      })}
+      {columns.map((c, i) => (
+        <td key={c.key} data-col={c.key} className={changed[i] === "1" ? "changed" : undefined}>
+          {cells[i]}
+        </td>
+      ))}
     </tr>
   );
-}
+}, sameRow);
 
 interface RingState {
   target: RingTarget;
@@ -119,18 +134,26 @@ export function QueuesPanel({ client, devices }: { client: MachineClient; device
     setRing({ target, picture: undefined, note: "reading the rings…" });
     client.requestRing(target.device, target.queue);
   };
-  const previous = useRef(new Map<string, QueueSnapshot>());
+  /** Each row's cell texts as last rendered, to mark what changed. */
+  const previous = useRef(new Map<string, string[]>());
   const shown = frozen ?? devices;
-  const prev = previous.current;
-  const rows = shown.flatMap((d) =>
-    d.queues.map((q) => ({ device: d.name, q, prev: prev.get(`${d.name}/${q.index}`) })),
-  );
-  const columns = COLUMNS.filter((c) => c.optional === undefined || rows.some((r) => c.optional?.(r.q)));
-  if (frozen === undefined) {
-    const next = new Map<string, QueueSnapshot>();
-    for (const r of rows) next.set(`${r.device}/${r.q.index}`, r.q);
-    previous.current = next;
+  const queues = shown.flatMap((d) => d.queues.map((q) => ({ device: d.name, q })));
+  const shownColumns = COLUMNS.filter((c) => c.optional === undefined || queues.some((r) => c.optional?.(r.q)));
+  // The same array while the same columns show, so the memoised rows can compare it by identity.
+  const lastColumns = useRef(shownColumns);
+  if (lastColumns.current.length !== shownColumns.length || lastColumns.current.some((c, i) => c !== shownColumns[i])) {
+    lastColumns.current = shownColumns;
   }
+  const columns = lastColumns.current;
+  const prev = previous.current;
+  const rows = queues.map(({ device, q }) => {
+    const key = `${device}/${q.index}`;
+    const cells = columns.map((c) => String(c.value(q)));
+    const before = prev.get(key);
+    const changed = cells.map((v, i) => (before !== undefined && before[i] !== v ? "1" : "0")).join("");
+    return { key, device, q, cells, changed };
+  });
+  if (frozen === undefined) previous.current = new Map(rows.map((r) => [r.key, r.cells]));
   return (
     <div className="queues-panel">
       <div className="panel-tools">
@@ -160,11 +183,13 @@ export function QueuesPanel({ client, devices }: { client: MachineClient; device
             <tbody>
               {rows.map((r) => (
                 <QueueRow
-                  key={`${r.device}/${r.q.index}`}
+                  key={r.key}
                   device={r.device}
-                  q={r.q}
-                  prev={r.prev}
+                  name={r.q.name}
+                  className={r.q.broken ? "broken" : r.q.ready ? "" : "not-ready"}
                   columns={columns}
+                  cells={r.cells}
+                  changed={r.changed}
                   onRing={() => showRing({ device: r.device, queue: r.q.index, name: r.q.name })}
                 />
               ))}
