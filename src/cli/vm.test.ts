@@ -27,7 +27,9 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe("parseCli", () => {
   it("defaults and every option", () => {
-    expect(parseCli([])).toEqual({ memMiB: 256, transport: "mmio", net: "stack", help: false });
+    expect(parseCli([])).toEqual({ memMiB: 256, transport: "mmio", net: "stack", help: false, jit: true });
+    expect(parseCli(["--jit", "off"]).jit).toBe(false);
+    expect(() => parseCli(["--jit", "maybe"])).toThrow(/--jit takes on or off/);
     const o = parseCli([
       "--kernel=k",
       "--initrd",

@@ -88,6 +88,7 @@ Running:
                      or device tree; exit 0 when it reports PASS through tohost (HTIF), else the
                      failing test number
   --trace FILE       write one line per executed instruction to FILE (slow)
+  --jit on|off       compile hot guest loops to JavaScript (default on; off interprets everything)
   --guest-profile FILE
                      sample the guest's pc every 997 instructions; at exit write a table of
                      kernel functions (guest/build/linux-obj/System.map) and user/firmware time
@@ -148,6 +149,7 @@ export interface CliOptions {
   elf?: string;
   trace?: string;
   guestProfile?: string;
+  jit: boolean;
   timeoutSec?: number;
   help: boolean;
 }
@@ -180,6 +182,7 @@ export function parseCli(argv: string[]): CliOptions {
         elf: { type: "string" },
         trace: { type: "string" },
         "guest-profile": { type: "string" },
+        jit: { type: "string" },
         timeout: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -201,8 +204,14 @@ export function parseCli(argv: string[]): CliOptions {
     elf: str("elf"),
     trace: str("trace"),
     guestProfile: str("guest-profile"),
+    jit: true,
     help: values.help === true,
   };
+  const jit = str("jit");
+  if (jit !== undefined) {
+    if (jit !== "on" && jit !== "off") throw new UsageError(`--jit takes on or off, not "${jit}"`);
+    o.jit = jit === "on";
+  }
   const mem = str("mem");
   if (mem !== undefined) {
     if (!/^\d+$/.test(mem) || Number(mem) < 1 || Number(mem) > 8192) {
@@ -684,6 +693,7 @@ export async function runVm(o: CliOptions): Promise<number> {
         trace: trace?.line,
         onChunk: profiler?.sample,
         onAsyncInterrupt: () => wakeLoop(),
+        jit: o.jit,
         instructionsPerChunk: profiler !== undefined ? PROFILE_CHUNK : undefined,
         onConsoleOutput: onOutput,
         onVirtioConsoleOutput: (bytes) => show(bytes, hvcOnStdio),

@@ -70,6 +70,13 @@ export class HartMemory {
   protected readonly walkCtx: { ramI32: Int32Array; ramBase: number; ramSize: number; lastLevel: number };
   /** Scratch for the high word of 64-bit loads. */
   protected loadHi = 0;
+  /**
+   * RAM pages (numbered from the RAM base) holding compiled blocks (jit.ts), or undefined without a
+   * block compiler. Such pages are kept out of the store TLB, so every store to one takes the slow
+   * path and calls codeWritten, which drops the page's blocks: compiled code never goes stale.
+   */
+  codePages: Uint8Array | undefined;
+  codeWritten: (page: number) => void = () => {};
 
   constructor(mem: GuestMemory, bus: Bus) {
     this.mem = mem;
@@ -307,6 +314,14 @@ export class HartMemory {
     return this.loadSlow(lo, hi, 8);
   }
 
+  /** Drops store-TLB entries that map RAM page `page` (it now holds compiled code). */
+  unmapStorePage(page: number): void {
+    const off = page << 12;
+    const tags = this.wTagLo;
+    const offs = this.wOff;
+    for (let i = 0; i < offs.length; i++) if (offs[i] === off && tags[i] !== TLB_INVALID) tags[i] = TLB_INVALID;
+  }
+
   // ---- stores ----------------------------------------------------------------------------------
 
   protected storeSlow(lo: number, hi: number, size: number, vlo: number, vhi: number): void {
@@ -329,6 +344,7 @@ export class HartMemory {
     const page = pa - (lo & 4095);
     const pageOff = this.ramOffset(page, 4096);
     if (pageOff >= 0) {
+      if (this.codePages !== undefined && this.codePages[pageOff >>> 12] !== 0) this.codeWritten(pageOff >>> 12);
       const idx = this.dBase + ((lo >>> 12) & TLB_MASK);
       this.noteFill(idx, 2);
       this.wTagLo[idx] = lo & -4096;

@@ -15,6 +15,7 @@ import { csrRead, csrWrite } from "./csr.ts";
 import * as C from "./csr-numbers.ts";
 import { Fpu } from "./fpu.ts";
 import { HartMemory, TLB_MASK, TRAP } from "./hart-memory.ts";
+import { BlockCache, DEFAULT_JIT_THRESHOLD, type JitHart, jitSlot } from "./jit.ts";
 import { ACCESS_LOAD, ACCESS_STORE } from "./mmu.ts";
 import { rvcTable } from "./rvc.ts";
 import { HartState } from "./state.ts";
@@ -24,6 +25,11 @@ export interface HartOptions {
   mem: GuestMemory;
   bus: Bus;
   time: TimeSource;
+  /**
+   * The block compiler (jit.ts): false interprets only; true (the default) compiles hot loops; a number
+   * compiles every block whose entry was reached that many times (tests use 1 to cover the compiler).
+   */
+  jit?: boolean | number;
 }
 
 export class Hart extends HartMemory implements InterruptTarget {
@@ -67,6 +73,10 @@ export class Hart extends HartMemory implements InterruptTarget {
   reservation = -1;
 
   private readonly rvc: Int32Array;
+  /** The block cache, or undefined when interpreting only. */
+  readonly jit: BlockCache | undefined;
+  /** Instructions of the running compiled block retired before the access that trapped. */
+  jitDone = 0;
 
   constructor(o: HartOptions) {
     super(o.mem, o.bus);
@@ -76,8 +86,29 @@ export class Hart extends HartMemory implements InterruptTarget {
     this.x = this.state.x;
     this.fpu = new Fpu(this.state);
     this.rvc = rvcTable();
+    const j = o.jit ?? true;
+    if (j === false) this.jit = undefined;
+    else {
+      const cache = new BlockCache(
+        this.ramSize,
+        typeof j === "number" ? j : DEFAULT_JIT_THRESHOLD,
+        j === true,
+        (page) => this.unmapStorePage(page),
+        { u16: this.u16, rvc: this.rvc },
+      );
+      this.jit = cache;
+      this.codePages = cache.codePages;
+      this.codeWritten = (page) => cache.invalidatePage(page);
+    }
     o.mem.onDmaWrite((gpa, len) => {
       if (this.reservation >= 0 && gpa < this.reservation + 8 && this.reservation < gpa + len) this.reservation = -1;
+      // Device writes into pages with compiled code drop those blocks.
+      const jit = this.jit;
+      if (jit !== undefined && len > 0) {
+        const first = (gpa - this.ramBase) >>> 12;
+        const last = (gpa - this.ramBase + len - 1) >>> 12;
+        for (let p = first; p <= last; p++) if (jit.codePages[p] === 1) jit.invalidatePage(p);
+      }
     });
     this.reset();
   }
@@ -112,6 +143,7 @@ export class Hart extends HartMemory implements InterruptTarget {
     this.fpu.frm = 0;
     this.flushTlb();
     this.selectTlbSets();
+    this.jit?.flush();
   }
 
   // ---- host-facing API -------------------------------------------------------------------------
@@ -243,6 +275,15 @@ export class Hart extends HartMemory implements InterruptTarget {
     const wTagHi = this.wTagHi;
     const wOff = this.wOff;
     const tracing = this.trace !== undefined;
+    const jit = tracing ? undefined : this.jit;
+    const self = this as unknown as JitHart;
+    const jTags = jit?.tags;
+    const jCounts = jit?.counts;
+    const jFns = jit?.fns;
+    const jThreshold = jit?.threshold ?? 0;
+    // pc is the start of a block (a jump or branch target, or after a trap): look it up in the cache.
+    let entry = true;
+    let curOffs: Int32Array | undefined;
     // Retired in this call; pc lives in locals and is written back before anything that may read it.
     let n = 0;
     let pcLo = 0;
@@ -255,6 +296,7 @@ export class Hart extends HartMemory implements InterruptTarget {
       if (irq >= 0) this.takeTrap(irq, true, 0, 0);
       pcLo = this.pcLo | 0;
       pcHi = this.pcHi | 0;
+      entry = true;
       // The data TLB set only changes with privilege, MPRV/MPP or SUM: in SYSTEM instructions (after
       // which we leave the inner loop) and in traps (which unwind out of it).
       const dBase = this.dBase;
@@ -285,6 +327,33 @@ export class Hart extends HartMemory implements InterruptTarget {
               insn = view.getInt32(fPageOff + (pcLo & 4095), true);
             } else {
               insn = this.fetchSlow(pcLo, pcHi) | 0;
+            }
+          }
+          if (entry && jit !== undefined) {
+            entry = false;
+            if ((pcLo ^ fPageLo) >>> 0 < fLimit && pcHi === fPageHi) {
+              const hIdx = (fPageOff + (pcLo & 4095)) >> 1;
+              const slot = jitSlot(hIdx);
+              if (jTags![slot] !== hIdx) {
+                jTags![slot] = hIdx;
+                jCounts![slot] = 0;
+                jFns![slot] = undefined;
+              }
+              let fn = jFns![slot];
+              if (fn === undefined && ++jCounts![slot] >= jThreshold) {
+                jit.compile(slot);
+                fn = jFns![slot];
+              }
+              if (fn !== undefined) {
+                curOffs = jit.offs[slot];
+                n += fn(self, x, pcLo, pcHi, budget - n);
+                curOffs = undefined;
+                pcLo = this.pcLo;
+                pcHi = this.pcHi;
+                entry = true;
+                if (this.stopRequested) break;
+                continue;
+              }
             }
           }
           let len = 4;
@@ -475,6 +544,7 @@ export class Hart extends HartMemory implements InterruptTarget {
                   ((insn >> 19) & 0xfffff000) | ((insn << 4) & 0x800) | ((insn >>> 20) & 0x7e0) | ((insn >>> 7) & 0x1e);
                 nextLo = (pcLo + imm) | 0;
                 nextHi = (pcHi + (imm >> 31) + (nextLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
+                entry = true;
               }
               break;
             }
@@ -577,6 +647,7 @@ export class Hart extends HartMemory implements InterruptTarget {
               rhi = nextHi;
               nextLo = (pcLo + imm) | 0;
               nextHi = (pcHi + (imm >> 31) + (nextLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
+              entry = true;
               if (rd !== 0) {
                 x[rd * 2] = rlo;
                 x[rd * 2 + 1] = rhi;
@@ -594,6 +665,7 @@ export class Hart extends HartMemory implements InterruptTarget {
               const tlo = (alo + imm) | 0;
               nextHi = (ahi + (imm >> 31) + (tlo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
               nextLo = tlo & ~1;
+              entry = true;
               if (rd !== 0) {
                 x[rd * 2] = rlo;
                 x[rd * 2 + 1] = rhi;
@@ -662,7 +734,7 @@ export class Hart extends HartMemory implements InterruptTarget {
               }
               break;
             }
-            case 0x0f: // MISC-MEM: FENCE (nothing to order on one hart), FENCE.I (no decoded-code cache yet)
+            case 0x0f: // MISC-MEM: FENCE (nothing to order on one hart), FENCE.I (compiled code is write-tracked: jit.ts)
               if (f3 > 1) this.illegal(insn);
               break;
             case 0x73: {
@@ -723,6 +795,15 @@ export class Hart extends HartMemory implements InterruptTarget {
         this.pcHi = pcHi;
       } catch (e) {
         if (e !== TRAP) throw e;
+        if (curOffs !== undefined) {
+          // A load or store in a compiled block: those before it retired; pc names the faulting one.
+          // (A looping block counts whole passes too: the instruction is jitDone modulo its length.)
+          const done = this.jitDone;
+          n += done;
+          pcLo = (pcLo + curOffs[done % curOffs.length]) | 0;
+          parcel = 0;
+          curOffs = undefined;
+        }
         // A trap spends budget without retiring, so a guest trapping forever (mtvec pointing at
         // nothing) still hands control back to the host.
         budget--;

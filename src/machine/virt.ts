@@ -91,6 +91,8 @@ export interface VirtMachineOptions extends VirtioBoardOptions {
   /** /chosen/rng-seed bytes; 32 random bytes when omitted. */
   rngSeed?: Uint8Array;
   instructionsPerChunk?: number;
+  /** The hart's block compiler (HartOptions.jit): false interprets only. */
+  jit?: boolean | number;
   /** Called with the hart's pc (low, high 32 bits) and privilege after every chunk (a sampling profiler; see --guest-profile). */
   onChunk?: (pcLo: number, pcHi: number, priv: number) => void;
   /** One line per retired instruction (see Hart.trace); survives reset(). */
@@ -295,7 +297,7 @@ export class VirtMachine {
     // cycle with a time source that forwards once the CLINT exists.
     let clint: Clint | undefined;
     const time: TimeSource = { mtime: () => clint!.mtime() };
-    const hart = new Hart({ hartId: 0, mem, bus, time });
+    const hart = new Hart({ hartId: 0, mem, bus, time, jit: o.jit });
     if (o.trace !== undefined) hart.trace = o.trace;
     clint = new Clint(clock, [hart]);
     // Context numbering on virt: 2·h = hart h M-mode, 2·h + 1 = hart h S-mode (spec §7.2).

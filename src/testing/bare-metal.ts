@@ -28,6 +28,8 @@ export interface BareMetal {
 
 export interface BareMetalOptions {
   ramSize?: number;
+  /** Hart option: JIT off, or its hotness threshold (1 compiles every block on first entry). */
+  jit?: boolean | number;
 }
 
 /** Loads the ELF's PT_LOAD segments into fresh RAM and points the hart at its entry. */
@@ -38,7 +40,7 @@ export function loadBareMetal(bytes: Uint8Array, opts: BareMetalOptions = {}): B
   // The hart wants its time source at construction and the CLINT wants the hart: forward through a
   // small object that is pointed at the CLINT once both exist.
   const time = { mtime: (): number => 0 };
-  const hart = new Hart({ hartId: 0, mem, bus, time });
+  const hart = new Hart({ hartId: 0, mem, bus, time, jit: opts.jit });
   const clint = new Clint(clock, [hart]);
   time.mtime = () => clint.mtime();
   bus.map(CLINT_BASE, CLINT_SIZE, clint, "clint");

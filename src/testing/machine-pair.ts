@@ -18,6 +18,8 @@ export interface PairNodeOptions {
   features?: bigint;
   transport?: "mmio" | "pci";
   memMiB?: number;
+  /** The harts' block compiler (default on). */
+  jit?: boolean;
 }
 
 /** Host time per machine per turn: short, so a packet's round trip through both guests stays short. */
@@ -46,6 +48,7 @@ export class PairNode {
     this.net = net;
     this.machine = new VirtMachine({
       memMiB: o.memMiB ?? 256,
+      jit: o.jit,
       virtioTransport: o.transport ?? "mmio",
       net,
       firmware: images.firmware,

@@ -41,8 +41,8 @@ export function runQemu(elf: string): RunOutcome {
 const MSTATUS_FS_DIRTY = 3 << 13;
 const CSR_MTVEC = 0x305;
 
-export function runHart(elf: string): RunOutcome {
-  const bm = loadBareMetal(readFileSync(elf));
+export function runHart(elf: string, jit?: boolean | number): RunOutcome {
+  const bm = loadBareMetal(readFileSync(elf), { jit });
   const { hart } = bm;
   // What a Linux process starts with: FP on. A trap parks the hart at hart_trap.
   hart.mstatus |= MSTATUS_FS_DIRTY;

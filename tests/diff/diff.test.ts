@@ -49,11 +49,18 @@ describe(`differential vs ${QEMU_USER} (base seed ${base}, ${count} seeds × ${l
       const prog = generate(seed, length);
       const elf = buildProgram(prog, work);
       const q = runQemu(elf);
-      const h = runHart(elf);
+      // The interpreter, and the block compiler compiling every block on first entry (jit.ts).
+      const h = runHart(elf, false);
+      const j = runHart(elf, 1);
       let problem: string | undefined;
       if (!q.ok) problem = `QEMU: ${q.error}`;
       else if (!h.ok) problem = h.error;
-      else problem = firstDifference(q.dump, h.dump);
+      else if (!j.ok) problem = `with the block compiler: ${j.error}`;
+      else {
+        problem = firstDifference(q.dump, h.dump);
+        const pj = firstDifference(q.dump, j.dump);
+        if (problem === undefined && pj !== undefined) problem = `with the block compiler: ${pj}`;
+      }
       if (problem !== undefined) {
         keep = true;
         failures.push(
