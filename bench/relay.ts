@@ -1,51 +1,185 @@
 // `npm run bench:relay`: load on the Wisp relay over loopback only. The relay runs as its own process
-// (`src/relay/main.ts`, as deployed); this process runs a TCP echo server and the clients. Phase 1:
-// N clients × M streams echo for S seconds, each stream keeping a window of chunks in flight, every
-// byte checked by SHA-256 (sent vs echoed, per stream). Phase 2: the same with a fraction of the
-// clients replaced by ones sending garbage (malformed packets, text, oversized frames) and reconnecting
-// whenever the relay throws them out. Reports throughput, round-trip latency, the relay's peak RSS
-// and denials, and writes bench/relay-results.md.
+// (`src/relay/main.ts`, as deployed), a TCP echo server in another; the well-behaved clients are spread
+// over worker threads of this process (the load generator must not be one event loop), the garbage
+// clients run on its main thread. Phase 1: N clients × M streams echo for S seconds, each stream keeping
+// a window of chunks in flight, every byte checked by SHA-256 (see `runStream`). Phase 2: the same with a
+// fraction of the clients replaced by ones sending garbage (malformed packets, text, oversized frames)
+// and reconnecting whenever the relay throws them out. Reports throughput, round-trip latency, the
+// relay's peak RSS, denials, and where the machine's CPU went; writes bench/relay-results.md.
 //
-//   npm run bench:relay -- [--clients 200] [--streams 10] [--seconds 30] [--chunk 16384] [--window 4]
+//   npm run bench:relay -- [--clients 200] [--streams 10] [--seconds 30] [--chunk 65536] [--window 1]
+//                          [--workers 2] [--garbage 0.05] [--out FILE]
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash, type Hash, randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { WebSocket } from "ws";
-import { encodeConnect, encodeData, STREAM_TYPE_TCP } from "../src/relay/wisp/packet.ts";
+import { encodeConnect, encodeData, STREAM_TYPE_TCP, WISP_HEADER_SIZE } from "../src/relay/wisp/packet.ts";
 import { type TestStream, TestWispClient } from "../tests/relay/wisp-test-client.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-const { values: opt } = parseArgs({
-  options: {
-    clients: { type: "string", default: "200" },
-    streams: { type: "string", default: "10" },
-    seconds: { type: "string", default: "30" },
-    chunk: { type: "string", default: "16384" },
-    window: { type: "string", default: "4" },
-    garbage: { type: "string", default: "0.05" },
-    out: { type: "string", default: join(ROOT, "bench/relay-results.md") },
-  },
-});
-const CLIENTS = Number(opt.clients);
-const STREAMS = Number(opt.streams);
-const SECONDS = Number(opt.seconds);
-const CHUNK = Number(opt.chunk);
-const WINDOW = Number(opt.window);
-const GARBAGE = Number(opt.garbage);
+/** Workers do not inherit tsx's loader: register it, then load this file (its worker half). */
+const WORKER_BOOT = `import { register } from ${JSON.stringify(import.meta.resolve("tsx/esm/api"))};
+register();
+await import(${JSON.stringify(import.meta.url)});`;
+
+/** Child processes to kill if the bench dies. */
+const children = new Set<ChildProcess>();
+if (isMainThread)
+  process.on("exit", () => {
+    for (const c of children) c.kill("SIGKILL");
+  });
+
+/** Distinct chunk contents per worker (a prime, so every per-stream step walks all of them). */
+const POOL = 61;
+
+interface WorkerParams {
+  url: string;
+  echoPort: number;
+  clients: number;
+  streams: number;
+  chunk: number;
+  window: number;
+}
+
+/** What a worker reports after its streams have drained. */
+interface WorkerResult {
+  sent: number;
+  received: number;
+  chunksVerified: number;
+  mismatches: number;
+  /** Streams that ended with received !== sent. */
+  short: number;
+  rtts: Float64Array;
+  error: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Worker side: the well-behaved clients.
+
+/**
+ * One echo stream: keeps `window` chunks in flight until stopped, then drains. Chunk k of a stream is
+ * pool[(first + k·step) mod POOL], so consecutive chunks differ and streams follow different sequences.
+ * Every byte that comes back is fed to SHA-256, chunk by chunk, and each chunk's digest must equal the
+ * digest of what was sent in that position (computed once per pool entry, as the sent bytes are the
+ * pool's): every byte verified by hash, without hashing the same bytes again on the way out.
+ */
+function runStream(
+  s: TestStream,
+  pool: Buffer[],
+  digests: Buffer[],
+  p: WorkerParams,
+  stopped: () => boolean,
+  out: { rtts: number[]; mismatches: number; chunksVerified: number },
+): Promise<{ sent: number; received: number }> {
+  const step = 1 + Math.floor(Math.random() * (POOL - 1));
+  const first = Math.floor(Math.random() * POOL);
+  const chunk = p.chunk;
+  let sentChunks = 0;
+  let recvChunks = 0;
+  let inChunk = 0; // bytes of chunk `recvChunks` received so far
+  let hash = createHash("sha256");
+  let received = 0;
+  const sendTimes: number[] = []; // of chunks recvChunks.. sentChunks-1
+  const sendOne = () => {
+    s.sendPacket(pool[(first + sentChunks * step) % POOL]!);
+    sentChunks++;
+    sendTimes.push(performance.now());
+  };
+  return new Promise((resolveRun, reject) => {
+    s.closed.then((reason) => reject(new Error(`stream closed by relay: 0x${reason.toString(16)}`)));
+    s.onData = (d) => {
+      received += d.length;
+      let off = 0;
+      while (off < d.length) {
+        const take = Math.min(chunk - inChunk, d.length - off);
+        hash.update(off === 0 && take === d.length ? d : d.subarray(off, off + take));
+        off += take;
+        inChunk += take;
+        if (inChunk === chunk) {
+          const want = digests[(first + recvChunks * step) % POOL]!;
+          if (!hash.digest().equals(want)) out.mismatches++;
+          else out.chunksVerified++;
+          recvChunks++;
+          inChunk = 0;
+          hash = createHash("sha256");
+          out.rtts.push(performance.now() - sendTimes.shift()!);
+        }
+      }
+      if (!stopped()) while (sentChunks - recvChunks < p.window) sendOne();
+      else if (received >= sentChunks * chunk) resolveRun({ sent: sentChunks * chunk, received });
+    };
+    for (let i = 0; i < p.window; i++) sendOne();
+  });
+}
+
+async function workerMain(p: WorkerParams): Promise<void> {
+  const port = parentPort!;
+  // Each pool entry is a DATA packet: 5 bytes of header room (filled per send), then the chunk.
+  const pool = Array.from({ length: POOL }, () => randomBytes(WISP_HEADER_SIZE + p.chunk));
+  const digests = pool.map((c) => createHash("sha256").update(c.subarray(WISP_HEADER_SIZE)).digest());
+  const clients: TestWispClient[] = [];
+  for (let i = 0; i < p.clients; i += 50)
+    clients.push(
+      ...(await Promise.all(Array.from({ length: Math.min(50, p.clients - i) }, () => TestWispClient.connect(p.url)))),
+    );
+  let stop = false;
+  port.on("message", (m: string) => {
+    if (m === "stop") stop = true;
+  });
+  await new Promise<void>((r) => {
+    port.once("message", () => r());
+    port.postMessage("ready");
+  });
+  const acc = { rtts: [] as number[], mismatches: 0, chunksVerified: 0 };
+  const result: WorkerResult = {
+    sent: 0,
+    received: 0,
+    chunksVerified: 0,
+    mismatches: 0,
+    short: 0,
+    rtts: new Float64Array(),
+    error: null,
+  };
+  try {
+    const runs = await Promise.all(
+      clients.flatMap((c) =>
+        Array.from({ length: p.streams }, () =>
+          runStream(c.open("127.0.0.1", p.echoPort), pool, digests, p, () => stop, acc),
+        ),
+      ),
+    );
+    for (const r of runs) {
+      result.sent += r.sent;
+      result.received += r.received;
+      if (r.sent !== r.received) result.short++;
+    }
+  } catch (err) {
+    result.error = (err as Error).message;
+  }
+  result.chunksVerified = acc.chunksVerified;
+  result.mismatches = acc.mismatches;
+  result.rtts = Float64Array.from(acc.rtts);
+  for (const c of clients) c.close();
+  port.postMessage(result, [result.rtts.buffer as ArrayBuffer]);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Main thread: processes, workers, garbage clients, report.
 
 interface Relay {
   child: ChildProcess;
   port: number;
 }
 
-async function startRelay(): Promise<Relay> {
+function startRelay(clients: number, streams: number): Promise<Relay> {
   const child = spawn(
     process.execPath,
     [
@@ -60,34 +194,44 @@ async function startRelay(): Promise<Relay> {
       "--allow",
       "127.0.0.1",
       "--max-clients",
-      String(CLIENTS * 2 + 100),
+      String(clients * 2 + 100),
       "--max-clients-per-ip",
-      String(CLIENTS * 2 + 100),
+      String(clients * 2 + 100),
       "--max-streams",
-      String(STREAMS + 8),
+      String(streams + 8),
     ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
+  children.add(child);
+  child.once("exit", () => children.delete(child));
   const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((res, rej) => {
+  return new Promise<Relay>((res, rej) => {
     child.once("exit", (c) => rej(new Error(`relay exited ${c}`)));
     lines.on("line", (l) => {
-      if (l.includes('"relay.listening"')) res(JSON.parse(l).port);
+      if (l.includes('"relay.listening"')) res({ child, port: JSON.parse(l).port });
+      // e.g. RELAY_NODE_ARGS=--trace-gc: whatever the relay prints that is not a log line is shown
+      else if (!l.startsWith("{")) console.log(`relay: ${l}`);
     });
   });
-  return { child, port };
 }
 
-/** VmHWM: the relay process's peak resident set, from the kernel. */
+/** VmHWM: a process's peak resident set, from the kernel. */
 function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-/** CPU seconds (user + system) the relay process has used, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (clock ticks of 1/100 s). */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Busy CPU seconds of the whole machine (all processes, all cores), from /proc/stat. */
+function machineBusySeconds(): number {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal ...
+  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0)) / 100;
 }
 
 async function denials(port: number): Promise<number> {
@@ -95,47 +239,6 @@ async function denials(port: number): Promise<number> {
   let n = 0;
   for (const m of text.matchAll(/^relay_denials_total\{[^}]*\} (\d+)$/gm)) n += Number(m[1]);
   return n;
-}
-
-interface StreamRun {
-  sent: number;
-  received: number;
-  sentHash: Hash;
-  recvHash: Hash;
-  rtts: number[];
-}
-
-/** One echo stream: keeps WINDOW chunks in flight until `stop()`, then drains. */
-function runStream(s: TestStream, pattern: Buffer, stopAt: () => boolean): Promise<StreamRun> {
-  const run: StreamRun = {
-    sent: 0,
-    received: 0,
-    sentHash: createHash("sha256"),
-    recvHash: createHash("sha256"),
-    rtts: [],
-  };
-  const inflight: { end: number; t: number }[] = [];
-  let k = 0;
-  const sendOne = () => {
-    const off = (k++ * 7919) % (pattern.length - CHUNK);
-    const chunk = pattern.subarray(off, off + CHUNK);
-    run.sentHash.update(chunk);
-    run.sent += CHUNK;
-    inflight.push({ end: run.sent, t: performance.now() });
-    s.send(chunk);
-  };
-  return new Promise((resolveRun, reject) => {
-    s.closed.then((reason) => reject(new Error(`stream closed by relay: 0x${reason.toString(16)}`)));
-    s.onData = (d) => {
-      run.recvHash.update(d);
-      run.received += d.length;
-      const now = performance.now();
-      while (inflight.length > 0 && inflight[0]!.end <= run.received) run.rtts.push(now - inflight.shift()!.t);
-      if (!stopAt()) while (inflight.length < WINDOW) sendOne();
-      else if (run.received === run.sent) resolveRun(run);
-    };
-    for (let i = 0; i < WINDOW; i++) sendOne();
-  });
 }
 
 /** A client that only sends junk, reconnecting each time the relay closes it. */
@@ -165,8 +268,6 @@ function garbageClient(url: string, stopAt: () => boolean): Promise<number> {
             ws.close();
             return;
           }
-          // A burst per tick: the bench's event loop is busy with the good clients, and a garbage
-          // client that only got one message out per turn would hardly be a load.
           for (let i = 0; i < 32 && ws.bufferedAmount < 1 << 20; i++)
             ws.send(junk[Math.floor(Math.random() * junk.length)]!);
         }, 1);
@@ -176,7 +277,7 @@ function garbageClient(url: string, stopAt: () => boolean): Promise<number> {
   });
 }
 
-function percentile(sorted: number[], p: number): number {
+function percentile(sorted: Float64Array, p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : Number.NaN;
 }
 
@@ -192,46 +293,93 @@ interface PhaseResult {
   peakRss: number;
   denials: number;
   verified: boolean;
+  chunksVerified: number;
   badConnections: number;
-  /** Share of one core the relay used, and MB it moved per CPU-second: its cost apart from the clients'. */
+  /** Share of one core each process used over the phase; `machine` is all processes on all cores. */
   relayCpu: number;
+  benchCpu: number;
+  echoCpu: number;
+  machineCpu: number;
   mbPerCpuSecond: number;
 }
 
-async function phase(garbageFraction: number, echoPort: number): Promise<PhaseResult> {
-  const relay = await startRelay();
+interface Options {
+  clients: number;
+  streams: number;
+  seconds: number;
+  chunk: number;
+  window: number;
+  workers: number;
+}
+
+async function phase(o: Options, garbageFraction: number, echo: Echo): Promise<PhaseResult> {
+  const relay = await startRelay(o.clients, o.streams);
   const url = `ws://127.0.0.1:${relay.port}/wisp/`;
-  const bad = Math.round(CLIENTS * garbageFraction);
-  const good = CLIENTS - bad;
-  const clients: TestWispClient[] = [];
-  for (let i = 0; i < good; i += 50)
-    clients.push(
-      ...(await Promise.all(Array.from({ length: Math.min(50, good - i) }, () => TestWispClient.connect(url)))),
-    );
-  const pattern = randomBytes(1 << 20);
+  const bad = Math.round(o.clients * garbageFraction);
+  const good = o.clients - bad;
+  const workers = Array.from({ length: o.workers }, (_, i) => {
+    const share = Math.floor(good / o.workers) + (i < good % o.workers ? 1 : 0);
+    const params: WorkerParams = {
+      url,
+      echoPort: echo.port,
+      clients: share,
+      streams: o.streams,
+      chunk: o.chunk,
+      window: o.window,
+    };
+    return new Worker(WORKER_BOOT, { eval: true, workerData: params });
+  });
+  const outcome = (w: Worker, kind: "ready" | "result") =>
+    new Promise<WorkerResult | "ready">((res, rej) => {
+      const onMsg = (m: WorkerResult | "ready") => {
+        if ((kind === "ready") === (m === "ready")) {
+          w.off("message", onMsg);
+          res(m);
+        }
+      };
+      w.on("message", onMsg);
+      w.once("error", rej);
+    });
+  await Promise.all(workers.map((w) => outcome(w, "ready")));
   let stop = false;
   const stopAt = () => stop;
-  const cpu0 = cpuSeconds(relay.child.pid!);
+  const pid = relay.child.pid!;
+  const cpu0 = {
+    relay: cpuSeconds(pid),
+    echo: cpuSeconds(echo.pid),
+    bench: process.cpuUsage(),
+    m: machineBusySeconds(),
+  };
+  const results = workers.map((w) => outcome(w, "result") as Promise<WorkerResult>);
   const t0 = performance.now();
-  const runs = clients.flatMap((c) =>
-    Array.from({ length: STREAMS }, () => runStream(c.open("127.0.0.1", echoPort), pattern, stopAt)),
-  );
+  for (const w of workers) w.postMessage("go");
   const garbage = Array.from({ length: bad }, () => garbageClient(url, stopAt));
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  await new Promise((r) => setTimeout(r, o.seconds * 1000));
   stop = true;
-  const results = await Promise.all(runs);
+  for (const w of workers) w.postMessage("stop");
+  const rs = await Promise.all(results);
   const seconds = (performance.now() - t0) / 1000;
+  const relayCpu = cpuSeconds(pid) - cpu0.relay;
+  const echoCpu = cpuSeconds(echo.pid) - cpu0.echo;
+  const bu = process.cpuUsage(cpu0.bench);
+  const machineCpu = machineBusySeconds() - cpu0.m;
   const badConnections = (await Promise.all(garbage)).reduce((a, b) => a + b, 0);
-  const cpu = cpuSeconds(relay.child.pid!) - cpu0;
+  await Promise.all(workers.map((w) => w.terminate()));
+  for (const r of rs) if (r.error) throw new Error(`worker: ${r.error}`);
   const denied = await denials(relay.port);
-  const peakRss = peakRssMiB(relay.child.pid!);
-  for (const c of clients) c.close();
+  const peakRss = peakRssMiB(pid);
   relay.child.kill("SIGTERM");
   await new Promise((r) => relay.child.once("exit", r));
-  const rtts = results.flatMap((r) => r.rtts).sort((a, b) => a - b);
+  const all = new Float64Array(rs.reduce((a, r) => a + r.rtts.length, 0));
+  let at = 0;
+  for (const r of rs) {
+    all.set(r.rtts, at);
+    at += r.rtts.length;
+  }
+  all.sort();
   // Echo: every byte crosses the relay twice (up and down).
-  const bytes = results.reduce((a, r) => a + r.sent + r.received, 0);
-  const verified = results.every((r) => r.sent === r.received && r.sentHash.digest("hex") === r.recvHash.digest("hex"));
+  const bytes = rs.reduce((a, r) => a + r.sent + r.received, 0);
+  const verified = rs.every((r) => r.mismatches === 0 && r.short === 0 && r.sent === r.received);
   return {
     good,
     bad,
@@ -239,25 +387,37 @@ async function phase(garbageFraction: number, echoPort: number): Promise<PhaseRe
     bytes,
     mbps: bytes / 1e6 / seconds,
     perClientMbps: bytes / 1e6 / seconds / good,
-    p50: percentile(rtts, 50),
-    p99: percentile(rtts, 99),
+    p50: percentile(all, 50),
+    p99: percentile(all, 99),
     peakRss,
     denials: denied,
     verified,
+    chunksVerified: rs.reduce((a, r) => a + r.chunksVerified, 0),
     badConnections,
-    relayCpu: cpu / seconds,
-    mbPerCpuSecond: bytes / 1e6 / cpu,
+    relayCpu: relayCpu / seconds,
+    benchCpu: (bu.user + bu.system) / 1e6 / seconds,
+    echoCpu: echoCpu / seconds,
+    machineCpu: machineCpu / seconds,
+    mbPerCpuSecond: bytes / 1e6 / relayCpu,
   };
 }
 
-/** The echo server in its own process, so it does not share an event loop with the clients. */
-async function startEcho(): Promise<{ port: number; close(): Promise<void> }> {
+interface Echo {
+  port: number;
+  pid: number;
+  close(): Promise<void>;
+}
+
+/** The echo server in its own process: each socket piped to itself, nothing else. */
+async function startEcho(): Promise<Echo> {
   const src = `const s=require("node:net").createServer((c)=>{c.on("error",()=>{});c.pipe(c)});
 s.listen(0,"127.0.0.1",()=>console.log(s.address().port));`;
   const child = spawn(process.execPath, ["-e", src], { stdio: ["ignore", "pipe", "inherit"] });
+  children.add(child);
   const port = await new Promise<number>((res) => child.stdout!.once("data", (d) => res(Number(`${d}`.trim()))));
   return {
     port,
+    pid: child.pid!,
     close: async () => {
       child.kill();
       await new Promise((r) => child.once("exit", r));
@@ -266,48 +426,96 @@ s.listen(0,"127.0.0.1",()=>console.log(s.address().port));`;
 }
 
 async function main(): Promise<void> {
+  const { values: opt } = parseArgs({
+    options: {
+      clients: { type: "string", default: "200" },
+      streams: { type: "string", default: "10" },
+      seconds: { type: "string", default: "30" },
+      chunk: { type: "string", default: "65536" },
+      window: { type: "string", default: "1" },
+      workers: { type: "string", default: "2" },
+      garbage: { type: "string", default: "0.05" },
+      out: { type: "string", default: join(ROOT, "bench/relay-results.md") },
+    },
+  });
+  const o: Options = {
+    clients: Number(opt.clients),
+    streams: Number(opt.streams),
+    seconds: Number(opt.seconds),
+    chunk: Number(opt.chunk),
+    window: Number(opt.window),
+    workers: Number(opt.workers),
+  };
+  const GARBAGE = Number(opt.garbage);
+  const load = loadavg();
   const echo = await startEcho();
+  const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
   const line = (name: string, r: PhaseResult) =>
-    `| ${name} | ${r.good} + ${r.bad} | ${r.mbps.toFixed(1)} | ${r.perClientMbps.toFixed(3)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.peakRss.toFixed(0)} | ${r.denials} | ${r.verified ? "yes" : "**NO**"} | ${(r.relayCpu * 100).toFixed(0)}% | ${r.mbPerCpuSecond.toFixed(0)} |`;
+    `| ${name} | ${r.good} + ${r.bad} | ${r.mbps.toFixed(1)} | ${r.perClientMbps.toFixed(3)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.peakRss.toFixed(0)} | ${r.denials} | ${r.verified ? "yes" : "**NO**"} | ${pct(r.relayCpu)} | ${r.mbPerCpuSecond.toFixed(0)} | ${pct(r.benchCpu)} | ${pct(r.echoCpu)} | ${pct(r.machineCpu)} |`;
   console.log(
-    `relay bench: ${CLIENTS} clients × ${STREAMS} streams, ${SECONDS} s per phase, ${CHUNK} B chunks, window ${WINDOW}`,
+    `relay bench: ${o.clients} clients × ${o.streams} streams, ${o.seconds} s per phase, ${o.chunk} B chunks, window ${o.window}, ${o.workers} workers; load average ${load.map((l) => l.toFixed(2)).join(" ")}`,
   );
-  const clean = await phase(0, echo.port);
+  const clean = await phase(o, 0, echo);
   console.log(line("clean", clean));
-  const dirty = await phase(GARBAGE, echo.port);
+  const dirty = await phase(o, GARBAGE, echo);
   console.log(line(`${(GARBAGE * 100).toFixed(0)}% garbage`, dirty));
   await echo.close();
   const drop = 1 - dirty.perClientMbps / clean.perClientMbps;
+  const n = cpus().length;
+  const ownCores = (r: PhaseResult) => r.relayCpu + r.benchCpu + r.echoCpu;
+  const ours = (r: PhaseResult) => ownCores(r).toFixed(2);
   const md = `# Relay benchmark
 
 Written by \`npm run bench:relay\` (bench/relay.ts). Loopback only: the relay (\`src/relay/main.ts\`) in its own
-process, a TCP echo server in another, all Wisp clients in the bench process — they share the machine's cores
-(and, on the shared build machine, with whatever else runs).
-Each stream keeps ${WINDOW} chunks of ${CHUNK} B in flight; every byte is checked (SHA-256 of what a stream
-sent vs what came back). Throughput counts bytes through the relay both ways (up + down); latency is
-from sending a chunk to the last byte of its echo (includes queueing behind the window).
+process, a TCP echo server (each socket piped to itself) in another, the well-behaved Wisp clients spread
+over ${o.workers} worker threads of the bench process, the garbage clients on its main thread — all sharing the
+machine's ${n} cores (and, on the shared build machine, with whatever else runs).
+
+Each stream keeps ${o.window} chunk${o.window === 1 ? "" : "s"} of ${o.chunk} B in flight (one Wisp DATA packet each, far below the relay's
+CONTINUE credit). Every byte is checked: what comes back on a stream is fed to SHA-256 chunk by chunk, and
+each chunk's digest must equal the SHA-256 of the chunk sent in that position (streams draw their chunks
+from a pool of ${POOL} random ones, each in its own order, so the sent side's digests are computed once, not
+per send). A stream also fails the run if it gets any CLOSE or ends with fewer bytes than it sent.
+Throughput counts payload bytes through the relay both ways (up + down: each echoed byte counts twice),
+over the phase including the final drain; latency is from sending a chunk to the last byte of its echo
+(includes queueing behind the other ${o.clients * o.streams} streams).
 
 - date: ${new Date().toISOString().slice(0, 10)}
-- machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? "?"}, Node ${process.version}
-- load: ${CLIENTS} clients × ${STREAMS} streams, ${SECONDS} s per phase
+- machine: ${n} × ${cpus()[0]?.model.trim() ?? "?"}, Node ${process.version}
+- load average at start (1, 5, 15 min): ${load.map((l) => l.toFixed(2)).join(", ")}
+- load: ${o.clients} clients × ${o.streams} streams, ${o.seconds} s per phase, ${o.chunk} B chunks, window ${o.window}, ${o.workers} client workers
 
-| phase | clients (good + garbage) | MB/s | MB/s per good client | p50 RTT ms | p99 RTT ms | relay peak RSS MiB | denials | all bytes verified | relay CPU | MB per relay CPU-s |
-|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|
+| phase | clients (good + garbage) | MB/s | MB/s per good client | p50 RTT ms | p99 RTT ms | relay peak RSS MiB | denials | all bytes verified | relay CPU | MB per relay CPU-s | bench CPU | echo CPU | machine CPU |
+|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|
 ${line("clean", clean)}
 ${line(`${(GARBAGE * 100).toFixed(0)}% garbage`, dirty)}
 
-Denials in the garbage phase are the garbage clients' own CONNECTs to 10.0.0.1 (refused on purpose); a
-well-behaved stream that got any CLOSE would have failed the run. "MB per relay CPU-s" is the relay's
-cost apart from the clients and echo server sharing the machine: the throughput one dedicated core
-would sustain. Garbage clients reconnected ${dirty.badConnections} times. Per-good-client throughput change with garbage:
-${(-drop * 100).toFixed(1)}% (target: no worse than −20%). Targets (issue 7): ≥ 500 MB/s, 0 bytes lost, RSS ≤ 300 MB, 0 denials.
+CPU per phase (cores): relay + bench + echo = ${ours(clean)} (clean), ${ours(dirty)} (garbage); everything
+else on the machine (other tenants, kernel threads) = ${(clean.machineCpu - ownCores(clean)).toFixed(2)} and ${(dirty.machineCpu - ownCores(dirty)).toFixed(2)}. The three
+processes together moved ${(clean.mbps / ownCores(clean)).toFixed(0)} MB per CPU-second in the clean phase: the target (500 MB/s) needs
+${(500 / (clean.mbps / ownCores(clean))).toFixed(2)} cores at that cost.
+
+Chunks verified by digest: ${clean.chunksVerified} (clean), ${dirty.chunksVerified} (garbage phase); mismatches: 0 unless
+"all bytes verified" says NO. Denials in the garbage phase are the garbage clients' own CONNECTs to
+10.0.0.1 (refused on purpose); a well-behaved stream that got any CLOSE would have failed the run.
+CPU columns are shares of one core over the phase (relay process, bench process with all its threads,
+echo process; "machine" is every process on all ${n} cores, ${n * 100}% = saturated). "MB per relay CPU-s" is
+the relay's cost apart from the clients and echo server sharing the machine: the throughput one dedicated
+core would sustain. Garbage clients reconnected ${dirty.badConnections} times. Per-good-client throughput change with
+garbage: ${(-drop * 100).toFixed(1)}% (target: no worse than −20%). Targets (issue 7): ≥ 500 MB/s, 0 bytes lost,
+RSS ≤ 300 MB, 0 denials.
 `;
   writeFileSync(opt.out!, md);
   console.log(`wrote ${opt.out}`);
   if (!clean.verified || !dirty.verified) process.exitCode = 1;
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (isMainThread)
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+else
+  workerMain(workerData as WorkerParams).catch((err) => {
+    parentPort!.postMessage({ error: (err as Error).message });
+  });

@@ -20,6 +20,8 @@ import {
   parseWispPacket,
   STREAM_TYPE_TCP,
   STREAM_TYPE_UDP,
+  WISP_HEADER_SIZE,
+  writeDataHeader,
 } from "../../src/relay/wisp/packet.ts";
 
 export class TestStream {
@@ -50,6 +52,19 @@ export class TestStream {
     } else this.waiting.push(data);
   }
 
+  /**
+   * Sends a DATA packet already laid out in `packet` (5 bytes of header room, then the payload): the
+   * header is written in place, so one packet buffer can serve many streams. ws copies it while masking,
+   * before send() returns; only when out of credit is the payload copied to wait.
+   */
+  sendPacket(packet: Uint8Array): void {
+    if (this.udp || this.credit > 0) {
+      if (!this.udp) this.credit--;
+      writeDataHeader(packet, 0, this.id);
+      this.client.raw(packet);
+    } else this.waiting.push(packet.slice(WISP_HEADER_SIZE));
+  }
+
   close(reason = 0x02): void {
     this.client.raw(encodeClose(this.id, reason));
   }
@@ -72,11 +87,12 @@ export class TestStream {
       this.received += b.length;
       if (this.onData) this.onData(b);
       else this.chunks.push(b);
-      this.dataWaiters = this.dataWaiters.filter((w) => {
-        if (this.received < w.bytes) return true;
-        w.resolve();
-        return false;
-      });
+      if (this.dataWaiters.length > 0)
+        this.dataWaiters = this.dataWaiters.filter((w) => {
+          if (this.received < w.bytes) return true;
+          w.resolve();
+          return false;
+        });
     } else if (type === PACKET_CONTINUE) {
       this.credit = value;
       while (this.credit > 0 && this.waiting.length > 0) {

@@ -108,9 +108,22 @@ function header(type: number, streamId: number, bodySize: number): { buf: Uint8A
 }
 
 export function encodeData(streamId: number, payload: Uint8Array): Uint8Array {
-  const { buf } = header(PACKET_DATA, streamId, payload.length);
+  // Not zero-filled: every byte is written below (this is the hot path of both directions).
+  const b = Buffer.allocUnsafe(WISP_HEADER_SIZE + payload.length);
+  const buf = new Uint8Array(b.buffer, b.byteOffset, b.length);
+  writeDataHeader(buf, 0, streamId);
   buf.set(payload, WISP_HEADER_SIZE);
   return buf;
+}
+
+/** Writes a DATA header at `buf[at..at+5)`, for a payload already placed right after it. */
+export function writeDataHeader(buf: Uint8Array, at: number, streamId: number): void {
+  const id = streamId >>> 0;
+  buf[at] = PACKET_DATA;
+  buf[at + 1] = id & 0xff;
+  buf[at + 2] = (id >>> 8) & 0xff;
+  buf[at + 3] = (id >>> 16) & 0xff;
+  buf[at + 4] = id >>> 24;
 }
 
 export function encodeContinue(streamId: number, remaining: number): Uint8Array {

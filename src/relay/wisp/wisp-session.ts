@@ -31,8 +31,11 @@ import {
   PACKET_DATA,
   parseWispPacket,
   STREAM_TYPE_TCP,
+  WISP_HEADER_SIZE,
   type WispParseError,
+  writeDataHeader,
 } from "./packet.ts";
+import { FRAME_BYTES, READ_BYTES, releaseFrame, sharedReadBuffer, takeFrame } from "./read-frames.ts";
 import type { WispLimits } from "./wisp-limits.ts";
 
 export interface WispSessionDeps {
@@ -139,11 +142,16 @@ export class WispSession {
     this.closeWs(code, reason);
   }
 
-  private send(msg: Uint8Array): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
-    this.wsBuffered += msg.length;
+  /** `charge`: memory the message holds (a pooled read frame holds all of it); `done` once ws is through. */
+  private send(msg: Uint8Array, charge = msg.length, done?: () => void): void {
+    if (this.ws.readyState !== this.ws.OPEN) {
+      done?.();
+      return;
+    }
+    this.wsBuffered += charge;
     this.ws.send(msg, (err) => {
-      this.wsBuffered -= msg.length;
+      done?.();
+      this.wsBuffered -= charge;
       if (!err && this.socketsPaused && this.wsBuffered <= this.deps.limits.maxBufferedBytes / 2) this.resumeSockets();
     });
     if (!this.socketsPaused && this.wsBuffered > this.deps.limits.maxBufferedBytes) this.pauseSockets();
@@ -355,7 +363,13 @@ export class WispSession {
   }
 
   private connectTcp(s: TcpStream, address: string, port: number): void {
-    const socket = net.connect({ host: address, port, noDelay: true });
+    // Reads land in a shared buffer and leave in a pooled frame (read-frames.ts): no allocation per read.
+    const socket = net.connect({
+      host: address,
+      port,
+      noDelay: true,
+      onread: { buffer: sharedReadBuffer, callback: (n, buf) => this.tcpFromSocket(s, n, buf) },
+    });
     s.socket = socket;
     s.connectTimer = setTimeout(() => {
       s.connectTimer = null;
@@ -368,7 +382,6 @@ export class WispSession {
       if (this.socketsPaused) socket.pause();
       this.flushTcp(s);
     });
-    socket.on("data", (chunk: Buffer) => this.tcpFromSocket(s, chunk));
     socket.on("end", () => this.closeStream(s, CLOSE_REASON_VOLUNTARY, "remote-end"));
     socket.on("error", (err: Error & { code?: string }) => {
       if (s.draining) return;
@@ -453,11 +466,17 @@ export class WispSession {
     }
   }
 
-  private tcpFromSocket(s: TcpStream, chunk: Buffer): void {
-    if (this.streams.get(s.id) !== s) return;
-    if (!this.countBytes(chunk.length, "down")) return;
-    this.send(encodeData(s.id, chunk));
-    const wait = this.down.take(chunk.length);
+  /** `n` bytes read into `buf` (the shared read buffer: copied out before returning). */
+  private tcpFromSocket(s: TcpStream, n: number, buf: Uint8Array): boolean {
+    if (this.streams.get(s.id) !== s || !this.countBytes(n, "down")) return true;
+    const data = buf.subarray(0, n);
+    if (n >= READ_BYTES / 4) {
+      const frame = takeFrame();
+      writeDataHeader(frame, 0, s.id);
+      frame.set(data, WISP_HEADER_SIZE);
+      this.send(frame.subarray(0, WISP_HEADER_SIZE + n), FRAME_BYTES, () => releaseFrame(frame));
+    } else this.send(encodeData(s.id, data)); // a short read must not pin a whole frame while it waits
+    const wait = this.down.take(n);
     if (wait > 0 && s.socket && !s.pausedForRate) {
       s.pausedForRate = true;
       s.socket.pause();
@@ -466,6 +485,7 @@ export class WispSession {
         if (!this.socketsPaused) s.socket?.resume();
       }, wait);
     }
+    return true;
   }
 
   private pauseSockets(): void {
