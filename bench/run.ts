@@ -266,7 +266,7 @@ committed image (\`public/images/\`), in the same run, one after the other (neve
 - machine: ${cpus().length} × ${cpu}, Node ${process.version}; load average when the run started ${loadAtStart}
   (other work on the machine slows both columns; compare ratios)
 - reference: ${qemuVer} (TCG), \`-M virt -m 256M -smp 1\`, same OpenSBI, kernel and initramfs
-- vireo: the TypeScript interpreter in Node (no JIT yet), same board shape
+- vireo: the TypeScript interpreter in Node with its loop compiler on (\`src/cpu/jit.ts\`; no WebAssembly JIT yet), same board shape
 
 | figure | vireo | QEMU | vireo / QEMU |
 |---|---:|---:|---:|

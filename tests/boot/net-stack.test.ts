@@ -75,8 +75,8 @@ describe("Linux with --net stack (Node)", () => {
     expect(r.out).toContain(digest);
   }, 200_000);
 
-  it("IPv6: SLAAC in fd00::/64 from the gateway's RA, ping fd00::2, wget over IPv6 with the right sha256", async () => {
-    const body = new Uint8Array(1024 * 1024);
+  it("IPv6: SLAAC in fd00::/64 from the gateway's RA, ping fd00::2, wget of 64 MiB over IPv6 with the right sha256", async () => {
+    const body = new Uint8Array(64 * 1024 * 1024);
     for (let i = 0; i < body.length; i++) body[i] = (Math.imul(i + 7, 2246822519) >>> 24) & 0xff;
     const server = createHttpServer((_req, res) => {
       res.writeHead(200, { "content-length": body.length });
@@ -85,14 +85,14 @@ describe("Linux with --net stack (Node)", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as AddressInfo).port;
     const cmd = `ip link set eth0 up; sleep 3; ip -6 addr show eth0; ip -6 route; ping -c 2 fd00::2; wget -q -O - 'http://[fd00::2]:${port}/' | sha256sum`;
-    const r = await vm(["--exec", cmd]);
+    const r = await vm(["--exec", cmd], 400);
     server.close();
     expect(r.status, r.out + r.err).toBe(0);
     expect(r.out).toMatch(/inet6 fd00::[0-9a-f:]+\/64 scope global/);
     expect(r.out).toContain("default via fe80::2");
     expect(r.out).toContain("2 packets transmitted, 2 packets received");
     expect(r.out).toContain(createHash("sha256").update(body).digest("hex"));
-  }, 200_000);
+  }, 450_000);
 
   it("nslookup through 10.0.2.3 reaches the DNS server given with --dns", async () => {
     const dns = createSocket("udp4");
