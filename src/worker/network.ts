@@ -97,13 +97,13 @@ export async function setupNetwork(config: MachineConfig, wake: () => void): Pro
       uplinkLabel = `wisp ${config.relayUrl}`;
     } else {
       uplink = new FetchUplink();
-      uplinkLabel = "fetch (HTTP only)";
-      note = `no relay answered at ${config.relayUrl} (start it with \`npm start\` or \`npm run relay\`): using the fetch uplink, which carries HTTP only`;
+      uplinkLabel = "fetch (HTTP on port 80 only; sites must allow CORS)";
+      note = `no relay answered at ${config.relayUrl} (start it with \`npm start\` or \`npm run relay\`): using the fetch uplink, which carries only HTTP on port 80, and only to sites that allow cross-origin requests (CORS)`;
       warnings.push(note);
     }
   } else if (config.net === "fetch") {
     uplink = new FetchUplink();
-    uplinkLabel = "fetch (HTTP only)";
+    uplinkLabel = "fetch (HTTP on port 80 only; sites must allow CORS)";
   } else if (config.net === "relay") {
     l2Url = relayL2Url(config.relayUrl);
     if (l2Url !== undefined) {
