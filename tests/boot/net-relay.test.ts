@@ -3,27 +3,16 @@
 // and carries TCP to 10.0.2.2:PORT → 127.0.0.1:PORT, which the relay allows here with --allow 127.0.0.1.
 // The relay runs in this process (the same Relay and gateway main.ts wires); each guest is a child vm.
 
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createServer as createHttpServer, type Server } from "node:http";
-import { type AddressInfo, createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attachGateway } from "../../src/relay/l2/gateway.ts";
 import { type StartedRelay, startRelay } from "../relay/wisp-test-client.ts";
+import { listenHashSink, runVm, type VmResult } from "./host-side.ts";
 
-function vm(args: string[], timeoutSec = 90): Promise<{ status: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn("npx", ["tsx", "src/cli/vm.ts", "--timeout", String(timeoutSec), "--net", "relay", ...args]);
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    p.stderr.on("data", (d: Buffer) => {
-      err += d.toString();
-    });
-    p.on("close", (status) => resolve({ status, out, err }));
-  });
+function vm(args: string[], timeoutSec = 90): Promise<VmResult> {
+  return runVm("relay", args, timeoutSec);
 }
 
 const DHCP = "udhcpc -i eth0 -n -q -t 10 >/dev/null 2>&1";
@@ -63,27 +52,14 @@ describe("Linux with --net relay (Node, ws)", () => {
   }, 60_000);
 
   it("an upload from the guest (TSO superpackets, split before the wire) arrives whole", async () => {
-    let digest = "";
-    let bytes = 0;
-    const server = createServer((s) => {
-      const h = createHash("sha256");
-      s.on("data", (d: Buffer) => {
-        h.update(d);
-        bytes += d.length;
-      });
-      s.on("end", () => {
-        digest = h.digest("hex");
-        s.end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const port = (server.address() as AddressInfo).port;
+    const sink = await listenHashSink();
+    const port = sink.port;
     const cmd = `${DHCP}; dd if=/dev/urandom of=/tmp/up bs=1024 count=2048 2>/dev/null; sha256sum /tmp/up; nc 10.0.2.2 ${port} < /tmp/up`;
     const r = await vm(["--relay", `ws://${relay.base}/l2/t3`, "--exec", cmd]);
-    server.close();
+    sink.close();
     expect(r.status, r.out + r.err).toBe(0);
-    expect(bytes).toBe(2 * 1024 * 1024);
-    expect(r.out).toContain(digest);
+    expect(sink.bytes).toBe(2 * 1024 * 1024);
+    expect(r.out).toContain(sink.digest);
   }, 60_000);
 
   it("two guests on one network ping each other", async () => {

@@ -2,26 +2,15 @@
 // guest's own tools (udhcpc, ping, nslookup, wget, nc) against servers this test runs on 127.0.0.1,
 // reached through the gateway as QEMU user networking does (10.0.2.2:PORT → 127.0.0.1:PORT).
 
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { createServer as createHttpServer } from "node:http";
 import { type AddressInfo, connect, createServer } from "node:net";
 import { describe, expect, it } from "vitest";
+import { listenHashSink, runVm, type VmResult } from "./host-side.ts";
 
-function vm(args: string[], timeoutSec = 150): Promise<{ status: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn("npx", ["tsx", "src/cli/vm.ts", "--timeout", String(timeoutSec), "--net", "stack", ...args]);
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    p.stderr.on("data", (d: Buffer) => {
-      err += d.toString();
-    });
-    p.on("close", (status) => resolve({ status, out, err }));
-  });
+function vm(args: string[], timeoutSec = 150): Promise<VmResult> {
+  return runVm("stack", args, timeoutSec);
 }
 
 const DHCP = "udhcpc -i eth0 -n -q -t 5 >/dev/null 2>&1";
@@ -52,27 +41,14 @@ describe("Linux with --net stack (Node)", () => {
   }, 450_000);
 
   it("an upload from the guest (TSO superpackets toward the stack) arrives whole", async () => {
-    let digest = "";
-    let bytes = 0;
-    const server = createServer((s) => {
-      const h = createHash("sha256");
-      s.on("data", (d: Buffer) => {
-        h.update(d);
-        bytes += d.length;
-      });
-      s.on("end", () => {
-        digest = h.digest("hex");
-        s.end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const port = (server.address() as AddressInfo).port;
+    const sink = await listenHashSink();
+    const port = sink.port;
     const cmd = `${DHCP}; dd if=/dev/urandom of=/tmp/up bs=1024 count=4096 2>/dev/null; sha256sum /tmp/up; nc 10.0.2.2 ${port} < /tmp/up`;
     const r = await vm(["--exec", cmd]);
-    server.close();
+    sink.close();
     expect(r.status, r.out + r.err).toBe(0);
-    expect(bytes).toBe(4 * 1024 * 1024);
-    expect(r.out).toContain(digest);
+    expect(sink.bytes).toBe(4 * 1024 * 1024);
+    expect(r.out).toContain(sink.digest);
   }, 200_000);
 
   it("IPv6: SLAAC in fd00::/64 from the gateway's RA, ping fd00::2, wget of 64 MiB over IPv6 with the right sha256", async () => {
