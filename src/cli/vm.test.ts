@@ -29,7 +29,8 @@ describe("parseCli", () => {
   it("defaults and every option", () => {
     expect(parseCli([])).toEqual({ memMiB: 256, transport: "mmio", net: "stack", help: false, jit: true });
     expect(parseCli(["--jit", "off"]).jit).toBe(false);
-    expect(() => parseCli(["--jit", "maybe"])).toThrow(/--jit takes on or off/);
+    expect(() => parseCli(["--jit", "maybe"])).toThrow(/--jit takes on, off or wasm/);
+    expect(parseCli(["--jit", "wasm"])).toMatchObject({ jit: true, jitBackend: "wasm" });
     const o = parseCli([
       "--kernel=k",
       "--initrd",

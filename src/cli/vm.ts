@@ -88,7 +88,8 @@ Running:
                      or device tree; exit 0 when it reports PASS through tohost (HTIF), else the
                      failing test number
   --trace FILE       write one line per executed instruction to FILE (slow)
-  --jit on|off       compile hot guest loops to JavaScript (default on; off interprets everything)
+  --jit on|off|wasm  compile hot guest loops to JavaScript (default on; off interprets everything;
+                     wasm compiles every hot block to WebAssembly)
   --guest-profile FILE
                      sample the guest's pc every 997 instructions; at exit write a table of
                      kernel functions (guest/build/linux-obj/System.map) and user/firmware time
@@ -150,6 +151,7 @@ export interface CliOptions {
   trace?: string;
   guestProfile?: string;
   jit: boolean;
+  jitBackend?: "wasm";
   timeoutSec?: number;
   help: boolean;
 }
@@ -209,8 +211,11 @@ export function parseCli(argv: string[]): CliOptions {
   };
   const jit = str("jit");
   if (jit !== undefined) {
-    if (jit !== "on" && jit !== "off") throw new UsageError(`--jit takes on or off, not "${jit}"`);
-    o.jit = jit === "on";
+    if (jit !== "on" && jit !== "off" && jit !== "wasm") {
+      throw new UsageError(`--jit takes on, off or wasm, not "${jit}"`);
+    }
+    o.jit = jit !== "off";
+    if (jit === "wasm") o.jitBackend = "wasm";
   }
   const mem = str("mem");
   if (mem !== undefined) {
@@ -694,6 +699,7 @@ export async function runVm(o: CliOptions): Promise<number> {
         onChunk: profiler?.sample,
         onAsyncInterrupt: () => wakeLoop(),
         jit: o.jit,
+        jitBackend: o.jitBackend,
         instructionsPerChunk: profiler !== undefined ? PROFILE_CHUNK : undefined,
         onConsoleOutput: onOutput,
         onVirtioConsoleOutput: (bytes) => show(bytes, hvcOnStdio),

@@ -25,6 +25,30 @@ export class GuestMemory {
   readonly view: DataView;
   private dmaListeners: DmaWriteListener[] = [];
 
+  /**
+   * RAM at address 0 of a WebAssembly.Memory with `extra` bytes after it (the hart's JIT-visible
+   * state, cpu/state.ts AUX) when the host has WebAssembly and the total fits in 4 GiB; a plain
+   * ArrayBuffer of `size` otherwise. `wasmMemory` says which.
+   */
+  static withExtra(base: number, size: number, extra: number): GuestMemory {
+    const total = size + extra;
+    if (typeof WebAssembly === "object" && total <= 0x1_0000_0000 - 65536) {
+      try {
+        const pages = Math.ceil(total / 65536);
+        const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+        const m = new GuestMemory(base, size, memory.buffer);
+        m.wasmMemory = memory;
+        return m;
+      } catch {
+        // Too big for this host's wasm memory: fall through to a plain buffer.
+      }
+    }
+    return new GuestMemory(base, size);
+  }
+
+  /** The WebAssembly.Memory whose buffer this is (withExtra), if any. */
+  wasmMemory: WebAssembly.Memory | undefined;
+
   constructor(base: number, size: number, buffer?: ArrayBuffer) {
     if (size <= 0 || size % 4096 !== 0) throw new RangeError(`guest RAM size must be a positive multiple of 4096`);
     this.base = base;

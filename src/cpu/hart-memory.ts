@@ -10,6 +10,7 @@ import type { Bus } from "../core/bus.ts";
 import type { GuestMemory } from "../core/guest-memory.ts";
 import * as C from "./csr-numbers.ts";
 import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, type WalkRequest, walk } from "./mmu.ts";
+import { AUX, AUX_BYTES } from "./state.ts";
 
 export const TLB_BITS = 11;
 export const TLB_SIZE = 1 << TLB_BITS;
@@ -19,6 +20,8 @@ export const TLB_MASK = TLB_SIZE - 1;
  * of privilege or of SUM (Linux flips SUM around every user copy) switches sets instead of flushing.
  */
 export const TLB_SETS = 4;
+// The aux region holds each TLB array in 32 KiB (state.ts AUX).
+if (TLB_SIZE * TLB_SETS * 4 !== 32768) throw new Error("TLB arrays no longer fit the aux layout");
 /** Past this many fills a flush clears whole arrays instead of replaying the log. */
 const TLB_FILL_LOG = 4096;
 /** A tag that no page-aligned address matches (low bits set). */
@@ -54,15 +57,19 @@ export class HartMemory {
   protected readonly i32: Int32Array;
 
   // TLBs: tag (page-aligned VA lo, VA hi) → RAM offset of the page.
-  readonly xTagLo = new Int32Array(TLB_SIZE * TLB_SETS).fill(TLB_INVALID);
-  readonly xTagHi = new Int32Array(TLB_SIZE * TLB_SETS);
-  readonly xOff = new Int32Array(TLB_SIZE * TLB_SETS);
-  readonly rTagLo = new Int32Array(TLB_SIZE * TLB_SETS).fill(TLB_INVALID);
-  readonly rTagHi = new Int32Array(TLB_SIZE * TLB_SETS);
-  readonly rOff = new Int32Array(TLB_SIZE * TLB_SETS);
-  readonly wTagLo = new Int32Array(TLB_SIZE * TLB_SETS).fill(TLB_INVALID);
-  readonly wTagHi = new Int32Array(TLB_SIZE * TLB_SETS);
-  readonly wOff = new Int32Array(TLB_SIZE * TLB_SETS);
+  // With an aux region after RAM (GuestMemory.withExtra), they live there, where compiled wasm blocks
+  // read them (state.ts AUX).
+  readonly xTagLo: Int32Array;
+  readonly xTagHi: Int32Array;
+  readonly xOff: Int32Array;
+  readonly rTagLo: Int32Array;
+  readonly rTagHi: Int32Array;
+  readonly rOff: Int32Array;
+  readonly wTagLo: Int32Array;
+  readonly wTagHi: Int32Array;
+  readonly wOff: Int32Array;
+  /** Byte offset of the aux region in mem.buffer, or -1 when there is none. */
+  readonly auxOffset: number;
   /** First entry of the current fetch set and of the current load/store set. */
   xBase = 0;
   dBase = 0;
@@ -87,6 +94,19 @@ export class HartMemory {
     this.u16 = new Uint16Array(mem.buffer, 0, mem.size >>> 1);
     this.i32 = mem.i32;
     this.walkCtx = { ramI32: this.i32, ramBase: this.ramBase, ramSize: this.ramSize, lastLevel: 0 };
+    const n = TLB_SIZE * TLB_SETS;
+    this.auxOffset = mem.wasmMemory !== undefined && mem.buffer.byteLength >= mem.size + AUX_BYTES ? mem.size : -1;
+    const arr = (at: number): Int32Array =>
+      this.auxOffset < 0 ? new Int32Array(n) : new Int32Array(mem.buffer, this.auxOffset + at, n);
+    this.xTagLo = arr(AUX.X_TAG_LO).fill(TLB_INVALID);
+    this.xTagHi = arr(AUX.X_TAG_HI);
+    this.xOff = arr(AUX.X_OFF);
+    this.rTagLo = arr(AUX.R_TAG_LO).fill(TLB_INVALID);
+    this.rTagHi = arr(AUX.R_TAG_HI);
+    this.rOff = arr(AUX.R_OFF);
+    this.wTagLo = arr(AUX.W_TAG_LO).fill(TLB_INVALID);
+    this.wTagHi = arr(AUX.W_TAG_HI);
+    this.wOff = arr(AUX.W_OFF);
   }
 
   /** Entries filled since the last flush (index | kind << 24), so a flush touches only those. */

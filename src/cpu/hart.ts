@@ -15,10 +15,18 @@ import { csrRead, csrWrite } from "./csr.ts";
 import * as C from "./csr-numbers.ts";
 import { Fpu } from "./fpu.ts";
 import { HartMemory, TLB_MASK, TRAP } from "./hart-memory.ts";
-import { BlockCache, DEFAULT_JIT_THRESHOLD, type JitHart, jitSlot } from "./jit.ts";
+import { BlockCache, DEFAULT_JIT_THRESHOLD, DEFAULT_WASM_THRESHOLD, type JitHart, jitSlot } from "./jit.ts";
 import { ACCESS_LOAD, ACCESS_STORE } from "./mmu.ts";
 import { rvcTable } from "./rvc.ts";
-import { HartState } from "./state.ts";
+import { AUX, HartState, STATE_BYTES } from "./state.ts";
+import { type WasmJitEnv, wasmJitAvailable } from "./wasm-jit.ts";
+
+// Indices of the wasm chaining cells in Hart.auxCells (state.ts AUX, from STATE_BYTES).
+const CELL_SLOT = (AUX.CUR_SLOT - STATE_BYTES) >> 2;
+const CELL_PCLO = (AUX.CUR_PCLO - STATE_BYTES) >> 2;
+const CELL_PCHI = (AUX.CUR_PCHI - STATE_BYTES) >> 2;
+const CELL_N = (AUX.CUR_N - STATE_BYTES) >> 2;
+const CELL_EXIT = (AUX.EXIT - STATE_BYTES) >> 2;
 
 export interface HartOptions {
   hartId: number;
@@ -30,6 +38,12 @@ export interface HartOptions {
    * compiles every block whose entry was reached that many times (tests use 1 to cover the compiler).
    */
   jit?: boolean | number;
+  /**
+   * What the block compiler makes: "js" functions (jit.ts; with jit === true only loops) or "wasm"
+   * functions (wasm-jit.ts; every hot block). "wasm" needs guest RAM from GuestMemory.withExtra and a
+   * host with WebAssembly; without them the hart falls back to "js".
+   */
+  jitBackend?: "js" | "wasm";
 }
 
 export class Hart extends HartMemory implements InterruptTarget {
@@ -77,24 +91,30 @@ export class Hart extends HartMemory implements InterruptTarget {
   readonly jit: BlockCache | undefined;
   /** Instructions of the running compiled block retired before the access that trapped. */
   jitDone = 0;
+  /** The wasm chaining cells (state.ts AUX.CUR_SLOT …), indexed by CELL_*; empty without an aux region. */
+  private readonly auxCells: Int32Array;
 
   constructor(o: HartOptions) {
     super(o.mem, o.bus);
     this.hartId = o.hartId;
     this.time = o.time;
-    this.state = new HartState();
+    this.state = this.auxOffset >= 0 ? new HartState(o.mem.buffer, this.auxOffset) : new HartState();
+    this.auxCells =
+      this.auxOffset >= 0 ? new Int32Array(o.mem.buffer, this.auxOffset + STATE_BYTES, 16) : new Int32Array(16);
     this.x = this.state.x;
     this.fpu = new Fpu(this.state);
     this.rvc = rvcTable();
     const j = o.jit ?? true;
     if (j === false) this.jit = undefined;
     else {
+      const wasm = o.jitBackend === "wasm" && this.auxOffset >= 0 && wasmJitAvailable() ? this.wasmEnv() : undefined;
       const cache = new BlockCache(
         this.ramSize,
-        typeof j === "number" ? j : DEFAULT_JIT_THRESHOLD,
-        j === true,
+        typeof j === "number" ? j : wasm !== undefined ? DEFAULT_WASM_THRESHOLD : DEFAULT_JIT_THRESHOLD,
+        j === true && wasm === undefined,
         (page) => this.unmapStorePage(page),
         { u16: this.u16, rvc: this.rvc },
+        wasm,
       );
       this.jit = cache;
       this.codePages = cache.codePages;
@@ -111,6 +131,65 @@ export class Hart extends HartMemory implements InterruptTarget {
       }
     });
     this.reset();
+  }
+
+  /** The slow paths compiled wasm blocks call (wasm-jit.ts), bound to this hart. */
+  private wasmEnv(): WasmJitEnv {
+    const memory = this.mem.wasmMemory as WebAssembly.Memory;
+    const sc = new Int32Array(this.mem.buffer, this.auxOffset + AUX.SCRATCH, 2);
+    const cells = this.auxCells;
+    return {
+      memory,
+      aux: this.auxOffset,
+      load: (lo, hi, f3, done) => {
+        this.jitDone = done;
+        cells[CELL_EXIT] = 1;
+        let rl: number;
+        let rh = 0;
+        switch (f3) {
+          case 0:
+            rl = (this.load8(lo, hi) << 24) >> 24;
+            rh = rl >> 31;
+            break;
+          case 1:
+            rl = (this.load16(lo, hi) << 16) >> 16;
+            rh = rl >> 31;
+            break;
+          case 2:
+            rl = this.load32(lo, hi) | 0;
+            rh = rl >> 31;
+            break;
+          case 3:
+            rl = this.load64(lo, hi);
+            rh = this.loadHi;
+            break;
+          case 4:
+            rl = this.load8(lo, hi);
+            break;
+          case 5:
+            rl = this.load16(lo, hi);
+            break;
+          default:
+            rl = this.load32(lo, hi) | 0;
+            break;
+        }
+        sc[0] = rl;
+        sc[1] = rh;
+      },
+      store: (lo, hi, f3, vlo, vhi, done) => {
+        this.jitDone = done;
+        cells[CELL_EXIT] = 1;
+        if (f3 === 0) this.store8(lo, hi, vlo & 0xff);
+        else if (f3 === 1) this.store16(lo, hi, vlo & 0xffff);
+        else if (f3 === 2) this.store32(lo, hi, vlo);
+        else this.store64(lo, hi, vlo, vhi);
+      },
+      mulh: (al, ah, bl, bh, f3) => {
+        mulh64(al, ah, bl, bh, f3);
+        sc[0] = out[0];
+        sc[1] = out[1];
+      },
+    };
   }
 
   reset(): void {
@@ -334,11 +413,7 @@ export class Hart extends HartMemory implements InterruptTarget {
             if ((pcLo ^ fPageLo) >>> 0 < fLimit && pcHi === fPageHi) {
               const hIdx = (fPageOff + (pcLo & 4095)) >> 1;
               const slot = jitSlot(hIdx);
-              if (jTags![slot] !== hIdx) {
-                jTags![slot] = hIdx;
-                jCounts![slot] = 0;
-                jFns![slot] = undefined;
-              }
+              if (jTags![slot] !== hIdx) jit.claim(slot, hIdx);
               let fn = jFns![slot];
               if (fn === undefined && ++jCounts![slot] >= jThreshold) {
                 jit.compile(slot);
@@ -799,8 +874,17 @@ export class Hart extends HartMemory implements InterruptTarget {
           // A load or store in a compiled block: those before it retired; pc names the faulting one.
           // (A looping block counts whole passes too: the instruction is jitDone modulo its length.)
           const done = this.jitDone;
-          n += done;
-          pcLo = (pcLo + curOffs[done % curOffs.length]) | 0;
+          if (jit?.backend === "wasm") {
+            // Wasm blocks chain: the one that trapped is in the aux cells (wasm-jit.ts).
+            const c = this.auxCells;
+            const offs = jit.offs[c[CELL_SLOT]] as Int32Array;
+            n += c[CELL_N] + done;
+            pcLo = (c[CELL_PCLO] + offs[done % offs.length]) | 0;
+            pcHi = c[CELL_PCHI];
+          } else {
+            n += done;
+            pcLo = (pcLo + curOffs[done % curOffs.length]) | 0;
+          }
           parcel = 0;
           curOffs = undefined;
         }
@@ -821,6 +905,7 @@ export class Hart extends HartMemory implements InterruptTarget {
       if (this.stopRequested || this.waiting) break;
     }
     this.instret = start + n;
+    if (jit !== undefined && jit.pendingCount > 0) jit.runEnded();
     return n;
   }
 

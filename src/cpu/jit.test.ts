@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { Bus } from "../core/bus.ts";
 import { GuestMemory } from "../core/guest-memory.ts";
 import { Hart } from "./hart.ts";
+import { AUX_BYTES } from "./state.ts";
 
 const RAM_BASE = 0x8000_0000;
 const RAM_SIZE = 1 << 16;
@@ -46,11 +47,12 @@ function randomWord(next: () => number): number {
   return next();
 }
 
-function setup(seed: number, jit: boolean | number): Hart {
+function setup(seed: number, jit: boolean | number, backend: "js" | "wasm" = "js"): Hart {
   const next = rng(seed);
-  const mem = new GuestMemory(RAM_BASE, RAM_SIZE);
+  const mem =
+    backend === "wasm" ? GuestMemory.withExtra(RAM_BASE, RAM_SIZE, AUX_BYTES) : new GuestMemory(RAM_BASE, RAM_SIZE);
   for (let i = 0; i < mem.i32.length; i++) mem.i32[i] = i < 0x3000 ? randomWord(next) : next();
-  const hart = new Hart({ hartId: 0, mem, bus: new Bus(), time: { mtime: () => 0 }, jit });
+  const hart = new Hart({ hartId: 0, mem, bus: new Bus(), time: { mtime: () => 0 }, jit, jitBackend: backend });
   for (let r = 1; r < 32; r++) {
     const v = next();
     // x1..x7 point into RAM (8-aligned, so ld/sd mostly take the fast path); the rest are random.
@@ -68,8 +70,9 @@ function state(h: Hart): string {
   return `pc=${h.getPc().toString(16)} priv=${h.priv} instret=${h.instret} regs=${regs} csr=${csr}`;
 }
 
-function compare(seed: number, steps: number): { compiled: number } {
-  const j = setup(seed, 1);
+function compare(seed: number, steps: number, backend: "js" | "wasm" = "js"): { compiled: number } {
+  const j = setup(seed, 1, backend);
+  if (j.jit?.backend !== backend) throw new Error(`asked for the ${backend} backend, got ${j.jit?.backend}`);
   const ip = setup(seed, false);
   for (let s = 0; s < steps; s++) {
     j.run(500);
@@ -104,6 +107,12 @@ describe("block compiler vs interpreter", () => {
     let compiled = 0;
     for (let k = 0; k < 60; k++) compiled += compare(0x1000 + k * 7919, 25).compiled;
     // The programs really went through compiled blocks.
+    expect(compiled).toBeGreaterThan(100);
+  });
+
+  it("the wasm backend agrees on the same random programs", () => {
+    let compiled = 0;
+    for (let k = 0; k < 60; k++) compiled += compare(0x1000 + k * 7919, 25, "wasm").compiled;
     expect(compiled).toBeGreaterThan(100);
   });
 

@@ -20,11 +20,25 @@
 
 import { div32, div64, mul64, mulh64, out } from "./alu.ts";
 import type { HartMemory } from "./hart-memory.ts";
+import { AUX } from "./state.ts";
+import { genWasmBlock, WasmBlockTable, type WasmJitEnv } from "./wasm-jit.ts";
 
 /** Instructions per block at most (bounds compile time and how far a block overshoots a budget). */
 const MAX_BLOCK = 64;
 /** Executions of a block entry before it is compiled (cold code stays interpreted). */
 export const DEFAULT_JIT_THRESHOLD = 64;
+/**
+ * The same for the wasm backend, which compiles every hot block, not only loops. Measured on a Linux
+ * boot plus a shell loop: 64 compiles 9.2 K blocks and the boot pays for it (4.9 s vs 3.1 s
+ * interpreted); 256 compiles 4 K, boots in 3.3 s and runs the loop 1.7× faster than the JS backend.
+ */
+export const DEFAULT_WASM_THRESHOLD = 256;
+/** Wasm blocks compiled per module at most (a module costs ~100 µs however small). */
+const WASM_BATCH = 256;
+/** At the end of a run(), a batch this big is compiled… */
+const WASM_BATCH_MIN = 32;
+/** …and a smaller one after this many runs. */
+const WASM_BATCH_RUNS = 16;
 
 /** What a compiled block needs from the hart at run time (public view of the fields it touches). */
 export interface JitHart extends HartMemory {
@@ -455,13 +469,99 @@ export class BlockCache {
     /** Called when a page first gets compiled code (the hart drops its store-TLB entries). */
     private readonly protect: (page: number) => void,
     private readonly src: CodeSource,
+    /** With this, blocks become WebAssembly functions (wasm-jit.ts) instead of JS source. */
+    private readonly wasm?: WasmJitEnv,
   ) {
     this.codePages = new Uint8Array(Math.ceil(ramBytes / 4096));
+    this.backend = wasm === undefined ? "js" : "wasm";
+  }
+
+  readonly backend: "js" | "wasm";
+
+  private wasmTable: WasmBlockTable | undefined;
+  /** Wasm blocks generated but not yet compiled: slot, entry, body, offsets. */
+  private pending: { slot: number; h: number; body: number[]; offs: number[] }[] = [];
+
+  /** Blocks waiting for the next batch (the hart flushes at the end of run()). */
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  /** Queues the wasm block at `slot`; its page is protected from now on, so the code cannot change unseen. */
+  private queueWasm(slot: number, h: number): boolean {
+    const env = this.wasm as WasmJitEnv;
+    const code = genWasmBlock(this.src, h, env.aux);
+    if (code === undefined) return false;
+    this.pending.push({ slot, h, body: code.body, offs: code.offs });
+    this.counts[slot] = NEVER; // until it is installed (or evicted)
+    this.notePage(h);
+    if (this.pending.length >= WASM_BATCH) this.flushPending();
+    return true;
+  }
+
+  private pendingRuns = 0;
+
+  /**
+   * Called at the end of Hart.run() while blocks are queued: compiles them once enough have gathered or
+   * the oldest has waited WASM_BATCH_RUNS runs (a module per block would cost more than it saves).
+   */
+  runEnded(): void {
+    if (this.pending.length >= WASM_BATCH_MIN || ++this.pendingRuns >= WASM_BATCH_RUNS) this.flushPending();
+  }
+
+  /** Compiles the queued wasm blocks into one module and installs them. */
+  flushPending(): void {
+    const list = this.pending.filter((p) => this.tags[p.slot] === p.h);
+    this.pending = [];
+    this.pendingRuns = 0;
+    if (list.length === 0) return;
+    const env = this.wasm as WasmJitEnv;
+    if (this.wasmTable === undefined) this.wasmTable = new WasmBlockTable(env, JIT_SLOTS);
+    const table = this.wasmTable;
+    table.install(
+      list.map((p) => p.slot),
+      list.map((p) => p.h),
+      list.map((p) => p.body),
+    );
+    const i32 = new Int32Array(env.memory.buffer);
+    const pcI = (env.aux + AUX.PC) >> 2;
+    const chain = table.chain;
+    for (const p of list) {
+      const slot = p.slot;
+      this.fns[slot] = (hart, _x, pcLo, pcHi, budget) => {
+        const n = chain(slot, pcLo, pcHi, budget, hart.dBase, hart.xBase);
+        hart.pcLo = i32[pcI];
+        hart.pcHi = i32[pcI + 1];
+        return n;
+      };
+      this.offs[slot] = Int32Array.from(p.offs);
+      this.counts[slot] = 0;
+      this.compiled++;
+    }
+  }
+
+  /** Records that the block at h has code on its page and protects the page. */
+  private notePage(h: number): void {
+    const page = h >>> 11;
+    let keys = this.byPage.get(page);
+    if (keys === undefined) {
+      keys = [];
+      this.byPage.set(page, keys);
+    }
+    keys.push(h);
+    if (this.codePages[page] === 0) {
+      this.codePages[page] = 1;
+      this.protect(page);
+    }
   }
 
   /** The entry at slot reached the threshold: compile it (or mark it never). */
   compile(slot: number): void {
     const h = this.tags[slot];
+    if (this.wasm !== undefined) {
+      if (!this.queueWasm(slot, h)) this.counts[slot] = NEVER;
+      return;
+    }
     let c: Compiled | undefined;
     try {
       c = compileBlock(this.src, h, this.loopsOnly);
@@ -478,17 +578,7 @@ export class BlockCache {
     this.fns[slot] = c.fn;
     this.offs[slot] = c.offs;
     this.compiled++;
-    const page = h >>> 11;
-    let keys = this.byPage.get(page);
-    if (keys === undefined) {
-      keys = [];
-      this.byPage.set(page, keys);
-    }
-    keys.push(h);
-    if (this.codePages[page] === 0) {
-      this.codePages[page] = 1;
-      this.protect(page);
-    }
+    this.notePage(h);
   }
 
   /** Something wrote to RAM page `page`: its blocks (and the hotness counts there) start over. */
@@ -504,23 +594,35 @@ export class BlockCache {
       }
     }
     this.byPage.delete(page);
+    if (this.pending.length > 0) this.pending = this.pending.filter((p) => p.h >>> 11 !== page);
+  }
+
+  /** The run loop reached entry h at a slot holding another entry: h takes the slot over. */
+  claim(slot: number, h: number): void {
+    this.tags[slot] = h;
+    this.counts[slot] = 0;
+    this.fns[slot] = undefined;
+    if (this.wasmTable !== undefined) this.wasmTable.wtag[slot] = -1;
   }
 
   private evict(slot: number): void {
+    if (this.wasmTable !== undefined) this.wasmTable.wtag[slot] = -1;
     this.tags[slot] = -1;
     this.counts[slot] = 0;
     this.fns[slot] = undefined;
-    this.offs[slot] = undefined;
+    // offs stays: a wasm block that wrote to its own page and then trapped still needs it (the
+    // next install at this slot replaces it).
   }
 
   /** Drops everything. */
   flush(): void {
+    this.pending = [];
+    this.wasmTable?.wtag.fill(-1);
     for (const page of this.byPage.keys()) this.codePages[page] = 0;
     this.byPage.clear();
     this.tags.fill(-1);
     this.counts.fill(0);
     this.fns.fill(undefined);
-    this.offs.fill(undefined);
   }
 
   /** Compiled blocks present. */

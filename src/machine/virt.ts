@@ -16,6 +16,7 @@ import { GuestMemory } from "../core/guest-memory.ts";
 import { MIP_MEIP, MIP_SEIP, type TimeSource } from "../core/interrupts.ts";
 import type { IrqLine } from "../core/irq.ts";
 import { Hart } from "../cpu/hart.ts";
+import { AUX_BYTES } from "../cpu/state.ts";
 import { parseElf } from "./elf.ts";
 import { HtifWatcher } from "./htif.ts";
 import {
@@ -93,6 +94,8 @@ export interface VirtMachineOptions extends VirtioBoardOptions {
   instructionsPerChunk?: number;
   /** The hart's block compiler (HartOptions.jit): false interprets only. */
   jit?: boolean | number;
+  /** HartOptions.jitBackend: "js" (default) or "wasm". */
+  jitBackend?: "js" | "wasm";
   /** Called with the hart's pc (low, high 32 bits) and privilege after every chunk (a sampling profiler; see --guest-profile). */
   onChunk?: (pcLo: number, pcHi: number, priv: number) => void;
   /** One line per retired instruction (see Hart.trace); survives reset(). */
@@ -290,14 +293,14 @@ export class VirtMachine {
   private build(): Board {
     const o = this.opts;
     const clock = this.clock;
-    const mem = new GuestMemory(VIRT_DRAM_BASE, this.ramSize);
+    const mem = GuestMemory.withExtra(VIRT_DRAM_BASE, this.ramSize, AUX_BYTES);
     const bus = new Bus();
 
     // The CLINT drives the hart at construction, and the hart reads time from the CLINT: break the
     // cycle with a time source that forwards once the CLINT exists.
     let clint: Clint | undefined;
     const time: TimeSource = { mtime: () => clint!.mtime() };
-    const hart = new Hart({ hartId: 0, mem, bus, time, jit: o.jit });
+    const hart = new Hart({ hartId: 0, mem, bus, time, jit: o.jit, jitBackend: o.jitBackend });
     if (o.trace !== undefined) hart.trace = o.trace;
     clint = new Clint(clock, [hart]);
     // Context numbering on virt: 2·h = hart h M-mode, 2·h + 1 = hart h S-mode (spec §7.2).

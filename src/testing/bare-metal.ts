@@ -7,6 +7,7 @@ import { Bus } from "../core/bus.ts";
 import { ManualClock } from "../core/clock.ts";
 import { GuestMemory } from "../core/guest-memory.ts";
 import { Hart } from "../cpu/hart.ts";
+import { AUX_BYTES } from "../cpu/state.ts";
 import { ElfFile } from "../machine/elf.ts";
 
 export const RAM_BASE = 0x8000_0000;
@@ -30,17 +31,21 @@ export interface BareMetalOptions {
   ramSize?: number;
   /** Hart option: JIT off, or its hotness threshold (1 compiles every block on first entry). */
   jit?: boolean | number;
+  /** HartOptions.jitBackend; "wasm" puts RAM in a WebAssembly.Memory with the hart's aux region. */
+  jitBackend?: "js" | "wasm";
 }
 
 /** Loads the ELF's PT_LOAD segments into fresh RAM and points the hart at its entry. */
 export function loadBareMetal(bytes: Uint8Array, opts: BareMetalOptions = {}): BareMetal {
-  const mem = new GuestMemory(RAM_BASE, opts.ramSize ?? DEFAULT_RAM_SIZE);
+  const size = opts.ramSize ?? DEFAULT_RAM_SIZE;
+  const mem =
+    opts.jitBackend === "wasm" ? GuestMemory.withExtra(RAM_BASE, size, AUX_BYTES) : new GuestMemory(RAM_BASE, size);
   const bus = new Bus();
   const clock = new ManualClock();
   // The hart wants its time source at construction and the CLINT wants the hart: forward through a
   // small object that is pointed at the CLINT once both exist.
   const time = { mtime: (): number => 0 };
-  const hart = new Hart({ hartId: 0, mem, bus, time, jit: opts.jit });
+  const hart = new Hart({ hartId: 0, mem, bus, time, jit: opts.jit, jitBackend: opts.jitBackend });
   const clint = new Clint(clock, [hart]);
   time.mtime = () => clint.mtime();
   bus.map(CLINT_BASE, CLINT_SIZE, clint, "clint");

@@ -20,6 +20,7 @@ export interface PairNodeOptions {
   memMiB?: number;
   /** The harts' block compiler (default on). */
   jit?: boolean;
+  jitBackend?: "js" | "wasm";
 }
 
 /** Host time per machine per turn: short, so a packet's round trip through both guests stays short. */
@@ -49,6 +50,7 @@ export class PairNode {
     this.machine = new VirtMachine({
       memMiB: o.memMiB ?? 256,
       jit: o.jit,
+      jitBackend: o.jitBackend,
       virtioTransport: o.transport ?? "mmio",
       net,
       firmware: images.firmware,

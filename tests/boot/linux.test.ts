@@ -49,4 +49,18 @@ describe("Linux boots on the vireo hart (Node)", () => {
     expect(r.out).toContain("0bee89b07a248e27c83fc3d5951213c1"); // md5 of "abc\n"
     expect(r.out).toMatch(/^200\r?$/m);
   }, 200_000);
+
+  it("runs the same with every hot block compiled to WebAssembly (--jit wasm)", () => {
+    const r = vm(
+      "--jit",
+      "wasm",
+      "--exec",
+      "awk 'BEGIN { printf \"%.6f\\n\", 1 / 3 + 2.5 * 1.5 }'; echo abc | md5sum; seq 1 200 | sort -rn | head -1; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; echo loop=$i",
+    );
+    expect(r.status, r.out + r.err).toBe(0);
+    expect(r.out).toContain("4.083333");
+    expect(r.out).toContain("0bee89b07a248e27c83fc3d5951213c1");
+    expect(r.out).toMatch(/^200\r?$/m);
+    expect(r.out).toContain("loop=3000");
+  }, 200_000);
 });

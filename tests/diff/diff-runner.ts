@@ -41,8 +41,9 @@ export function runQemu(elf: string): RunOutcome {
 const MSTATUS_FS_DIRTY = 3 << 13;
 const CSR_MTVEC = 0x305;
 
-export function runHart(elf: string, jit?: boolean | number): RunOutcome {
-  const bm = loadBareMetal(readFileSync(elf), { jit });
+export function runHart(elf: string, jit?: boolean | number, jitBackend?: "js" | "wasm"): RunOutcome {
+  const bm = loadBareMetal(readFileSync(elf), { jit, jitBackend });
+  if (jitBackend === "wasm" && bm.hart.jit?.backend !== "wasm") return { ok: false, error: "no wasm backend" };
   const { hart } = bm;
   // What a Linux process starts with: FP on. A trap parks the hart at hart_trap.
   hart.mstatus |= MSTATUS_FS_DIRTY;

@@ -49,17 +49,22 @@ describe(`differential vs ${QEMU_USER} (base seed ${base}, ${count} seeds × ${l
       const prog = generate(seed, length);
       const elf = buildProgram(prog, work);
       const q = runQemu(elf);
-      // The interpreter, and the block compiler compiling every block on first entry (jit.ts).
+      // The interpreter, and the block compiler compiling every block on first entry, to JS (jit.ts)
+      // and to WebAssembly (wasm-jit.ts).
       const h = runHart(elf, false);
       const j = runHart(elf, 1);
+      const w = runHart(elf, 1, "wasm");
       let problem: string | undefined;
       if (!q.ok) problem = `QEMU: ${q.error}`;
       else if (!h.ok) problem = h.error;
       else if (!j.ok) problem = `with the block compiler: ${j.error}`;
+      else if (!w.ok) problem = `with the wasm block compiler: ${w.error}`;
       else {
         problem = firstDifference(q.dump, h.dump);
         const pj = firstDifference(q.dump, j.dump);
+        const pw = firstDifference(q.dump, w.dump);
         if (problem === undefined && pj !== undefined) problem = `with the block compiler: ${pj}`;
+        if (problem === undefined && pw !== undefined) problem = `with the wasm block compiler: ${pw}`;
       }
       if (problem !== undefined) {
         keep = true;
