@@ -360,6 +360,9 @@ export class Hart extends HartMemory implements InterruptTarget {
     const jCounts = jit?.counts;
     const jFns = jit?.fns;
     const jThreshold = jit?.threshold ?? 0;
+    // The wasm backend compiles straight-line code too: a block may start after a branch that fell
+    // through or after an instruction blocks leave out (AMO, FENCE), not only at jump targets.
+    const allEntries = jit?.backend === "wasm";
     // pc is the start of a block (a jump or branch target, or after a trap): look it up in the cache.
     let entry = true;
     let curOffs: Int32Array | undefined;
@@ -620,7 +623,7 @@ export class Hart extends HartMemory implements InterruptTarget {
                 nextLo = (pcLo + imm) | 0;
                 nextHi = (pcHi + (imm >> 31) + (nextLo >>> 0 < pcLo >>> 0 ? 1 : 0)) | 0;
                 entry = true;
-              }
+              } else entry = allEntries;
               break;
             }
             case 0x33: {
@@ -811,6 +814,7 @@ export class Hart extends HartMemory implements InterruptTarget {
             }
             case 0x0f: // MISC-MEM: FENCE (nothing to order on one hart), FENCE.I (compiled code is write-tracked: jit.ts)
               if (f3 > 1) this.illegal(insn);
+              entry = allEntries;
               break;
             case 0x73: {
               // SYSTEM
@@ -842,6 +846,7 @@ export class Hart extends HartMemory implements InterruptTarget {
               this.pcLo = pcLo;
               this.pcHi = pcHi;
               this.amo(insn, rs1, rs2, f3);
+              entry = allEntries;
               rlo = out[0];
               rhi = out[1];
               if (rd !== 0) {
