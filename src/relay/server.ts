@@ -15,6 +15,7 @@ import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { boundedLookup, type Lookup, systemLookup } from "./policy/destination.ts";
 import { WispSession } from "./wisp/wisp-session.ts";
+import { acceptWispUpgrade, WispSocket } from "./wisp/wisp-socket.ts";
 
 export interface RelayDeps {
   log?: Logger;
@@ -57,7 +58,6 @@ function reject(socket: Socket, status: number, text: string): void {
 export class Relay {
   readonly metrics = new Metrics();
   private readonly http: Server;
-  private readonly wss: WebSocketServer;
   private readonly l2wss: WebSocketServer;
   private readonly log: Logger;
   private readonly lookup: Lookup;
@@ -86,7 +86,6 @@ export class Relay {
       handleProtocols: (_offered: Set<string>, req: IncomingMessage) =>
         (req as IncomingMessage & { vireoProtocol?: string | null }).vireoProtocol ?? false,
     };
-    this.wss = new WebSocketServer({ ...common, maxPayload: config.maxWispMessageBytes });
     // Oversized frames are the switch's to drop and count; the WebSocket limit only bounds memory.
     this.l2wss = new WebSocketServer({ ...common, maxPayload: 64 * 1024 });
     this.http = createServer((req, res) => this.onRequest(req, res));
@@ -189,13 +188,23 @@ export class Relay {
     (socket as Socket & { upgraded?: boolean }).upgraded = true;
     const timer = (socket as Socket & { handshakeTimer?: NodeJS.Timeout }).handshakeTimer;
     if (timer) clearTimeout(timer);
-    const wss = r.kind === "wisp" ? this.wss : this.l2wss;
+    if (r.kind === "wisp") {
+      // /wisp has its own WebSocket implementation (wisp/wisp-socket.ts); /l2 uses ws.
+      if (!socket.readable || !socket.writable) {
+        socket.destroy();
+        return null;
+      }
+      const ws = acceptWispUpgrade(req, socket, head, verdict.protocol, this.config.maxWispMessageBytes);
+      if (!(ws instanceof WispSocket)) return [ws.status, ws.text, "bad-handshake"];
+      this.accept(ws, r, req);
+      return null;
+    }
     (req as IncomingMessage & { vireoProtocol?: string | null }).vireoProtocol = verdict.protocol;
-    wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, r, req));
+    this.l2wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, r, req));
     return null;
   }
 
-  private accept(ws: WebSocket, r: NonNullable<Route>, req: IncomingMessage): void {
+  private accept(ws: WebSocket | WispSocket, r: NonNullable<Route>, req: IncomingMessage): void {
     const endpoint = r.kind;
     // Over capacity: the upgrade completed so a browser can see why (close code and reason), then it ends.
     const remote = req.socket.remoteAddress ?? "?";
@@ -214,7 +223,7 @@ export class Relay {
     this.metrics.inc("relay_connections_total", { endpoint });
     this.metrics.inc("relay_connections_active", { endpoint });
     this.log("relay.client-open", { client: clientId, endpoint, remote: req.socket.remoteAddress ?? null });
-    ws.on("close", (code) => {
+    (ws as WispSocket).on("close", (code) => {
       this.clients--;
       const n = (this.perAddress.get(remote) ?? 1) - 1;
       if (n > 0) this.perAddress.set(remote, n);
@@ -222,7 +231,7 @@ export class Relay {
       this.metrics.dec("relay_connections_active", { endpoint });
       this.log("relay.client-close", { client: clientId, endpoint, code });
     });
-    if (r.kind === "wisp") {
+    if (ws instanceof WispSocket) {
       const session = new WispSession(ws, {
         policy: this.config.policy,
         lookup: this.lookup,
@@ -233,7 +242,7 @@ export class Relay {
       });
       this.wispSessions.add(session);
       ws.on("close", () => this.wispSessions.delete(session));
-    } else this.acceptL2(ws, r.network, clientId);
+    } else if (r.kind === "l2") this.acceptL2(ws, r.network, clientId);
   }
 
   private acceptL2(ws: WebSocket, network: string, clientId: string): void {

@@ -11,7 +11,11 @@ import { WISP_HEADER_SIZE } from "./packet.ts";
 /** Largest socket read (libuv's usual read size), i.e. the payload of one DATA packet going down. */
 export const READ_BYTES = 64 * 1024;
 export const FRAME_BYTES = WISP_HEADER_SIZE + READ_BYTES;
-/** Frames kept for reuse; beyond this, returned ones are left to the GC (bounds idle memory to 8 MiB). */
+/**
+ * Frames kept for reuse; beyond this, returned ones are left to the GC (bounds idle memory to 8 MiB).
+ * Frames also carry big client payloads up (wisp-session.ts copies them out of the WebSocket's shared
+ * read buffer into one), held until the destination socket has written them.
+ */
 const KEEP = 128;
 
 /** For `onread.buffer`: what every socket reads into; valid only until the read callback returns. */
@@ -21,7 +25,11 @@ const free: ArrayBuffer[] = [];
 
 /** A frame-sized buffer, the caller's until it gives it back with releaseFrame. */
 export function takeFrame(): Uint8Array {
-  return new Uint8Array(free.pop() ?? new ArrayBuffer(FRAME_BYTES));
+  // A new frame need not be zeroed: its bytes are written before they are sent.
+  const b = free.pop();
+  if (b) return new Uint8Array(b);
+  const fresh = Buffer.allocUnsafeSlow(FRAME_BYTES);
+  return new Uint8Array(fresh.buffer, fresh.byteOffset, FRAME_BYTES);
 }
 
 /** Gives a frame back; call once, when nothing refers to its memory any more. */

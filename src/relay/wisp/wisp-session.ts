@@ -5,7 +5,6 @@
 
 import * as dgram from "node:dgram";
 import * as net from "node:net";
-import type { WebSocket } from "ws";
 import { TokenBucket } from "../limits.ts";
 import { type Logger, rateLimitedLogger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
@@ -37,6 +36,7 @@ import {
 } from "./packet.ts";
 import { FRAME_BYTES, READ_BYTES, releaseFrame, sharedReadBuffer, takeFrame } from "./read-frames.ts";
 import type { WispLimits } from "./wisp-limits.ts";
+import type { WispSocket } from "./wisp-socket.ts";
 
 export interface WispSessionDeps {
   policy: PolicyConfig;
@@ -55,13 +55,43 @@ const MAX_UDP_PAYLOAD = 65507;
 /** Recently closed stream ids remembered so late DATA from the client is not mistaken for garbage. */
 const CLOSED_MEMORY = 256;
 
+/** A DATA payload: one view, or the views of a message that spanned socket reads (wisp-socket.ts). */
+type Payload = Uint8Array | Uint8Array[];
+
+/** The payload's bytes in `out` (from 0). */
+function copyPayload(p: Payload, out: Uint8Array): void {
+  if (p instanceof Uint8Array) {
+    out.set(p);
+    return;
+  }
+  let at = 0;
+  for (const v of p) {
+    out.set(v, at);
+    at += v.length;
+  }
+}
+
+/** A copy of the payload: message parts are only valid while the message event runs. */
+function copyOf(p: Payload, bytes: number): Uint8Array {
+  const b = Buffer.allocUnsafe(bytes);
+  const out = new Uint8Array(b.buffer, b.byteOffset, bytes);
+  copyPayload(p, out);
+  return out;
+}
+
+/** Client bytes queued for a socket: a pooled frame's memory (given back once written) or a plain copy. */
+interface Queued {
+  data: Uint8Array;
+  frame: Uint8Array | null;
+}
+
 interface TcpStream {
   kind: "tcp";
   id: number;
   socket: net.Socket | null;
   connected: boolean;
   /** Client payloads not yet handed to the socket (connecting, or waiting out the rate limit). */
-  pending: Uint8Array[];
+  pending: Queued[];
   /** Handed to socket.write, completion callback not yet run. */
   writing: number;
   /** Our estimate of the client's remaining credit; below -bufferPackets means it ignored CONTINUE. */
@@ -71,6 +101,8 @@ interface TcpStream {
   connectTimer: NodeJS.Timeout | null;
   /** The client closed voluntarily: finish writing `pending`, then end the socket. */
   draining: boolean;
+  /** A credit check is due at the end of this tick (see grantCredit). */
+  grantDue: boolean;
 }
 
 interface UdpStream {
@@ -110,7 +142,7 @@ export class WispSession {
   private readonly bytesDown: { value: number };
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: WispSocket,
     private readonly deps: WispSessionDeps,
   ) {
     const { limits } = deps;
@@ -120,9 +152,9 @@ export class WispSession {
     // One second of burst: enough for a large write without letting the average exceed the rate.
     this.up = new TokenBucket(limits.bytesPerSecond, limits.bytesPerSecond);
     this.down = new TokenBucket(limits.bytesPerSecond, limits.bytesPerSecond);
-    ws.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on("message", (parts, length, isBinary) => this.onMessage(parts, length, isBinary));
     ws.on("close", () => this.teardown());
-    ws.on("error", (err: Error & { code?: string }) => {
+    ws.on("error", (err) => {
       const error = err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH" ? "frame-too-large" : "websocket-error";
       this.protocolError(error);
     });
@@ -203,7 +235,7 @@ export class WispSession {
     }
   }
 
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  private onMessage(parts: Uint8Array[], length: number, isBinary: boolean): void {
     if (this.closed) return;
     this.lastActivity = performance.now();
     if (!isBinary) {
@@ -213,6 +245,23 @@ export class WispSession {
       this.closeWs(1003, "binary messages only");
       return;
     }
+    // A message that spanned socket reads comes in parts (views into the WebSocket's read buffer, valid
+    // during this call): a DATA payload is copied once, straight into what its stream queues, so only its
+    // 5-byte header is gathered here; anything else is small and is parsed from one copy.
+    let split: Uint8Array[] | null = null;
+    let data: Uint8Array;
+    if (parts.length === 1) data = parts[0]!;
+    else if (parts.length > 1 && parts[0]![0] === PACKET_DATA && length >= WISP_HEADER_SIZE) {
+      data = new Uint8Array(WISP_HEADER_SIZE);
+      split = [];
+      let at = 0;
+      for (const v of parts) {
+        const h = Math.min(WISP_HEADER_SIZE - at, v.length);
+        if (h > 0) data.set(v.subarray(0, h), at);
+        at += h;
+        if (h < v.length) split.push(v.subarray(h));
+      }
+    } else data = parts.length === 0 ? new Uint8Array(0) : copyOf(parts, length);
     const r = parseWispPacket(data);
     if (!r.ok) {
       // A CONNECT we could not read still names its stream id: answer it so the client is not left waiting.
@@ -254,21 +303,23 @@ export class WispSession {
         return;
       }
       case PACKET_DATA: {
+        const payload: Payload = split && split.length > 0 ? (split.length === 1 ? split[0]! : split) : p.payload;
+        const bytes = split ? length - WISP_HEADER_SIZE : p.payload.length;
         const s = this.streams.get(p.streamId);
         if (!s) {
           if (this.recentlyClosed.has(p.streamId)) {
             // In flight when we closed the stream: expected, not an attack.
             this.deps.metrics.inc("relay_protocol_errors_total", { error: "late-data" });
-            this.countBytes(p.payload.length, "up");
+            this.countBytes(bytes, "up");
             return;
           }
           this.send(encodeClose(p.streamId, CLOSE_REASON_INVALID_INFO));
           this.protocolError("unknown-stream", p.streamId);
           return;
         }
-        if (!this.countBytes(p.payload.length, "up")) return;
-        if (s.kind === "tcp") this.tcpFromClient(s, p.payload);
-        else this.udpFromClient(s, p.payload);
+        if (!this.countBytes(bytes, "up")) return;
+        if (s.kind === "tcp") this.tcpFromClient(s, payload, bytes);
+        else this.udpFromClient(s, copyOf(payload, bytes));
         return;
       }
       case PACKET_CLOSE: {
@@ -318,6 +369,7 @@ export class WispSession {
             pausedForRate: false,
             connectTimer: null,
             draining: false,
+            grantDue: false,
           }
         : {
             kind: "udp",
@@ -401,7 +453,7 @@ export class WispSession {
     });
   }
 
-  private tcpFromClient(s: TcpStream, payload: Uint8Array): void {
+  private tcpFromClient(s: TcpStream, payload: Payload, bytes: number): void {
     s.credit--;
     const limit = this.deps.limits.bufferPackets;
     // A compliant client can overshoot our estimate by what it sent before our last CONTINUE reached it
@@ -412,9 +464,16 @@ export class WispSession {
       this.protocolError("credit-exceeded", s.id);
       return;
     }
-    // A view, not a copy: ws hands each message its own memory, and the queue cap bounds what we hold.
-    s.pending.push(payload);
-    this.queuedBytes += payload.length;
+    // The message's memory is the WebSocket's read buffer, reused after this returns: keep a copy, in a
+    // pooled frame when it is big enough to be worth one (a small payload must not hold a whole frame).
+    const frame = bytes >= READ_BYTES / 4 && bytes <= FRAME_BYTES ? takeFrame() : null;
+    let data: Uint8Array;
+    if (frame) {
+      data = frame.subarray(0, bytes);
+      copyPayload(payload, data);
+    } else data = copyOf(payload, bytes);
+    s.pending.push({ data, frame });
+    this.queuedBytes += bytes;
     if (!this.wsPaused && this.queuedBytes > this.deps.limits.maxQueuedBytes) {
       this.wsPaused = true;
       this.ws.pause();
@@ -425,23 +484,32 @@ export class WispSession {
   private flushTcp(s: TcpStream): void {
     const socket = s.socket;
     if (!socket || !s.connected || s.rateTimer) return;
-    while (s.pending.length > 0) {
-      const chunk = s.pending.shift()!;
-      s.writing++;
-      socket.write(chunk, () => {
-        s.writing--;
-        this.unqueue(chunk.length);
-        this.grantCredit(s);
-        if (s.draining && s.writing === 0 && s.pending.length === 0) socket.end();
-      });
-      const wait = s.draining ? 0 : this.up.take(chunk.length);
-      if (wait > 0) {
-        s.rateTimer = setTimeout(() => {
-          s.rateTimer = null;
-          this.flushTcp(s);
-        }, wait);
-        return;
+    // Corked: everything flushed here goes to the kernel in one writev.
+    socket.cork();
+    try {
+      while (s.pending.length > 0) {
+        const { data, frame } = s.pending.shift()!;
+        const bytes = data.length;
+        s.writing++;
+        socket.write(data, () => {
+          // Written or failed, the socket is done with the memory.
+          if (frame) releaseFrame(frame);
+          s.writing--;
+          this.unqueue(bytes);
+          this.grantCredit(s);
+          if (s.draining && s.writing === 0 && s.pending.length === 0) socket.end();
+        });
+        const wait = s.draining ? 0 : this.up.take(bytes);
+        if (wait > 0) {
+          s.rateTimer = setTimeout(() => {
+            s.rateTimer = null;
+            this.flushTcp(s);
+          }, wait);
+          return;
+        }
       }
+    } finally {
+      socket.uncork();
     }
     if (s.draining && s.writing === 0) socket.end();
   }
@@ -455,7 +523,21 @@ export class WispSession {
     }
   }
 
+  /**
+   * Writes finish in bursts (one writev, many callbacks): the credit is looked at once, after the burst.
+   * Granting per callback sent a run of growing CONTINUEs in one go, and as each one sets the client's
+   * credit anew, a compliant client could send their sum and overshoot what we counted on.
+   */
   private grantCredit(s: TcpStream): void {
+    if (s.grantDue) return;
+    s.grantDue = true;
+    process.nextTick(() => {
+      s.grantDue = false;
+      this.grantNow(s);
+    });
+  }
+
+  private grantNow(s: TcpStream): void {
     if (this.streams.get(s.id) !== s) return;
     const limit = this.deps.limits.bufferPackets;
     const room = limit - s.pending.length - s.writing;
@@ -554,12 +636,12 @@ export class WispSession {
     if (!s.connected || !s.socket) {
       // Still resolving/connecting: keep a few (the first DNS query usually arrives right here).
       if (s.early.length < UDP_EARLY_MAX_DATAGRAMS && s.earlyBytes + payload.length <= UDP_EARLY_MAX_BYTES) {
-        s.early.push(payload.slice());
+        s.early.push(payload); // already a copy (onMessage)
         s.earlyBytes += payload.length;
       } else this.deps.metrics.inc("relay_udp_dropped_total", { reason: "not-connected" });
       return;
     }
-    // dgram copies synchronously into the kernel, so the view into the message is safe here.
+    // Our own copy (onMessage): dgram may still hold it if the kernel queue is full.
     s.socket.send(payload);
   }
 
@@ -589,7 +671,11 @@ export class WispSession {
       if (s.connectTimer) clearTimeout(s.connectTimer);
       if (s.rateTimer) clearTimeout(s.rateTimer);
       s.connectTimer = s.rateTimer = null;
-      const discarded = s.pending.reduce((a, c) => a + c.length, 0);
+      let discarded = 0;
+      for (const q of s.pending) {
+        discarded += q.data.length;
+        if (q.frame) releaseFrame(q.frame);
+      }
       s.pending.length = 0;
       this.unqueue(discarded);
       s.socket?.destroy();
