@@ -136,8 +136,10 @@ export class HartMemory {
 
   protected noteFill(idx: number, kind: number): void {
     const n = this.tlbFilledCount;
-    // Bit 26 marks an entry cut from a superpage, which a one-page fence must drop as a whole.
-    const superpage = this.walkCtx.lastLevel > 0 && this.satpMode !== 0 ? 1 << 26 : 0;
+    // Bit 26 marks an entry cut from a superpage, which a one-page fence must drop as a whole; bits
+    // 27-28 hold the superpage's level (1: 2 MiB, 2: 1 GiB, 3: 512 GiB).
+    const level = this.satpMode !== 0 ? this.walkCtx.lastLevel : 0;
+    const superpage = level > 0 ? (1 << 26) | (level << 27) : 0;
     if (superpage !== 0) this.superFills++;
     if (n < TLB_FILL_LOG) this.tlbFilled[n] = idx | (kind << 24) | superpage;
     this.tlbFilledCount = n + 1;
@@ -145,7 +147,11 @@ export class HartMemory {
 
   protected superFills = 0;
 
-  /** SFENCE.VMA with an address: that page in every set, plus every entry cut from a superpage. */
+  /**
+   * SFENCE.VMA with an address: that page in every set, plus the entries cut from a superpage that
+   * contains the address (entries of other superpages stay: Linux fences single user pages after
+   * every page-fault fix-up, and dropping the kernel's linear-map entries each time costs refills).
+   */
   flushTlbPage(lo: number, hi: number): void {
     if (this.tlbFilledCount >= TLB_FILL_LOG) {
       this.flushTlb();
@@ -161,17 +167,27 @@ export class HartMemory {
     }
     if (this.superFills === 0) return;
     const log = this.tlbFilled;
+    let live = 0;
     for (let k = 0; k < this.tlbFilledCount; k++) {
       const e = log[k];
       if ((e & (1 << 26)) === 0) continue;
       const idx = e & 0xffffff;
       const kind = (e >>> 24) & 3;
-      if (kind === 0) this.xTagLo[idx] = TLB_INVALID;
-      else if (kind === 1) this.rTagLo[idx] = TLB_INVALID;
-      else this.wTagLo[idx] = TLB_INVALID;
-      log[k] = idx | (kind << 24); // no longer a live superpage entry
+      const level = (e >>> 27) & 3;
+      const tagLo = kind === 0 ? this.xTagLo : kind === 1 ? this.rTagLo : this.wTagLo;
+      const tagHi = kind === 0 ? this.xTagHi : kind === 1 ? this.rTagHi : this.wTagHi;
+      // The entry now at idx (whichever fill put it there) lies in the level-sized superpage around
+      // the fenced address: drop it. Otherwise the superpage this record names is not the fenced one.
+      const tl = tagLo[idx];
+      const th = tagHi[idx];
+      const shift = 12 + 9 * level;
+      const same = shift < 32 ? th === hi && (tl ^ lo) >>> shift === 0 : (th ^ hi) >>> (shift - 32) === 0;
+      if (same && tl !== TLB_INVALID) {
+        tagLo[idx] = TLB_INVALID;
+        log[k] = idx | (kind << 24); // no longer a live superpage entry
+      } else live++;
     }
-    this.superFills = 0;
+    this.superFills = live;
   }
 
   /** Records a synchronous exception and unwinds to run(). */

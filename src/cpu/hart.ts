@@ -1034,6 +1034,22 @@ export class Hart extends HartMemory implements InterruptTarget {
 
   // ---- A extension -----------------------------------------------------------------------------
 
+  /**
+   * The physical address an LR, SC or AMO works on: from the load (LR) or store TLB when the page is
+   * there — a store-TLB entry means RAM, writable and dirty, as an AMO needs — else from a walk, which
+   * raises the fault. (Linux's spinlocks and atomics would otherwise walk the page table every time.)
+   */
+  private atomicPa(alo: number, ahi: number, access: number): number {
+    const ti = this.dBase + ((alo >>> 12) & TLB_MASK);
+    if (access === ACCESS_STORE) {
+      if (this.wTagLo[ti] === (alo & -4096) && this.wTagHi[ti] === ahi)
+        return this.ramBase + this.wOff[ti] + (alo & 4095);
+    } else if (this.rTagLo[ti] === (alo & -4096) && this.rTagHi[ti] === ahi) {
+      return this.ramBase + this.rOff[ti] + (alo & 4095);
+    }
+    return this.translate(alo, ahi, access);
+  }
+
   private amo(insn: number, rs1: number, rs2: number, f3: number): void {
     const x = this.x;
     const alo = x[rs1 * 2];
@@ -1047,7 +1063,7 @@ export class Hart extends HartMemory implements InterruptTarget {
     if (f5 === 2) {
       // LR
       if (rs2 !== 0) this.illegal(insn);
-      const pa = this.translate(alo, ahi, ACCESS_LOAD);
+      const pa = this.atomicPa(alo, ahi, ACCESS_LOAD);
       if (this.ramOffset(pa, size) < 0) this.raise(C.CAUSE_LOAD_ACCESS, alo, ahi);
       if (size === 4) {
         out[0] = this.load32(alo, ahi);
@@ -1061,7 +1077,7 @@ export class Hart extends HartMemory implements InterruptTarget {
     }
     if (f5 === 3) {
       // SC: every SC clears the reservation; a failed one still checks store permission.
-      const pa = this.translate(alo, ahi, ACCESS_STORE);
+      const pa = this.atomicPa(alo, ahi, ACCESS_STORE);
       if (this.ramOffset(pa, size) < 0) this.raise(C.CAUSE_STORE_ACCESS, alo, ahi);
       const ok = this.reservation === pa;
       this.reservation = -1;
@@ -1075,7 +1091,7 @@ export class Hart extends HartMemory implements InterruptTarget {
     }
     // AMOs: translate for store first so a read-only page reports a store fault. Atomics work on RAM
     // only; anywhere else is a store/AMO access fault.
-    if (this.ramOffset(this.translate(alo, ahi, ACCESS_STORE), size) < 0) this.raise(C.CAUSE_STORE_ACCESS, alo, ahi);
+    if (this.ramOffset(this.atomicPa(alo, ahi, ACCESS_STORE), size) < 0) this.raise(C.CAUSE_STORE_ACCESS, alo, ahi);
     const blo = x[rs2 * 2];
     const bhi = x[rs2 * 2 + 1];
     let olo: number;
