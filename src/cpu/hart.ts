@@ -381,7 +381,7 @@ export class Hart extends HartMemory implements InterruptTarget {
       entry = true;
       // The data TLB set only changes with privilege, MPRV/MPP or SUM: in SYSTEM instructions (after
       // which we leave the inner loop) and in traps (which unwind out of it).
-      const dBase = this.dBase;
+      let dBase = this.dBase;
       // The page the last fetch came from (TLB flushes only happen in calls after which we leave the
       // inner loop, so this cache never outlives its translation).
       // fLimit is 4093 while the cache is valid (0 = invalid): pc hits when it is in that page with
@@ -830,17 +830,32 @@ export class Hart extends HartMemory implements InterruptTarget {
                 pcHi = this.pcHi | 0;
                 break inner;
               }
-              // CSR writes may enable an interrupt or change translation: retire here and re-check
-              // before going on.
               if (r === SYS_WRITE && rd !== 0) {
                 x[rd * 2] = out[0];
                 x[rd * 2 + 1] = out[1];
               }
-              pcLo = nextLo;
-              pcHi = nextHi;
-              n++;
-              if (tracing) this.traceAfter(r === SYS_WRITE ? rd : 0);
-              break inner;
+              // A CSR access or SFENCE.VMA may have changed translation: pick up the data TLB set and
+              // drop the cached fetch page. It may also have made an interrupt takeable (or a handler
+              // asked to stop): then retire here and leave, so the interrupt comes before the next
+              // instruction. Otherwise go on in this loop (Linux toggles SIE and SUM all the time).
+              dBase = this.dBase;
+              fLimit = 0;
+              entry = true;
+              if (this.stopRequested || this.waiting || this.pendingInterrupt() >= 0) {
+                pcLo = nextLo;
+                pcHi = nextHi;
+                n++;
+                if (tracing) this.traceAfter(r === SYS_WRITE ? rd : 0);
+                break inner;
+              }
+              if (tracing) {
+                pcLo = nextLo;
+                pcHi = nextHi;
+                n++;
+                this.traceAfter(r === SYS_WRITE ? rd : 0);
+                continue inner;
+              }
+              break;
             }
             case 0x2f: // AMO
               this.pcLo = pcLo;
