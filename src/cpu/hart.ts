@@ -138,6 +138,7 @@ export class Hart extends HartMemory implements InterruptTarget {
     const memory = this.mem.wasmMemory as WebAssembly.Memory;
     const sc = new Int32Array(this.mem.buffer, this.auxOffset + AUX.SCRATCH, 2);
     const cells = this.auxCells;
+    const x = this.x;
     return {
       memory,
       aux: this.auxOffset,
@@ -188,6 +189,35 @@ export class Hart extends HartMemory implements InterruptTarget {
         mulh64(al, ah, bl, bh, f3);
         sc[0] = out[0];
         sc[1] = out[1];
+      },
+      amo: (insn, done) => {
+        this.jitDone = done;
+        const rd = (insn >>> 7) & 31;
+        this.amo(insn, (insn >>> 15) & 31, (insn >>> 20) & 31, (insn >>> 12) & 7);
+        if (rd !== 0) {
+          x[rd * 2] = out[0];
+          x[rd * 2 + 1] = out[1];
+        }
+      },
+      csr: (insn, done) => {
+        this.jitDone = done;
+        const rd = (insn >>> 7) & 31;
+        const dBase = this.dBase;
+        const r = this.system(insn, rd, (insn >>> 15) & 31, (insn >>> 12) & 7, 4);
+        if (r === SYS_WRITE && rd !== 0) {
+          x[rd * 2] = out[0];
+          x[rd * 2 + 1] = out[1];
+        }
+        // As in run(): leave for the run loop when the interrupt or translation picture changed.
+        if (
+          r === SYS_JUMPED ||
+          dBase !== this.dBase ||
+          this.stopRequested ||
+          this.waiting ||
+          this.pendingInterrupt() >= 0
+        ) {
+          cells[CELL_EXIT] = 1;
+        }
       },
     };
   }

@@ -28,6 +28,18 @@ export interface WasmJitEnv {
   store(lo: number, hi: number, f3: number, vlo: number, vhi: number, done: number): void;
   /** MULH/MULHSU/MULHU (f3 1..3) of (al, ah) × (bl, bh): writes the high 64 bits to the scratch cell. */
   mulh(al: number, ah: number, bl: number, bh: number, f3: number): void;
+  /** An LR, SC or AMO (its rd written in the register cells). May trap. */
+  amo(insn: number, done: number): void;
+  /**
+   * A CSR instruction, the last of its block. Sets the EXIT cell when the chain must return to the
+   * run loop (an interrupt became takeable, the data TLB set changed, a stop was asked). May trap.
+   */
+  csr(insn: number, done: number): void;
+}
+
+/** CSRs a compiled block leaves to the interpreter: the counters that read instret mid-run. */
+function csrInterpreted(csr: number): boolean {
+  return csr === 0xc00 || csr === 0xc02 || csr === 0xb00 || csr === 0xb02;
 }
 
 /** A compiled wasm block: (pcLo, pcHi, budget, dBase) → instructions retired; next pc in the pc cell. */
@@ -164,6 +176,10 @@ const STORE_OPS: readonly (readonly [number, number])[] = [
 const F_LOAD = 0;
 const F_STORE = 1;
 const F_MULH = 2;
+const F_AMO = 3;
+const F_CSR = 4;
+/** Imported functions before the blocks. */
+const IMPORTED_FNS = 5;
 
 // Locals: params first.
 const L_PCLO = 0;
@@ -416,6 +432,19 @@ function gen(e: Emit, insn: number, len: number, off: number, k: number): G {
         });
       return "ok";
     }
+    case 0x2f: {
+      // LR/SC/AMO through the hart (wasm has no view of the reservation).
+      if (f3 !== 2 && f3 !== 3) return undefined;
+      e.i32(insn).get(L_N).i32(k).op(OP.i32Add, OP.call).uleb(F_AMO);
+      return "ok";
+    }
+    case 0x73: {
+      // CSR instructions (not ECALL/EBREAK/xRET/WFI/SFENCE.VMA): through the hart, ending the block.
+      if (f3 === 0 || f3 === 4 || len !== 4 || csrInterpreted(insn >>> 20)) return undefined;
+      e.i32(insn).get(L_N).i32(k).op(OP.i32Add, OP.call).uleb(F_CSR);
+      e.setPc(() => e.pcPlus(off, len));
+      return "ends";
+    }
     case 0x33: {
       const f7 = insn >>> 25;
       let body: (() => void) | undefined;
@@ -631,18 +660,21 @@ export function genWasmBlock(src: CodeSource, h0: number, aux: number): WasmBloc
 /** Builds a module holding the given block bodies (exports b0, b1, …). */
 export function buildModule(bodies: number[][], memPages: number): Uint8Array<ArrayBuffer> {
   const m = new Bytes().u8(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
-  // Types: 0 block, 1 load, 2 store, 3 mulh.
-  const types = new Bytes().uleb(4);
+  // Types: 0 block, 1 load, 2 store, 3 mulh, 4 amo/csr.
+  const types = new Bytes().uleb(5);
   types.u8(0x60).uleb(4).u8(I32, I32, I32, I32).uleb(1).u8(I32);
   types.u8(0x60).uleb(4).u8(I32, I32, I32, I32).uleb(0);
   types.u8(0x60).uleb(6).u8(I32, I32, I32, I32, I32, I32).uleb(0);
   types.u8(0x60).uleb(5).u8(I32, I32, I32, I32, I32).uleb(0);
+  types.u8(0x60).uleb(2).u8(I32, I32).uleb(0);
   m.section(1, types);
-  const imports = new Bytes().uleb(4);
+  const imports = new Bytes().uleb(6);
   imports.name("e").name("m").u8(0x02, 0x00).uleb(memPages);
   imports.name("e").name("l").u8(0x00).uleb(1);
   imports.name("e").name("s").u8(0x00).uleb(2);
   imports.name("e").name("h").u8(0x00).uleb(3);
+  imports.name("e").name("a").u8(0x00).uleb(4);
+  imports.name("e").name("c").u8(0x00).uleb(4);
   m.section(2, imports);
   const funcs = new Bytes().uleb(bodies.length);
   for (let i = 0; i < bodies.length; i++) funcs.uleb(0);
@@ -652,7 +684,7 @@ export function buildModule(bodies: number[][], memPages: number): Uint8Array<Ar
     exports
       .name(`b${i}`)
       .u8(0x00)
-      .uleb(3 + i);
+      .uleb(IMPORTED_FNS + i);
   m.section(7, exports);
   const code = new Bytes().uleb(bodies.length);
   for (const body of bodies) {
@@ -669,7 +701,7 @@ export function instantiateBlocks(env: WasmJitEnv, bodies: number[][]): WasmBloc
   const pages = env.memory.buffer.byteLength / 65536;
   const mod = new WebAssembly.Module(buildModule(bodies, pages));
   const inst = new WebAssembly.Instance(mod, {
-    e: { m: env.memory, l: env.load, s: env.store, h: env.mulh },
+    e: { m: env.memory, l: env.load, s: env.store, h: env.mulh, a: env.amo, c: env.csr },
   });
   const out: WasmBlock[] = [];
   for (let i = 0; i < bodies.length; i++) out.push(inst.exports[`b${i}`] as unknown as WasmBlock);

@@ -35,11 +35,22 @@ beforeAll(() => {
   execFileSync("bash", [join(DIR, "build.sh")], { stdio: "inherit" });
 }, 300_000);
 
-describe("ISA tests on the vireo hart", () => {
+// The default hart (interpreter plus the loop compiler), then with every block compiled on first entry
+// by each backend of the block compiler (jit.ts, wasm-jit.ts): traps, CSRs, atomics and FENCE.I inside
+// compiled code.
+const VARIANTS: { name: string; opts: Parameters<typeof loadBareMetal>[1] }[] = [
+  { name: "", opts: {} },
+  { name: " (every block compiled to JS)", opts: { jit: 1 } },
+  { name: " (every block compiled to wasm)", opts: { jit: 1, jitBackend: "wasm" } },
+];
+
+describe.each(VARIANTS)("ISA tests on the vireo hart$name", ({ opts }) => {
   for (const prog of PROGRAMS) {
     it(prog, () => {
-      const bm = loadBareMetal(readFileSync(join(BUILD, `${prog}.elf`)));
+      const bm = loadBareMetal(readFileSync(join(BUILD, `${prog}.elf`)), opts);
+      if (opts?.jitBackend !== undefined) expect(bm.hart.jit?.backend).toBe(opts.jitBackend);
       const r = runHtif(bm);
+      if (opts?.jit === 1) expect(bm.hart.jit?.compiled, "blocks compiled").toBeGreaterThan(0);
       if (r.status === "pass") return;
       let what: string;
       if (r.status === "fail") {
