@@ -173,6 +173,9 @@ export class Relay {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    // Node's HTTP server stops listening for the raw socket's errors once it emits 'upgrade': without this a
+    // reset on a refused (or not yet accepted) upgrade would be an unhandled 'error' and end the process.
+    socket.on("error", () => socket.destroy());
     const refusal = this.upgradeRefusal(req, socket, head);
     if (refusal) this.refuse(socket, refusal[0], refusal[1], refusal[2], req);
   }
@@ -223,14 +226,17 @@ export class Relay {
     this.metrics.inc("relay_connections_total", { endpoint });
     this.metrics.inc("relay_connections_active", { endpoint });
     this.log("relay.client-open", { client: clientId, endpoint, remote: req.socket.remoteAddress ?? null });
-    (ws as WispSocket).on("close", (code) => {
+    const onClose = (code: number): void => {
       this.clients--;
       const n = (this.perAddress.get(remote) ?? 1) - 1;
       if (n > 0) this.perAddress.set(remote, n);
       else this.perAddress.delete(remote);
       this.metrics.dec("relay_connections_active", { endpoint });
       this.log("relay.client-close", { client: clientId, endpoint, code });
-    });
+    };
+    // (Two calls: the two 'close' events differ in their reason's type, a string or a Buffer.)
+    if (ws instanceof WispSocket) ws.on("close", onClose);
+    else ws.on("close", onClose);
     if (ws instanceof WispSocket) {
       const session = new WispSession(ws, {
         policy: this.config.policy,

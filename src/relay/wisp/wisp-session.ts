@@ -83,6 +83,8 @@ function copyOf(p: Payload, bytes: number): Uint8Array {
 interface Queued {
   data: Uint8Array;
   frame: Uint8Array | null;
+  /** What it counts against maxQueuedBytes: the memory held (a pooled frame holds all FRAME_BYTES of it). */
+  charge: number;
 }
 
 interface TcpStream {
@@ -472,8 +474,9 @@ export class WispSession {
       data = frame.subarray(0, bytes);
       copyPayload(payload, data);
     } else data = copyOf(payload, bytes);
-    s.pending.push({ data, frame });
-    this.queuedBytes += bytes;
+    const charge = frame ? FRAME_BYTES : bytes;
+    s.pending.push({ data, frame, charge });
+    this.queuedBytes += charge;
     if (!this.wsPaused && this.queuedBytes > this.deps.limits.maxQueuedBytes) {
       this.wsPaused = true;
       this.ws.pause();
@@ -488,14 +491,14 @@ export class WispSession {
     socket.cork();
     try {
       while (s.pending.length > 0) {
-        const { data, frame } = s.pending.shift()!;
+        const { data, frame, charge } = s.pending.shift()!;
         const bytes = data.length;
         s.writing++;
         socket.write(data, () => {
           // Written or failed, the socket is done with the memory.
           if (frame) releaseFrame(frame);
           s.writing--;
-          this.unqueue(bytes);
+          this.unqueue(charge);
           this.grantCredit(s);
           if (s.draining && s.writing === 0 && s.pending.length === 0) socket.end();
         });
@@ -673,7 +676,7 @@ export class WispSession {
       s.connectTimer = s.rateTimer = null;
       let discarded = 0;
       for (const q of s.pending) {
-        discarded += q.data.length;
+        discarded += q.charge;
         if (q.frame) releaseFrame(q.frame);
       }
       s.pending.length = 0;

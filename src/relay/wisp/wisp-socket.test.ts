@@ -246,6 +246,15 @@ describe("wisp WebSocket framing", () => {
     );
   });
 
+  it("refuses (400) a subprotocol it would have to echo that is not an RFC 7230 token", async () => {
+    const bad = await RawClient.connect({ "Sec-WebSocket-Protocol": "wisp/v2" });
+    expect(bad.httpResponse).toMatch(/^HTTP\/1\.1 400 /);
+    const good = await RawClient.connect({ "Sec-WebSocket-Protocol": "wisp-v2" });
+    expect(good.httpResponse).toMatch(/^HTTP\/1\.1 101 /);
+    expect(good.httpResponse).toContain("Sec-WebSocket-Protocol: wisp-v2");
+    good.socket.destroy();
+  });
+
   it("reassembles a fragmented message, answering a ping in the middle", async () => {
     const c = await openedClient();
     const payload = randomBytes(30_000);

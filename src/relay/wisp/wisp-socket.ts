@@ -18,8 +18,10 @@
 // masked (1002), no RSV bits (no extension is ever negotiated; 1002), valid opcodes and continuation
 // order (1002), control frames final and at most 125 bytes (1002), close codes and reasons valid (1002,
 // 1007), a message over `maxPayload` (1009, error code WS_ERR_UNSUPPORTED_MESSAGE_LENGTH). After an error
-// or a close frame nothing more is read. Pings get pongs; a close frame is answered and the socket ended;
-// a close we start waits up to 30 s for the peer's answer.
+// or a close frame nothing more is read. Pings get pongs (while MAX_PONGS_IN_FLIGHT wait to be written only
+// the latest ping is answered, once they are: RFC 6455 §5.5.3); a close frame is answered and
+// the socket ended; a protocol error sends its close frame and ends the socket (§7.1.7). Whoever started
+// the closing handshake, once our close frame is out the peer has 30 s to close TCP before it is destroyed.
 
 import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
@@ -31,6 +33,14 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const KEY = /^[+/0-9A-Za-z]{22}==$/;
 /** ws's default: how long a close we started waits for the peer's close frame. */
 const CLOSE_TIMEOUT_MS = 30_000;
+/**
+ * Pongs written but not yet through the socket (≤ 127 bytes each, so ~64 KiB): past this a ping is not
+ * answered at once; only the latest one's pong waits, sent as earlier ones get through. Counted per pong,
+ * not from writableLength, so pings are still answered during a long download toward a slow client.
+ */
+const MAX_PONGS_IN_FLIGHT = 512;
+/** RFC 7230 §3.2.6 token: what a Sec-WebSocket-Protocol value may be (RFC 6455 §4.1). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Frames queued in one turn of the event loop are written together up to this many bytes. */
 const CORK_BYTES = 256 * 1024;
 /** A message spread over more socket reads than this is gathered into one buffer. */
@@ -155,6 +165,8 @@ export function acceptWispUpgrade(
   if (upgrade === undefined || upgrade.toLowerCase() !== "websocket") return { status: 400, text: "Bad Request" };
   if (key === undefined || !KEY.test(key)) return { status: 400, text: "Bad Request" };
   if (version !== 13 && version !== 8) return { status: 400, text: "Bad Request" };
+  // The protocol goes into our answer's headers: only a token may (a client can offer anything).
+  if (protocol && !TOKEN.test(protocol)) return { status: 400, text: "Bad Request" };
   const accept = createHash("sha1")
     .update(key + GUID)
     .digest("base64");
@@ -224,6 +236,12 @@ export class WispSocket extends EventEmitter<WispSocketEvents> {
   private closeReason = "";
   private closeTimer: NodeJS.Timeout | null = null;
   private corked = false;
+  private pongsInFlight = 0;
+  /** The latest ping's payload while its pong waits (pongs in flight at MAX_PONGS_IN_FLIGHT), else -1. */
+  private readonly pongBody = Buffer.alloc(125);
+  private pongLength = -1;
+  /** Bytes that came with the upgrade request (shared reads: parsed before the first read). */
+  private head: Buffer | null = null;
   /** Reads land in the shared buffer (else in Node's own, through 'data' events). */
   readonly sharedReads: boolean;
 
@@ -239,9 +257,20 @@ export class WispSocket extends EventEmitter<WispSocketEvents> {
     this.sharedReads =
       sharedReads &&
       switchToSharedReads(socket, sharedRead, (n, buf) => {
+        if (this.head) this.takeHead();
         this.onData(buf.subarray(0, n));
         return true;
       });
+    if (head.length > 0) {
+      if (!this.sharedReads && !socket.readableEnded) {
+        // In front of anything Node has already buffered, so 'data' hands the bytes on in order (as ws does).
+        socket.unshift(head);
+      } else {
+        // Parsed once the caller has its listeners on, and in any case before the first read (above).
+        this.head = head;
+        queueMicrotask(() => this.takeHead());
+      }
+    }
     if (!this.sharedReads) socket.on("data", (d: Buffer) => this.onData(d));
     socket.on("end", () => {
       this.readyState = WispSocket.CLOSING;
@@ -259,7 +288,12 @@ export class WispSocket extends EventEmitter<WispSocketEvents> {
       this.read = Read.Done;
       this.emit("close", this.closeCode, this.closeReason);
     });
-    if (head.length > 0) queueMicrotask(() => this.onData(head));
+  }
+
+  private takeHead(): void {
+    const head = this.head;
+    this.head = null;
+    if (head) this.onData(head);
   }
 
   pause(): void {
@@ -290,7 +324,13 @@ export class WispSocket extends EventEmitter<WispSocketEvents> {
     this.closeFrameSent = true;
     let body: Uint8Array = new Uint8Array(0);
     if (code !== undefined) {
-      const r = Buffer.from(reason).subarray(0, 123);
+      let r = Buffer.from(reason);
+      if (r.length > 123) {
+        // At most 123 bytes, cut before a character rather than inside one (the reason must be UTF-8).
+        let end = 123;
+        while (end > 0 && (r[end]! & 0xc0) === 0x80) end--;
+        r = r.subarray(0, end);
+      }
       const b = Buffer.allocUnsafe(2 + r.length);
       b.writeUInt16BE(code, 0);
       b.set(r, 2);
@@ -298,10 +338,9 @@ export class WispSocket extends EventEmitter<WispSocketEvents> {
     }
     this.writeFrame(OP_CLOSE, body);
     if (this.closeFrameReceived) this.socket.end();
-    else {
-      this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS);
-      this.closeTimer.unref();
-    }
+    // Whoever started the handshake: a peer that never closes TCP (half-open) is cut off after this.
+    this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS);
+    this.closeTimer.unref();
   }
 
   private writeFrame(opcode: number, data: Uint8Array, cb?: (err?: Error | null) => void): void {
@@ -341,6 +380,20 @@ export class WispSocket extends EventEmitter<WispSocketEvents> {
     if (socket.writableLength >= CORK_BYTES) this.flush();
   }
 
+  private sendPong(body: Uint8Array): void {
+    this.pongsInFlight++;
+    this.writeFrame(OP_PONG, Buffer.from(body), this.pongWritten);
+  }
+
+  /** A pong went through (or failed): the waiting one, if any, may go. */
+  private readonly pongWritten = (): void => {
+    this.pongsInFlight--;
+    const n = this.pongLength;
+    if (n < 0 || this.pongsInFlight >= MAX_PONGS_IN_FLIGHT) return;
+    this.pongLength = -1;
+    if (this.readyState === WispSocket.OPEN) this.sendPong(this.pongBody.subarray(0, n));
+  };
+
   private readonly flush = (): void => {
     if (!this.corked) return;
     this.corked = false;
@@ -351,6 +404,9 @@ export class WispSocket extends EventEmitter<WispSocketEvents> {
     this.read = Read.Done;
     this.dropMessage();
     this.close(status);
+    // RFC 6455 §7.1.7: the connection is failed, not waiting for the peer's close frame (the close timer
+    // still destroys a peer that keeps its side open).
+    this.socket.end();
     // A socket refused for capacity has no session listening; an unheard error must not throw.
     if (this.listenerCount("error") > 0) this.emit("error", new WebSocketProtocolError(message, code, status));
   }
@@ -544,11 +600,21 @@ export class WispSocket extends EventEmitter<WispSocketEvents> {
   private controlFrame(op: number): void {
     const body = this.control.subarray(0, this.controlHave);
     if (op === OP_PING) {
-      if (this.readyState === WispSocket.OPEN) this.writeFrame(OP_PONG, Buffer.from(body));
+      if (this.readyState !== WispSocket.OPEN) return;
+      if (this.pongsInFlight >= MAX_PONGS_IN_FLIGHT) {
+        // A peer that pings and does not read: only the latest ping is answered (§5.5.3), later.
+        body.copy(this.pongBody);
+        this.pongLength = body.length;
+        return;
+      }
+      this.sendPong(body);
       return;
     }
     if (op === OP_PONG) return;
-    // Close: check it, answer with the same code (ws does), stop reading.
+    // Close: check it, answer with the same code (ws does), stop reading. A message in progress is dropped.
+    this.dropMessage();
+    this.fragmented = 0;
+    this.messageBytes = 0;
     let code = 1005;
     let reason = "";
     if (body.length >= 2) {
