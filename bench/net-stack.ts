@@ -153,6 +153,8 @@ interface Row {
   label: string;
   downMBs: number;
   upMBs: number;
+  /** Runs that ended short and were repeated. */
+  short: number;
 }
 
 function median(xs: number[]): number {
@@ -160,21 +162,36 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function measure(s: Servers, label: string, run: () => Promise<void>): Promise<Row> {
+/**
+ * RUNS download+upload runs. `retries` incomplete runs are tolerated and repeated (the reference only:
+ * QEMU's slirp has been seen to end an upload short, once in many runs; for vireo a short transfer is a
+ * bug and fails the bench).
+ */
+async function measure(s: Servers, label: string, run: () => Promise<void>, retries = 0): Promise<Row> {
   const down: number[] = [];
   const up: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
+  let short = 0;
+  while (down.length < RUNS) {
     const d0 = s.downloads.length;
     const u0 = s.uploads.length;
     await run();
     const d = s.downloads[d0];
     const u = s.uploads[u0];
-    if (d === undefined || d.bytes !== BYTES) throw new Error(`${label}: the download did not complete`);
-    if (u === undefined || u.bytes !== BYTES) throw new Error(`${label}: the upload moved ${u?.bytes ?? 0} bytes`);
-    down.push(BYTES / d.ms / 1e3);
-    up.push(BYTES / u.ms / 1e3);
+    const problem =
+      d === undefined || d.bytes !== BYTES
+        ? `the download moved ${d?.bytes ?? 0} bytes`
+        : u === undefined || u.bytes !== BYTES
+          ? `the upload moved ${u?.bytes ?? 0} bytes`
+          : undefined;
+    if (problem !== undefined) {
+      if (++short > retries) throw new Error(`${label}: ${problem} (of ${BYTES})`);
+      console.log(`${label}: ${problem} (of ${BYTES}); run repeated`);
+      continue;
+    }
+    down.push(BYTES / (d as { ms: number }).ms / 1e3);
+    up.push(BYTES / (u as { ms: number }).ms / 1e3);
   }
-  return { label, downMBs: median(down), upMBs: median(up) };
+  return { label, downMBs: median(down), upMBs: median(up), short };
 }
 
 interface CpuShare {
@@ -211,7 +228,12 @@ export async function stackBench(): Promise<{ markdown: string }> {
   try {
     const cmd = guestCommand(s);
     const rows: Row[] = [];
-    const qemu = await measure(s, "QEMU user networking (slirp)", () => drive("qemu-system-riscv64", qemuArgs(), cmd));
+    const qemu = await measure(
+      s,
+      "QEMU user networking (slirp)",
+      () => drive("qemu-system-riscv64", qemuArgs(), cmd),
+      2,
+    );
     rows.push(await measure(s, "vireo, offloads on", () => drive(process.execPath, vireoArgs(""), cmd)));
     rows.push(await measure(s, "vireo, offloads off", () => drive(process.execPath, vireoArgs(NET_OFFLOADS_OFF), cmd)));
     rows.push(qemu);
@@ -235,7 +257,7 @@ export async function stackBench(): Promise<{ markdown: string }> {
 One guest (\`--net stack\`, MMIO) against an HTTP server and a TCP sink on the host's 127.0.0.1, reached as
 10.0.2.2:PORT; QEMU the same with \`-netdev user\` and virtio-net-device. Download: \`wget -q -O /dev/null\` of
 ${MIB} MiB, timed at the server from the request to the guest closing the connection. Upload: \`nc 10.0.2.2 PORT -e cat FILE\`
-of ${MIB} MiB from tmpfs, timed at the sink from accept to end of stream. Median of ${RUNS}; MB = 10⁶ bytes.
+of ${MIB} MiB from tmpfs, timed at the sink from accept to end of stream. Median of ${RUNS}; MB = 10⁶ bytes.${qemu.short > 0 ? ` QEMU runs that ended short and were repeated: ${qemu.short}.` : ""}
 
 | run | download | upload | download / QEMU | upload / QEMU |
 |---|---:|---:|---:|---:|

@@ -19,12 +19,12 @@
 // pc and the retired count. Instructions before the fault have had all their effects.
 
 import { div32, div64, mul64, mulh64, out } from "./alu.ts";
+import { blockInsn, type CodeSource, MAX_BLOCK } from "./block-source.ts";
 import type { HartMemory } from "./hart-memory.ts";
+
 import { AUX } from "./state.ts";
 import { genWasmBlock, WasmBlockTable, type WasmJitEnv } from "./wasm-jit.ts";
 
-/** Instructions per block at most (bounds compile time and how far a block overshoots a budget). */
-const MAX_BLOCK = 64;
 /** Executions of a block entry before it is compiled (cold code stays interpreted). */
 export const DEFAULT_JIT_THRESHOLD = 64;
 /**
@@ -346,12 +346,6 @@ function gen(insn: number, len: number, off: number, k: number): Gen | undefined
   }
 }
 
-/** Reads the 16-bit parcels of guest RAM (halfword indexed) and expands compressed ones. */
-export interface CodeSource {
-  u16: Uint16Array;
-  rvc: Int32Array;
-}
-
 /**
  * Compiles the block whose first instruction is at RAM halfword index `h0` (the page holds
  * `h0 & ~2047 … + 2047`). Undefined when its first instruction is left to the interpreter, or, with
@@ -367,16 +361,9 @@ export function compileBlock(src: CodeSource, h0: number, loopsOnly = false): Co
   let lastBranch: Gen["branch"];
   let lastLen = 0;
   while (k < MAX_BLOCK && h < pageEnd) {
-    let insn = src.u16[h];
-    let len = 2;
-    if ((insn & 3) === 3) {
-      if (h + 1 >= pageEnd) break; // straddles the page end: the interpreter's fetch handles it
-      insn = insn | (src.u16[h + 1] << 16) | 0;
-      len = 4;
-    } else {
-      insn = src.rvc[insn];
-      if (insn === 0) break;
-    }
+    const insn = blockInsn(src, h, pageEnd);
+    if (insn === 0) break;
+    const len = (src.u16[h] & 3) === 3 ? 4 : 2;
     const off = (h - h0) * 2;
     const g = gen(insn, len, off, k);
     if (g === undefined) break;

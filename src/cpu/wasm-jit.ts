@@ -14,6 +14,7 @@
 // Registers are not cached in wasm locals: every instruction loads its operands from and stores its
 // result to the register cells, so the state is exact at any call-out and a trap needs no write-back.
 
+import { blockInsn, type CodeSource, MAX_BLOCK } from "./block-source.ts";
 import { TLB_MASK } from "./hart-memory.ts";
 import { AUX, AUX_BYTES } from "./state.ts";
 
@@ -566,15 +567,6 @@ function div32(e: Emit, rs1: number, rs2: number, f3: number): void {
   e.op(OP.end);
 }
 
-/** Reads the 16-bit parcels of guest RAM (halfword indexed) and expands compressed ones. */
-interface CodeSource {
-  u16: Uint16Array;
-  rvc: Int32Array;
-}
-
-/** MAX_BLOCK as in jit.ts. */
-const MAX_BLOCK = 64;
-
 /** One compiled block's code: the function body and each instruction's byte offset. */
 export interface WasmBlockCode {
   body: number[];
@@ -598,16 +590,9 @@ export function genWasmBlock(src: CodeSource, h0: number, aux: number): WasmBloc
   let ended = false;
   let loops = false;
   while (k < MAX_BLOCK && h < pageEnd) {
-    let insn = src.u16[h];
-    let len = 2;
-    if ((insn & 3) === 3) {
-      if (h + 1 >= pageEnd) break;
-      insn = insn | (src.u16[h + 1] << 16) | 0;
-      len = 4;
-    } else {
-      insn = src.rvc[insn];
-      if (insn === 0) break;
-    }
+    const insn = blockInsn(src, h, pageEnd);
+    if (insn === 0) break;
+    const len = (src.u16[h] & 3) === 3 ? 4 : 2;
     const off = (h - h0) * 2;
     const mark = e.c.b.length;
     const g = gen(e, insn, len, off, k);
