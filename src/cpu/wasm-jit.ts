@@ -611,19 +611,21 @@ export function genWasmBlock(src: CodeSource, h0: number, aux: number): WasmBloc
     }
     if (g === "branch") {
       const imm = ((insn >> 19) & 0xfffff000) | ((insn << 4) & 0x800) | ((insn >>> 20) & 0x7e0) | ((insn >>> 7) & 0x1e);
-      e.get(L_N).i32(k).op(OP.i32Add).set(L_N);
-      if (imm === -off) {
-        // Back to the block's own start: loop while the budget allows another whole pass.
-        loops = true;
-        e.op(OP.if, VOID);
-        e.get(L_N).i32(k).op(OP.i32Add).get(L_BUDGET).op(OP.i32LeU, OP.brIf).uleb(1);
-        e.setPc(() => e.get(L_PC));
-        e.get(L_N).op(OP.return, OP.end);
-      } else {
+      if (imm !== -off) {
+        // A side exit: taken, the block returns; not taken, it goes on with the next instruction
+        // (kernel code is long runs of error checks that are rarely taken: fewer, longer blocks).
         e.op(OP.if, VOID);
         e.setPc(() => e.pcPlus(off, imm));
-        e.get(L_N).op(OP.return, OP.end);
+        e.get(L_N).i32(k).op(OP.i32Add, OP.return, OP.end);
+        continue;
       }
+      // Back to the block's own start: loop while the budget allows another whole pass.
+      e.get(L_N).i32(k).op(OP.i32Add).set(L_N);
+      loops = true;
+      e.op(OP.if, VOID);
+      e.get(L_N).i32(k).op(OP.i32Add).get(L_BUDGET).op(OP.i32LeU, OP.brIf).uleb(1);
+      e.setPc(() => e.get(L_PC));
+      e.get(L_N).op(OP.return, OP.end);
       e.setPc(() => e.pcPlus(off, len));
       e.get(L_N).op(OP.return);
       ended = true;
