@@ -110,6 +110,28 @@ describe("block compiler vs interpreter", () => {
     expect(compiled).toBeGreaterThan(100);
   });
 
+  it("a host that refuses to compile WebAssembly leaves the hart interpreting, with the reason", () => {
+    const real = WebAssembly.Module;
+    (WebAssembly as { Module: unknown }).Module = class {
+      constructor() {
+        throw new WebAssembly.CompileError("refused by policy (test)");
+      }
+    };
+    try {
+      // The same comparison as above: every instruction still runs (interpreted), state agrees.
+      compare(0x1000 + 3 * 7919, 25, "wasm");
+      const h = setup(0x1000 + 3 * 7919, 1, "wasm");
+      for (let i = 0; i < 20; i++) {
+        h.run(500);
+        if (h.waiting) h.setPending(7, true);
+      }
+      expect(h.jit?.disabledBecause).toMatch(/refused by policy/);
+      expect(h.jit?.compiled).toBe(0);
+    } finally {
+      (WebAssembly as { Module: unknown }).Module = real;
+    }
+  });
+
   it("the wasm backend agrees on the same random programs", () => {
     let compiled = 0;
     for (let k = 0; k < 60; k++) compiled += compare(0x1000 + k * 7919, 25, "wasm").compiled;

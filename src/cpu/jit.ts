@@ -503,13 +503,23 @@ export class BlockCache {
     this.pendingRuns = 0;
     if (list.length === 0) return;
     const env = this.wasm as WasmJitEnv;
-    if (this.wasmTable === undefined) this.wasmTable = new WasmBlockTable(env, JIT_SLOTS);
-    const table = this.wasmTable;
-    table.install(
-      list.map((p) => p.slot),
-      list.map((p) => p.h),
-      list.map((p) => p.body),
-    );
+    let table: WasmBlockTable;
+    try {
+      if (this.wasmTable === undefined) this.wasmTable = new WasmBlockTable(env, JIT_SLOTS);
+      table = this.wasmTable;
+      table.install(
+        list.map((p) => p.slot),
+        list.map((p) => p.h),
+        list.map((p) => p.body),
+      );
+    } catch (e) {
+      // A host that refuses to compile WebAssembly (a CSP without 'wasm-unsafe-eval', a resource
+      // limit): interpret from now on, and say why. The queued entries become ordinary cold entries.
+      this.disabledBecause = (e as Error).message;
+      this.threshold = Number.POSITIVE_INFINITY;
+      for (const p of list) if (this.tags[p.slot] === p.h) this.counts[p.slot] = NEVER;
+      return;
+    }
     const i32 = new Int32Array(env.memory.buffer);
     const pcI = (env.aux + AUX.PC) >> 2;
     const chain = table.chain;
