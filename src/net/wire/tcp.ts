@@ -140,7 +140,7 @@ export class TcpView {
     return internetChecksum(this.b, this.off, len, pseudoSum) === 0;
   }
 
-  /** Parses the well-known options; malformed option lists stop the walk (what's parsed so far stays). */
+  /** Parses the well-known options (see parseTcpOptions); a malformed list stops the walk. */
   parseOptions(): TcpOptions {
     return parseTcpOptions(this.options);
   }
@@ -180,29 +180,37 @@ export class TcpView {
   }
 }
 
-/** Walks TCP option bytes. A length byte that is < 2 or overruns ends the walk. */
-export function parseTcpOptions(o: Uint8Array): TcpOptions {
+/**
+ * Walks the TCP option bytes b[off, off+len) (clamped to the end of `b`); the one option parser, also behind
+ * the stack's segment parser (src/net/stack/tcp/tcp-segment.ts). Never throws. EOL ends the walk and NOP is
+ * skipped; a kind with no length byte left, or a length that is < 2 or overruns the area, ends the walk (what
+ * was parsed so far stays). Unknown kinds, and known kinds with the wrong length, are skipped by their
+ * length. A SACK option must hold at least one whole block (as Linux checks). A repeated option overwrites the
+ * earlier one. The window shift is reported as sent: the RFC 7323 clamp to 14 is the receiver's business.
+ */
+export function parseTcpOptions(b: Uint8Array, off = 0, len = b.length - off): TcpOptions {
   const out: TcpOptions = {};
-  let i = 0;
-  while (i < o.length) {
-    const kind = o[i]!;
+  const end = Math.min(off + len, b.length);
+  let i = off;
+  while (i < end) {
+    const kind = b[i]!;
     if (kind === TCPOPT_EOL) break;
     if (kind === TCPOPT_NOP) {
       i++;
       continue;
     }
-    if (i + 1 >= o.length) break;
-    const len = o[i + 1]!;
-    if (len < 2 || i + len > o.length) break;
-    if (kind === TCPOPT_MSS && len === 4) out.mss = get16(o, i + 2);
-    else if (kind === TCPOPT_WINDOW && len === 3) out.windowScale = o[i + 2]!;
-    else if (kind === TCPOPT_SACK_PERM && len === 2) out.sackPermitted = true;
-    else if (kind === TCPOPT_TIMESTAMP && len === 10) out.timestamp = [get32(o, i + 2), get32(o, i + 6)];
-    else if (kind === TCPOPT_SACK && (len - 2) % 8 === 0) {
+    if (i + 1 >= end) break;
+    const olen = b[i + 1]!;
+    if (olen < 2 || i + olen > end) break;
+    if (kind === TCPOPT_MSS && olen === 4) out.mss = get16(b, i + 2);
+    else if (kind === TCPOPT_WINDOW && olen === 3) out.windowScale = b[i + 2]!;
+    else if (kind === TCPOPT_SACK_PERM && olen === 2) out.sackPermitted = true;
+    else if (kind === TCPOPT_TIMESTAMP && olen === 10) out.timestamp = [get32(b, i + 2), get32(b, i + 6)];
+    else if (kind === TCPOPT_SACK && olen > 2 && (olen - 2) % 8 === 0) {
       out.sack = [];
-      for (let j = i + 2; j < i + len; j += 8) out.sack.push([get32(o, j), get32(o, j + 4)]);
+      for (let j = i + 2; j < i + olen; j += 8) out.sack.push([get32(b, j), get32(b, j + 4)]);
     }
-    i += len;
+    i += olen;
   }
   return out;
 }

@@ -1,23 +1,42 @@
 // A TCP segment as the endpoint sees it (addresses and ports belong to the stack), plus the option codec
 // (RFC 9293 §3.2, RFC 7323 window scale and timestamps, RFC 2018 SACK). The option bytes come from the
-// guest: every length is checked against what remains, and a malformed list just stops parsing.
+// guest; they are walked by the wire codec's parseTcpOptions (src/net/wire/tcp.ts), which checks every length
+// against what remains and just stops at a malformed list. This file maps its result to the endpoint's shape
+// and applies the window-shift clamp.
 
-import { get16, get32, set16, set32 } from "../../wire/bytes.ts";
+import { set16, set32 } from "../../wire/bytes.ts";
+import {
+  parseTcpOptions as parseWireTcpOptions,
+  TCP_FLAG_ACK,
+  TCP_FLAG_FIN,
+  TCP_FLAG_PSH,
+  TCP_FLAG_RST,
+  TCP_FLAG_SYN,
+  TCP_FLAG_URG,
+  TCPOPT_EOL,
+  TCPOPT_MSS,
+  TCPOPT_NOP,
+  TCPOPT_SACK,
+  TCPOPT_SACK_PERM,
+  TCPOPT_TIMESTAMP,
+  TCPOPT_WINDOW,
+} from "../../wire/tcp.ts";
 
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_PSH = 0x08;
-export const TCP_ACK = 0x10;
-export const TCP_URG = 0x20;
-
-export const TCPOPT_EOL = 0;
-export const TCPOPT_NOP = 1;
-export const TCPOPT_MSS = 2;
-export const TCPOPT_WINDOW = 3;
-export const TCPOPT_SACK_PERMITTED = 4;
-export const TCPOPT_SACK = 5;
-export const TCPOPT_TIMESTAMP = 8;
+export {
+  TCP_FLAG_ACK as TCP_ACK,
+  TCP_FLAG_FIN as TCP_FIN,
+  TCP_FLAG_PSH as TCP_PSH,
+  TCP_FLAG_RST as TCP_RST,
+  TCP_FLAG_SYN as TCP_SYN,
+  TCP_FLAG_URG as TCP_URG,
+  TCPOPT_EOL,
+  TCPOPT_MSS,
+  TCPOPT_NOP,
+  TCPOPT_SACK,
+  TCPOPT_SACK_PERM as TCPOPT_SACK_PERMITTED,
+  TCPOPT_TIMESTAMP,
+  TCPOPT_WINDOW,
+};
 
 /** RFC 7323 §2.3: a shift above 14 is treated as 14. */
 export const TCP_MAX_WINSHIFT = 14;
@@ -42,45 +61,32 @@ export interface TcpSegment {
   payload: Uint8Array;
 }
 
-/** Parses the option area b[off, off+len). Never throws; stops at EOL or at the first malformed option. */
+/**
+ * Parses the option area b[off, off+len) with the wire codec's walk. Never throws; stops at EOL or at the
+ * first malformed option. A window shift above 14 reads as 14. Keys come out in the order the options appear.
+ */
 export function parseTcpOptions(b: Uint8Array, off: number, len: number): TcpOptions {
+  const w = parseWireTcpOptions(b, off, len);
   const o: TcpOptions = {};
-  const end = Math.min(off + len, b.length);
-  let i = off;
-  while (i < end) {
-    const kind = b[i]!;
-    if (kind === TCPOPT_EOL) break;
-    if (kind === TCPOPT_NOP) {
-      i++;
-      continue;
-    }
-    if (i + 1 >= end) break;
-    const olen = b[i + 1]!;
-    if (olen < 2 || i + olen > end) break;
-    switch (kind) {
-      case TCPOPT_MSS:
-        if (olen === 4) o.mss = get16(b, i + 2);
+  for (const k in w) {
+    switch (k) {
+      case "mss":
+        o.mss = w.mss;
         break;
-      case TCPOPT_WINDOW:
-        if (olen === 3) o.wscale = Math.min(b[i + 2]!, TCP_MAX_WINSHIFT);
+      case "windowScale":
+        o.wscale = Math.min(w.windowScale!, TCP_MAX_WINSHIFT);
         break;
-      case TCPOPT_SACK_PERMITTED:
-        if (olen === 2) o.sackPermitted = true;
+      case "sackPermitted":
+        o.sackPermitted = true;
         break;
-      case TCPOPT_TIMESTAMP:
-        if (olen === 10) {
-          o.tsVal = get32(b, i + 2);
-          o.tsEcr = get32(b, i + 6);
-        }
+      case "timestamp":
+        o.tsVal = w.timestamp![0];
+        o.tsEcr = w.timestamp![1];
         break;
-      case TCPOPT_SACK:
-        if ((olen - 2) % 8 === 0 && olen > 2) {
-          o.sack = [];
-          for (let j = i + 2; j + 8 <= i + olen; j += 8) o.sack.push([get32(b, j), get32(b, j + 4)]);
-        }
+      case "sack":
+        o.sack = w.sack;
         break;
     }
-    i += olen;
   }
   return o;
 }
@@ -96,7 +102,11 @@ export function tcpOptionsLength(o: TcpOptions): number {
   return (n + 3) & ~3;
 }
 
-/** Writes the options at b[off]; returns the padded length (same as tcpOptionsLength). */
+/**
+ * Writes the options at b[off]; returns the padded length (same as tcpOptionsLength). Not the wire codec's
+ * encodeTcpOptions: that one puts the window scale after the timestamp (Linux's order) and returns a new
+ * array; this is the layout the stack sends (window scale second).
+ */
 export function encodeTcpOptions(b: Uint8Array, off: number, o: TcpOptions): number {
   let i = off;
   if (o.mss !== undefined) {
@@ -115,7 +125,7 @@ export function encodeTcpOptions(b: Uint8Array, off: number, o: TcpOptions): num
   if (o.tsVal !== undefined) {
     // SACK-permitted takes the place of the two NOPs that would align the timestamp (as Linux does).
     if (o.sackPermitted) {
-      b[i] = TCPOPT_SACK_PERMITTED;
+      b[i] = TCPOPT_SACK_PERM;
       b[i + 1] = 2;
     } else {
       b[i] = TCPOPT_NOP;
@@ -129,7 +139,7 @@ export function encodeTcpOptions(b: Uint8Array, off: number, o: TcpOptions): num
   } else if (o.sackPermitted) {
     b[i] = TCPOPT_NOP;
     b[i + 1] = TCPOPT_NOP;
-    b[i + 2] = TCPOPT_SACK_PERMITTED;
+    b[i + 2] = TCPOPT_SACK_PERM;
     b[i + 3] = 2;
     i += 4;
   }
