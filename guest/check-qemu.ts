@@ -83,7 +83,9 @@ function qemuArgs(opts: QemuOptions, append: string, device: string | null): str
     ...["-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot"],
     ...["-netdev", "user,id=n0"],
   );
-  if (device) args.push("-device", `${device},netdev=n0`);
+  // romfile= : a PCI NIC needs no option ROM on RISC-V, and Debian ships the ROMs in ipxe-qemu, a
+  // package qemu-system-misc only recommends.
+  if (device) args.push("-device", `${device},netdev=n0${device.endsWith("-pci") ? ",romfile=" : ""}`);
   return args;
 }
 
