@@ -21,8 +21,12 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-/** The shell prompt at the end of a terminal line (guest/ sets PS1). */
-export const PROMPT_AT_END = /vireo:~# *$/m;
+/**
+ * The shell prompt at the end of a terminal line (guest/ sets PS1), or followed on its line only by a
+ * kernel message that came just after it (e.g. "[    2.50] IPv6: ADDRCONF(NETDEV_CHANGE): eth0: link
+ * becomes ready" once DHCP brings the link up), which is not the shell's output.
+ */
+export const PROMPT_AT_END = /vireo:~# *(\[ *\d+\.\d+\] [^\n]*)?$/m;
 
 export interface Browser {
   url: string;
