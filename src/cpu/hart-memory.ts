@@ -113,7 +113,11 @@ export class HartMemory {
   protected readonly tlbFilled = new Int32Array(TLB_FILL_LOG);
   protected tlbFilledCount = 0;
 
+  /** Counts whole-TLB flushes, so a caller can tell that cached translations went stale. */
+  tlbFlushes = 0;
+
   flushTlb(): void {
+    this.tlbFlushes++;
     const n = this.tlbFilledCount;
     if (n >= TLB_FILL_LOG) {
       this.xTagLo.fill(TLB_INVALID);

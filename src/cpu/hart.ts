@@ -66,6 +66,8 @@ export class Hart extends HartMemory implements InterruptTarget {
   onEcall?: (mode: number) => boolean;
   /** Set by a handler that wants run() to return at the next instruction boundary. */
   stopRequested = false;
+  /** A compiled block's CSR instruction changed what the run loop caches: leave its inner loop. */
+  private leaveInner = false;
 
   // CSR state. 64-bit CSRs without side effects live in `csr` as (lo, hi) pairs indexed by number.
   readonly csr = new Int32Array(8192);
@@ -203,20 +205,26 @@ export class Hart extends HartMemory implements InterruptTarget {
         this.jitDone = done;
         const rd = (insn >>> 7) & 31;
         const dBase = this.dBase;
+        const flushes = this.tlbFlushes;
         const r = this.system(insn, rd, (insn >>> 15) & 31, (insn >>> 12) & 7, 4);
         if (r === SYS_WRITE && rd !== 0) {
           x[rd * 2] = out[0];
           x[rd * 2 + 1] = out[1];
         }
-        // As in run(): leave for the run loop when the interrupt or translation picture changed.
+        // As in run(): when the interrupt or translation picture changed, leave the chain and the
+        // interpreter's inner loop too, whose top takes the interrupt, picks up the data TLB set and
+        // forgets its cached fetch page. (Only returning to the inner loop missed an interrupt that
+        // the next block's CSR masked again: Linux's idle loop enables SIE for two instructions.)
         if (
           r === SYS_JUMPED ||
           dBase !== this.dBase ||
+          flushes !== this.tlbFlushes ||
           this.stopRequested ||
           this.waiting ||
           this.pendingInterrupt() >= 0
         ) {
           cells[CELL_EXIT] = 1;
+          this.leaveInner = true;
         }
       },
     };
@@ -404,6 +412,7 @@ export class Hart extends HartMemory implements InterruptTarget {
     // instruction trap reports the instruction as fetched, not its expansion.
     let parcel = 0;
     while (n < budget) {
+      this.leaveInner = false;
       const irq = this.pendingInterrupt();
       if (irq >= 0) this.takeTrap(irq, true, 0, 0);
       pcLo = this.pcLo | 0;
@@ -459,7 +468,7 @@ export class Hart extends HartMemory implements InterruptTarget {
                 pcLo = this.pcLo;
                 pcHi = this.pcHi;
                 entry = true;
-                if (this.stopRequested) break;
+                if (this.stopRequested || this.leaveInner) break;
                 continue;
               }
             }

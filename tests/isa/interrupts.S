@@ -326,6 +326,38 @@ TEST_CODE_BEGIN
   bnez t1, fail
   csrw mie, zero
 
+  # ---- an interrupt that a CSR write makes takeable is taken before the next instruction, however
+  # short the window: a loop sets MIE and clears it again at once (as Linux's idle loop does with SIE
+  # around WFI), 100000 passes with nothing pending (the blocks get hot, and compiled over many runs of
+  # the hart), then SSIP is made pending; it must be taken at the very next csrsi, with mepc at the
+  # csrci after it ----
+  TESTNUM 76
+  csrw mip, zero
+  li t0, MIP_SSIP
+  csrw mie, t0
+  li t1, 0
+  li t2, 200000
+  ARM_TRAP 1f
+3:
+  csrsi mstatus, MSTATUS_MIE
+5:
+  csrci mstatus, MSTATUS_MIE
+  addi t1, t1, 1
+  li t0, 100000
+  bne t1, t0, 4f
+  li t0, MIP_SSIP
+  csrs mip, t0
+4:
+  bne t1, t2, 3b
+  j fail
+1:
+  CHECK s2, IRQ_S_SOFT
+  la t0, 5b
+  bne s4, t0, fail
+  CHECK t1, 100000
+  csrw mip, zero
+  csrw mie, zero
+
   # ---- Sstc: stimecmp drives STIP (QEMU's spike board has no time CSR, so no Sstc: skipped) ----
 .ifndef QEMU_SPIKE
   TESTNUM 80
