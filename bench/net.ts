@@ -32,13 +32,13 @@ interface Rig {
   transfers: number;
 }
 
-async function rig(images: string, label: string, features: string): Promise<Rig> {
+async function rig(images: string, label: string, features: string, jitBackend: "js" | "wasm"): Promise<Rig> {
   const f = parseNetFeatures(features);
   if (!f.ok) throw new Error(f.error);
   const img = (n: string) => new Uint8Array(readFileSync(join(images, n)));
   const p = new MachinePair(
     { firmware: img("fw_dynamic.bin"), kernel: img("Image"), initrd: img("initramfs.cpio"), bootargs: "console=ttyS0" },
-    { features: f.features },
+    { features: f.features, jitBackend },
   );
   await p.boot();
   await p.exec(p.a, "ip addr add 10.0.0.1/24 dev eth0; ip link set eth0 up");
@@ -95,9 +95,12 @@ function median(xs: number[]): number {
  * section for bench/results.md with the medians and every run: one transfer is noisy (guest time is
  * host time, so a busier host also changes TCP's pacing and TSO sizes in the guests).
  */
-export async function netBench(images: string): Promise<{ figures: NetFigures[]; markdown: string }> {
-  const onRig = await rig(images, "offloads on", "");
-  const offRig = await rig(images, "offloads off", NET_OFFLOADS_OFF);
+export async function netBench(
+  images: string,
+  jitBackend: "js" | "wasm" = "js",
+): Promise<{ figures: NetFigures[]; markdown: string }> {
+  const onRig = await rig(images, "offloads on", "", jitBackend);
+  const offRig = await rig(images, "offloads off", NET_OFFLOADS_OFF, jitBackend);
   await transfer(onRig);
   await transfer(offRig);
   const ons: NetFigures[] = [];
