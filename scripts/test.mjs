@@ -56,6 +56,11 @@ const lint = run("npm", ["run", "--silent", "lint"]);
 if (lint === 0) passed++;
 else failed++;
 
+// The hart's WebAssembly core (scripts/build-core.mjs): built once here, before the test files that load it.
+const core = run("node", ["scripts/build-core.mjs"]);
+if (core === 0) passed++;
+else failed++;
+
 mkdirSync("test-results", { recursive: true });
 const vitest = run("npx", [
   "vitest",
@@ -81,5 +86,5 @@ if (existsSync("test-results/e2e.json")) {
   if (e2e !== 0 && !r.failed) failed++;
 } else failed++;
 
-console.log(`\n${passed} passed, ${failed} failed (lint counts as one)`);
+console.log(`\n${passed} passed, ${failed} failed (lint and the core build count as one each)`);
 process.exit(failed === 0 ? 0 : 1);

@@ -27,7 +27,9 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe("parseCli", () => {
   it("defaults and every option", () => {
-    expect(parseCli([])).toEqual({ memMiB: 256, transport: "mmio", net: "stack", help: false, jit: true });
+    expect(parseCli([])).toEqual({ memMiB: 256, transport: "mmio", net: "stack", help: false, jit: true, core: "js" });
+    expect(parseCli(["--core", "wasm"]).core).toBe("wasm");
+    expect(() => parseCli(["--core", "rust"])).toThrow(/--core takes js or wasm/);
     expect(parseCli(["--jit", "off"]).jit).toBe(false);
     expect(() => parseCli(["--jit", "maybe"])).toThrow(/--jit takes on, off or wasm/);
     expect(parseCli(["--jit", "wasm"])).toMatchObject({ jit: true, jitBackend: "wasm" });
@@ -217,6 +219,31 @@ describe("the vm command", () => {
       expect(lines.length).toBeGreaterThan(100);
       expect(lines[0]).toMatch(/80000000/);
     });
+  });
+});
+
+describe("npm run vm (scripts/vm.mjs: the esbuild bundle, rebuilt when stale)", () => {
+  const launch = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [join(ROOT, "scripts/vm.mjs"), ...args], {
+      cwd: tmp,
+      encoding: "utf8",
+      input: "",
+      timeout: 60_000,
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  it("passes argv through; stdout is the guest's alone; the exit code is the CLI's", () => {
+    const pass = join(tmp, "launch-pass.elf");
+    writeFileSync(pass, assemble(htifProgram(0, "hello\n")).elf);
+    const ok = launch("--elf", pass, "--timeout", "30");
+    expect(ok.stdout).toBe("hello\n");
+    expect(ok.stderr).toContain("vireo: PASS");
+    expect(ok.code).toBe(0);
+    const fail = join(tmp, "launch-fail.elf");
+    writeFileSync(fail, assemble(htifProgram(5)).elf);
+    expect(launch("--elf", fail, "--timeout", "30").code).toBe(5);
+    expect(launch("--mem", "x").code).toBe(2);
   });
 });
 

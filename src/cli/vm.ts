@@ -17,11 +17,13 @@ import { createNetBackend, isNetBackendKind, NET_BACKEND_KINDS, type NetBackendK
 import { PcapWriter } from "../net/link/pcap.ts";
 import { StackBackend } from "../net/stack-backend.ts";
 import { parseMac } from "../net/wire/bytes.ts";
+import { loadCoreModule } from "./core-module.ts";
 import { openDiskImage } from "./file-block-backend.ts";
 import { GuestProfiler, PROFILE_CHUNK } from "./guest-profile.ts";
 import { nodeRelayOptions } from "./relay-connect.ts";
 import { type ForwardSpec, listenForward, parseForwardSpec, SocketUplink } from "./socket-uplink.ts";
 
+// Two levels up from src/cli/vm.ts and equally from its bundle dist/cli/vm.mjs (scripts/build-cli.mjs).
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const IMAGES_DIR = join(REPO_ROOT, "public/images");
 
@@ -90,6 +92,8 @@ Running:
   --trace FILE       write one line per executed instruction to FILE (slow)
   --jit on|off|wasm  compile hot guest loops to JavaScript (default on; off interprets everything;
                      wasm compiles every hot block to WebAssembly)
+  --core js|wasm     the hart: js (default) is the TypeScript interpreter with its block compiler;
+                     wasm is the WebAssembly core built from src/cpu/as/ (interpreter only so far)
   --guest-profile FILE
                      sample the guest's pc every 997 instructions; at exit write a table of
                      kernel functions (guest/build/linux-obj/System.map) and user/firmware time
@@ -152,6 +156,7 @@ export interface CliOptions {
   guestProfile?: string;
   jit: boolean;
   jitBackend?: "wasm";
+  core: "js" | "wasm";
   timeoutSec?: number;
   help: boolean;
 }
@@ -185,6 +190,7 @@ export function parseCli(argv: string[]): CliOptions {
         trace: { type: "string" },
         "guest-profile": { type: "string" },
         jit: { type: "string" },
+        core: { type: "string" },
         timeout: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -207,8 +213,14 @@ export function parseCli(argv: string[]): CliOptions {
     trace: str("trace"),
     guestProfile: str("guest-profile"),
     jit: true,
+    core: "js",
     help: values.help === true,
   };
+  const core = str("core");
+  if (core !== undefined) {
+    if (core !== "js" && core !== "wasm") throw new UsageError(`--core takes js or wasm, not "${core}"`);
+    o.core = core;
+  }
   const jit = str("jit");
   if (jit !== undefined) {
     if (jit !== "on" && jit !== "off" && jit !== "wasm") {
@@ -700,6 +712,7 @@ export async function runVm(o: CliOptions): Promise<number> {
         onAsyncInterrupt: () => wakeLoop(),
         jit: o.jit,
         jitBackend: o.jitBackend,
+        wasmCore: o.core === "wasm" ? loadCoreModule() : undefined,
         instructionsPerChunk: profiler !== undefined ? PROFILE_CHUNK : undefined,
         onConsoleOutput: onOutput,
         onVirtioConsoleOutput: (bytes) => show(bytes, hvcOnStdio),
@@ -728,10 +741,15 @@ export async function runVm(o: CliOptions): Promise<number> {
   });
 }
 
-async function main(): Promise<void> {
+/**
+ * The command line's entry: parses argv (without node and script), runs, and exits the process with the
+ * code. Called below when this file is the main module (`tsx src/cli/vm.ts`, `node dist/cli/vm.mjs`) and
+ * by scripts/vm.mjs (`npm run vm`), which imports the bundle.
+ */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   let code: number;
   try {
-    const o = parseCli(process.argv.slice(2));
+    const o = parseCli(argv);
     if (o.help) {
       process.stdout.write(`${USAGE}\n`);
       code = 0;
@@ -751,6 +769,8 @@ async function main(): Promise<void> {
   process.stdout.write("", () => process.exit(code));
 }
 
+// Run as a script, not imported: true for src/cli/vm.ts under tsx and for the bundle dist/cli/vm.mjs run by
+// node (import.meta.url is then the bundle's own URL); false under scripts/vm.mjs, which calls main() itself.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   void main();
 }

@@ -47,6 +47,7 @@ export interface HartOptions {
 }
 
 export class Hart extends HartMemory implements InterruptTarget {
+  readonly kind = "js";
   readonly state: HartState;
   readonly x: Int32Array;
   readonly fpu: Fpu;
@@ -284,6 +285,18 @@ export class Hart extends HartMemory implements InterruptTarget {
 
   getX(reg: number): bigint {
     return (BigInt(this.x[reg * 2 + 1] >>> 0) << 32n) | BigInt(this.x[reg * 2] >>> 0);
+  }
+
+  /** A plain CSR's stored value (xtvec, xepc, xscratch, xcause, xtval…): for debugging and tests. */
+  readCsr(csr: number): bigint {
+    return (BigInt(this.csr[csr * 2 + 1] >>> 0) << 32n) | BigInt(this.csr[csr * 2] >>> 0);
+  }
+
+  /** Stores a plain CSR without WARL filtering (tests set up trap vectors this way). */
+  writeCsrRaw(csr: number, value: bigint): void {
+    const v = BigInt.asUintN(64, value);
+    this.csr[csr * 2] = Number(v & 0xffffffffn) | 0;
+    this.csr[csr * 2 + 1] = Number(v >> 32n) | 0;
   }
 
   /** Hardware interrupt lines: MSIP/MTIP from the CLINT, MEIP/SEIP from the PLIC. */

@@ -17,6 +17,7 @@ import { MIP_MEIP, MIP_SEIP, type TimeSource } from "../core/interrupts.ts";
 import type { IrqLine } from "../core/irq.ts";
 import { Hart } from "../cpu/hart.ts";
 import { AUX_BYTES } from "../cpu/state.ts";
+import { WASM_CORE_AUX_BYTES, WasmHart } from "../cpu/wasm-core.ts";
 import { parseElf } from "./elf.ts";
 import { HtifWatcher } from "./htif.ts";
 import {
@@ -96,6 +97,11 @@ export interface VirtMachineOptions extends VirtioBoardOptions {
   jit?: boolean | number;
   /** HartOptions.jitBackend: "js" (default) or "wasm". */
   jitBackend?: "js" | "wasm";
+  /**
+   * The WebAssembly core (build/core.wasm, compiled by the host): when given, the hart is the wasm
+   * interpreter (src/cpu/wasm-core.ts) instead of the JavaScript one, and `jit`/`jitBackend` are ignored.
+   */
+  wasmCore?: WebAssembly.Module;
   /** Called with the hart's pc (low, high 32 bits) and privilege after every chunk (a sampling profiler; see --guest-profile). */
   onChunk?: (pcLo: number, pcHi: number, priv: number) => void;
   /** One line per retired instruction (see Hart.trace); survives reset(). */
@@ -123,7 +129,7 @@ export function defaultBootargs(manifest?: unknown): string {
 interface Board {
   mem: GuestMemory;
   bus: Bus;
-  hart: Hart;
+  hart: Hart | WasmHart;
   clint: Clint;
   plic: Plic;
   uart: Uart16550;
@@ -182,7 +188,7 @@ export class VirtMachine {
     this.chunk = opts.instructionsPerChunk ?? (this.board.htif !== undefined ? HTIF_CHUNK : DEFAULT_CHUNK);
   }
 
-  get hart(): Hart {
+  get hart(): Hart | WasmHart {
     return this.board.hart;
   }
   get mem(): GuestMemory {
@@ -293,14 +299,21 @@ export class VirtMachine {
   private build(): Board {
     const o = this.opts;
     const clock = this.clock;
-    const mem = GuestMemory.withExtra(VIRT_DRAM_BASE, this.ramSize, AUX_BYTES);
+    const mem = GuestMemory.withExtra(
+      VIRT_DRAM_BASE,
+      this.ramSize,
+      o.wasmCore !== undefined ? WASM_CORE_AUX_BYTES : AUX_BYTES,
+    );
     const bus = new Bus();
 
     // The CLINT drives the hart at construction, and the hart reads time from the CLINT: break the
     // cycle with a time source that forwards once the CLINT exists.
     let clint: Clint | undefined;
     const time: TimeSource = { mtime: () => clint!.mtime() };
-    const hart = new Hart({ hartId: 0, mem, bus, time, jit: o.jit, jitBackend: o.jitBackend });
+    const hart =
+      o.wasmCore !== undefined
+        ? new WasmHart({ hartId: 0, mem, bus, time, module: o.wasmCore })
+        : new Hart({ hartId: 0, mem, bus, time, jit: o.jit, jitBackend: o.jitBackend });
     if (o.trace !== undefined) hart.trace = o.trace;
     clint = new Clint(clock, [hart]);
     // Context numbering on virt: 2·h = hart h M-mode, 2·h + 1 = hart h S-mode (spec §7.2).

@@ -8,6 +8,7 @@ import { ManualClock } from "../core/clock.ts";
 import { GuestMemory } from "../core/guest-memory.ts";
 import { Hart } from "../cpu/hart.ts";
 import { AUX_BYTES } from "../cpu/state.ts";
+import { WASM_CORE_AUX_BYTES, WasmHart } from "../cpu/wasm-core.ts";
 import { ElfFile } from "../machine/elf.ts";
 
 export const RAM_BASE = 0x8000_0000;
@@ -19,7 +20,7 @@ export const CLINT_SIZE = 0x1_0000;
 export const UNEXPECTED_TRAP = 0x10000;
 
 export interface BareMetal {
-  readonly hart: Hart;
+  readonly hart: Hart | WasmHart;
   readonly mem: GuestMemory;
   readonly bus: Bus;
   readonly clock: ManualClock;
@@ -33,19 +34,28 @@ export interface BareMetalOptions {
   jit?: boolean | number;
   /** HartOptions.jitBackend; "wasm" puts RAM in a WebAssembly.Memory with the hart's aux region. */
   jitBackend?: "js" | "wasm";
+  /** The WebAssembly core (build/core.wasm, compiled): the hart is the wasm interpreter instead of hart.ts. */
+  wasmCore?: WebAssembly.Module;
 }
 
 /** Loads the ELF's PT_LOAD segments into fresh RAM and points the hart at its entry. */
 export function loadBareMetal(bytes: Uint8Array, opts: BareMetalOptions = {}): BareMetal {
   const size = opts.ramSize ?? DEFAULT_RAM_SIZE;
   const mem =
-    opts.jitBackend === "wasm" ? GuestMemory.withExtra(RAM_BASE, size, AUX_BYTES) : new GuestMemory(RAM_BASE, size);
+    opts.wasmCore !== undefined
+      ? GuestMemory.withExtra(RAM_BASE, size, WASM_CORE_AUX_BYTES)
+      : opts.jitBackend === "wasm"
+        ? GuestMemory.withExtra(RAM_BASE, size, AUX_BYTES)
+        : new GuestMemory(RAM_BASE, size);
   const bus = new Bus();
   const clock = new ManualClock();
   // The hart wants its time source at construction and the CLINT wants the hart: forward through a
   // small object that is pointed at the CLINT once both exist.
   const time = { mtime: (): number => 0 };
-  const hart = new Hart({ hartId: 0, mem, bus, time, jit: opts.jit, jitBackend: opts.jitBackend });
+  const hart =
+    opts.wasmCore !== undefined
+      ? new WasmHart({ hartId: 0, mem, bus, time, module: opts.wasmCore })
+      : new Hart({ hartId: 0, mem, bus, time, jit: opts.jit, jitBackend: opts.jitBackend });
   const clint = new Clint(clock, [hart]);
   time.mtime = () => clint.mtime();
   bus.map(CLINT_BASE, CLINT_SIZE, clint, "clint");
@@ -119,17 +129,14 @@ export function hex(v: bigint | number): string {
 }
 
 /** pc, privilege, the integer registers and the trap CSRs, for a failure message. */
-export function dumpHart(hart: Hart): string {
+export function dumpHart(hart: Hart | WasmHart): string {
   const lines = [`pc=${hex(hart.getPc())} priv=${hart.priv} instret=${hart.instret}`];
   for (let i = 0; i < 32; i += 4) {
     const row: string[] = [];
     for (let j = i; j < i + 4; j++) row.push(`x${j}/${ABI[j]}=${hex(hart.getX(j))}`.padEnd(30));
     lines.push(row.join(" "));
   }
-  const csr = (n: number): string => {
-    const c = hart.csr;
-    return hex((BigInt(c[n * 2 + 1] >>> 0) << 32n) | BigInt(c[n * 2] >>> 0));
-  };
+  const csr = (n: number): string => hex(hart.readCsr(n));
   lines.push(
     `mcause=${csr(0x342)} mepc=${csr(0x341)} mtval=${csr(0x343)} mstatus=0x${(hart.mstatus >>> 0).toString(16)}`,
   );

@@ -41,15 +41,19 @@ export function runQemu(elf: string): RunOutcome {
 const MSTATUS_FS_DIRTY = 3 << 13;
 const CSR_MTVEC = 0x305;
 
-export function runHart(elf: string, jit?: boolean | number, jitBackend?: "js" | "wasm"): RunOutcome {
-  const bm = loadBareMetal(readFileSync(elf), { jit, jitBackend });
+export function runHart(
+  elf: string,
+  jit?: boolean | number,
+  jitBackend?: "js" | "wasm",
+  wasmCore?: WebAssembly.Module,
+): RunOutcome {
+  const bm = loadBareMetal(readFileSync(elf), { jit, jitBackend, wasmCore });
   if (jitBackend === "wasm" && bm.hart.jit?.backend !== "wasm") return { ok: false, error: "no wasm backend" };
   const { hart } = bm;
   // What a Linux process starts with: FP on. A trap parks the hart at hart_trap.
   hart.mstatus |= MSTATUS_FS_DIRTY;
   const trapAt = symbolAddress(bm, "hart_trap");
-  hart.csr[CSR_MTVEC * 2] = trapAt | 0;
-  hart.csr[CSR_MTVEC * 2 + 1] = 0;
+  hart.writeCsrRaw(CSR_MTVEC, BigInt(trapAt));
   let stopped = false;
   hart.onEcall = () => {
     stopped = true;
@@ -60,8 +64,7 @@ export function runHart(elf: string, jit?: boolean | number, jitBackend?: "js" |
   // The hook may leave pc at the ecall or just past it (Hart.onEcall's comment says the former).
   const ecallAt = symbolAddress(bm, "dump_ecall");
   if (!stopped || (pc !== ecallAt && pc !== ecallAt + 4)) {
-    const c = hart.csr;
-    const csr = (n: number): string => hex((BigInt(c[n * 2 + 1] >>> 0) << 32n) | BigInt(c[n * 2] >>> 0));
+    const csr = (n: number): string => hex(hart.readCsr(n));
     const where = pc === trapAt ? "trapped" : `stopped at pc=${hex(pc)}`;
     return { ok: false, error: `vireo ${where}: mcause=${csr(0x342)} mepc=${csr(0x341)} mtval=${csr(0x343)}` };
   }

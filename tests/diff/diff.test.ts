@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { loadCoreModule } from "../../src/cli/core-module.ts";
 import { buildProgram, firstDifference, listing, QEMU_USER, runHart, runQemu } from "./diff-runner.ts";
 import { generate } from "./gen.ts";
 
@@ -54,17 +55,21 @@ describe(`differential vs ${QEMU_USER} (base seed ${base}, ${count} seeds × ${l
       const h = runHart(elf, false);
       const j = runHart(elf, 1);
       const w = runHart(elf, 1, "wasm");
+      const c = runHart(elf, false, undefined, loadCoreModule());
       let problem: string | undefined;
       if (!q.ok) problem = `QEMU: ${q.error}`;
       else if (!h.ok) problem = h.error;
       else if (!j.ok) problem = `with the block compiler: ${j.error}`;
       else if (!w.ok) problem = `with the wasm block compiler: ${w.error}`;
+      else if (!c.ok) problem = `on the WebAssembly core: ${c.error}`;
       else {
         problem = firstDifference(q.dump, h.dump);
         const pj = firstDifference(q.dump, j.dump);
         const pw = firstDifference(q.dump, w.dump);
         if (problem === undefined && pj !== undefined) problem = `with the block compiler: ${pj}`;
         if (problem === undefined && pw !== undefined) problem = `with the wasm block compiler: ${pw}`;
+        const pc = firstDifference(q.dump, c.dump);
+        if (problem === undefined && pc !== undefined) problem = `on the WebAssembly core: ${pc}`;
       }
       if (problem !== undefined) {
         keep = true;

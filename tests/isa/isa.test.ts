@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadCoreModule } from "../../src/cli/core-module.ts";
 import { dumpHart, hex, loadBareMetal, runHtif, symbolAddress, UNEXPECTED_TRAP } from "../../src/testing/bare-metal.ts";
 
 const DIR = dirname(fileURLToPath(import.meta.url));
@@ -42,6 +43,8 @@ const VARIANTS: { name: string; opts: Parameters<typeof loadBareMetal>[1] }[] = 
   { name: "", opts: {} },
   { name: " (every block compiled to JS)", opts: { jit: 1 } },
   { name: " (every block compiled to wasm)", opts: { jit: 1, jitBackend: "wasm" } },
+  // The WebAssembly core (src/cpu/as/): the interpreter compiled from AssemblyScript.
+  { name: " (the WebAssembly core)", opts: { wasmCore: loadCoreModule() } },
 ];
 
 describe.each(VARIANTS)("ISA tests on the vireo hart$name", ({ opts }) => {
@@ -49,6 +52,7 @@ describe.each(VARIANTS)("ISA tests on the vireo hart$name", ({ opts }) => {
     it(prog, () => {
       const bm = loadBareMetal(readFileSync(join(BUILD, `${prog}.elf`)), opts);
       if (opts?.jitBackend !== undefined) expect(bm.hart.jit?.backend).toBe(opts.jitBackend);
+      expect(bm.hart.kind).toBe(opts?.wasmCore !== undefined ? "wasm" : "js");
       const r = runHtif(bm);
       if (opts?.jit === 1) expect(bm.hart.jit?.compiled, "blocks compiled").toBeGreaterThan(0);
       if (r.status === "pass") return;

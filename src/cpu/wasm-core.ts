@@ -1,0 +1,250 @@
+// The hart as a WebAssembly module (src/cpu/as/, AssemblyScript; built into build/core.wasm by
+// scripts/build-core.mjs): this file is the thin TypeScript host around it. Guest RAM is the module's memory
+// from address 0 (GuestMemory.withExtra), the hart's state right after it; devices keep reading RAM through
+// GuestMemory views of the same buffer. The core calls back only on its slow paths: MMIO and the boot ROM
+// (the Bus), the time, the bare-metal ECALL hook and tracing.
+//
+// The module is compiled by the host that has the bytes (src/cli/core-module.ts in Node, the worker in the
+// page) and handed in as a WebAssembly.Module; instantiating it here is synchronous.
+
+import type { Bus } from "../core/bus.ts";
+import type { GuestMemory } from "../core/guest-memory.ts";
+import type { InterruptTarget, TimeSource } from "../core/interrupts.ts";
+import { rvcTable } from "./rvc.ts";
+import { HartState } from "./state.ts";
+
+/** Bytes the core keeps after guest RAM (src/cpu/as/core.ts AUX_SIZE). */
+export const WASM_CORE_AUX_BYTES = 0x100000;
+const SCRATCH = 1024;
+const PC = 512;
+
+interface CoreExports {
+  setBase(base: number): void;
+  init(ramBaseLo: number, ramBaseHi: number, size: number, hartId: number): void;
+  reset(): void;
+  run(budget: number): number;
+  rvcTableAddress(): number;
+  instretLo(): number;
+  instretHi(): number;
+  setMstatus(v: number): void;
+  setStopRequested(v: number): void;
+  setHooks(ecall: number, trace: number): void;
+  setPending(bit: number, level: number): void;
+  dmaWrite(lo: number, hi: number, len: number): void;
+  nextTimerDeadline(): number;
+  readMip(): number;
+  pendingInterrupt(): number;
+  csrPeekLo(csr: number): number;
+  csrPeekHi(): number;
+  csrPoke(csr: number, lo: number, hi: number): void;
+  AUX_SIZE: WebAssembly.Global;
+  priv: WebAssembly.Global;
+  mstatus: WebAssembly.Global;
+  mie: WebAssembly.Global;
+  waiting: WebAssembly.Global;
+  stopRequested: WebAssembly.Global;
+}
+
+export interface WasmHartOptions {
+  hartId: number;
+  /** RAM at address 0 of a WebAssembly.Memory with WASM_CORE_AUX_BYTES after it (GuestMemory.withExtra). */
+  mem: GuestMemory;
+  bus: Bus;
+  time: TimeSource;
+  /** build/core.wasm, compiled. */
+  module: WebAssembly.Module;
+}
+
+/** Why a memory cannot hold the wasm core, or undefined when it can. */
+export function wasmCoreUnsupported(mem: GuestMemory): string | undefined {
+  if (mem.wasmMemory === undefined) return "guest RAM is not a WebAssembly.Memory (too large for this host?)";
+  if (mem.buffer.byteLength < mem.size + WASM_CORE_AUX_BYTES) return "no room for the hart after guest RAM";
+  return undefined;
+}
+
+export class WasmHart implements InterruptTarget {
+  readonly kind = "wasm";
+  readonly hartId: number;
+  readonly mem: GuestMemory;
+  readonly state: HartState;
+  /** x registers as (lo, hi) int32 pairs, a view of the module's memory. */
+  readonly x: Int32Array;
+  /** No block compiler on this core yet. */
+  readonly jit = undefined;
+  private readonly e: CoreExports;
+  private readonly pc: Int32Array;
+  private readonly scratch: Int32Array;
+  private traceFn: ((line: string) => void) | undefined;
+  private ecallFn: ((mode: number) => boolean) | undefined;
+
+  constructor(o: WasmHartOptions) {
+    const why = wasmCoreUnsupported(o.mem);
+    if (why !== undefined) throw new Error(`wasm core: ${why}`);
+    this.hartId = o.hartId;
+    this.mem = o.mem;
+    const bus = o.bus;
+    const time = o.time;
+    const aux = o.mem.size;
+    const buffer = o.mem.buffer;
+    this.scratch = new Int32Array(buffer, aux + SCRATCH, 4);
+    this.pc = new Int32Array(buffer, aux + PC, 2);
+    this.state = new HartState(buffer, aux);
+    this.x = this.state.x;
+    const sc = this.scratch;
+    const env = {
+      memory: o.mem.wasmMemory as WebAssembly.Memory,
+      busRead: (lo: number, hi: number, size: number): number => {
+        const pa = (hi >>> 0) * 4294967296 + (lo >>> 0);
+        if (size === 8) {
+          const v = bus.read64(pa);
+          if (v === undefined) return 0;
+          sc[0] = v[0];
+          sc[1] = v[1];
+          return 1;
+        }
+        const v = bus.read(pa, size as 1 | 2 | 4);
+        if (v === undefined) return 0;
+        sc[0] = v | 0;
+        sc[1] = 0;
+        return 1;
+      },
+      busWrite: (lo: number, hi: number, size: number, vlo: number, vhi: number): number => {
+        const pa = (hi >>> 0) * 4294967296 + (lo >>> 0);
+        const v = size === 1 ? vlo & 0xff : size === 2 ? vlo & 0xffff : vlo | 0;
+        return bus.write(pa, size as 1 | 2 | 4 | 8, v, vhi | 0) ? 1 : 0;
+      },
+      mtime: (): number => time.mtime(),
+      ecall: (priv: number): number => (this.ecallFn?.(priv) ? 1 : 0),
+      trace: (lo: number, hi: number, insn: number, rd: number, cause: number): void =>
+        this.traceLine(lo, hi, insn, rd, cause),
+    };
+    const inst = new WebAssembly.Instance(o.module, { env });
+    const e = inst.exports as unknown as CoreExports;
+    this.e = e;
+    if ((e.AUX_SIZE.value as number) > WASM_CORE_AUX_BYTES) throw new Error("wasm core: aux region too small");
+    e.setBase(aux);
+    e.init(o.mem.base % 4294967296, Math.floor(o.mem.base / 4294967296), o.mem.size, o.hartId);
+    new Int32Array(buffer, e.rvcTableAddress(), 65536).set(rvcTable());
+    e.reset();
+    o.mem.onDmaWrite((gpa, len) => e.dmaWrite(gpa % 4294967296, Math.floor(gpa / 4294967296), len));
+  }
+
+  /** Power-on state (pc = 0x1000, M-mode, CSRs cleared, TLBs empty). */
+  reset(): void {
+    this.e.reset();
+  }
+
+  /** Runs up to `budget` instructions; returns how many retired (0 while waiting in WFI). */
+  run(budget: number): number {
+    return this.e.run(budget);
+  }
+
+  get pcLo(): number {
+    return this.pc[0];
+  }
+  get pcHi(): number {
+    return this.pc[1];
+  }
+  get priv(): number {
+    return this.e.priv.value as number;
+  }
+  /** Instructions retired since construction. */
+  get instret(): number {
+    return (this.e.instretHi() >>> 0) * 4294967296 + (this.e.instretLo() >>> 0);
+  }
+  get waiting(): boolean {
+    return (this.e.waiting.value as number) !== 0;
+  }
+  get stopRequested(): boolean {
+    return (this.e.stopRequested.value as number) !== 0;
+  }
+  /** Set by a device that wants run() to return at the next instruction boundary. */
+  set stopRequested(v: boolean) {
+    this.e.setStopRequested(v ? 1 : 0);
+  }
+  /** mstatus, low 32 bits (the high word is constant). */
+  get mstatus(): number {
+    return this.e.mstatus.value as number;
+  }
+  set mstatus(v: number) {
+    this.e.setMstatus(v | 0);
+  }
+  get mie(): number {
+    return this.e.mie.value as number;
+  }
+
+  /** One line per retired instruction, as Hart.trace. */
+  get trace(): ((line: string) => void) | undefined {
+    return this.traceFn;
+  }
+  set trace(fn: ((line: string) => void) | undefined) {
+    this.traceFn = fn;
+    this.e.setHooks(this.ecallFn !== undefined ? 1 : 0, fn !== undefined ? 1 : 0);
+  }
+  /** Bare-metal runs may intercept ECALL; returning true makes it retire as a no-op and run() return. */
+  get onEcall(): ((mode: number) => boolean) | undefined {
+    return this.ecallFn;
+  }
+  set onEcall(fn: ((mode: number) => boolean) | undefined) {
+    this.ecallFn = fn;
+    this.e.setHooks(fn !== undefined ? 1 : 0, this.traceFn !== undefined ? 1 : 0);
+  }
+
+  setPc(addr: number | bigint): void {
+    const v = BigInt.asUintN(64, BigInt(addr));
+    this.pc[0] = Number(v & 0xffffffffn) | 0;
+    this.pc[1] = Number(v >> 32n) | 0;
+  }
+  getPc(): bigint {
+    return (BigInt(this.pc[1] >>> 0) << 32n) | BigInt(this.pc[0] >>> 0);
+  }
+  setX(reg: number, value: number | bigint): void {
+    if (reg === 0) return;
+    const v = BigInt.asUintN(64, BigInt(value));
+    this.x[reg * 2] = Number(v & 0xffffffffn) | 0;
+    this.x[reg * 2 + 1] = Number(v >> 32n) | 0;
+  }
+  getX(reg: number): bigint {
+    return (BigInt(this.x[reg * 2 + 1] >>> 0) << 32n) | BigInt(this.x[reg * 2] >>> 0);
+  }
+
+  /** Hardware interrupt lines: MSIP/MTIP from the CLINT, MEIP/SEIP from the PLIC. */
+  setPending(bit: number, level: boolean): void {
+    this.e.setPending(bit, level ? 1 : 0);
+  }
+  /** mip as software reads it. */
+  readMip(): number {
+    return this.e.readMip();
+  }
+  /** The Sstc deadline in mtime ticks, or Infinity. */
+  nextTimerDeadline(): number {
+    return this.e.nextTimerDeadline();
+  }
+
+  /** A CSR as M-mode reads it (0 when it does not exist). */
+  readCsr(csr: number): bigint {
+    const lo = this.e.csrPeekLo(csr) >>> 0;
+    return (BigInt(this.e.csrPeekHi() >>> 0) << 32n) | BigInt(lo);
+  }
+  /** Stores a plain CSR (xtvec, xepc, xscratch, xcause, xtval) without WARL filtering. */
+  writeCsrRaw(csr: number, value: bigint): void {
+    const v = BigInt.asUintN(64, value);
+    this.e.csrPoke(csr, Number(v & 0xffffffffn) | 0, Number(v >> 32n) | 0);
+  }
+
+  private traceLine(lo: number, hi: number, insn: number, rd: number, cause: number): void {
+    const t = this.traceFn;
+    if (t === undefined) return;
+    if (insn === -1) {
+      t(`trap cause=${cause} tval=${hex64(lo, hi)}`);
+      return;
+    }
+    const w = (insn >>> 0).toString(16).padStart(8, "0");
+    if (rd !== 0) t(`${hex64(lo, hi)} ${w} x${rd}=${hex64(this.x[rd * 2], this.x[rd * 2 + 1])}`);
+    else t(`${hex64(lo, hi)} ${w}`);
+  }
+}
+
+function hex64(lo: number, hi: number): string {
+  return `0x${(hi >>> 0).toString(16).padStart(8, "0")}${(lo >>> 0).toString(16).padStart(8, "0")}`;
+}
