@@ -8,6 +8,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { build, type PreviewServer, preview } from "vite";
+// @ts-expect-error: a plain .mjs build script without type declarations
+import { buildCore } from "../scripts/build-core.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const CHROMIUM = process.env.VIREO_CHROMIUM ?? "/usr/bin/chromium";
@@ -38,6 +40,7 @@ export interface Browser {
 /** Builds the page, serves it and opens chromium on an empty tab; close() undoes all of it. */
 export async function openBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (apt-get install chromium)`);
+  buildCore();
   await build({ root: ROOT, logLevel: "warn", build: { chunkSizeWarningLimit: 2048 } });
   const profile = mkdtempSync(join(tmpdir(), "vireo-e2e-chromium-"));
   let server: PreviewServer | undefined;

@@ -3,6 +3,10 @@
 // relay beside it. Ctrl-C stops both.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { buildCore } from "./build-core.mjs";
+
+// The hart's WebAssembly core, which the page loads as an asset (rebuilt only when its sources changed).
+buildCore();
 
 const children = [];
 function start(name, cmd, args) {

@@ -27,9 +27,21 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe("parseCli", () => {
   it("defaults and every option", () => {
-    expect(parseCli([])).toEqual({ memMiB: 256, transport: "mmio", net: "stack", help: false, jit: true, core: "js" });
-    expect(parseCli(["--core", "wasm"]).core).toBe("wasm");
+    expect(parseCli([])).toEqual({
+      memMiB: 256,
+      transport: "mmio",
+      net: "stack",
+      help: false,
+      jit: true,
+      core: "wasm",
+    });
+    expect(parseCli(["--core", "js"]).core).toBe("js");
+    expect(parseCli(["--jit", "on"]).core).toBe("js");
+    expect(parseCli(["--jit", "off"]).core).toBe("wasm");
+    expect(parseCli(["--jit", "wasm", "--core", "wasm"]).core).toBe("wasm");
     expect(() => parseCli(["--core", "rust"])).toThrow(/--core takes js or wasm/);
+    expect(parseCli(["--stats"]).stats).toBe(true);
+    expect(parseCli([]).stats).toBeUndefined();
     expect(parseCli(["--jit", "off"]).jit).toBe(false);
     expect(() => parseCli(["--jit", "maybe"])).toThrow(/--jit takes on, off or wasm/);
     expect(parseCli(["--jit", "wasm"])).toMatchObject({ jit: true, jitBackend: "wasm" });
@@ -197,6 +209,17 @@ describe("the vm command", () => {
       expect(r.stdout).toBe("hello\n");
       expect(r.stderr).toContain("vireo: PASS");
       expect(r.code).toBe(0);
+    });
+
+    it("--stats prints the instructions retired at exit", () => {
+      const f = join(tmp, "stats.elf");
+      writeFileSync(f, assemble(htifProgram(0, "hi\n")).elf);
+      const r = vm("--elf", f, "--timeout", "30", "--stats");
+      expect(r.code).toBe(0);
+      const n = /^vireo: instret (\d+)$/m.exec(r.stderr);
+      expect(Number(n?.[1])).toBeGreaterThan(10);
+      expect(r.stdout).toBe("hi\n");
+      expect(vm("--elf", f, "--timeout", "30").stderr).not.toContain("instret");
     });
 
     it("a failing test → exit with its number", () => {

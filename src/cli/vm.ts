@@ -90,14 +90,18 @@ Running:
                      or device tree; exit 0 when it reports PASS through tohost (HTIF), else the
                      failing test number
   --trace FILE       write one line per executed instruction to FILE (slow)
-  --jit on|off|wasm  compile hot guest loops to JavaScript (default on; off interprets everything;
-                     wasm compiles every hot block to WebAssembly)
-  --core js|wasm     the hart: js (default) is the TypeScript interpreter with its block compiler;
-                     wasm is the WebAssembly core built from src/cpu/as/ (interpreter only so far)
+  --core wasm|js     the hart: wasm (default) is the WebAssembly core built from src/cpu/as/ (an
+                     interpreter; its compiler is to come); js is the older TypeScript hart with its
+                     block compilers (see --jit)
+  --jit on|off|wasm  the TypeScript hart's block compiler: on compiles hot guest loops to JavaScript,
+                     wasm every hot block to WebAssembly; on and wasm select --core js unless --core
+                     is given. off interprets everything (on either core)
   --guest-profile FILE
                      sample the guest's pc every 997 instructions; at exit write a table of
                      kernel functions (guest/build/linux-obj/System.map) and user/firmware time
   --timeout SECONDS  give up after SECONDS of host time: exit 124
+  --stats            at exit, print the guest instructions retired to stderr: "vireo: instret N"
+                     (with --exec also "vireo: instret N when the command was typed")
   -h, --help         show this text
 
 Console: on a terminal, keys go to the guest raw; Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A,
@@ -158,6 +162,8 @@ export interface CliOptions {
   jitBackend?: "wasm";
   core: "js" | "wasm";
   timeoutSec?: number;
+  /** --stats: print instret at exit. */
+  stats?: boolean;
   help: boolean;
 }
 
@@ -192,6 +198,7 @@ export function parseCli(argv: string[]): CliOptions {
         jit: { type: "string" },
         core: { type: "string" },
         timeout: { type: "string" },
+        stats: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -213,9 +220,10 @@ export function parseCli(argv: string[]): CliOptions {
     trace: str("trace"),
     guestProfile: str("guest-profile"),
     jit: true,
-    core: "js",
+    core: "wasm",
     help: values.help === true,
   };
+  if (values.stats === true) o.stats = true;
   const core = str("core");
   if (core !== undefined) {
     if (core !== "js" && core !== "wasm") throw new UsageError(`--core takes js or wasm, not "${core}"`);
@@ -228,6 +236,8 @@ export function parseCli(argv: string[]): CliOptions {
     }
     o.jit = jit !== "off";
     if (jit === "wasm") o.jitBackend = "wasm";
+    // The block compilers belong to the TypeScript hart for now.
+    if (jit !== "off" && core === undefined) o.core = "js";
   }
   const mem = str("mem");
   if (mem !== undefined) {
@@ -600,6 +610,8 @@ export async function runVm(o: CliOptions): Promise<number> {
     let sleep: NodeJS.Timeout | undefined;
     let host: HostConsole | undefined;
     let machine: VirtMachine;
+    /** --stats: instret when --exec typed its command. */
+    let typedInstret: number | undefined;
 
     const finish = (code: number, message?: string): void => {
       if (done) return;
@@ -608,6 +620,11 @@ export async function runVm(o: CliOptions): Promise<number> {
       if (sleep !== undefined) clearTimeout(sleep);
       clearTimeout(deadline);
       machine?.uart.flush();
+      if (o.stats === true && machine !== undefined) {
+        const typed = typedInstret !== undefined ? `vireo: instret ${typedInstret} when the command was typed\n` : "";
+        process.stderr.write(`${atLineStart ? "" : "\r\n"}${typed}vireo: instret ${machine.hart.instret}\n`);
+        atLineStart = true;
+      }
       trace?.close();
       profiler?.write();
       net?.close();
@@ -650,7 +667,10 @@ export async function runVm(o: CliOptions): Promise<number> {
     const onOutput = (bytes: Uint8Array): void => {
       show(bytes, !hvcOnStdio);
       const line = exec?.feed(bytes);
-      if (line !== undefined) machine.sendConsoleInput(new TextEncoder().encode(line));
+      if (line !== undefined) {
+        typedInstret = machine.hart.instret;
+        machine.sendConsoleInput(new TextEncoder().encode(line));
+      }
     };
 
     const onPowerOff = (code: number): void => {

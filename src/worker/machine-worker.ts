@@ -3,6 +3,7 @@
 // slice, and posts a snapshot four times a second. The page only renders; it talks to this file
 // through the typed messages of protocol.ts.
 
+import coreUrl from "../../build/core.wasm?url";
 import { defaultBootargs, VirtMachine } from "../machine/virt.ts";
 import type { VirtioAttachment } from "../machine/virt-virtio.ts";
 import { openDisks } from "./disks.ts";
@@ -44,6 +45,34 @@ let phase: MachinePhase = "idle";
 /** Bumped by every boot, so a download that finishes after a newer boot began is thrown away. */
 let generation = 0;
 const pending: Record<ConsolePort, Uint8Array[]> = { uart: [], hvc0: [] };
+
+/** The compiled core (build/core.wasm), kept across boots: compiling is the costly part. */
+let coreModule: Promise<WebAssembly.Module> | undefined;
+
+/**
+ * Fetches and compiles the WebAssembly core (streaming, so compiling overlaps the download). A host that
+ * refuses WebAssembly (a CSP without 'wasm-unsafe-eval') rejects with the reason.
+ */
+function compileCore(): Promise<WebAssembly.Module> {
+  if (coreModule === undefined) {
+    coreModule = (async () => {
+      if (typeof WebAssembly !== "object") throw new Error("this browser has no WebAssembly");
+      const res = await fetch(coreUrl);
+      if (!res.ok) throw new Error(`${coreUrl}: HTTP ${res.status}`);
+      if (
+        typeof WebAssembly.compileStreaming === "function" &&
+        res.headers.get("content-type") === "application/wasm"
+      ) {
+        return WebAssembly.compileStreaming(res);
+      }
+      return WebAssembly.compile(await res.arrayBuffer());
+    })();
+    coreModule.catch(() => {
+      coreModule = undefined; // try again at the next boot
+    });
+  }
+  return coreModule;
+}
 
 function setPhase(p: MachinePhase): void {
   if (p === phase) return;
@@ -112,6 +141,11 @@ async function boot(config: MachineConfig): Promise<void> {
     if (gen === generation) post({ type: "notice", message });
   });
   disksReady.catch(() => {}); // awaited below; this only keeps an early rejection from going unhandled
+  // The core compiles while the images download.
+  const coreReady: Promise<WebAssembly.Module | string> =
+    config.core === "js"
+      ? Promise.resolve("")
+      : compileCore().catch((e: unknown) => String((e as Error)?.message ?? e));
   let manifest: ImageManifest | undefined;
   let images: Uint8Array[];
   let disks: VirtioAttachment[];
@@ -140,9 +174,14 @@ async function boot(config: MachineConfig): Promise<void> {
   }
 
   const net = await netReady;
+  const core = await coreReady;
   if (gen !== generation) {
     net.dispose();
     return;
+  }
+  if (typeof core === "string" && core !== "") {
+    // Until the JavaScript hart is retired it is the fallback: slower, but the machine still runs.
+    post({ type: "notice", message: `WebAssembly core unavailable (${core}): running the slower JavaScript hart` });
   }
   for (const message of net.warnings) post({ type: "notice", message });
 
@@ -161,6 +200,7 @@ async function boot(config: MachineConfig): Promise<void> {
       onVirtioConsoleOutput: (bytes) => pending.hvc0.push(bytes.slice()),
       onAsyncInterrupt: wake,
       net: net.device,
+      wasmCore: typeof core === "string" ? undefined : core,
       // transport.blk= applies to every disk; disks.ts leaves theirs to the board's default.
       virtio: disks.map((d) => ({ ...d, transport: config.transports?.blk ?? d.transport })),
     });
