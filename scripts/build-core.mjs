@@ -12,8 +12,20 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SRC = join(ROOT, "src/cpu/as");
 export const CORE_WASM = join(ROOT, "build/core.wasm");
 
-/** asc's flags: no runtime (no managed objects), imported memory (guest RAM at 0), no data segments. */
-export const ASC_FLAGS = ["-O3", "--runtime", "stub", "--importMemory", "--noAssert", "--use", "abort="];
+/**
+ * asc's flags: no runtime (no managed objects), imported memory (guest RAM at 0, no data segments), imported
+ * table (compiled blocks are put there and called with call_indirect).
+ */
+export const ASC_FLAGS = [
+  "-O3",
+  "--runtime",
+  "stub",
+  "--importMemory",
+  "--importTable",
+  "--noAssert",
+  "--use",
+  "abort=",
+];
 
 function newestSource() {
   let t = 0;

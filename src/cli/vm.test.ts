@@ -36,7 +36,8 @@ describe("parseCli", () => {
       core: "wasm",
     });
     expect(parseCli(["--core", "js"]).core).toBe("js");
-    expect(parseCli(["--jit", "on"]).core).toBe("js");
+    expect(parseCli(["--jit", "on"]).core).toBe("wasm");
+    expect(parseCli(["--jit", "wasm"]).core).toBe("js");
     expect(parseCli(["--jit", "off"]).core).toBe("wasm");
     expect(parseCli(["--jit", "wasm", "--core", "wasm"]).core).toBe("wasm");
     expect(() => parseCli(["--core", "rust"])).toThrow(/--core takes js or wasm/);

@@ -90,12 +90,12 @@ Running:
                      or device tree; exit 0 when it reports PASS through tohost (HTIF), else the
                      failing test number
   --trace FILE       write one line per executed instruction to FILE (slow)
-  --core wasm|js     the hart: wasm (default) is the WebAssembly core built from src/cpu/as/ (an
-                     interpreter; its compiler is to come); js is the older TypeScript hart with its
-                     block compilers (see --jit)
-  --jit on|off|wasm  the TypeScript hart's block compiler: on compiles hot guest loops to JavaScript,
-                     wasm every hot block to WebAssembly; on and wasm select --core js unless --core
-                     is given. off interprets everything (on either core)
+  --core wasm|js     the hart: wasm (default) is the WebAssembly core built from src/cpu/as/; js is
+                     the older TypeScript hart
+  --jit on|off|wasm  on (default): hot guest code is compiled (the wasm core: to WebAssembly blocks
+                     in the background; the js hart: loops to JavaScript); off interprets
+                     everything; wasm is the js hart's WebAssembly block compiler (selects --core js
+                     unless --core is given)
   --guest-profile FILE
                      sample the guest's pc every 997 instructions; at exit write a table of
                      kernel functions (guest/build/linux-obj/System.map) and user/firmware time
@@ -236,8 +236,8 @@ export function parseCli(argv: string[]): CliOptions {
     }
     o.jit = jit !== "off";
     if (jit === "wasm") o.jitBackend = "wasm";
-    // The block compilers belong to the TypeScript hart for now.
-    if (jit !== "off" && core === undefined) o.core = "js";
+    // The TypeScript hart's own WebAssembly block compiler.
+    if (jit === "wasm" && core === undefined) o.core = "js";
   }
   const mem = str("mem");
   if (mem !== undefined) {

@@ -63,7 +63,7 @@ function randomWord(next: () => number): number {
   return next();
 }
 
-function setup(seed: number, wasm: boolean): Hart | WasmHart {
+function setup(seed: number, wasm: boolean, jit: number | false = false): Hart | WasmHart {
   const next = rng(seed);
   const mem = wasm
     ? GuestMemory.withExtra(RAM_BASE, RAM_SIZE, WASM_CORE_AUX_BYTES)
@@ -71,7 +71,7 @@ function setup(seed: number, wasm: boolean): Hart | WasmHart {
   for (let i = 0; i < mem.i32.length; i++) mem.i32[i] = i < 0x3000 ? randomWord(next) : next();
   const time = { mtime: () => 1234 };
   const hart = wasm
-    ? new WasmHart({ hartId: 0, mem, bus: new Bus(), time, module: loadCoreModule() })
+    ? new WasmHart({ hartId: 0, mem, bus: new Bus(), time, module: loadCoreModule(), jit, jitSync: true })
     : new Hart({ hartId: 0, mem, bus: new Bus(), time, jit: false });
   for (let r = 1; r < 32; r++) {
     const v = next();
@@ -94,8 +94,13 @@ function state(h: Hart | WasmHart): string {
   return `pc=${h.getPc().toString(16)} priv=${h.priv} instret=${h.instret} mstatus=${(h.mstatus >>> 0).toString(16)} mie=${h.mie} waiting=${h.waiting}\n regs=${regs}\n f=${fregs}\n csr=${csr}`;
 }
 
-function lockstep(seed: number, steps: number): number {
-  const w = setup(seed, true);
+/** Runs the two harts side by side; returns the short runs (traps, WFI) and the blocks the wasm core compiled. */
+function lockstep(
+  seed: number,
+  steps: number,
+  jit: number | false = false,
+): { traps: number; compiled: number; invalidations: number } {
+  const w = setup(seed, true, jit);
   const j = setup(seed, false);
   const next = rng(seed ^ 0x55aa);
   let traps = 0;
@@ -123,15 +128,32 @@ function lockstep(seed: number, steps: number): number {
   for (let i = 0; i < ja.length; i++) {
     if (wa[i] !== ja[i]) throw new Error(`seed ${seed}: RAM differs at +0x${(i * 4).toString(16)}`);
   }
-  return traps;
+  const wj = (w as WasmHart).jit;
+  return { traps, compiled: wj?.compiled ?? 0, invalidations: wj?.invalidations ?? 0 };
 }
 
 describe("WebAssembly core vs the JavaScript interpreter", () => {
   it("agree in lockstep on random programs (x and f registers, pc, privilege, CSRs, RAM)", () => {
     let traps = 0;
-    for (let k = 0; k < 80; k++) traps += lockstep(0x2000 + k * 7919, 40);
+    for (let k = 0; k < 80; k++) traps += lockstep(0x2000 + k * 7919, 40).traps;
     // The programs really trapped, through handlers and mode changes.
     expect(traps).toBeGreaterThan(200);
+  });
+
+  it("agree with every block compiled on first entry (blocks, side exits, loops, traps in blocks, stores into code)", () => {
+    let traps = 0;
+    let compiled = 0;
+    let invalidated = 0;
+    for (let k = 0; k < 80; k++) {
+      const r = lockstep(0x2000 + k * 7919, 40, 1);
+      traps += r.traps;
+      compiled += r.compiled;
+      invalidated += r.invalidations;
+    }
+    expect(traps).toBeGreaterThan(200);
+    // Blocks really ran (hundreds per program), and random stores hit compiled code.
+    expect(compiled).toBeGreaterThan(1000);
+    expect(invalidated).toBeGreaterThan(10);
   });
 
   it("random garbage never makes it throw or hang", () => {

@@ -12,9 +12,10 @@ import type { GuestMemory } from "../core/guest-memory.ts";
 import type { InterruptTarget, TimeSource } from "../core/interrupts.ts";
 import { rvcTable } from "./rvc.ts";
 import { HartState } from "./state.ts";
+import { CoreJit, type CoreJitEnv, DEFAULT_CORE_JIT_THRESHOLD } from "./wasm-core-jit.ts";
 
 /** Bytes the core keeps after guest RAM (src/cpu/as/core.ts AUX_SIZE). */
-export const WASM_CORE_AUX_BYTES = 0x100000;
+export const WASM_CORE_AUX_BYTES = 0x240000;
 const SCRATCH = 1024;
 const PC = 512;
 
@@ -38,6 +39,8 @@ interface CoreExports {
   csrPeekHi(): number;
   csrPoke(csr: number, lo: number, hi: number): void;
   AUX_SIZE: WebAssembly.Global;
+  setJitThreshold(threshold: number): void;
+  jitFlush(): void;
   priv: WebAssembly.Global;
   mstatus: WebAssembly.Global;
   mie: WebAssembly.Global;
@@ -53,6 +56,13 @@ export interface WasmHartOptions {
   time: TimeSource;
   /** build/core.wasm, compiled. */
   module: WebAssembly.Module;
+  /**
+   * The block compiler (wasm-core-jit.ts): true (the default) compiles blocks entered often enough; a number
+   * is that threshold (tests use 1 to compile every block on first entry); false interprets only.
+   */
+  jit?: boolean | number;
+  /** Compile a block the moment it gets hot, instead of in the background (tests: exact and repeatable). */
+  jitSync?: boolean;
 }
 
 /** Why a memory cannot hold the wasm core, or undefined when it can. */
@@ -69,8 +79,9 @@ export class WasmHart implements InterruptTarget {
   readonly state: HartState;
   /** x registers as (lo, hi) int32 pairs, a view of the module's memory. */
   readonly x: Int32Array;
-  /** No block compiler on this core yet. */
-  readonly jit = undefined;
+  /** The block compiler, or undefined when interpreting only. */
+  readonly jit: CoreJit | undefined;
+  private readonly jitThreshold: number;
   private readonly e: CoreExports;
   private readonly pc: Int32Array;
   private readonly scratch: Int32Array;
@@ -118,25 +129,59 @@ export class WasmHart implements InterruptTarget {
       trace: (lo: number, hi: number, insn: number, rd: number, cause: number): void =>
         this.traceLine(lo, hi, insn, rd, cause),
     };
-    const inst = new WebAssembly.Instance(o.module, { env });
+    const table = new WebAssembly.Table({ element: "anyfunc", initial: 1024 });
+    let jit: CoreJit | undefined;
+    const envAll = {
+      ...env,
+      table,
+      jitCompile: (off: number, lo: number, hi: number): number => jit?.compile(off, lo, hi) ?? 0,
+      codeWritten: (page: number): void => jit?.codeWritten(page),
+    };
+    const inst = new WebAssembly.Instance(o.module, { env: envAll });
     const e = inst.exports as unknown as CoreExports;
     this.e = e;
     if ((e.AUX_SIZE.value as number) > WASM_CORE_AUX_BYTES) throw new Error("wasm core: aux region too small");
     e.setBase(aux);
     e.init(o.mem.base % 4294967296, Math.floor(o.mem.base / 4294967296), o.mem.size, o.hartId);
-    new Int32Array(buffer, e.rvcTableAddress(), 65536).set(rvcTable());
+    const rvc = rvcTable();
+    new Int32Array(buffer, e.rvcTableAddress(), 65536).set(rvc);
     e.reset();
-    o.mem.onDmaWrite((gpa, len) => e.dmaWrite(gpa % 4294967296, Math.floor(gpa / 4294967296), len));
+    const j = o.jit ?? true;
+    this.jitThreshold = j === false ? 0 : j === true ? DEFAULT_CORE_JIT_THRESHOLD : Math.max(1, j | 0);
+    if (this.jitThreshold > 0) {
+      jit = new CoreJit(
+        {
+          memory: env.memory,
+          table,
+          base: aux,
+          ramSize: o.mem.size,
+          rvc,
+          core: inst.exports as unknown as CoreJitEnv["core"],
+        },
+        o.jitSync === true,
+      );
+      e.setJitThreshold(this.jitThreshold);
+    }
+    this.jit = jit;
+    const ramBase = o.mem.base;
+    o.mem.onDmaWrite((gpa, len) => {
+      e.dmaWrite(gpa % 4294967296, Math.floor(gpa / 4294967296), len);
+      jit?.dmaWritten(gpa - ramBase, len);
+    });
   }
 
-  /** Power-on state (pc = 0x1000, M-mode, CSRs cleared, TLBs empty). */
+  /** Power-on state (pc = 0x1000, M-mode, CSRs cleared, TLBs and compiled code empty). */
   reset(): void {
     this.e.reset();
+    this.jit?.reset();
   }
 
   /** Runs up to `budget` instructions; returns how many retired (0 while waiting in WFI). */
   run(budget: number): number {
-    return this.e.run(budget);
+    const n = this.e.run(budget);
+    // Blocks that got hot in this run compile in the background while the guest goes on.
+    if (this.jit?.pending) this.jit.flush();
+    return n;
   }
 
   get pcLo(): number {
@@ -180,6 +225,8 @@ export class WasmHart implements InterruptTarget {
   set trace(fn: ((line: string) => void) | undefined) {
     this.traceFn = fn;
     this.e.setHooks(this.ecallFn !== undefined ? 1 : 0, fn !== undefined ? 1 : 0);
+    // Compiled blocks do not trace: interpret while tracing.
+    this.e.setJitThreshold(fn !== undefined ? 0 : this.jitThreshold);
   }
   /** Bare-metal runs may intercept ECALL; returning true makes it retire as a no-op and run() return. */
   get onEcall(): ((mode: number) => boolean) | undefined {

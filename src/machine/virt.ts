@@ -312,7 +312,7 @@ export class VirtMachine {
     const time: TimeSource = { mtime: () => clint!.mtime() };
     const hart =
       o.wasmCore !== undefined
-        ? new WasmHart({ hartId: 0, mem, bus, time, module: o.wasmCore })
+        ? new WasmHart({ hartId: 0, mem, bus, time, module: o.wasmCore, jit: o.jit })
         : new Hart({ hartId: 0, mem, bus, time, jit: o.jit, jitBackend: o.jitBackend });
     if (o.trace !== undefined) hart.trace = o.trace;
     clint = new Clint(clock, [hart]);

@@ -54,7 +54,7 @@ export function loadBareMetal(bytes: Uint8Array, opts: BareMetalOptions = {}): B
   const time = { mtime: (): number => 0 };
   const hart =
     opts.wasmCore !== undefined
-      ? new WasmHart({ hartId: 0, mem, bus, time, module: opts.wasmCore })
+      ? new WasmHart({ hartId: 0, mem, bus, time, module: opts.wasmCore, jit: opts.jit, jitSync: true })
       : new Hart({ hartId: 0, mem, bus, time, jit: opts.jit, jitBackend: opts.jitBackend });
   const clint = new Clint(clock, [hart]);
   time.mtime = () => clint.mtime();

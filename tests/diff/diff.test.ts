@@ -56,12 +56,14 @@ describe(`differential vs ${QEMU_USER} (base seed ${base}, ${count} seeds × ${l
       const j = runHart(elf, 1);
       const w = runHart(elf, 1, "wasm");
       const c = runHart(elf, false, undefined, loadCoreModule());
+      const cj = runHart(elf, 1, undefined, loadCoreModule());
       let problem: string | undefined;
       if (!q.ok) problem = `QEMU: ${q.error}`;
       else if (!h.ok) problem = h.error;
       else if (!j.ok) problem = `with the block compiler: ${j.error}`;
       else if (!w.ok) problem = `with the wasm block compiler: ${w.error}`;
       else if (!c.ok) problem = `on the WebAssembly core: ${c.error}`;
+      else if (!cj.ok) problem = `on the WebAssembly core, every block compiled: ${cj.error}`;
       else {
         problem = firstDifference(q.dump, h.dump);
         const pj = firstDifference(q.dump, j.dump);
@@ -70,6 +72,9 @@ describe(`differential vs ${QEMU_USER} (base seed ${base}, ${count} seeds × ${l
         if (problem === undefined && pw !== undefined) problem = `with the wasm block compiler: ${pw}`;
         const pc = firstDifference(q.dump, c.dump);
         if (problem === undefined && pc !== undefined) problem = `on the WebAssembly core: ${pc}`;
+        const pcj = firstDifference(q.dump, cj.dump);
+        if (problem === undefined && pcj !== undefined)
+          problem = `on the WebAssembly core, every block compiled: ${pcj}`;
       }
       if (problem !== undefined) {
         keep = true;

@@ -45,6 +45,7 @@ const VARIANTS: { name: string; opts: Parameters<typeof loadBareMetal>[1] }[] = 
   { name: " (every block compiled to wasm)", opts: { jit: 1, jitBackend: "wasm" } },
   // The WebAssembly core (src/cpu/as/): the interpreter compiled from AssemblyScript.
   { name: " (the WebAssembly core)", opts: { wasmCore: loadCoreModule() } },
+  { name: " (the WebAssembly core, every block compiled)", opts: { wasmCore: loadCoreModule(), jit: 1 } },
 ];
 
 describe.each(VARIANTS)("ISA tests on the vireo hart$name", ({ opts }) => {

@@ -25,6 +25,13 @@ import { fpExec } from "./fpu";
 @external("env", "ecall") declare function hostEcall(priv: u32): i32;
 /** Tracing: one retired instruction (rd = the register it wrote, 0 for none), or a trap (insn = -1). */
 @external("env", "trace") declare function hostTrace(pcLo: u32, pcHi: u32, insn: u32, rd: u32, cause: u32): void;
+/**
+ * The block compiler (src/cpu/wasm-core-jit.ts): compiles the code at RAM offset `off` (entered at pc) into a
+ * function in the table; returns its table index, or 0 when nothing there can be compiled.
+ */
+@external("env", "jitCompile") declare function hostJitCompile(off: u32, pcLo: u32, pcHi: u32): i32;
+/** A store or device write hit a RAM page holding compiled code: drop that page's blocks. */
+@external("env", "codeWritten") declare function hostCodeWritten(page: u32): void;
 
 // ---- layout (bytes from base) ------------------------------------------------------------------------
 
@@ -32,8 +39,15 @@ const CSR_OFF: usize = 0x1000; // 4096 CSRs × 8 bytes: the plain ones (stvec, s
 const TLB_OFF: usize = 0x10000; // 3 kinds (fetch, load, store) × 4 sets × 2048 entries × 16 bytes
 const FILL_OFF: usize = 0x70000; // the fill log: 4096 × u32
 const RVC_OFF: usize = 0x80000; // 65536 × u32: the expansion of every 16-bit parcel (0 = illegal)
-/** Bytes the hart needs after RAM (src/cpu/wasm-core.ts reserves them). */
-export const AUX_SIZE: u32 = 0x100000;
+/** The block cache, direct-mapped by RAM halfword: per slot the entry's RAM offset (or -1), hits, table index. */
+const JIT_TAG_OFF: usize = 0x100000;
+const JIT_COUNT_OFF: usize = 0x110000;
+const JIT_FN_OFF: usize = 0x120000;
+const JIT_SLOTS: u32 = 16384;
+/** One byte per RAM page: 1 = compiled code was made from it (stores there take the slow path). */
+export const CODE_PAGES_OFF: u32 = 0x140000;
+/** Bytes the hart needs after RAM (src/cpu/wasm-core.ts reserves them): room for 4 GiB of code-page bytes. */
+export const AUX_SIZE: u32 = 0x240000;
 
 const TLB_BITS: u32 = 11;
 const TLB_SIZE: u32 = 1 << TLB_BITS;
@@ -189,15 +203,25 @@ export let stopRequested: bool = false;
 let ecallHooked: bool = false;
 /** One trace callback per retired instruction. */
 let tracing: bool = false;
+/** Blocks entered this often get compiled (0 = never compile). */
+let jitThreshold: i32 = 0;
+/**
+ * Set by every slow path a compiled block calls when the block must stop after it: a trap (trapCause says
+ * so, the instruction did not retire), a store into compiled code, or a device asking to stop.
+ */
+export let jitExit: i32 = 0;
+/** Calls into compiled blocks and the instructions they retired (counters for the host). */
+export let jitCalls: f64 = 0;
+export let jitRetired: f64 = 0;
 
 /** The trap the current instruction raised (-1 = none) and its tval. */
-let trapCause: i32 = -1;
+export let trapCause: i32 = -1;
 let trapTval: u64 = 0;
 
 /** Base addresses of the TLB sets in use: fetch (by privilege), load and store (by data privilege and SUM). */
 let xTlb: usize = 0;
-let rTlb: usize = 0;
-let wTlb: usize = 0;
+export let rTlb: usize = 0;
+export let wTlb: usize = 0;
 let fillCount: u32 = 0;
 let superFills: u32 = 0;
 let walkLevel: u32 = 0;
@@ -238,6 +262,7 @@ export function reset(): void {
   fillCount = FILL_LOG; // clear every array
   flushTlb();
   selectTlbSets();
+  jitFlush();
 }
 
 export function rvcTableAddress(): usize {
@@ -263,6 +288,41 @@ export function setStopRequested(v: bool): void {
 export function setHooks(ecall: bool, trace: bool): void {
   ecallHooked = ecall;
   tracing = trace;
+}
+
+/** Compile blocks entered `threshold` times (0: interpret only). */
+export function setJitThreshold(threshold: i32): void {
+  jitThreshold = threshold;
+}
+
+/** Forgets every compiled block (the host drops its side too). */
+export function jitFlush(): void {
+  for (let i: u32 = 0; i < JIT_SLOTS; i++) {
+    store<i32>(base + JIT_TAG_OFF + (<usize>i << 2), -1);
+    store<i32>(base + JIT_FN_OFF + (<usize>i << 2), 0);
+  }
+  const pages = <u32>(ramSize >> 12);
+  for (let p: u32 = 0; p < pages; p++) store<u8>(base + CODE_PAGES_OFF + p, 0);
+}
+
+/** Drops store-TLB entries that map RAM page `page` (it now holds compiled code, so stores must see it). */
+export function unmapStorePage(page: u32): void {
+  for (let i: u32 = 0; i < TLB_SIZE * TLB_SETS; i++) {
+    const e = tlbEntry(2, i);
+    const tag = load<u64>(e);
+    if (tag != TLB_INVALID && ((<u32>tag + load<u32>(e, 8)) >> 12) == page) store<u64>(e, TLB_INVALID);
+  }
+}
+
+/** The block-cache arrays and the code-page bytes, for the host's compiler. */
+export function jitTagAddress(): usize {
+  return base + JIT_TAG_OFF;
+}
+export function jitFnAddress(): usize {
+  return base + JIT_FN_OFF;
+}
+export function codePagesAddress(): usize {
+  return base + CODE_PAGES_OFF;
 }
 
 /** Hardware interrupt lines: MSIP/MTIP from the CLINT, MEIP/SEIP from the PLIC. */
@@ -606,6 +666,13 @@ function storeSlow(va: u64, size: u32, v: u64): void {
   if (trapCause >= 0) return;
   const pageOff = ramOffset(pa & ~(<u64>0xfff), 4096);
   if (pageOff >= 0) {
+    const page = <u32>pageOff >> 12;
+    if (load<u8>(base + CODE_PAGES_OFF + page) != 0) {
+      // Compiled code came from this page: drop it before the store lands (the host clears the byte), and
+      // make a compiled block that stored here stop after this instruction.
+      hostCodeWritten(page);
+      jitExit = 1;
+    }
     const slot = (<u32>(wTlb - (base + TLB_OFF + 2 * TLB_KIND_BYTES)) >> 4) + (<u32>(va >> 12) & TLB_MASK);
     noteFill(slot, 2);
     fill(wTlb + (<usize>(<u32>(va >> 12) & TLB_MASK) << 4), va, <u32>pageOff);
@@ -617,6 +684,34 @@ function storeSlow(va: u64, size: u32, v: u64): void {
     return;
   }
   if (busWrite(<u32>pa, <u32>(pa >> 32), size, <u32>v, <u32>(v >> 32)) == 0) raise(CAUSE_STORE_ACCESS, va);
+  else if (stopRequested) jitExit = 1;
+}
+
+// ---- slow paths for compiled blocks (src/cpu/wasm-core-jit.ts) -------------------------------------------
+
+/** A load a block's inline TLB check missed: zero-extended value; a trap sets trapCause and jitExit. */
+export function jitLoad(va: u64, size: u32): u64 {
+  const v = loadSlow(va, size);
+  if (trapCause >= 0 || stopRequested) jitExit = 1;
+  return v;
+}
+
+/** A store a block's inline TLB check missed; sets jitExit on a trap, a code write or a stop. */
+export function jitStore(va: u64, size: u32, v: u64): void {
+  storeSlow(va, size, v);
+  if (trapCause >= 0) jitExit = 1;
+}
+
+export function jitMulh(a: u64, b: u64, f3: u32): u64 {
+  return mulh(a, b, f3);
+}
+
+export function jitDiv(a: u64, b: u64, f3: u32): u64 {
+  return div64(a, b, f3);
+}
+
+export function jitDivw(a: u64, b: u64, f3: u32): u64 {
+  return div32(<u32>a, <u32>b, f3);
 }
 
 @inline function load32(va: u64): u64 {
@@ -1295,6 +1390,9 @@ function inner(n: i32, budget: i32): i32 {
   let fLimit: u64 = 0;
   let fAdd: u32 = 0;
   const rvc = base + RVC_OFF;
+  // pc starts a block (a jump or branch target, or after an instruction blocks leave out): look it up in
+  // the block cache.
+  let entry = true;
   while (n < budget) {
     let insn: u32;
     if ((pc ^ fPage) < fLimit) {
@@ -1313,6 +1411,53 @@ function inner(n: i32, budget: i32): i32 {
       } else {
         insn = fetchSlow(pc);
         if (trapCause >= 0) break;
+      }
+    }
+    if (entry) {
+      entry = false;
+      if (jitThreshold > 0 && (pc ^ fPage) < fLimit) {
+        const off = <u32>pc + fAdd;
+        const slot = <usize>((off >> 1) & (JIT_SLOTS - 1)) << 2;
+        let fn: i32 = 0;
+        if (load<u32>(base + JIT_TAG_OFF + slot) == off) fn = load<i32>(base + JIT_FN_OFF + slot);
+        else {
+          store<u32>(base + JIT_TAG_OFF + slot, off);
+          store<i32>(base + JIT_COUNT_OFF + slot, 0);
+          store<i32>(base + JIT_FN_OFF + slot, 0);
+        }
+        if (fn == 0) {
+          const c = load<i32>(base + JIT_COUNT_OFF + slot) + 1;
+          store<i32>(base + JIT_COUNT_OFF + slot, c);
+          if (c >= jitThreshold) {
+            fn = hostJitCompile(off, <u32>pc, <u32>(pc >> 32));
+            // 0: nothing compilable here; -1: compiling in the background (the host installs it in JIT_FN).
+            // Either way, do not ask again for a long while.
+            if (fn <= 0) store<i32>(base + JIT_COUNT_OFF + slot, -0x40000000);
+            else store<i32>(base + JIT_FN_OFF + slot, fn);
+          }
+        }
+        if (fn > 0) {
+          jitExit = 0;
+          const r = call_indirect<i32>(<u32>fn, pc, budget - n);
+          if (r >= 0) {
+            n += r;
+            jitCalls += 1;
+            jitRetired += <f64>r;
+            pc = load<u64>(base + PC_OFF);
+            // A trap: pc names the faulting instruction, the ones before it retired.
+            if (trapCause >= 0) break;
+            if (jitExit != 0) {
+              jitExit = 0;
+              if (stopRequested) {
+                store<u64>(base + PC_OFF, pc);
+                return n;
+              }
+            }
+            entry = true;
+            continue;
+          }
+          // The block wants more budget than is left: interpret.
+        }
       }
     }
     let len: u64 = 4;
@@ -1504,6 +1649,8 @@ function inner(n: i32, budget: i32): i32 {
             ((<i32>insn >> 19) & 0xfffff000) | ((insn << 4) & 0x800) | ((insn >> 20) & 0x7e0) | ((insn >> 7) & 0x1e);
           next = pc + <u64>(<i64>imm);
         }
+        // Taken or not, what follows may start a block (blocks run on through branches not taken).
+        entry = true;
         break;
       }
       case 0x0c: {
@@ -1557,6 +1704,7 @@ function inner(n: i32, budget: i32): i32 {
           ((<i32>insn >> 11) & 0xfff00000) | (insn & 0xff000) | ((insn >> 9) & 0x800) | ((insn >> 20) & 0x7fe);
         xw(rd, next);
         next = pc + <u64>(<i64>imm);
+        entry = true;
         break;
       }
       case 0x19: {
@@ -1568,6 +1716,7 @@ function inner(n: i32, budget: i32): i32 {
         const t = (xr(rs1) + <u64>(<i64>(<i32>insn >> 20))) & ~(<u64>1);
         xw(rd, next);
         next = t;
+        entry = true;
         break;
       }
       case 0x06: {
@@ -1617,8 +1766,9 @@ function inner(n: i32, budget: i32): i32 {
         xw(rd, r);
         break;
       }
-      case 0x03: // MISC-MEM: FENCE (nothing to order on one hart), FENCE.I (no compiled code to drop)
+      case 0x03: // MISC-MEM: FENCE (nothing to order on one hart), FENCE.I (stores into compiled code drop it)
         if (f3 > 1) illegal = true;
+        entry = true;
         break;
       case 0x1c: {
         // SYSTEM
@@ -1637,6 +1787,7 @@ function inner(n: i32, budget: i32): i32 {
         // Translation may have changed (satp, SFENCE.VMA, MXR): drop the cached fetch page. An interrupt
         // may have become takeable (or a stop was asked): retire here and leave, so it comes first.
         if (flushes != tlbFlushes) fLimit = 0;
+        entry = true;
         if (stopRequested || waiting || pendingInterrupt() >= 0) {
           n++;
           if (tracing) hostTrace(<u32>pc, <u32>(pc >> 32), insn, r == SYS_WRITE ? rd : 0, 0);
@@ -1650,6 +1801,7 @@ function inner(n: i32, budget: i32): i32 {
         const r = amo(insn);
         if (trapCause >= 0) break;
         xw(rd, r);
+        entry = true;
         break;
       }
       case 0x01: // FLW/FLD
