@@ -214,6 +214,7 @@ function jalImm(insn: number): number {
 export function decodeBlock(u16: Uint16Array, rvc: Int32Array, off: number): { insns: Insn[]; loops: boolean } {
   const pageEnd = (off | 4095) + 1;
   const insns: Insn[] = [];
+  const seen = new Set<number>();
   let o = off;
   let loops = false;
   while (insns.length < MAX_INSNS && o + 2 <= pageEnd) {
@@ -232,9 +233,23 @@ export function decodeBlock(u16: Uint16Array, rvc: Int32Array, off: number): { i
     if (!compilable(insn)) break;
     const at = o - off;
     insns.push({ insn, at, len });
+    seen.add(at);
     o += len;
     const op = insn & 0x7f;
-    if (op === 0x6f || op === 0x67) break;
+    if (op === 0x67) break;
+    if (op === 0x6f) {
+      // A direct jump: the block goes on at its target when that is in the same page and not decoded yet
+      // (calls and the jumps around if/else stay inside one block); back to the entry it is a loop.
+      const target = at + jalImm(insn);
+      if (target === 0) {
+        loops = true;
+        break;
+      }
+      const t = off + target;
+      if (t >>> 12 !== off >>> 12 || target < -off || seen.has(target)) break;
+      o = t;
+      continue;
+    }
     if (op === 0x63 && at + branchImm(insn) === 0) {
       loops = true;
       break;
@@ -440,10 +455,19 @@ function emitBody(insns: Insn[], loops: boolean, base: number): W {
         setX(rd);
         break;
       case 0x6f: {
-        // JAL: the block's last instruction.
+        // JAL: the link; then the block goes on at the target (decodeBlock followed it), loops back to its
+        // start, or ends here.
         pcPlus(at + len);
         setX(rd);
-        exit(k + 1, () => pcPlus(at + jalImm(insn)));
+        if (loops && last) {
+          c.op(LGET).u(L_N).op(I32CONST).s32(L).op(I32ADD).op(LSET).u(L_N);
+          c.op(LGET).u(L_N).op(I32CONST).s32(L).op(I32ADD).op(LGET).u(L_REM).op(I32GTS, IF, VOID);
+          depth++;
+          exit(0, () => c.op(LGET).u(L_PC));
+          c.op(END);
+          depth--;
+          c.op(BR).u(0); // $top
+        } else if (last) exit(k + 1, () => pcPlus(at + jalImm(insn)));
         break;
       }
       case 0x67: {

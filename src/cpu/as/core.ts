@@ -1437,9 +1437,14 @@ function inner(n: i32, budget: i32): i32 {
           }
         }
         if (fn > 0) {
-          jitExit = 0;
-          const r = call_indirect<i32>(<u32>fn, pc, budget - n);
-          if (r >= 0) {
+          // Run compiled blocks back to back while the next pc has one: a hit in the fetch TLB and the
+          // block cache, nothing else (the instruction fetch and decode of the interpreter are skipped).
+          let ran = false;
+          while (true) {
+            jitExit = 0;
+            const r = call_indirect<i32>(<u32>fn, pc, budget - n);
+            if (r < 0) break; // the block wants more budget than is left
+            ran = true;
             n += r;
             jitCalls += 1;
             jitRetired += <f64>r;
@@ -1448,10 +1453,26 @@ function inner(n: i32, budget: i32): i32 {
             if (trapCause >= 0) break;
             if (jitExit != 0) {
               jitExit = 0;
-              if (stopRequested) {
-                store<u64>(base + PC_OFF, pc);
-                return n;
-              }
+              if (stopRequested) break;
+            }
+            if ((pc ^ fPage) >= fLimit) {
+              const e = xTlb + (<usize>(<u32>(pc >> 12) & TLB_MASK) << 4);
+              if (load<u64>(e) != (pc & ~(<u64>0xfff)) || (<u32>pc & 0xfff) >= 4093) break;
+              fPage = pc & ~(<u64>0xfff);
+              fAdd = load<u32>(e, 8);
+              fLimit = 4093;
+            }
+            const next = <u32>pc + fAdd;
+            const nslot = <usize>((next >> 1) & (JIT_SLOTS - 1)) << 2;
+            if (load<u32>(base + JIT_TAG_OFF + nslot) != next) break;
+            fn = load<i32>(base + JIT_FN_OFF + nslot);
+            if (fn <= 0) break;
+          }
+          if (ran) {
+            if (trapCause >= 0) break;
+            if (stopRequested) {
+              store<u64>(base + PC_OFF, pc);
+              return n;
             }
             entry = true;
             continue;
