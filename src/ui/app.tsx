@@ -91,7 +91,8 @@ export function App({ client, initialConfig, warnings, relayDefault, live }: Pro
   }, [client]);
 
   useEffect(() => {
-    client.boot(config);
+    // main.tsx booted the initial configuration before the first render; boot again only on a change.
+    if (client.bootedConfig !== config) client.boot(config);
   }, [client, config]);
 
   // A worker that stops reporting while it should be running is stuck (an emulator bug, or a

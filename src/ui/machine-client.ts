@@ -63,7 +63,11 @@ export class MachineClient {
     };
   }
 
+  /** The configuration of the last boot asked for (the page boots before React renders). */
+  bootedConfig: MachineConfig | undefined;
+
   boot(config: MachineConfig): void {
+    this.bootedConfig = config;
     for (const l of this.listeners.restart) l("boot");
     const transfer: Transferable[] = [];
     this.send({ type: "boot", config }, transfer);

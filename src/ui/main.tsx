@@ -26,6 +26,8 @@ if (root) {
     stats: () => client.stats(),
     setSnapshots: (on, devices) => client.setSnapshots(on, devices),
   };
+  // Boot now: the worker downloads the images, compiles the core and starts the hart while React renders.
+  client.boot(config);
   createRoot(root).render(
     <StrictMode>
       <App client={client} initialConfig={config} warnings={warnings} relayDefault={relayUrl} live={live} />
