@@ -261,21 +261,28 @@ export function decodeBlock(u16: Uint16Array, rvc: Int32Array, off: number): { i
 /** Emits the block's function body (locals + code). */
 function emitBody(insns: Insn[], loops: boolean, base: number): W {
   const L = insns.length;
-  const used = new Set<number>();
+  // Registers the block writes (written back at every exit) and those it loads at entry: the ones read before
+  // the block writes them, and the written ones not yet written when an exit can happen (a side exit, a trap
+  // in a load or store), which must then still hold their value from the entry.
   const dirty = new Set<number>();
   for (const { insn } of insns) {
     const op = insn & 0x7f;
     const rd = (insn >>> 7) & 31;
-    const rs1 = (insn >>> 15) & 31;
-    const rs2 = (insn >>> 20) & 31;
-    if (op !== 0x37 && op !== 0x17 && op !== 0x6f) used.add(rs1);
-    if (op === 0x33 || op === 0x3b || op === 0x23 || op === 0x63) used.add(rs2);
     if (op !== 0x23 && op !== 0x63 && rd !== 0) dirty.add(rd);
   }
+  const used = new Set<number>();
+  const written = new Set<number>();
+  for (const { insn } of insns) {
+    const op = insn & 0x7f;
+    const rs1 = (insn >>> 15) & 31;
+    const rs2 = (insn >>> 20) & 31;
+    const rd = (insn >>> 7) & 31;
+    if (op !== 0x37 && op !== 0x17 && op !== 0x6f && !written.has(rs1)) used.add(rs1);
+    if ((op === 0x33 || op === 0x3b || op === 0x23 || op === 0x63) && !written.has(rs2)) used.add(rs2);
+    if (op === 0x63 || op === 0x03 || op === 0x23) for (const r of dirty) if (!written.has(r)) used.add(r);
+    if (op !== 0x23 && op !== 0x63 && rd !== 0) written.add(rd);
+  }
   used.delete(0);
-  // A register written in the block is written back at every exit, so it must hold its value from the entry
-  // on every path: load it too.
-  for (const r of dirty) used.add(r);
 
   const c = new W();
   // locals: n i32, next i64, va i64, e i32, rT i32, wT i32, x1..x31 i64
