@@ -35,9 +35,11 @@
 //   BENCH_STACK=0    leave out the in-page stack beside QEMU's slirp (bench/net-stack.ts)
 //   BENCH_PAGE=0     leave out the page in headless chromium (e2e/page-bench.ts)
 //   BENCH_OUT=FILE   write the report there instead of bench/results.md
-// Rough duration on a quiet 2-core machine with the defaults: the spawn figures 15–20 min (most of it
-// vireo `--core js` and the two workloads), warm in-process ~5 min, network ~5 min, page ~8 min. For the
-// spawn figures alone: BENCH_WARM=0 BENCH_NET=0 BENCH_STACK=0 BENCH_PAGE=0 npm run bench.
+// Rough duration with the defaults on this 2-core machine (from BENCH_RUNS=1 trials under other load,
+// times 3): the spawn figures ~15 min (most of it vireo `--core js` on the two workloads), warm in-process
+// ~4 min, bench/net.ts ~1 min, bench/net-stack.ts ~2 min, the page ~3 min: about 25 min in all; the log
+// prints each part's time. The spawn figures alone:
+//   BENCH_WARM=0 BENCH_NET=0 BENCH_STACK=0 BENCH_PAGE=0 npm run bench
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -178,7 +180,8 @@ function spawnTimed(spec: SpawnSpec): Promise<SpawnRun> {
       run.exitMs = exitAt || performance.now() - t0;
       run.stdout = stdout;
       run.stderr = stderr;
-      run.rebuilt = /vireo: bundling|building the core|asc /.test(stderr);
+      // scripts/vm.mjs says "vireo: bundling…" and scripts/build-core.mjs "core: …" when they rebuild.
+      run.rebuilt = /^(vireo: bundling|core: )/m.test(stderr);
       const total = /^vireo: instret (\d+)$/m.exec(stderr);
       const typed = /^vireo: instret (\d+) when the command was typed$/m.exec(stderr);
       if (total !== null) run.instret = Number(total[1]);
@@ -281,8 +284,10 @@ function gzipInitramfs(dir: string): string {
 }
 
 interface DebianKernel {
-  /** The raw Image (decompressed when the package's was gzip-compressed). */
+  /** The raw Image (decompressed when the package's was gzip-compressed), absolute. */
   path: string;
+  /** Its name in bench/cache/ (the record keeps this, so the checkout may move). */
+  file: string;
   package: string;
   version: string;
   suite: string;
@@ -324,7 +329,8 @@ function debianKernel(): DebianKernel {
   const record = join(CACHE, "debian-kernel.json");
   if (process.env.BENCH_DEBIAN_REFRESH !== "1" && existsSync(record)) {
     const k = JSON.parse(readFileSync(record, "utf8")) as DebianKernel;
-    if (existsSync(k.path)) return k;
+    k.path = join(CACHE, k.file ?? "");
+    if (k.file !== undefined && existsSync(k.path)) return k;
   }
   const apt = join(CACHE, "apt");
   for (const sub of ["sources.list.d", "preferences.d", "lists/partial", "cache/archives/partial", "state", "debs"]) {
@@ -401,11 +407,13 @@ function debianKernel(): DebianKernel {
   if (Buffer.from(image.subarray(0x38, 0x3c)).toString("latin1") !== "RSC\x05") {
     throw new Error(`/boot/${file} of ${deb} is not a RISC-V Linux Image`);
   }
-  const path = join(CACHE, `Image-${pkg.replace(/^linux-image-/, "")}`);
+  const imageFile = `Image-${pkg.replace(/^linux-image-/, "")}`;
+  const path = join(CACHE, imageFile);
   writeFileSync(path, image);
   rmSync(debs, { recursive: true, force: true });
   const k: DebianKernel = {
     path,
+    file: imageFile,
     package: pkg,
     version,
     suite,
@@ -415,7 +423,7 @@ function debianKernel(): DebianKernel {
     sha256: createHash("sha256").update(image).digest("hex"),
     fetched: new Date().toISOString(),
   };
-  writeFileSync(record, `${JSON.stringify(k, null, 2)}\n`);
+  writeFileSync(record, `${JSON.stringify({ ...k, path: undefined }, null, 2)}\n`);
   return k;
 }
 
@@ -553,7 +561,7 @@ async function main(): Promise<void> {
       debian = debianKernel();
       scenarios.push({
         id: "debian",
-        title: `Debian ${debian.package}`,
+        title: `Debian ${debian.codename} kernel ${debian.version}`,
         kernel: debian.path,
         initrd: plain.initrd,
         timeoutMs: 600_000,
@@ -587,6 +595,7 @@ async function main(): Promise<void> {
 
   // Startup alone: `npm run vm -- --help` from spawn to exit (npm, Node, the bundle loading).
   const startup: number[] = [];
+  const spawnStart = performance.now();
   const runs = new Map<string, SpawnRun[]>();
   const key = (s: Scenario, v: Variant) => `${s.id}/${v}`;
   for (let i = 0; i < RUNS; i++) {
@@ -676,6 +685,7 @@ async function main(): Promise<void> {
     ];
     instrRows.push(`| ${cells.join(" | ")} |`);
   }
+  console.log(`spawn figures: ${((performance.now() - spawnStart) / 1000).toFixed(0)} s`);
   const rebuilt = [...runs.values()].flat().filter((r) => r.rebuilt).length;
   const startupMs = median(startup);
 
@@ -683,10 +693,11 @@ async function main(): Promise<void> {
   let warmSection = "";
   if (on("WARM")) {
     const warmVariants: WarmVariant[] = [
-      { name: "wasm core (src/cpu/as/)", opts: { wasmCore: loadCoreModule() } },
+      { name: "wasm core (src/cpu/as/), the CLI's default", opts: { wasmCore: loadCoreModule() } },
       { name: "TypeScript hart, loop compiler (`--core js`)", opts: { jitBackend: "js" } },
       { name: "TypeScript hart, `--jit wasm`", opts: { jitBackend: "wasm" } },
     ];
+    const warmStart = performance.now();
     const warm = new Map<string, WarmFigures[]>();
     for (let i = 0; i < WARM_RUNS; i++) {
       for (const v of warmVariants) {
@@ -695,6 +706,7 @@ async function main(): Promise<void> {
         console.log(`warm ${i + 1}/${WARM_RUNS} ${v.name}: banner ${secs(r.bannerMs)}, workload ${secs(r.workMs)}`);
       }
     }
+    console.log(`warm in-process: ${((performance.now() - warmStart) / 1000).toFixed(0)} s`);
     const lines = warmVariants.map((v) => {
       const rs = warm.get(v.name) ?? [];
       const b = med(rs.map((r) => r.bannerMs));
@@ -732,12 +744,20 @@ ${lines.join("\n")}
           ),
         );
 
-  const net = on("NET") ? await netBench(IMAGES) : undefined;
+  const timed = async <T>(part: string, f: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const r = await f();
+    console.log(`${part}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    return r;
+  };
+  const net = on("NET") ? await timed("net (bench/net.ts)", () => netBench(IMAGES)) : undefined;
   // Issue 6: one guest through the in-page stack, beside QEMU's slirp, download and upload.
-  const stack = on("STACK") ? await stackBench() : undefined;
+  const stack = on("STACK") ? await timed("stack (bench/net-stack.ts)", () => stackBench()) : undefined;
   // The page (issue 8): the same boot and workload in headless Debian chromium, machine in a Web Worker,
   // RUNS times with the UI live and RUNS times with ?ui=off, alternating; the worker counts instret.
-  const page = on("PAGE") ? await pageFigures(WORKLOAD, WORKLOAD_END, { rounds: RUNS }) : undefined;
+  const page = on("PAGE")
+    ? await timed("page (e2e/page-bench.ts)", () => pageFigures(WORKLOAD, WORKLOAD_END, { rounds: RUNS }))
+    : undefined;
   const pct = (x: number | undefined): string => (x === undefined ? "—" : `${(x * 100).toFixed(1)}%`);
   const il = page?.interleaved;
   const interleaved =
@@ -780,12 +800,19 @@ is the browser engine's. Per run (MIPS): ${page.all.map((r) => `${r.ui} ${mipsTe
 `;
 
   const loadAtEnd = loadNow();
+  const workloadText = [
+    ...(on("CPU") ? [`The CPU workload: \`${WORKLOAD}\``] : []),
+    ...(on("USER") ? [`The user-space compute workload (tmpfs; the two hashes must match): \`${USER_WORKLOAD}\``] : []),
+    "",
+  ].join("\n\n");
   const debianLine =
     debian !== undefined
       ? `- Debian's stock kernel: \`${debian.package}\` ${debian.version} (Debian ${debian.codename}, suite \`${debian.suite}\`, riscv64), the
   dependency of \`linux-image-riscv64\`, fetched with \`apt-get download\` from ${debian.mirror} on ${debian.fetched.slice(0, 10)};
   ${debian.source}; sha256 ${debian.sha256.slice(0, 16)}…; cached as \`${relative(ROOT, debian.path)}\`. It boots the
-  committed initramfs (busybox is static, so no modules are needed to reach the banner)`
+  committed initramfs (busybox is static, so no modules are needed to reach the banner). QEMU's default
+  \`-cpu\` offers extensions vireo does not (Zba/Zbb/…, H); a stock kernel patches itself for what it finds,
+  so on this row the two run somewhat different instructions`
       : on("DEBIAN")
         ? `- Debian's stock kernel: **left out**: ${debianError ?? "?"}`
         : "- Debian's stock kernel: left out (BENCH_DEBIAN=0)";
@@ -799,7 +826,7 @@ vireo and QEMU on the same files, in the same run, taking turns (never concurren
   machine slows every column; compare ratios)
 - Node ${process.version}; reference ${qemuVer} (TCG)
 - vireo: \`npm run vm\` (scripts/vm.mjs → the CLI's esbuild bundle, default \`--core wasm\`: the WebAssembly
-  core from src/cpu/as/), with \`--stats\` for the instruction count; \`--core js\` is the older TypeScript hart
+  core from src/cpu/as/ with its block compiler, as the CLI defaults them), with \`--stats\` for the instruction count; \`--core js\` is the older TypeScript hart
   with its loop compiler${js ? "" : " (left out: BENCH_JS=0)"}
 - QEMU: \`${QEMU} ${qemuArgs("<Image>", "<initramfs>", "…")
     .map((a) => (a.includes(" ") ? `"${a}"` : a))
@@ -834,11 +861,7 @@ ${instrRows.join("\n")}
 Every run, in order:
 ${everyRun.join("\n")}
 
-The CPU workload: \`${WORKLOAD}\`
-
-The user-space compute workload (tmpfs; the two hashes must match): \`${USER_WORKLOAD}\`
-
-Targets (issue 3): boot to prompt ≤ 3 s in Node, ≥ 80 MIPS sustained on the workload.
+${workloadText}Targets (issue 3): boot to prompt ≤ 3 s in Node, ≥ 80 MIPS sustained on the workload.
 ${warmSection}${net ? `\n${net.markdown}` : ""}${stack ? `\n${stack.markdown}` : ""}${pageSection}`;
   const out = process.env.BENCH_OUT ?? join(ROOT, "bench/results.md");
   writeFileSync(out, report);
