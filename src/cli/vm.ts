@@ -741,6 +741,7 @@ export async function runVm(o: CliOptions): Promise<number> {
       finish(1, `vireo: ${(e as Error).message}`);
       return;
     }
+    if (machine.coreNote !== undefined) process.stderr.write(`vireo: ${machine.coreNote}\n`);
     // stdin feeds the console on stdio; --exec types into the UART itself, so only hvc0 takes stdin then.
     if (exec === undefined || hvcOnStdio) {
       host = new HostConsole(

@@ -53,11 +53,18 @@ export class GuestMemory {
     if (size <= 0 || size % 4096 !== 0) throw new RangeError(`guest RAM size must be a positive multiple of 4096`);
     this.base = base;
     this.size = size;
-    this.buffer = buffer ?? new ArrayBuffer(size);
-    if (this.buffer.byteLength < size) throw new RangeError("buffer smaller than guest RAM");
-    this.u8 = new Uint8Array(this.buffer, 0, size);
-    this.i32 = new Int32Array(this.buffer, 0, size >>> 2);
-    this.view = new DataView(this.buffer, 0, size);
+    try {
+      this.buffer = buffer ?? new ArrayBuffer(size);
+      if (this.buffer.byteLength < size) throw new RangeError("buffer smaller than guest RAM");
+      this.u8 = new Uint8Array(this.buffer, 0, size);
+      this.i32 = new Int32Array(this.buffer, 0, size >>> 2);
+      this.view = new DataView(this.buffer, 0, size);
+    } catch (e) {
+      // A host limit (typed arrays of at most 4 GiB in Node 20, less in some browsers): say so plainly.
+      throw new RangeError(
+        `${size / 1048576} MiB of guest RAM are more than this host can hold (${(e as Error).message})`,
+      );
+    }
   }
 
   /** True when [gpa, gpa+len) lies wholly in RAM. */

@@ -1122,7 +1122,9 @@ export class Hart extends HartMemory implements InterruptTarget {
     const alo = x[rs1 * 2];
     const ahi = x[rs1 * 2 + 1];
     const f5 = insn >>> 27;
-    if (f3 !== 2 && f3 !== 3) this.illegal(insn);
+    // An illegal encoding traps as such before any address check (illegal instruction outranks the
+    // misaligned and page-fault exceptions).
+    if ((f3 !== 2 && f3 !== 3) || !AMO_FUNCT5.has(f5) || (f5 === 2 && rs2 !== 0)) this.illegal(insn);
     const size = f3 === 2 ? 4 : 8;
     if ((alo & (size - 1)) !== 0) {
       this.raise(f5 === 2 ? C.CAUSE_MISALIGNED_LOAD : C.CAUSE_MISALIGNED_STORE, alo, ahi);
@@ -1282,6 +1284,9 @@ function writesRd(insn: number): boolean {
     op === 0x53
   );
 }
+
+/** funct5 of LR, SC and the AMOs. */
+const AMO_FUNCT5 = new Set([0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c]);
 
 const SYS_WRITE = 0;
 const SYS_NO_WRITE = 1;

@@ -212,7 +212,7 @@ function jalImm(insn: number): number {
 
 /** Decodes the block at RAM offset `off`: the instructions and whether its last one branches back to the start. */
 export function decodeBlock(u16: Uint16Array, rvc: Int32Array, off: number): { insns: Insn[]; loops: boolean } {
-  const pageEnd = (off | 4095) + 1;
+  const pageEnd = ((off | 4095) >>> 0) + 1;
   const insns: Insn[] = [];
   const seen = new Set<number>();
   let o = off;
@@ -458,7 +458,11 @@ function emitBody(insns: Insn[], loops: boolean, base: number): W {
         setX(rd);
         break;
       case 0x17:
-        pcPlus(at + (insn & 0xfffff000));
+        // pc + at, then the immediate: together they may leave the int32 range of the constants.
+        pcPlus(at);
+        c.op(I64CONST)
+          .s64(insn & 0xfffff000)
+          .op(I64ADD);
         setX(rd);
         break;
       case 0x6f: {
@@ -638,6 +642,7 @@ export function blockModule(bodies: W[]): Uint8Array<ArrayBuffer> {
 }
 
 interface Pending {
+  epoch: number;
   slot: number;
   off: number;
   page: number;
@@ -679,6 +684,11 @@ export class CoreJit {
   compiled = 0;
   /** Pages whose code was dropped because they were written. */
   invalidations = 0;
+  /** Blocks the compiler failed on (they stay interpreted), and the last reason. */
+  errors = 0;
+  lastError: string | undefined;
+  /** Bumped by reset(): background compiles started before it are thrown away. */
+  private epoch = 0;
   disabledBecause: string | undefined;
 
   constructor(env: CoreJitEnv, sync: boolean) {
@@ -687,9 +697,10 @@ export class CoreJit {
     this.pageGen = new Uint32Array(env.ramSize >>> 12);
     const buf = env.memory.buffer;
     this.u16 = new Uint16Array(buf, 0, env.ramSize >>> 1);
-    this.tags = new Int32Array(buf, env.core.jitTagAddress(), 16384);
-    this.fns = new Int32Array(buf, env.core.jitFnAddress(), 16384);
-    this.codePages = new Uint8Array(buf, env.core.codePagesAddress(), env.ramSize >>> 12);
+    // Addresses come back from the core as int32: `>>> 0` for memories past 2 GiB.
+    this.tags = new Int32Array(buf, env.core.jitTagAddress() >>> 0, 16384);
+    this.fns = new Int32Array(buf, env.core.jitFnAddress() >>> 0, 16384);
+    this.codePages = new Uint8Array(buf, env.core.codePagesAddress() >>> 0, env.ramSize >>> 12);
     this.slotIndex = new Int32Array(16384);
     this.slotPage = new Int32Array(16384);
     const k = env.core;
@@ -713,18 +724,28 @@ export class CoreJit {
    * The core asks for the block at RAM offset `off`: its table index (synchronous mode), -1 when queued for a
    * background compile, or 0 when nothing there compiles. Never throws (the core is calling).
    */
-  compile(off: number, _pcLo: number, _pcHi: number): number {
+  compile(offset: number, _pcLo: number, _pcHi: number): number {
     if (this.disabledBecause !== undefined) return 0;
+    // The core passes a u32 that arrives as a signed int32 (RAM offsets ≥ 2 GiB).
+    const off = offset >>> 0;
     const slot = (off >>> 1) & 16383;
     this.release(slot);
-    const { insns, loops } = decodeBlock(this.u16, this.env.rvc, off);
-    if (insns.length === 0) return 0;
+    let body: W;
+    try {
+      const { insns, loops } = decodeBlock(this.u16, this.env.rvc, off);
+      if (insns.length === 0) return 0;
+      body = emitBody(insns, loops, this.env.base);
+    } catch (e) {
+      // A compiler bug must not take the machine down: this block stays interpreted.
+      this.errors++;
+      this.lastError = (e as Error).message;
+      return 0;
+    }
     const page = off >>> 12;
-    const body = emitBody(insns, loops, this.env.base);
     // From now on stores to the page take the core's slow path, which reports them (codeWritten).
     this.watch(page);
     if (!this.sync) {
-      this.queue.push({ slot, off, page, gen: this.pageGen[page], body });
+      this.queue.push({ slot, off, page, gen: this.pageGen[page], epoch: this.epoch, body });
       return -1;
     }
     let fn: WebAssembly.ExportValue;
@@ -757,10 +778,14 @@ export class CoreJit {
           return;
         }
         batch.forEach((p, i) => {
-          const fresh = this.tags[p.slot] === p.off && this.fns[p.slot] === 0 && this.pageGen[p.page] === p.gen;
+          const fresh =
+            p.epoch === this.epoch &&
+            this.tags[p.slot] >>> 0 === p.off &&
+            this.fns[p.slot] === 0 &&
+            this.pageGen[p.page] === p.gen;
           if (fresh) {
             this.fns[p.slot] = this.install(p.slot, p.page, exports[`b${i}`]);
-          } else if (this.tags[p.slot] === p.off && this.fns[p.slot] === 0) {
+          } else if (p.epoch === this.epoch && this.tags[p.slot] >>> 0 === p.off && this.fns[p.slot] === 0) {
             // Its page changed while it compiled: let the core count the slot up again.
             this.tags[p.slot] = -1;
           }
@@ -780,6 +805,7 @@ export class CoreJit {
   }
 
   private install(slot: number, page: number, fn: WebAssembly.ExportValue): number {
+    this.release(slot);
     const index = this.free.pop() ?? this.nextIndex++;
     const table = this.env.table;
     if (index >= table.length) table.grow(Math.max(256, index + 1 - table.length));
@@ -837,6 +863,7 @@ export class CoreJit {
 
   /** Everything forgotten (the core's reset cleared its side). */
   reset(): void {
+    this.epoch++;
     this.queue = [];
     this.pageGen.fill(0);
     for (const set of this.pageSlots.values()) {

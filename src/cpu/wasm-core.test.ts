@@ -9,7 +9,7 @@ import { loadCoreModule } from "../cli/core-module.ts";
 import { Bus } from "../core/bus.ts";
 import { GuestMemory } from "../core/guest-memory.ts";
 import { Hart } from "./hart.ts";
-import { WASM_CORE_AUX_BYTES, WasmHart } from "./wasm-core.ts";
+import { WASM_CORE_AUX_BYTES, WasmHart, wasmCoreUnsupported } from "./wasm-core.ts";
 
 const RAM_BASE = 0x8000_0000;
 const RAM_SIZE = 1 << 16;
@@ -181,11 +181,70 @@ describe("WebAssembly core vs the JavaScript interpreter", () => {
     }
   });
 
+  it("a compiled block that follows a jump backwards to an AUIPC with a large immediate (pc-relative values past int32)", () => {
+    // At +0x800: `j -0x7f0` to +0x10; there `auipc a0, 0x80000`, `addi a1, a1, 1`, `jal x0, +0x7f8` back to +0x800 —
+    // one block through a backward jump, entered until compiled.
+    const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);
+    const j = (off: number): number =>
+      (((off >> 20) & 1) << 31) |
+      (((off >> 1) & 0x3ff) << 21) |
+      (((off >> 11) & 1) << 20) |
+      (((off >> 12) & 0xff) << 12) |
+      0x6f;
+    mem.i32[0x800 / 4] = j(0x10 - 0x800);
+    mem.i32[0x10 / 4] = (0x80000 << 12) | (10 << 7) | 0x17;
+    mem.i32[0x14 / 4] = (1 << 20) | (11 << 15) | (11 << 7) | 0x13;
+    mem.i32[0x18 / 4] = j(0x800 - 0x18);
+    const h = new WasmHart({
+      hartId: 0,
+      mem,
+      bus: new Bus(),
+      time: { mtime: () => 0 },
+      module: loadCoreModule(),
+      jit: 1,
+      jitSync: true,
+    });
+    h.setPc(RAM_BASE + 0x800);
+    expect(h.run(4000)).toBe(4000);
+    expect(h.jit?.compiled).toBeGreaterThan(0);
+    expect(h.jit?.errors).toBe(0);
+    expect(h.getX(10)).toBe(BigInt.asUintN(64, BigInt(RAM_BASE + 0x10) - 0x8000_0000n));
+    expect(h.getX(11)).toBe(1000n);
+  });
+
+  it("guest RAM past 2 GiB: blocks compile at RAM offsets ≥ 2^31 (addresses from the core are unsigned)", () => {
+    const size = 2100 * 1048576;
+    const mem = GuestMemory.withExtra(RAM_BASE, size, WASM_CORE_AUX_BYTES);
+    const at = 0x8300_0000; // RAM offset ≥ 2 GiB
+    // addi a0, a0, 1; addi a1, a1, -1; bnez a1, -4 (a loop); then ebreak
+    mem.i32[at / 4] = 0x00150513;
+    mem.i32[at / 4 + 1] = 0xfff58593 | 0;
+    mem.i32[at / 4 + 2] = 0xfe059ce3 | 0;
+    const h = new WasmHart({
+      hartId: 0,
+      mem,
+      bus: new Bus(),
+      time: { mtime: () => 0 },
+      module: loadCoreModule(),
+      jit: 1,
+      jitSync: true,
+    });
+    h.setPc(RAM_BASE + at);
+    h.setX(11, 500);
+    expect(h.run(1500)).toBe(1500);
+    expect(h.getX(10)).toBe(500n);
+    expect(h.jit?.compiled).toBeGreaterThan(0);
+  });
+
+  it("says how much RAM it can hold when the memory is too large for it", () => {
+    expect(wasmCoreUnsupported(new GuestMemory(RAM_BASE, 1 << 16))).toMatch(/at most 4093 MiB/);
+  });
+
   it("a memory without room for the hart is refused with a clear error", () => {
     const mem = new GuestMemory(RAM_BASE, 1 << 16);
     expect(
       () => new WasmHart({ hartId: 0, mem, bus: new Bus(), time: { mtime: () => 0 }, module: loadCoreModule() }),
-    ).toThrow(/wasm core: guest RAM is not a WebAssembly.Memory/);
+    ).toThrow(/wasm core: .* do not fit in a WebAssembly memory/);
   });
 
   it("MMIO goes through the bus both ways; an unmapped address is an access fault", () => {

@@ -16,6 +16,8 @@ import { CoreJit, type CoreJitEnv, DEFAULT_CORE_JIT_THRESHOLD } from "./wasm-cor
 
 /** Bytes the core keeps after guest RAM (src/cpu/as/core.ts AUX_SIZE). */
 export const WASM_CORE_AUX_BYTES = 0x240000;
+/** Guest RAM plus the hart's region must fit in one 32-bit WebAssembly memory (GuestMemory.withExtra). */
+export const WASM_CORE_MAX_MEM_MIB = Math.floor((0x1_0000_0000 - 65536 - WASM_CORE_AUX_BYTES) / 1048576);
 const SCRATCH = 1024;
 const PC = 512;
 
@@ -67,7 +69,9 @@ export interface WasmHartOptions {
 
 /** Why a memory cannot hold the wasm core, or undefined when it can. */
 export function wasmCoreUnsupported(mem: GuestMemory): string | undefined {
-  if (mem.wasmMemory === undefined) return "guest RAM is not a WebAssembly.Memory (too large for this host?)";
+  if (mem.wasmMemory === undefined) {
+    return `${mem.size / 1048576} MiB of guest RAM do not fit in a WebAssembly memory on this host (at most ${WASM_CORE_MAX_MEM_MIB} MiB)`;
+  }
   if (mem.buffer.byteLength < mem.size + WASM_CORE_AUX_BYTES) return "no room for the hart after guest RAM";
   return undefined;
 }
@@ -134,7 +138,13 @@ export class WasmHart implements InterruptTarget {
     const envAll = {
       ...env,
       table,
-      jitCompile: (off: number, lo: number, hi: number): number => jit?.compile(off, lo, hi) ?? 0,
+      jitCompile: (off: number, lo: number, hi: number): number => {
+        try {
+          return jit?.compile(off, lo, hi) ?? 0;
+        } catch {
+          return 0; // never let an exception unwind through the core
+        }
+      },
       codeWritten: (page: number): void => jit?.codeWritten(page),
     };
     const inst = new WebAssembly.Instance(o.module, { env: envAll });
@@ -144,7 +154,7 @@ export class WasmHart implements InterruptTarget {
     e.setBase(aux);
     e.init(o.mem.base % 4294967296, Math.floor(o.mem.base / 4294967296), o.mem.size, o.hartId);
     const rvc = rvcTable();
-    new Int32Array(buffer, e.rvcTableAddress(), 65536).set(rvc);
+    new Int32Array(buffer, e.rvcTableAddress() >>> 0, 65536).set(rvc);
     e.reset();
     const j = o.jit ?? true;
     this.jitThreshold = j === false ? 0 : j === true ? DEFAULT_CORE_JIT_THRESHOLD : Math.max(1, j | 0);

@@ -17,7 +17,7 @@ import { MIP_MEIP, MIP_SEIP, type TimeSource } from "../core/interrupts.ts";
 import type { IrqLine } from "../core/irq.ts";
 import { Hart } from "../cpu/hart.ts";
 import { AUX_BYTES } from "../cpu/state.ts";
-import { WASM_CORE_AUX_BYTES, WasmHart } from "../cpu/wasm-core.ts";
+import { WASM_CORE_AUX_BYTES, WasmHart, wasmCoreUnsupported } from "../cpu/wasm-core.ts";
 import { parseElf } from "./elf.ts";
 import { HtifWatcher } from "./htif.ts";
 import {
@@ -221,6 +221,9 @@ export class VirtMachine {
     return this.board.htif !== undefined;
   }
   /** The guest's exit code once runSlice() has returned "poweroff". */
+  /** Set when the machine was asked for the wasm core and runs on the TypeScript hart instead: why. */
+  coreNote: string | undefined;
+
   get exitCode(): number | undefined {
     return this.exit;
   }
@@ -310,8 +313,15 @@ export class VirtMachine {
     // cycle with a time source that forwards once the CLINT exists.
     let clint: Clint | undefined;
     const time: TimeSource = { mtime: () => clint!.mtime() };
+    // The wasm core needs RAM and its region in one WebAssembly memory; where the host cannot give one that
+    // large, the machine runs on the TypeScript hart instead and says why (coreNote).
+    const unsupported = o.wasmCore !== undefined ? wasmCoreUnsupported(mem) : undefined;
+    this.coreNote =
+      unsupported !== undefined
+        ? `the WebAssembly core is unavailable (${unsupported}): running the TypeScript hart`
+        : undefined;
     const hart =
-      o.wasmCore !== undefined
+      o.wasmCore !== undefined && unsupported === undefined
         ? new WasmHart({ hartId: 0, mem, bus, time, module: o.wasmCore, jit: o.jit })
         : new Hart({ hartId: 0, mem, bus, time, jit: o.jit, jitBackend: o.jitBackend });
     if (o.trace !== undefined) hart.trace = o.trace;

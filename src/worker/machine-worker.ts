@@ -209,6 +209,7 @@ async function boot(config: MachineConfig): Promise<void> {
     fail("boot", e);
     return;
   }
+  if (machine.coreNote !== undefined) post({ type: "notice", message: machine.coreNote });
 
   const s: Session = {
     machine,

@@ -225,8 +225,6 @@ export let wTlb: usize = 0;
 let fillCount: u32 = 0;
 let superFills: u32 = 0;
 let walkLevel: u32 = 0;
-/** Whole-TLB flushes so far: the run loop drops its cached fetch page when this moves. */
-let tlbFlushes: u32 = 0;
 
 // ---- host-facing API ------------------------------------------------------------------------------------
 
@@ -468,7 +466,6 @@ function selectTlbSets(): void {
 }
 
 function flushTlb(): void {
-  tlbFlushes++;
   const n = fillCount;
   if (n >= FILL_LOG) {
     for (let kind: u32 = 0; kind < 3; kind++)
@@ -569,7 +566,14 @@ function walk(va: u64, access: u32, p: u32): i64 {
       if ((pte & PTE_R) == 0 && !((mstatus & MSTATUS_MXR) != 0 && (pte & PTE_X) != 0)) return -1;
     } else if ((pte & PTE_W) == 0) return -1;
     const need = access == ACCESS_STORE ? PTE_A | PTE_D : PTE_A;
-    if ((pte & need) != need) store<u32>(at, <u32>(pte | need));
+    if ((pte & need) != need) {
+      // Setting A/D is a store too: a page table sharing a page with compiled code drops that code.
+      if (load<u8>(base + CODE_PAGES_OFF + (at >> 12)) != 0) {
+        hostCodeWritten(<u32>(at >> 12));
+        jitExit = 1;
+      }
+      store<u32>(at, <u32>(pte | need));
+    }
     walkLevel = <u32>level;
     return <i64>((ppn << 12) + (va & ((<u64>1 << shift) - 1) & ~(<u64>0xfff)));
   }
@@ -1156,7 +1160,11 @@ function amo(insn: u32): u64 {
   const f3 = (insn >> 12) & 7;
   const f5 = insn >> 27;
   const va = xr(rs1);
-  if (f3 != 2 && f3 != 3) {
+  // An illegal encoding traps as such before any address check (illegal instruction outranks the misaligned
+  // and page-fault exceptions): funct3 W or D; funct5 LR, SC or an AMO; LR with rs2 = 0.
+  const validF5 =
+    f5 <= 4 || f5 == 0x08 || f5 == 0x0c || f5 == 0x10 || f5 == 0x14 || f5 == 0x18 || f5 == 0x1c;
+  if ((f3 != 2 && f3 != 3) || !validF5 || (f5 == 2 && rs2 != 0)) {
     raise(CAUSE_ILLEGAL, <u64>insn);
     return 0;
   }
@@ -1794,7 +1802,6 @@ function inner(n: i32, budget: i32): i32 {
       case 0x1c: {
         // SYSTEM
         instretNow = instret + <u64>n;
-        const flushes = tlbFlushes;
         const r = system(insn, pc, <u32>len);
         if (trapCause >= 0) break;
         if (r == SYS_JUMPED) {
@@ -1807,7 +1814,8 @@ function inner(n: i32, budget: i32): i32 {
         if (r == SYS_WRITE) xw(rd, csrValue);
         // Translation may have changed (satp, SFENCE.VMA, MXR): drop the cached fetch page. An interrupt
         // may have become takeable (or a stop was asked): retire here and leave, so it comes first.
-        if (flushes != tlbFlushes) fLimit = 0;
+        // (A one-page SFENCE.VMA may have dropped the page we fetch from: forget it after every SYSTEM.)
+        fLimit = 0;
         entry = true;
         if (stopRequested || waiting || pendingInterrupt() >= 0) {
           n++;
