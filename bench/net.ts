@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseNetFeatures } from "../devices/virtio-net/net-features.ts";
+import { loadCoreModule } from "../src/cli/core-module.ts";
 import { MachinePair } from "../src/testing/machine-pair.ts";
 
 export const NET_OFFLOADS_OFF = "-CSUM,-GUEST_CSUM,-MRG_RXBUF";
@@ -32,13 +33,16 @@ interface Rig {
   transfers: number;
 }
 
-async function rig(images: string, label: string, features: string, jitBackend: "js" | "wasm"): Promise<Rig> {
+/** The hart the pairs run: the WebAssembly core (the CLI's and the page's default) or the TypeScript hart. */
+export type NetCore = "wasm" | "js";
+
+async function rig(images: string, label: string, features: string, core: NetCore): Promise<Rig> {
   const f = parseNetFeatures(features);
   if (!f.ok) throw new Error(f.error);
   const img = (n: string) => new Uint8Array(readFileSync(join(images, n)));
   const p = new MachinePair(
     { firmware: img("fw_dynamic.bin"), kernel: img("Image"), initrd: img("initramfs.cpio"), bootargs: "console=ttyS0" },
-    { features: f.features, jitBackend },
+    { features: f.features, wasmCore: core === "wasm" ? loadCoreModule() : undefined },
   );
   await p.boot();
   await p.exec(p.a, "ip addr add 10.0.0.1/24 dev eth0; ip link set eth0 up");
@@ -97,10 +101,10 @@ function median(xs: number[]): number {
  */
 export async function netBench(
   images: string,
-  jitBackend: "js" | "wasm" = "js",
+  core: NetCore = "wasm",
 ): Promise<{ figures: NetFigures[]; markdown: string }> {
-  const onRig = await rig(images, "offloads on", "", jitBackend);
-  const offRig = await rig(images, "offloads off", NET_OFFLOADS_OFF, jitBackend);
+  const onRig = await rig(images, "offloads on", "", core);
+  const offRig = await rig(images, "offloads off", NET_OFFLOADS_OFF, core);
   await transfer(onRig);
   await transfer(offRig);
   const ons: NetFigures[] = [];
@@ -142,7 +146,7 @@ export async function netBench(
   const steadyRatio = (on.steadyMibPerSecond ?? 0) / (off.steadyMibPerSecond ?? 1);
   const markdown = `## Guest-to-guest TCP over the loopback backend (issue 5)
 
-Two vireo machines in one Node process, virtio-net back to back; \`nc HOST PORT -e cat FILE\` moves a file from one guest to
+Two vireo machines in one Node process (${core === "wasm" ? "the WebAssembly core with its block compiler" : "the TypeScript hart"}), virtio-net back to back; \`nc HOST PORT -e cat FILE\` moves a file from one guest to
 the other. One pair boots with every offload, one with them off; each moves the ${MIB} MiB file once untimed (warm-up), then
 ${RUNS} times it moves a ${SMALL_MIB} MiB file and the ${MIB} MiB file, the two pairs alternating. Host wall time of each transfer,
 from typing the command to the receiver's shell printing its marker. "End to end" is ${MIB} MiB over that time, so it includes

@@ -21,6 +21,8 @@ export interface PairNodeOptions {
   /** The harts' block compiler (default on). */
   jit?: boolean;
   jitBackend?: "js" | "wasm";
+  /** The WebAssembly core (VirtMachineOptions.wasmCore); without it the TypeScript hart. */
+  wasmCore?: WebAssembly.Module;
 }
 
 /** Host time per machine per turn: short, so a packet's round trip through both guests stays short. */
@@ -51,6 +53,7 @@ export class PairNode {
       memMiB: o.memMiB ?? 256,
       jit: o.jit,
       jitBackend: o.jitBackend,
+      wasmCore: o.wasmCore,
       virtioTransport: o.transport ?? "mmio",
       net,
       firmware: images.firmware,
