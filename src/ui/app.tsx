@@ -93,6 +93,9 @@ export function App({ client, initialConfig, warnings, relayDefault, live }: Pro
   useEffect(() => {
     // main.tsx booted the initial configuration before the first render; boot again only on a change.
     if (client.bootedConfig !== config) client.boot(config);
+    // Every listener is subscribed by now (children's effects and this component's earlier ones ran first):
+    // let the messages held since the boot through.
+    client.ready();
   }, [client, config]);
 
   // A worker that stops reporting while it should be running is stuck (an emulator bug, or a

@@ -43,6 +43,12 @@ export class MachineClient {
     capture: new Set(),
   };
   private readonly encoder = new TextEncoder();
+  /**
+   * The page boots before React has rendered (main.tsx): the worker's first messages (phase, progress,
+   * console bytes, notices) are held here until the app has subscribed and calls ready(), then delivered in
+   * order — none is lost to a listener that did not exist yet.
+   */
+  private held: FromWorker[] | undefined = [];
   private readonly statsWaiting: ((stats: HartStats) => void)[] = [];
 
   constructor() {
@@ -50,10 +56,20 @@ export class MachineClient {
       type: "module",
       name: "vireo-machine",
     });
-    this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.dispatch(e.data);
+    this.worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      if (this.held !== undefined) this.held.push(e.data);
+      else this.dispatch(e.data);
+    };
     this.worker.onerror = (e) => {
       for (const l of this.listeners.error) l("worker", e.message || "the machine worker failed to start");
     };
+  }
+
+  /** The app has subscribed: deliver what was held, and everything from now on as it comes. */
+  ready(): void {
+    const held = this.held;
+    this.held = undefined;
+    for (const msg of held ?? []) this.dispatch(msg);
   }
 
   on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void {
