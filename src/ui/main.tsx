@@ -1,10 +1,6 @@
 // Entry point: reads the configuration from the URL, starts the machine worker once for the page's
 // life (outside React, so StrictMode's double effects never start two machines) and renders the app.
 
-import { StrictMode } from "react";
-import { createRoot } from "react-dom/client";
-import { App } from "./app.tsx";
-import "./app.css";
 import { defaultRelayUrl, parseConfig, parseUiLive } from "./config.ts";
 import { MachineClient } from "./machine-client.ts";
 
@@ -26,11 +22,12 @@ if (root) {
     stats: () => client.stats(),
     setSnapshots: (on, devices) => client.setSnapshots(on, devices),
   };
-  // Boot now: the worker downloads the images, compiles the core and starts the hart while React renders.
+  // Boot now: the worker downloads the images, compiles the core and starts the hart while React, xterm and
+  // the app load (a separate chunk) and render. The client holds the worker's messages until the app is ready.
   client.boot(config);
-  createRoot(root).render(
-    <StrictMode>
-      <App client={client} initialConfig={config} warnings={warnings} relayDefault={relayUrl} live={live} />
-    </StrictMode>,
-  );
+  import("./render.tsx")
+    .then(({ render }) => render(root, client, config, warnings, relayUrl, live))
+    .catch((e: unknown) => {
+      root.textContent = `vireo: the page failed to load: ${(e as Error)?.message ?? e}`;
+    });
 }
