@@ -3,20 +3,10 @@
 import { describe, expect, it } from "vitest";
 import { Bus } from "../core/bus.ts";
 import { GuestMemory } from "../core/guest-memory.ts";
+import { rng } from "../testing/rng.ts";
 import { Hart } from "./hart.ts";
 
 const RAM_BASE = 0x8000_0000;
-
-/** xorshift32: small, seedable, good enough to spray bits. */
-function rng(seed: number): () => number {
-  let s = seed | 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s | 0;
-  };
-}
 
 function fuzzOnce(seed: number, instructions: number): { retired: number; traps: number } {
   const next = rng(seed);

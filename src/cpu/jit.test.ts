@@ -6,21 +6,12 @@
 import { describe, expect, it } from "vitest";
 import { Bus } from "../core/bus.ts";
 import { GuestMemory } from "../core/guest-memory.ts";
+import { rng } from "../testing/rng.ts";
 import { Hart } from "./hart.ts";
 import { AUX_BYTES } from "./state.ts";
 
 const RAM_BASE = 0x8000_0000;
 const RAM_SIZE = 1 << 16;
-
-function rng(seed: number): () => number {
-  let s = seed | 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s | 0;
-  };
-}
 
 /** An I-type/R-type/etc. word with a random body and one of the opcodes the block compiler takes. */
 function randomWord(next: () => number): number {

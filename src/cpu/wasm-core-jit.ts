@@ -323,6 +323,15 @@ function emitBody(insns: Insn[], loops: boolean, base: number): W {
     c.op(LGET).u(L_N).op(I32CONST).s32(count).op(I32ADD).op(LSET).u(L_N);
     c.op(BR).u(depth);
   };
+  /** The loop's back edge, taken: count the pass; leave at the entry when the budget has no room for another. */
+  const nextPass = (): void => {
+    c.op(LGET).u(L_N).op(I32CONST).s32(L).op(I32ADD).op(LSET).u(L_N);
+    c.op(LGET).u(L_N).op(I32CONST).s32(L).op(I32ADD).op(LGET).u(L_REM).op(I32GTS, IF, VOID);
+    depth++;
+    exit(0, () => c.op(LGET).u(L_PC));
+    c.op(END);
+    depth--;
+  };
   /** After a slow path: leave when it trapped (the instruction at k did not retire). */
   const trapExit = (k: number, at: number): void => {
     c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32GES).op(IF, VOID);
@@ -471,12 +480,7 @@ function emitBody(insns: Insn[], loops: boolean, base: number): W {
         pcPlus(at + len);
         setX(rd);
         if (loops && last) {
-          c.op(LGET).u(L_N).op(I32CONST).s32(L).op(I32ADD).op(LSET).u(L_N);
-          c.op(LGET).u(L_N).op(I32CONST).s32(L).op(I32ADD).op(LGET).u(L_REM).op(I32GTS, IF, VOID);
-          depth++;
-          exit(0, () => c.op(LGET).u(L_PC));
-          c.op(END);
-          depth--;
+          nextPass();
           c.op(BR).u(0); // $top
         } else if (last) exit(k + 1, () => pcPlus(at + jalImm(insn)));
         break;
@@ -500,12 +504,7 @@ function emitBody(insns: Insn[], loops: boolean, base: number): W {
           // Taken: another pass if the budget allows one.
           c.op(IF, VOID);
           depth++;
-          c.op(LGET).u(L_N).op(I32CONST).s32(L).op(I32ADD).op(LSET).u(L_N);
-          c.op(LGET).u(L_N).op(I32CONST).s32(L).op(I32ADD).op(LGET).u(L_REM).op(I32GTS, IF, VOID);
-          depth++;
-          exit(0, () => c.op(LGET).u(L_PC));
-          c.op(END);
-          depth--;
+          nextPass();
           c.op(BR).u(1); // $top: depth 1 from inside this if
           c.op(END);
           depth--;
@@ -840,14 +839,12 @@ export class CoreJit {
     const set = this.pageSlots.get(page);
     if (set !== undefined) {
       for (const slot of set) {
-        const index = this.slotIndex[slot];
-        if (this.fns[slot] === index) {
+        // The core still points at this block: make it count the slot up again.
+        if (this.fns[slot] === this.slotIndex[slot]) {
           this.fns[slot] = 0;
           this.tags[slot] = -1;
         }
-        this.slotIndex[slot] = 0;
-        this.env.table.set(index, null as never);
-        this.free.push(index);
+        this.release(slot);
       }
       this.pageSlots.delete(page);
     }
@@ -866,14 +863,7 @@ export class CoreJit {
     this.epoch++;
     this.queue = [];
     this.pageGen.fill(0);
-    for (const set of this.pageSlots.values()) {
-      for (const slot of set) {
-        const index = this.slotIndex[slot];
-        this.slotIndex[slot] = 0;
-        this.env.table.set(index, null as never);
-        this.free.push(index);
-      }
-    }
+    for (const set of this.pageSlots.values()) for (const slot of set) this.release(slot);
     this.pageSlots.clear();
   }
 }

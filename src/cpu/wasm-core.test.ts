@@ -8,21 +8,12 @@ import { describe, expect, it } from "vitest";
 import { loadCoreModule } from "../cli/core-module.ts";
 import { Bus } from "../core/bus.ts";
 import { GuestMemory } from "../core/guest-memory.ts";
+import { rng } from "../testing/rng.ts";
 import { Hart } from "./hart.ts";
 import { WASM_CORE_AUX_BYTES, WasmHart, wasmCoreUnsupported } from "./wasm-core.ts";
 
 const RAM_BASE = 0x8000_0000;
 const RAM_SIZE = 1 << 16;
-
-function rng(seed: number): () => number {
-  let s = seed | 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s | 0;
-  };
-}
 
 /** CSRs worth hitting: the trap/status set, counters, FP, satp (bare/Sv39 with garbage roots), PMP. */
 const CSRS = [

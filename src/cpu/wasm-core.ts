@@ -36,7 +36,6 @@ interface CoreExports {
   dmaWrite(lo: number, hi: number, len: number): void;
   nextTimerDeadline(): number;
   readMip(): number;
-  pendingInterrupt(): number;
   csrPeekLo(csr: number): number;
   csrPeekHi(): number;
   csrPoke(csr: number, lo: number, hi: number): void;

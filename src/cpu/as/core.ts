@@ -210,9 +210,6 @@ let jitThreshold: i32 = 0;
  * so, the instruction did not retire), a store into compiled code, or a device asking to stop.
  */
 export let jitExit: i32 = 0;
-/** Calls into compiled blocks and the instructions they retired (counters for the host). */
-export let jitCalls: f64 = 0;
-export let jitRetired: f64 = 0;
 
 /** The trap the current instruction raised (-1 = none) and its tval. */
 export let trapCause: i32 = -1;
@@ -1454,8 +1451,6 @@ function inner(n: i32, budget: i32): i32 {
             if (r < 0) break; // the block wants more budget than is left
             ran = true;
             n += r;
-            jitCalls += 1;
-            jitRetired += <f64>r;
             pc = load<u64>(base + PC_OFF);
             // A trap: pc names the faulting instruction, the ones before it retired.
             if (trapCause >= 0) break;
