@@ -133,6 +133,17 @@ describe("ExecDriver", () => {
     expect(d.feed(bytes("6n"))).toBe("(true); echo vireo-exit=$?; poweroff -f\n");
   });
 
+  it("sees the prompt when a kernel log line follows it", () => {
+    const d = new ExecDriver("true");
+    expect(
+      d.feed(bytes("vireo:~# \x1b[6n[    3.452234] IPv6: ADDRCONF(NETDEV_CHANGE): eth0: link becomes ready\r\n")),
+    ).toBe("(true); echo vireo-exit=$?; poweroff -f\n");
+    const e = new ExecDriver("true");
+    expect(e.feed(bytes("vireo:~# [    3.45] half a kernel li"))).toBe("(true); echo vireo-exit=$?; poweroff -f\n");
+    const f = new ExecDriver("true");
+    expect(f.feed(bytes("vireo:~# ls\r\n[    3.45] eth0: link becomes ready\r\n"))).toBeUndefined();
+  });
+
   it("does not mistake a prompt in the middle of the output", () => {
     const d = new ExecDriver("true");
     expect(d.feed(bytes("vireo:~# echo\r\n"))).toBeUndefined();

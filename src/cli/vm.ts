@@ -17,6 +17,7 @@ import { createNetBackend, isNetBackendKind, NET_BACKEND_KINDS, type NetBackendK
 import { PcapWriter } from "../net/link/pcap.ts";
 import { StackBackend } from "../net/stack-backend.ts";
 import { parseMac } from "../net/wire/bytes.ts";
+import { consoleText, PROMPT_RE } from "./console-text.ts";
 import { loadCoreModule } from "./core-module.ts";
 import { openDiskImage } from "./file-block-backend.ts";
 import { GuestProfiler, PROFILE_CHUNK } from "./guest-profile.ts";
@@ -325,13 +326,8 @@ export function parseCli(argv: string[]): CliOptions {
   return o;
 }
 
-/** Matches the guest shell prompt at the very end of the console output (guest/ sets PS1). */
-export const PROMPT_RE = /vireo:[^#\n]*# $/;
-/**
- * Terminal control sequences (CSI) are not text: busybox's line editor follows its prompt with
- * ESC [ 6 n (a cursor-position query), so they are dropped before looking for the prompt.
- */
-const CSI_RE = new RegExp(`${String.fromCharCode(0x1b)}\\[[0-9;?]*[ -/]*[@-~]`, "g");
+export { PROMPT_RE };
+
 const EXIT_MARK_RE = /vireo-exit=(\d+)(?=\D)/g;
 
 /**
@@ -357,7 +353,7 @@ export class ExecDriver {
     const text = this.tail + chunk;
     let typeNow: string | undefined;
     if (!this.typed) {
-      if (PROMPT_RE.test(text.replace(CSI_RE, ""))) {
+      if (PROMPT_RE.test(consoleText(text))) {
         this.typed = true;
         typeNow = this.line;
       }
@@ -365,7 +361,7 @@ export class ExecDriver {
       for (const m of text.matchAll(EXIT_MARK_RE)) this.status = Number(m[1]);
     }
     // Keep enough to see a prompt or a marker split across chunks, and no more.
-    this.tail = text.slice(-256);
+    this.tail = text.slice(-1024);
     return typeNow;
   }
 }

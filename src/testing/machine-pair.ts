@@ -3,6 +3,7 @@
 // each console a tiny expect-style interface (wait for text, type a command, read its exit status).
 
 import { VirtioNet } from "../../devices/virtio-net/virtio-net.ts";
+import { consoleText, PROMPT_RE } from "../cli/console-text.ts";
 import { VirtMachine } from "../machine/virt.ts";
 import { createLoopbackPair } from "../net/link/loopback.ts";
 
@@ -27,8 +28,6 @@ export interface PairNodeOptions {
 
 /** Host time per machine per turn: short, so a packet's round trip through both guests stays short. */
 const SLICE_MS = Number(process.env.VIREO_PAIR_SLICE_MS ?? 5);
-const PROMPT_RE = /vireo:[^#\n]*# $/;
-const CSI_RE = new RegExp(`${String.fromCharCode(0x1b)}\\[[0-9;?]*[ -/]*[@-~]`, "g");
 
 /** One machine of the pair and its console. */
 export class PairNode {
@@ -86,14 +85,14 @@ export class PairNode {
 
   /** Takes the output collected so far if it matches `re`. */
   take(re: RegExp): RegExpMatchArray | undefined {
-    const clean = this.out.replace(CSI_RE, "");
+    const clean = consoleText(this.out);
     const m = clean.match(re);
     if (m) this.out = clean.slice((m.index ?? 0) + m[0].length);
     return m ?? undefined;
   }
 
   get atPrompt(): boolean {
-    return PROMPT_RE.test(this.out.replace(CSI_RE, ""));
+    return PROMPT_RE.test(consoleText(this.out));
   }
 }
 
