@@ -1,18 +1,22 @@
 // The block compiler of the WebAssembly core (tier 1 over the interpreter in src/cpu/as/core.ts). When the
-// core has entered a block often enough it calls jitCompile(off, pc): this file decodes the guest code at RAM
-// offset `off` — straight on through conditional branches not taken, up to a jump, an instruction it leaves to
-// the interpreter (SYSTEM, atomics, floating point, FENCE), the end of the 4 KiB page or MAX_INSNS — and emits
-// one WebAssembly function that imports the core's memory, slow paths and globals. The function goes into the
-// core's table; the core calls it with call_indirect.
+// core has entered a block often enough it calls jitCompile(off, slot): this file decodes the guest code at RAM
+// offset `off` — straight on through conditional branches not taken and jumps within the page, up to an
+// indirect jump, an instruction it leaves to the interpreter (SYSTEM, atomics, floating point, FENCE), the end
+// of the 4 KiB page, another block of the region or MAX_INSNS — together with the blocks of the same page it
+// continues at that are nearly hot too, and emits the lot as one WebAssembly function (a region) that imports
+// the core's memory, slow paths and globals. The function goes into the core's table; the core calls it with
+// call_indirect, naming the block to start at.
 //
-// Inside a block the guest registers live in wasm locals: loaded once at entry, written back once at the exit.
-// A block ending in a branch back to its own start is a wasm loop (budget checked per pass). Loads and stores
-// check the core's TLB inline and call the core on a miss; a trap there leaves the block with the registers of
-// the instructions before it written back, pc naming the faulting instruction and the count of those retired
-// (precise traps, exact instret). Blocks never cross a page and are keyed by RAM offset, and everything that
-// depends on the virtual pc is computed from the pc the block is entered with, so a block is valid for any
-// mapping of its page and any privilege; pages holding compiled code are write-watched (stores there take the
-// core's slow path, which calls codeWritten; device DMA is watched by the host), so stale code never runs.
+// Inside a region control passes from block to block without returning to the core (72% of the transitions
+// between compiled blocks in the CPU workload stayed in their page). Inside a block the guest registers live
+// in wasm locals: loaded when it is entered, written back when it is left; a block branching back to its own
+// start is a wasm loop that keeps them there (budget checked per pass). Loads and stores check the core's TLB
+// inline and call the core on a miss; a trap there leaves with the registers of the instructions before it
+// written back, pc naming the faulting instruction and the count of those retired (precise traps, exact
+// instret). Regions never cross a page and are keyed by RAM offset, and everything that depends on the
+// virtual pc is computed from the pc the region is entered with, so a region is valid for any mapping of its
+// page and any privilege; pages holding compiled code are write-watched (stores there take the core's slow
+// path, which calls codeWritten; device DMA is watched by the host), so stale code never runs.
 
 /** Instructions per block at most. */
 export const MAX_INSNS = 96;
@@ -48,6 +52,7 @@ export interface CoreJitEnv {
     wTlb: WebAssembly.Global;
     unmapStorePage(page: number): void;
     jitTagAddress(): number;
+    jitCountAddress(): number;
     jitFnAddress(): number;
     codePagesAddress(): number;
   };
@@ -113,6 +118,7 @@ const IF = 0x04;
 const ELSE = 0x05;
 const END = 0x0b;
 const BR = 0x0c;
+const BR_TABLE = 0x0e;
 const RETURN = 0x0f;
 const CALL = 0x10;
 const DROP = 0x1a;
@@ -149,16 +155,20 @@ const G_EXIT = 1;
 const G_RTLB = 2;
 const G_WTLB = 3;
 
-// locals: params pc (i64) 0, rem (i32) 1; then n (i32), next (i64), va (i64), e (i32), rT (i32), wT (i32), x1..x31
+// locals: params pc (i64) 0, rem (i32) 1, blk (i32) 2; then n (i32), next (i64), va (i64), e (i32), rT (i32),
+// wT (i32), pb (i64: the page's virtual address), x1..x31, tgt (i32: the block to go on at, -1 to leave)
 const L_PC = 0;
 const L_REM = 1;
-const L_N = 2;
-const L_NEXT = 3;
-const L_VA = 4;
-const L_E = 5;
-const L_RT = 6;
-const L_WT = 7;
-const L_X = 7; // x[r] is local L_X + r (r ≥ 1)
+const L_BLK = 2;
+const L_N = 3;
+const L_NEXT = 4;
+const L_VA = 5;
+const L_E = 6;
+const L_RT = 7;
+const L_WT = 8;
+const L_PB = 9;
+const L_X = 9; // x[r] is local L_X + r (r ≥ 1)
+const L_TGT = 41;
 
 interface Insn {
   insn: number;
@@ -210,14 +220,23 @@ function jalImm(insn: number): number {
   return ((insn >> 11) & ~0xfffff) | (insn & 0xff000) | ((insn >>> 9) & 0x800) | ((insn >>> 20) & 0x7fe);
 }
 
-/** Decodes the block at RAM offset `off`: the instructions and whether its last one branches back to the start. */
-export function decodeBlock(u16: Uint16Array, rvc: Int32Array, off: number): { insns: Insn[]; loops: boolean } {
+/**
+ * Decodes the block at RAM offset `off`: the instructions and whether its last one branches back to the start.
+ * It ends before any RAM offset in `stops` (the other blocks of a region, so no code is compiled twice).
+ */
+export function decodeBlock(
+  u16: Uint16Array,
+  rvc: Int32Array,
+  off: number,
+  stops?: Set<number>,
+): { insns: Insn[]; loops: boolean } {
   const pageEnd = ((off | 4095) >>> 0) + 1;
   const insns: Insn[] = [];
   const seen = new Set<number>();
   let o = off;
   let loops = false;
   while (insns.length < MAX_INSNS && o + 2 <= pageEnd) {
+    if (stops?.has(o) && o !== off) break;
     const lo = u16[o >>> 1];
     let insn: number;
     let len: number;
@@ -258,341 +277,420 @@ export function decodeBlock(u16: Uint16Array, rvc: Int32Array, off: number): { i
   return { insns, loops };
 }
 
-/** Emits the block's function body (locals + code). */
-function emitBody(insns: Insn[], loops: boolean, base: number): W {
-  const L = insns.length;
-  // Registers the block writes (written back at every exit) and those it loads at entry: the ones read before
-  // the block writes them, and the written ones not yet written when an exit can happen (a side exit, a trap
-  // in a load or store), which must then still hold their value from the entry.
-  const dirty = new Set<number>();
-  for (const { insn } of insns) {
+/** One block of a region: where it starts in its page and its instructions. */
+export interface RegionBlock {
+  /** Offset of its first instruction in the page. */
+  start: number;
+  insns: Insn[];
+}
+
+/** In-page targets a block may continue at: taken branches, and the instruction after it or its jump target. */
+export function blockSuccessors(b: RegionBlock): number[] {
+  const out: number[] = [];
+  const n = b.insns.length;
+  b.insns.forEach(({ insn, at, len }, k) => {
     const op = insn & 0x7f;
-    const rd = (insn >>> 7) & 31;
-    if (op !== 0x23 && op !== 0x63 && rd !== 0) dirty.add(rd);
-  }
-  const used = new Set<number>();
-  const written = new Set<number>();
-  for (const { insn } of insns) {
-    const op = insn & 0x7f;
-    const rs1 = (insn >>> 15) & 31;
-    const rs2 = (insn >>> 20) & 31;
-    const rd = (insn >>> 7) & 31;
-    if (op !== 0x37 && op !== 0x17 && op !== 0x6f && !written.has(rs1)) used.add(rs1);
-    if ((op === 0x33 || op === 0x3b || op === 0x23 || op === 0x63) && !written.has(rs2)) used.add(rs2);
-    if (op === 0x63 || op === 0x03 || op === 0x23) for (const r of dirty) if (!written.has(r)) used.add(r);
-    if (op !== 0x23 && op !== 0x63 && rd !== 0) written.add(rd);
-  }
-  used.delete(0);
+    if (op === 0x63) out.push(b.start + at + branchImm(insn));
+    if (k === n - 1) {
+      if (op === 0x6f) out.push(b.start + at + jalImm(insn));
+      else if (op !== 0x67) out.push(b.start + at + len);
+    }
+  });
+  return out.filter((t) => t >= 0 && t < 4096);
+}
+
+/**
+ * Emits a region's function body (locals + code): the blocks of one page, entered at block `blk`. Control
+ * passes from block to block inside the function (a `br_table` dispatch) while the target is one of the
+ * region's blocks and the budget has room for all of it. Inside a block the guest registers live in locals:
+ * loaded when the block is entered, written back when it is left; a block's jump to its own start is a plain
+ * wasm loop that keeps them in the locals.
+ */
+export function emitRegion(blocks: RegionBlock[], base: number): W {
+  const K = blocks.length;
+  const indexOf = new Map<number, number>();
+  let maxL = 0;
+  blocks.forEach((b, j) => {
+    indexOf.set(b.start, j);
+    maxL = Math.max(maxL, b.insns.length);
+  });
 
   const c = new W();
-  // locals: n i32, next i64, va i64, e i32, rT i32, wT i32, x1..x31 i64
-  c.u(5).u(1).op(I32).u(2).op(I64).u(1).op(I32).u(2).op(I32).u(31).op(I64);
-  // Not enough budget left for one pass: let the interpreter go on.
-  c.op(LGET).u(L_REM).op(I32CONST).s32(L).op(I32LTS, IF, VOID, I32CONST).s32(-1).op(RETURN, END);
+  // locals: n i32, next i64, va i64, e i32, rT i32, wT i32, pb i64, x1..x31 i64, tgt i32
+  c.u(7).u(1).op(I32).u(2).op(I64).u(1).op(I32).u(2).op(I32).u(1).op(I64).u(31).op(I64).u(1).op(I32);
+  // Not enough budget left for the longest block: let the interpreter go on.
+  c.op(LGET).u(L_REM).op(I32CONST).s32(maxL).op(I32LTS, IF, VOID, I32CONST).s32(-1).op(RETURN, END);
   c.op(GGET).u(G_RTLB).op(LSET).u(L_RT);
   c.op(GGET).u(G_WTLB).op(LSET).u(L_WT);
-  for (const r of used)
-    c.op(I32CONST)
-      .s32(0)
-      .op(I64LOAD)
-      .u(3)
-      .u(base + r * 8)
-      .op(LSET)
-      .u(L_X + r);
+  c.op(LGET).u(L_PC).op(I64CONST).s64(-4096).op(I64AND).op(LSET).u(L_PB);
 
   c.op(BLOCK, VOID); // $exit
-  if (loops) c.op(LOOP, VOID); // $top
-  // Structured nesting below $exit: depth of the current position.
-  let depth = loops ? 1 : 0;
+  c.op(LOOP, VOID); // $disp
+  for (let j = 0; j < K; j++) c.op(BLOCK, VOID); // $b(K-1) … $b0
+  c.op(LGET)
+    .u(L_BLK)
+    .op(BR_TABLE)
+    .u(K - 1);
+  for (let j = 0; j < K - 1; j++) c.u(j);
+  c.u(K - 1);
 
-  const getX = (r: number): void => {
-    if (r === 0) c.op(I64CONST).s64(0);
-    else c.op(LGET).u(L_X + r);
-  };
-  const setX = (r: number): void => {
-    if (r === 0) c.op(DROP);
-    else c.op(LSET).u(L_X + r);
-  };
-  const pcPlus = (delta: number): void => {
-    c.op(LGET).u(L_PC).op(I64CONST).s64(delta).op(I64ADD);
-  };
-  /** Leaves the block with `count` more instructions retired and the next pc on... computed by emitPc. */
-  const exit = (count: number, emitPc: () => void): void => {
-    emitPc();
-    c.op(LSET).u(L_NEXT);
-    c.op(LGET).u(L_N).op(I32CONST).s32(count).op(I32ADD).op(LSET).u(L_N);
-    c.op(BR).u(depth);
-  };
-  /** The loop's back edge, taken: count the pass; leave at the entry when the budget has no room for another. */
-  const nextPass = (): void => {
-    c.op(LGET).u(L_N).op(I32CONST).s32(L).op(I32ADD).op(LSET).u(L_N);
-    c.op(LGET).u(L_N).op(I32CONST).s32(L).op(I32ADD).op(LGET).u(L_REM).op(I32GTS, IF, VOID);
-    depth++;
-    exit(0, () => c.op(LGET).u(L_PC));
-    c.op(END);
-    depth--;
-  };
-  /** After a slow path: leave when it trapped (the instruction at k did not retire). */
-  const trapExit = (k: number, at: number): void => {
-    c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32GES).op(IF, VOID);
-    depth++;
-    exit(k, () => pcPlus(at));
-    c.op(END);
-    depth--;
-  };
-  /** TLB entry address for va (in L_VA) from the set in local `tlb` into L_E. */
-  const tlbEntry = (tlb: number): void => {
-    c.op(LGET).u(tlb);
-    c.op(LGET).u(L_VA).op(I64CONST).s64(12).op(I64SHRU).op(WRAP).op(I32CONST).s32(2047).op(I32AND);
-    c.op(I32CONST).s32(4).op(I32SHL).op(I32ADD).op(LSET).u(L_E);
-  };
-  /** i32 on the stack: whether va hits the entry, aligned for `size`. */
-  const tlbHit = (size: number): void => {
-    c.op(LGET)
-      .u(L_VA)
-      .op(I64CONST)
-      .s64(-4096 | (size - 1))
-      .op(I64AND);
-    c.op(LGET).u(L_E).op(I64LOAD).u(3).u(0).op(I64EQ);
-  };
-  /** The memory address of va through the entry (i32 on the stack). */
-  const hostAddr = (): void => {
-    c.op(LGET).u(L_VA).op(WRAP).op(LGET).u(L_E).op(I32LOAD).u(2).u(8).op(I32ADD);
-  };
+  for (let i = 0; i < K; i++) {
+    c.op(END); // $b(i): block i's code follows
+    const { start, insns } = blocks[i];
+    const L = insns.length;
+    // Registers the block writes (written back when it is left) and those it loads when entered: the ones read
+    // before the block writes them, and the written ones not yet written where it may be left (a branch, a
+    // load or store that may trap), which must then still hold their value from the entry.
+    const dirty = new Set<number>();
+    for (const { insn } of insns) {
+      const op = insn & 0x7f;
+      const rd = (insn >>> 7) & 31;
+      if (op !== 0x23 && op !== 0x63 && rd !== 0) dirty.add(rd);
+    }
+    const used = new Set<number>();
+    const written = new Set<number>();
+    for (const { insn } of insns) {
+      const op = insn & 0x7f;
+      const rs1 = (insn >>> 15) & 31;
+      const rs2 = (insn >>> 20) & 31;
+      const rd = (insn >>> 7) & 31;
+      if (op !== 0x37 && op !== 0x17 && op !== 0x6f && !written.has(rs1)) used.add(rs1);
+      if ((op === 0x33 || op === 0x3b || op === 0x23 || op === 0x63) && !written.has(rs2)) used.add(rs2);
+      if (op === 0x63 || op === 0x03 || op === 0x23) for (const r of dirty) if (!written.has(r)) used.add(r);
+      if (op !== 0x23 && op !== 0x63 && rd !== 0) written.add(rd);
+    }
+    used.delete(0);
 
-  for (let k = 0; k < L; k++) {
-    const { insn, at, len } = insns[k];
-    const op = insn & 0x7f;
-    const rd = (insn >>> 7) & 31;
-    const rs1 = (insn >>> 15) & 31;
-    const rs2 = (insn >>> 20) & 31;
-    const f3 = (insn >>> 12) & 7;
-    const f7 = insn >>> 25;
-    const immI = insn >> 20;
-    const last = k === L - 1;
-    switch (op) {
-      case 0x13: {
-        // OP-IMM
-        getX(rs1);
-        const sh = (insn >>> 20) & 63;
-        switch (f3) {
-          case 0:
-            c.op(I64CONST).s64(immI).op(I64ADD);
-            break;
-          case 1:
-            c.op(I64CONST).s64(sh).op(0x86);
-            break;
-          case 2:
-            c.op(I64CONST).s64(immI).op(0x53, EXTU);
-            break;
-          case 3:
-            c.op(I64CONST).s64(immI).op(0x54, EXTU);
-            break;
-          case 4:
-            c.op(I64CONST).s64(immI).op(0x85);
-            break;
-          case 5:
-            c.op(I64CONST)
-              .s64(sh)
-              .op(insn >>> 26 === 0 ? I64SHRU : 0x87);
-            break;
-          case 6:
-            c.op(I64CONST).s64(immI).op(0x84);
-            break;
-          default:
-            c.op(I64CONST).s64(immI).op(I64AND);
-        }
-        setX(rd);
-        break;
+    c.op(BLOCK, VOID); // $out
+    for (const r of used)
+      c.op(I32CONST)
+        .s32(0)
+        .op(I64LOAD)
+        .u(3)
+        .u(base + r * 8)
+        .op(LSET)
+        .u(L_X + r);
+    c.op(LOOP, VOID); // $self
+    // Nesting below $self inside block i's code.
+    let depth = 0;
+    const toSelf = (): number => depth;
+    const toOut = (): number => depth + 1;
+    const getX = (r: number): void => {
+      if (r === 0) c.op(I64CONST).s64(0);
+      else c.op(LGET).u(L_X + r);
+    };
+    const setX = (r: number): void => {
+      if (r === 0) c.op(DROP);
+      else c.op(LSET).u(L_X + r);
+    };
+    /** The virtual address of the page offset start + delta. */
+    const pcPlus = (delta: number): void => {
+      c.op(LGET)
+        .u(L_PB)
+        .op(I64CONST)
+        .s64(start + delta)
+        .op(I64ADD);
+    };
+    /** Leaves the region with `count` more instructions of this block retired and the next pc from emitPc. */
+    const exit = (count: number, emitPc: () => void): void => {
+      emitPc();
+      c.op(LSET).u(L_NEXT);
+      c.op(LGET).u(L_N).op(I32CONST).s32(count).op(I32ADD).op(LSET).u(L_N);
+      c.op(I32CONST).s32(-1).op(LSET).u(L_TGT);
+      c.op(BR).u(toOut());
+    };
+    /**
+     * Goes on at page offset `target` with `count` more retired: in the region when it has a block there and
+     * the budget has room for all of it, else leaves.
+     */
+    const goTo = (count: number, target: number): void => {
+      const j = indexOf.get(target);
+      if (j === undefined) {
+        exit(count, () => pcPlus(target - start));
+        return;
       }
-      case 0x33: {
-        // OP (RV64I + M)
-        if (f7 === 1 && f3 >= 1) {
-          getX(rs1);
-          getX(rs2);
-          c.op(I32CONST)
-            .s32(f3)
-            .op(CALL)
-            .u(f3 < 4 ? F_MULH : F_DIV);
-          setX(rd);
-          break;
-        }
-        getX(rs1);
-        getX(rs2);
-        if (f7 === 1) c.op(0x7e);
-        else if (f7 === 0x20) c.op(f3 === 0 ? 0x7d : 0x87);
-        else c.op([I64ADD, 0x86, 0x53, 0x54, 0x85, I64SHRU, 0x84, I64AND][f3]);
-        if (f7 === 0 && (f3 === 2 || f3 === 3)) c.op(EXTU);
-        setX(rd);
-        break;
-      }
-      case 0x1b: {
-        // OP-IMM-32
-        getX(rs1);
-        c.op(WRAP);
-        if (f3 === 0)
-          c.op(I32CONST)
-            .s32(insn >> 20)
-            .op(I32ADD);
-        else
-          c.op(I32CONST)
-            .s32((insn >>> 20) & 31)
-            .op(f3 === 1 ? I32SHL : f7 === 0 ? 0x76 : 0x75);
-        c.op(EXTS);
-        setX(rd);
-        break;
-      }
-      case 0x3b: {
-        // OP-32 (RV64I + M)
-        if (f7 === 1 && f3 >= 4) {
-          getX(rs1);
-          getX(rs2);
-          c.op(I32CONST).s32(f3).op(CALL).u(F_DIVW);
-          setX(rd);
-          break;
-        }
-        getX(rs1);
-        c.op(WRAP);
-        getX(rs2);
-        c.op(WRAP);
-        if (f7 === 1) c.op(0x6c);
-        else if (f7 === 0x20) c.op(f3 === 0 ? 0x6b : 0x75);
-        else c.op(f3 === 0 ? I32ADD : f3 === 1 ? I32SHL : 0x76);
-        c.op(EXTS);
-        setX(rd);
-        break;
-      }
-      case 0x37:
-        c.op(I64CONST).s64(insn & 0xfffff000);
-        setX(rd);
-        break;
-      case 0x17:
-        // pc + at, then the immediate: together they may leave the int32 range of the constants.
-        pcPlus(at);
-        c.op(I64CONST)
-          .s64(insn & 0xfffff000)
-          .op(I64ADD);
-        setX(rd);
-        break;
-      case 0x6f: {
-        // JAL: the link; then the block goes on at the target (decodeBlock followed it), loops back to its
-        // start, or ends here.
-        pcPlus(at + len);
-        setX(rd);
-        if (loops && last) {
-          nextPass();
-          c.op(BR).u(0); // $top
-        } else if (last) exit(k + 1, () => pcPlus(at + jalImm(insn)));
-        break;
-      }
-      case 0x67: {
-        // JALR: the target from rs1 before rd is written (rd may be rs1).
-        getX(rs1);
-        c.op(I64CONST).s64(immI).op(I64ADD).op(I64CONST).s64(-2).op(I64AND).op(LSET).u(L_NEXT);
-        pcPlus(at + len);
-        setX(rd);
-        exit(k + 1, () => c.op(LGET).u(L_NEXT));
-        break;
-      }
-      case 0x63: {
-        // Branch: a side exit when taken, or the loop's back edge.
-        getX(rs1);
-        getX(rs2);
-        c.op([I64EQ, 0x52, 0, 0, 0x53, 0x59, 0x54, 0x5a][f3]);
-        const target = at + branchImm(insn);
-        if (loops && last) {
-          // Taken: another pass if the budget allows one.
-          c.op(IF, VOID);
-          depth++;
-          nextPass();
-          c.op(BR).u(1); // $top: depth 1 from inside this if
-          c.op(END);
-          depth--;
-        } else {
-          c.op(IF, VOID);
-          depth++;
-          exit(k + 1, () => pcPlus(target));
-          c.op(END);
-          depth--;
-        }
-        break;
-      }
-      case 0x03: {
-        // Loads
-        const size = 1 << (f3 & 3);
-        getX(rs1);
-        c.op(I64CONST).s64(immI).op(I64ADD).op(LSET).u(L_VA);
-        tlbEntry(L_RT);
-        tlbHit(size);
-        c.op(IF, I64);
-        depth++;
-        hostAddr();
-        c.op([0x30, 0x32, 0x34, I64LOAD, 0x31, 0x33, 0x35][f3])
-          .u(f3 & 3)
-          .u(0);
-        c.op(ELSE);
-        c.op(LGET).u(L_VA).op(I32CONST).s32(size).op(CALL).u(F_LOAD);
-        if (f3 === 0) c.op(0xc2);
-        else if (f3 === 1) c.op(0xc3);
-        else if (f3 === 2) c.op(0xc4);
-        trapExit(k, at);
-        c.op(END);
-        depth--;
-        setX(rd);
-        break;
-      }
-      case 0x23: {
-        // Stores
-        const size = 1 << f3;
-        const imm = ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
-        getX(rs1);
-        c.op(I64CONST).s64(imm).op(I64ADD).op(LSET).u(L_VA);
-        tlbEntry(L_WT);
-        tlbHit(size);
+      c.op(LGET).u(L_N).op(I32CONST).s32(count).op(I32ADD).op(LSET).u(L_N);
+      c.op(LGET).u(L_PB).op(I64CONST).s64(target).op(I64ADD).op(LSET).u(L_NEXT);
+      c.op(LGET).u(L_N).op(I32CONST).s32(blocks[j].insns.length).op(I32ADD).op(LGET).u(L_REM).op(I32GTS);
+      if (j === i) {
+        // Another pass with the registers still in the locals, unless the budget is spent.
         c.op(IF, VOID);
         depth++;
-        hostAddr();
-        getX(rs2);
-        c.op([0x3c, 0x3d, 0x3e, I64STORE][f3]).u(f3).u(0);
-        c.op(ELSE);
-        c.op(LGET).u(L_VA).op(I32CONST).s32(size);
-        getX(rs2);
-        c.op(CALL).u(F_STORE);
-        // A trap (the store did not happen), a store into compiled code or a stop: leave.
-        c.op(GGET).u(G_EXIT).op(IF, VOID);
-        depth++;
-        c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32GES).op(IF, VOID);
-        depth++;
-        exit(k, () => pcPlus(at));
+        c.op(I32CONST).s32(-1).op(LSET).u(L_TGT);
+        c.op(BR).u(toOut());
         c.op(END);
         depth--;
-        exit(k + 1, () => pcPlus(at + len));
-        c.op(END);
-        depth--;
-        c.op(END);
-        depth--;
-        break;
+        c.op(BR).u(toSelf());
+      } else {
+        c.op(IF, I32, I32CONST).s32(-1).op(ELSE, I32CONST).s32(j).op(END, LSET).u(L_TGT);
+        c.op(BR).u(toOut());
       }
-      default:
-        throw new Error(`wasm-core-jit: unexpected opcode ${op}`);
+    };
+    /** After a slow path: leave when it trapped (the instruction at k did not retire). */
+    const trapExit = (k: number, at: number): void => {
+      c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32GES).op(IF, VOID);
+      depth++;
+      exit(k, () => pcPlus(at));
+      c.op(END);
+      depth--;
+    };
+    /** TLB entry address for va (in L_VA) from the set in local `tlb` into L_E. */
+    const tlbEntry = (tlb: number): void => {
+      c.op(LGET).u(tlb);
+      c.op(LGET).u(L_VA).op(I64CONST).s64(12).op(I64SHRU).op(WRAP).op(I32CONST).s32(2047).op(I32AND);
+      c.op(I32CONST).s32(4).op(I32SHL).op(I32ADD).op(LSET).u(L_E);
+    };
+    /** i32 on the stack: whether va hits the entry, aligned for `size`. */
+    const tlbHit = (size: number): void => {
+      c.op(LGET)
+        .u(L_VA)
+        .op(I64CONST)
+        .s64(-4096 | (size - 1))
+        .op(I64AND);
+      c.op(LGET).u(L_E).op(I64LOAD).u(3).u(0).op(I64EQ);
+    };
+    /** The memory address of va through the entry (i32 on the stack). */
+    const hostAddr = (): void => {
+      c.op(LGET).u(L_VA).op(WRAP).op(LGET).u(L_E).op(I32LOAD).u(2).u(8).op(I32ADD);
+    };
+
+    for (let k = 0; k < L; k++) {
+      const { insn, at, len } = insns[k];
+      const op = insn & 0x7f;
+      const rd = (insn >>> 7) & 31;
+      const rs1 = (insn >>> 15) & 31;
+      const rs2 = (insn >>> 20) & 31;
+      const f3 = (insn >>> 12) & 7;
+      const f7 = insn >>> 25;
+      const immI = insn >> 20;
+      const last = k === L - 1;
+      switch (op) {
+        case 0x13: {
+          // OP-IMM
+          getX(rs1);
+          const sh = (insn >>> 20) & 63;
+          switch (f3) {
+            case 0:
+              c.op(I64CONST).s64(immI).op(I64ADD);
+              break;
+            case 1:
+              c.op(I64CONST).s64(sh).op(0x86);
+              break;
+            case 2:
+              c.op(I64CONST).s64(immI).op(0x53, EXTU);
+              break;
+            case 3:
+              c.op(I64CONST).s64(immI).op(0x54, EXTU);
+              break;
+            case 4:
+              c.op(I64CONST).s64(immI).op(0x85);
+              break;
+            case 5:
+              c.op(I64CONST)
+                .s64(sh)
+                .op(insn >>> 26 === 0 ? I64SHRU : 0x87);
+              break;
+            case 6:
+              c.op(I64CONST).s64(immI).op(0x84);
+              break;
+            default:
+              c.op(I64CONST).s64(immI).op(I64AND);
+          }
+          setX(rd);
+          break;
+        }
+        case 0x33: {
+          // OP (RV64I + M)
+          if (f7 === 1 && f3 >= 1) {
+            getX(rs1);
+            getX(rs2);
+            c.op(I32CONST)
+              .s32(f3)
+              .op(CALL)
+              .u(f3 < 4 ? F_MULH : F_DIV);
+            setX(rd);
+            break;
+          }
+          getX(rs1);
+          getX(rs2);
+          if (f7 === 1) c.op(0x7e);
+          else if (f7 === 0x20) c.op(f3 === 0 ? 0x7d : 0x87);
+          else c.op([I64ADD, 0x86, 0x53, 0x54, 0x85, I64SHRU, 0x84, I64AND][f3]);
+          if (f7 === 0 && (f3 === 2 || f3 === 3)) c.op(EXTU);
+          setX(rd);
+          break;
+        }
+        case 0x1b: {
+          // OP-IMM-32
+          getX(rs1);
+          c.op(WRAP);
+          if (f3 === 0)
+            c.op(I32CONST)
+              .s32(insn >> 20)
+              .op(I32ADD);
+          else
+            c.op(I32CONST)
+              .s32((insn >>> 20) & 31)
+              .op(f3 === 1 ? I32SHL : f7 === 0 ? 0x76 : 0x75);
+          c.op(EXTS);
+          setX(rd);
+          break;
+        }
+        case 0x3b: {
+          // OP-32 (RV64I + M)
+          if (f7 === 1 && f3 >= 4) {
+            getX(rs1);
+            getX(rs2);
+            c.op(I32CONST).s32(f3).op(CALL).u(F_DIVW);
+            setX(rd);
+            break;
+          }
+          getX(rs1);
+          c.op(WRAP);
+          getX(rs2);
+          c.op(WRAP);
+          if (f7 === 1) c.op(0x6c);
+          else if (f7 === 0x20) c.op(f3 === 0 ? 0x6b : 0x75);
+          else c.op(f3 === 0 ? I32ADD : f3 === 1 ? I32SHL : 0x76);
+          c.op(EXTS);
+          setX(rd);
+          break;
+        }
+        case 0x37:
+          c.op(I64CONST).s64(insn & 0xfffff000);
+          setX(rd);
+          break;
+        case 0x17:
+          // pc + at, then the immediate: together they may leave the int32 range of the constants.
+          pcPlus(at);
+          c.op(I64CONST)
+            .s64(insn & 0xfffff000)
+            .op(I64ADD);
+          setX(rd);
+          break;
+        case 0x6f:
+          // JAL: the link; then the block goes on at the target (decodeBlock followed it) or ends here.
+          pcPlus(at + len);
+          setX(rd);
+          if (last) goTo(k + 1, start + at + jalImm(insn));
+          break;
+        case 0x67:
+          // JALR: the target from rs1 before rd is written (rd may be rs1).
+          getX(rs1);
+          c.op(I64CONST).s64(immI).op(I64ADD).op(I64CONST).s64(-2).op(I64AND).op(LSET).u(L_NEXT);
+          pcPlus(at + len);
+          setX(rd);
+          c.op(LGET)
+            .u(L_N)
+            .op(I32CONST)
+            .s32(k + 1)
+            .op(I32ADD)
+            .op(LSET)
+            .u(L_N);
+          c.op(I32CONST).s32(-1).op(LSET).u(L_TGT);
+          c.op(BR).u(toOut());
+          break;
+        case 0x63: {
+          // Branch: taken, it goes on at its target (in the region or out of it).
+          getX(rs1);
+          getX(rs2);
+          c.op([I64EQ, 0x52, 0, 0, 0x53, 0x59, 0x54, 0x5a][f3]);
+          c.op(IF, VOID);
+          depth++;
+          goTo(k + 1, start + at + branchImm(insn));
+          c.op(END);
+          depth--;
+          break;
+        }
+        case 0x03: {
+          // Loads
+          const size = 1 << (f3 & 3);
+          getX(rs1);
+          c.op(I64CONST).s64(immI).op(I64ADD).op(LSET).u(L_VA);
+          tlbEntry(L_RT);
+          tlbHit(size);
+          c.op(IF, I64);
+          depth++;
+          hostAddr();
+          c.op([0x30, 0x32, 0x34, I64LOAD, 0x31, 0x33, 0x35][f3])
+            .u(f3 & 3)
+            .u(0);
+          c.op(ELSE);
+          c.op(LGET).u(L_VA).op(I32CONST).s32(size).op(CALL).u(F_LOAD);
+          if (f3 === 0) c.op(0xc2);
+          else if (f3 === 1) c.op(0xc3);
+          else if (f3 === 2) c.op(0xc4);
+          trapExit(k, at);
+          c.op(END);
+          depth--;
+          setX(rd);
+          break;
+        }
+        case 0x23: {
+          // Stores
+          const size = 1 << f3;
+          const imm = ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
+          getX(rs1);
+          c.op(I64CONST).s64(imm).op(I64ADD).op(LSET).u(L_VA);
+          tlbEntry(L_WT);
+          tlbHit(size);
+          c.op(IF, VOID);
+          depth++;
+          hostAddr();
+          getX(rs2);
+          c.op([0x3c, 0x3d, 0x3e, I64STORE][f3]).u(f3).u(0);
+          c.op(ELSE);
+          c.op(LGET).u(L_VA).op(I32CONST).s32(size);
+          getX(rs2);
+          c.op(CALL).u(F_STORE);
+          // A trap (the store did not happen), a store into compiled code or a stop: leave.
+          c.op(GGET).u(G_EXIT).op(IF, VOID);
+          depth++;
+          c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32GES).op(IF, VOID);
+          depth++;
+          exit(k, () => pcPlus(at));
+          c.op(END);
+          depth--;
+          exit(k + 1, () => pcPlus(at + len));
+          c.op(END);
+          depth--;
+          c.op(END);
+          depth--;
+          break;
+        }
+        default:
+          throw new Error(`wasm-core-jit: unexpected opcode ${op}`);
+      }
     }
+    // Fell off the end: the next instruction.
+    const endOp = insns[L - 1].insn & 0x7f;
+    if (endOp !== 0x6f && endOp !== 0x67) {
+      const { at, len } = insns[L - 1];
+      goTo(L, start + at + len);
+    }
+    c.op(END); // $self
+    c.op(END); // $out
+    for (const r of dirty)
+      c.op(I32CONST)
+        .s32(0)
+        .op(LGET)
+        .u(L_X + r)
+        .op(I64STORE)
+        .u(3)
+        .u(base + r * 8);
+    // On at another block of the region, or out of it.
+    c.op(LGET).u(L_TGT).op(I32CONST).s32(0).op(I32GES, IF, VOID);
+    c.op(LGET)
+      .u(L_TGT)
+      .op(LSET)
+      .u(L_BLK)
+      .op(BR)
+      .u(1 + (K - 1 - i));
+    c.op(END);
+    c.op(BR).u(K - i);
   }
-  // Fell off the end (or through the loop's back edge not taken): the next instruction.
-  const endOp = insns[L - 1].insn & 0x7f;
-  if (endOp !== 0x6f && endOp !== 0x67) {
-    const { at, len } = insns[L - 1];
-    exit(L, () => pcPlus(at + len));
-  }
-  if (loops) c.op(END);
+  c.op(END); // $disp
   c.op(END); // $exit
-  for (const r of dirty)
-    c.op(I32CONST)
-      .s32(0)
-      .op(LGET)
-      .u(L_X + r)
-      .op(I64STORE)
-      .u(3)
-      .u(base + r * 8);
   c.op(I32CONST)
     .s32(0)
     .op(LGET)
@@ -609,7 +707,7 @@ function emitBody(insns: Insn[], loops: boolean, base: number): W {
 export function blockModule(bodies: W[]): Uint8Array<ArrayBuffer> {
   const m = new W().op(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
   const types = new W().u(4);
-  types.op(0x60).u(2).op(I64, I32).u(1).op(I32); // 0: block (pc, rem) → n
+  types.op(0x60).u(3).op(I64, I32, I32).u(1).op(I32); // 0: region (pc, rem, blk) → n
   types.op(0x60).u(2).op(I64, I32).u(1).op(I64); // 1: jitLoad
   types.op(0x60).u(3).op(I64, I32, I64).u(0); // 2: jitStore
   types.op(0x60).u(3).op(I64, I64, I32).u(1).op(I64); // 3: mulh/div/divw
@@ -640,25 +738,62 @@ export function blockModule(bodies: W[]): Uint8Array<ArrayBuffer> {
   return new Uint8Array(m.b);
 }
 
-interface Pending {
-  epoch: number;
-  slot: number;
-  off: number;
+/** One compiled region: its table index and the block-cache slots pointing into it. */
+interface Region {
+  index: number;
   page: number;
-  gen: number;
-  body: W;
+  slots: Set<number>;
 }
 
-/** Blocks queued for one background compile at most. */
-const BATCH = 64;
+/** What is compiled or wanted for one RAM page. */
+interface PageRegion {
+  /** RAM offsets the core asked for (blocks that got hot) and no region has yet, newest last. */
+  fresh: Set<number>;
+  /** Its compiled regions (each block-cache slot points into one of them at most). */
+  regions: Set<Region>;
+  /** Waiting in the queue for a compile. */
+  queued: boolean;
+}
+
+/** Block-cache slots (src/cpu/as/core.ts JIT_SLOTS; two ways per set, h and h ^ 1). */
+const JIT_SLOT_BITS = 18;
+const JIT_SLOTS = 1 << JIT_SLOT_BITS;
+/** A slot's value: the region's table index in the low 20 bits, the block's number in the region above. */
+const INDEX_BITS = 20;
+/** Blocks per region at most (the block number must leave the slot value positive). */
+const MAX_REGION_BLOCKS = 256;
+/** Instructions per region at most (more blocks are left out once it is this big). */
+const MAX_REGION_INSNS = 2048;
+
+/** The first slot of RAM offset `off`'s two (src/cpu/as/core.ts jitSlotBytes, in slots). */
+function jitSlot(off: number): number {
+  return Math.imul(off >>> 1, 0x9e3779b1 | 0) >>> (32 - JIT_SLOT_BITS);
+}
+
+/**
+ * A block a region's blocks continue at joins the region when the core counted 1/JOIN_FRACTION of the
+ * threshold of entries into it (it is on its way to getting hot). Measured on the CPU workload and the boots
+ * (2 cores, fresh processes, 3 rounds): 1/4 and 1/20 within the noise of each other.
+ */
+const JOIN_FRACTION = 8;
+
+/** Pages compiled in one background batch at most. */
+const BATCH = 32;
 
 /**
  * The host side of the core's block compiler: compiles on request, tracks code pages, invalidates.
  *
- * Synchronous mode (`sync`, tests) compiles a block when the core asks and returns its table index at once.
- * Otherwise requests are queued and compiled together in the background (WebAssembly.compile, off the thread
- * that runs the guest) when run() ends: the guest goes on interpreting meanwhile, and a block is installed
- * into the core's cache only if its page was not written since it was decoded.
+ * The unit compiled is a region: blocks the core asked for in one RAM page (they got hot), plus the in-page
+ * blocks they branch or fall through to that are nearly hot themselves (the core's count) and not compiled yet,
+ * as one function (emitRegion). Every block of it that has a block-cache slot gets the region's table index
+ * and its own number. Blocks of a page that get hot later make another region of that page: a region is
+ * compiled once (recompiling a page's region for every block that got hot cost more TurboFan time than the
+ * regions saved).
+ *
+ * Synchronous mode (`sync`, tests) compiles when the core asks and returns the slot value at once. Otherwise
+ * requests are queued and compiled together in the background (WebAssembly.compile, off the thread that runs
+ * the guest) when run() ends: the guest goes on interpreting meanwhile, and a region is installed only if its
+ * page was not written since it was decoded.
  */
 export class CoreJit {
   /** Tells it apart from the TypeScript hart's block compilers (jit.ts: "js", "wasm"). */
@@ -666,21 +801,24 @@ export class CoreJit {
   private readonly env: CoreJitEnv;
   private readonly u16: Uint16Array;
   private readonly tags: Int32Array;
+  private readonly counts: Int32Array;
   private readonly fns: Int32Array;
   private readonly codePages: Uint8Array;
-  /** Table index each cache slot was last given (0 = none) and the RAM page its block came from. */
-  private readonly slotIndex: Int32Array;
-  private readonly slotPage: Int32Array;
-  private readonly pageSlots = new Map<number, Set<number>>();
+  /** What the host last wrote into each slot (0: nothing it still stands by). */
+  private readonly slotVal: Int32Array;
+  private readonly pages = new Map<number, PageRegion>();
+  private readonly regionAt = new Map<number, Region>();
   private readonly free: number[] = [];
   private nextIndex = 1;
   private readonly imports: WebAssembly.Imports;
   /** Per RAM page: bumped by every write to a page holding compiled or queued code. */
   private readonly pageGen: Uint32Array;
-  private queue: Pending[] = [];
+  private queue: number[] = [];
   private readonly sync: boolean;
-  /** Blocks compiled so far (tests look at it), and why compiling stopped for good, if it did. */
+  /** Regions compiled so far (tests look at it). */
   compiled = 0;
+  /** Blocks in them, summed. */
+  compiledBlocks = 0;
   /** Pages whose code was dropped because they were written. */
   invalidations = 0;
   /** Blocks the compiler failed on (they stay interpreted), and the last reason. */
@@ -688,20 +826,25 @@ export class CoreJit {
   lastError: string | undefined;
   /** Bumped by reset(): background compiles started before it are thrown away. */
   private epoch = 0;
+  /** Why compiling stopped for good, if it did. */
   disabledBecause: string | undefined;
 
-  constructor(env: CoreJitEnv, sync: boolean) {
+  /** Hits a block the guest entered needs to join a region it was found from (see regionBlocks). */
+  private readonly joinHits: number;
+
+  constructor(env: CoreJitEnv, sync: boolean, threshold = DEFAULT_CORE_JIT_THRESHOLD) {
     this.env = env;
     this.sync = sync;
+    this.joinHits = Math.max(1, Math.floor(threshold / JOIN_FRACTION));
     this.pageGen = new Uint32Array(env.ramSize >>> 12);
     const buf = env.memory.buffer;
     this.u16 = new Uint16Array(buf, 0, env.ramSize >>> 1);
     // Addresses come back from the core as int32: `>>> 0` for memories past 2 GiB.
-    this.tags = new Int32Array(buf, env.core.jitTagAddress() >>> 0, 16384);
-    this.fns = new Int32Array(buf, env.core.jitFnAddress() >>> 0, 16384);
+    this.tags = new Int32Array(buf, env.core.jitTagAddress() >>> 0, JIT_SLOTS);
+    this.counts = new Int32Array(buf, env.core.jitCountAddress() >>> 0, JIT_SLOTS);
+    this.fns = new Int32Array(buf, env.core.jitFnAddress() >>> 0, JIT_SLOTS);
     this.codePages = new Uint8Array(buf, env.core.codePagesAddress() >>> 0, env.ramSize >>> 12);
-    this.slotIndex = new Int32Array(16384);
-    this.slotPage = new Int32Array(16384);
+    this.slotVal = new Int32Array(JIT_SLOTS);
     const k = env.core;
     this.imports = {
       env: {
@@ -720,22 +863,20 @@ export class CoreJit {
   }
 
   /**
-   * The core asks for the block at RAM offset `off`: its table index (synchronous mode), -1 when queued for a
-   * background compile, or 0 when nothing there compiles. Never throws (the core is calling).
+   * The core asks for the block at RAM offset `off`, which holds block-cache slot `slotIndex`: the slot's value
+   * (synchronous mode), -1 when its page is queued for a background compile, or 0 when nothing there
+   * compiles. Never throws (the core is calling).
    */
-  compile(offset: number, _pcLo: number, _pcHi: number): number {
+  compile(offset: number, slotIndex: number): number {
     if (this.disabledBecause !== undefined) return 0;
     // The core passes a u32 that arrives as a signed int32 (RAM offsets ≥ 2 GiB).
     const off = offset >>> 0;
-    const slot = (off >>> 1) & 16383;
-    this.release(slot);
-    let body: W;
+    const slot = slotIndex & (JIT_SLOTS - 1);
+    // The core gave the slot a new tenant: whatever the host had put there is gone.
+    this.forget(slot);
     try {
-      const { insns, loops } = decodeBlock(this.u16, this.env.rvc, off);
-      if (insns.length === 0) return 0;
-      body = emitBody(insns, loops, this.env.base);
+      if (decodeBlock(this.u16, this.env.rvc, off).insns.length === 0) return 0;
     } catch (e) {
-      // A compiler bug must not take the machine down: this block stays interpreted.
       this.errors++;
       this.lastError = (e as Error).message;
       return 0;
@@ -743,32 +884,67 @@ export class CoreJit {
     const page = off >>> 12;
     // From now on stores to the page take the core's slow path, which reports them (codeWritten).
     this.watch(page);
+    let pr = this.pages.get(page);
+    if (pr === undefined) {
+      pr = { fresh: new Set(), regions: new Set(), queued: false };
+      this.pages.set(page, pr);
+    }
+    pr.fresh.delete(off);
+    pr.fresh.add(off);
     if (!this.sync) {
-      this.queue.push({ slot, off, page, gen: this.pageGen[page], epoch: this.epoch, body });
+      if (!pr.queued) {
+        pr.queued = true;
+        this.queue.push(page);
+      }
       return -1;
     }
+    const blocks = this.regionBlocks(page, pr);
+    pr.fresh.clear();
+    if (blocks === undefined) return 0;
     let fn: WebAssembly.ExportValue;
     try {
+      const body = emitRegion(blocks, this.env.base);
       fn = new WebAssembly.Instance(new WebAssembly.Module(blockModule([body])), this.imports).exports.b0;
     } catch (e) {
       // A host that refuses to compile WebAssembly at run time (a CSP without 'wasm-unsafe-eval'): interpret.
       this.disabledBecause = (e as Error).message;
       return 0;
     }
-    return this.install(slot, page, fn);
+    this.install(page, pr, blocks, fn);
+    return this.tags[slot] >>> 0 === off ? this.slotVal[slot] : 0;
   }
 
-  /** Whether blocks wait for flush(). */
+  /** Whether pages wait for flush(). */
   get pending(): boolean {
     return this.queue.length > 0;
   }
 
-  /** Compiles the queued blocks in the background (one module); each is installed when ready, if still valid. */
+  /** Compiles the queued pages in the background (one module); each is installed when ready, if still valid. */
   flush(): void {
-    const batch = this.queue.splice(0, BATCH);
-    if (batch.length === 0) return;
-    WebAssembly.compile(blockModule(batch.map((p) => p.body))).then(
+    const pages = this.queue.splice(0, BATCH);
+    const work: { page: number; pr: PageRegion; gen: number; blocks: RegionBlock[] }[] = [];
+    const bodies: W[] = [];
+    for (const page of pages) {
+      const pr = this.pages.get(page);
+      if (pr === undefined || !pr.queued) continue;
+      pr.queued = false;
+      const blocks = this.regionBlocks(page, pr);
+      pr.fresh.clear();
+      if (blocks === undefined) continue;
+      try {
+        bodies.push(emitRegion(blocks, this.env.base));
+      } catch (e) {
+        this.errors++;
+        this.lastError = (e as Error).message;
+        continue;
+      }
+      work.push({ page, pr, gen: this.pageGen[page], blocks });
+    }
+    if (work.length === 0) return;
+    const epoch = this.epoch;
+    WebAssembly.compile(blockModule(bodies)).then(
       (module) => {
+        if (epoch !== this.epoch) return;
         let exports: WebAssembly.Exports;
         try {
           exports = new WebAssembly.Instance(module, this.imports).exports;
@@ -776,24 +952,70 @@ export class CoreJit {
           this.disabledBecause = (e as Error).message;
           return;
         }
-        batch.forEach((p, i) => {
-          const fresh =
-            p.epoch === this.epoch &&
-            this.tags[p.slot] >>> 0 === p.off &&
-            this.fns[p.slot] === 0 &&
-            this.pageGen[p.page] === p.gen;
-          if (fresh) {
-            this.fns[p.slot] = this.install(p.slot, p.page, exports[`b${i}`]);
-          } else if (p.epoch === this.epoch && this.tags[p.slot] >>> 0 === p.off && this.fns[p.slot] === 0) {
-            // Its page changed while it compiled: let the core count the slot up again.
-            this.tags[p.slot] = -1;
-          }
+        work.forEach((w, i) => {
+          // Written while it compiled (what was wanted there went with it): not installed.
+          if (this.pageGen[w.page] !== w.gen || this.pages.get(w.page) !== w.pr) return;
+          this.install(w.page, w.pr, w.blocks, exports[`b${i}`]);
         });
       },
       (e: unknown) => {
         this.disabledBecause = String((e as Error)?.message ?? e);
       },
     );
+  }
+
+  /**
+   * The blocks of a new region of a page: the entries asked for since its last region, newest first, then the
+   * blocks they continue at that are nearly hot and not compiled, until the region is big enough.
+   */
+  private regionBlocks(page: number, pr: PageRegion): RegionBlock[] | undefined {
+    const pageOff = page * 4096;
+    // Which blocks: found from the entries by following the code, in that order.
+    const starts: number[] = [];
+    const seen = new Set<number>();
+    const todo = [...pr.fresh].reverse().map((o) => o - pageOff);
+    const firstDiscovered = todo.length;
+    let total = 0;
+    for (let q = 0; q < todo.length && starts.length < MAX_REGION_BLOCKS && total < MAX_REGION_INSNS; q++) {
+      const start = todo[q];
+      if (seen.has(start)) continue;
+      seen.add(start);
+      if (q >= firstDiscovered && !this.entered(pageOff + start)) continue;
+      const insns = decodeBlock(this.u16, this.env.rvc, pageOff + start).insns;
+      if (insns.length === 0) continue;
+      starts.push(start);
+      total += insns.length;
+      for (const t of blockSuccessors({ start, insns })) if (!seen.has(t)) todo.push(t);
+    }
+    // Each block ends where another begins: no instruction is compiled twice.
+    const stops = new Set(starts.map((o) => pageOff + o));
+    const blocks: RegionBlock[] = [];
+    total = 0;
+    for (const start of starts) {
+      const insns = decodeBlock(this.u16, this.env.rvc, pageOff + start, stops).insns;
+      if (blocks.length > 0 && total + insns.length > MAX_REGION_INSNS) continue;
+      total += insns.length;
+      blocks.push({ start, insns });
+    }
+    return blocks.length > 0 ? blocks : undefined;
+  }
+
+  /**
+   * Whether the block at RAM offset `off` is worth compiling along: not compiled, and the core counted a good
+   * part of the threshold of entries into it. (Taking every block entered once made regions of whole pages of
+   * cold kernel code, 100 KB of wasm each, and TurboFan's time on them more than they ever saved.)
+   */
+  private entered(off: number): boolean {
+    const s = this.slotOf(off);
+    return s >= 0 && this.counts[s] >= this.joinHits && this.fns[s] === 0;
+  }
+
+  /** The slot holding RAM offset `off`, or -1. */
+  private slotOf(off: number): number {
+    const a = jitSlot(off);
+    if (this.tags[a] >>> 0 === off) return a;
+    if (this.tags[a ^ 1] >>> 0 === off) return a ^ 1;
+    return -1;
   }
 
   private watch(page: number): void {
@@ -803,50 +1025,72 @@ export class CoreJit {
     }
   }
 
-  private install(slot: number, page: number, fn: WebAssembly.ExportValue): number {
-    this.release(slot);
+  /** Puts a compiled region in the table and points the slots of its blocks at it. */
+  private install(page: number, pr: PageRegion, blocks: RegionBlock[], fn: WebAssembly.ExportValue): void {
     const index = this.free.pop() ?? this.nextIndex++;
+    if (index >= 1 << INDEX_BITS) {
+      this.disabledBecause = "the function table is full";
+      return;
+    }
     const table = this.env.table;
     if (index >= table.length) table.grow(Math.max(256, index + 1 - table.length));
     table.set(index, fn as never);
-    this.slotIndex[slot] = index;
-    this.slotPage[slot] = page;
-    let set = this.pageSlots.get(page);
-    if (set === undefined) {
-      set = new Set();
-      this.pageSlots.set(page, set);
-    }
-    set.add(slot);
-    this.watch(page);
+    const region: Region = { index, page, slots: new Set() };
+    this.regionAt.set(index, region);
+    pr.regions.add(region);
+    const pageOff = page * 4096;
+    blocks.forEach((b, j) => {
+      const s = this.slotOf(pageOff + b.start);
+      if (s < 0) return;
+      this.forget(s);
+      const v = index | (j << INDEX_BITS);
+      this.fns[s] = v;
+      this.slotVal[s] = v;
+      region.slots.add(s);
+    });
+    if (region.slots.size === 0) this.drop(region);
     this.compiled++;
-    return index;
+    this.compiledBlocks += blocks.length;
   }
 
-  /** Gives back the table index a slot held (the core may have reused the slot for another entry). */
-  private release(slot: number): void {
-    const index = this.slotIndex[slot];
-    if (index === 0) return;
-    this.slotIndex[slot] = 0;
-    this.pageSlots.get(this.slotPage[slot])?.delete(slot);
-    this.env.table.set(index, null as never);
-    this.free.push(index);
+  /** Drops the host's claim on slot s (the core reused it, or another region takes it). */
+  private forget(s: number): void {
+    const v = this.slotVal[s];
+    if (v === 0) return;
+    this.slotVal[s] = 0;
+    const r = this.regionAt.get(v & ((1 << INDEX_BITS) - 1));
+    if (r === undefined) return;
+    r.slots.delete(s);
+    // Nothing points into it any more: its table entry can go.
+    if (r.slots.size === 0) this.drop(r);
   }
 
-  /** RAM page `page` was written (a store or DMA): its blocks are gone. */
+  /** Frees a region's table entry; its slots, if any are left pointing at it, count up again. */
+  private drop(r: Region): void {
+    for (const s of r.slots) {
+      if (this.fns[s] === this.slotVal[s]) {
+        this.fns[s] = 0;
+        this.tags[s] = -1;
+        this.counts[s] = 0;
+      }
+      this.slotVal[s] = 0;
+    }
+    r.slots.clear();
+    this.regionAt.delete(r.index);
+    this.pages.get(r.page)?.regions.delete(r);
+    this.env.table.set(r.index, null as never);
+    this.free.push(r.index);
+  }
+
+  /** RAM page `page` was written (a store or DMA): its regions and what was wanted there are gone. */
   codeWritten(page: number): void {
     this.invalidations++;
     this.pageGen[page]++;
-    const set = this.pageSlots.get(page);
-    if (set !== undefined) {
-      for (const slot of set) {
-        // The core still points at this block: make it count the slot up again.
-        if (this.fns[slot] === this.slotIndex[slot]) {
-          this.fns[slot] = 0;
-          this.tags[slot] = -1;
-        }
-        this.release(slot);
-      }
-      this.pageSlots.delete(page);
+    const pr = this.pages.get(page);
+    if (pr !== undefined) {
+      for (const r of [...pr.regions]) this.drop(r);
+      pr.queued = false;
+      this.pages.delete(page);
     }
     this.codePages[page] = 0;
   }
@@ -863,7 +1107,8 @@ export class CoreJit {
     this.epoch++;
     this.queue = [];
     this.pageGen.fill(0);
-    for (const set of this.pageSlots.values()) for (const slot of set) this.release(slot);
-    this.pageSlots.clear();
+    for (const r of [...this.regionAt.values()]) this.drop(r);
+    this.pages.clear();
+    this.slotVal.fill(0);
   }
 }

@@ -15,7 +15,7 @@ import { HartState } from "./state.ts";
 import { CoreJit, type CoreJitEnv, DEFAULT_CORE_JIT_THRESHOLD } from "./wasm-core-jit.ts";
 
 /** Bytes the core keeps after guest RAM (src/cpu/as/core.ts AUX_SIZE). */
-export const WASM_CORE_AUX_BYTES = 0x240000;
+export const WASM_CORE_AUX_BYTES = 0x500000;
 /** Guest RAM plus the hart's region must fit in one 32-bit WebAssembly memory (GuestMemory.withExtra). */
 export const WASM_CORE_MAX_MEM_MIB = Math.floor((0x1_0000_0000 - 65536 - WASM_CORE_AUX_BYTES) / 1048576);
 const SCRATCH = 1024;
@@ -137,9 +137,9 @@ export class WasmHart implements InterruptTarget {
     const envAll = {
       ...env,
       table,
-      jitCompile: (off: number, lo: number, hi: number): number => {
+      jitCompile: (off: number, slot: number): number => {
         try {
-          return jit?.compile(off, lo, hi) ?? 0;
+          return jit?.compile(off, slot) ?? 0;
         } catch {
           return 0; // never let an exception unwind through the core
         }
@@ -168,6 +168,7 @@ export class WasmHart implements InterruptTarget {
           core: inst.exports as unknown as CoreJitEnv["core"],
         },
         o.jitSync === true,
+        this.jitThreshold,
       );
       e.setJitThreshold(this.jitThreshold);
     }

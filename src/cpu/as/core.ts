@@ -26,10 +26,11 @@ import { fpExec } from "./fpu";
 /** Tracing: one retired instruction (rd = the register it wrote, 0 for none), or a trap (insn = -1). */
 @external("env", "trace") declare function hostTrace(pcLo: u32, pcHi: u32, insn: u32, rd: u32, cause: u32): void;
 /**
- * The block compiler (src/cpu/wasm-core-jit.ts): compiles the code at RAM offset `off` (entered at pc) into a
- * function in the table; returns its table index, or 0 when nothing there can be compiled.
+ * The block compiler (src/cpu/wasm-core-jit.ts): compiles the code at RAM offset `off` into a function in the
+ * table for block-cache slot `slot`; returns its table index, -1 when it compiles in the background, or 0 when
+ * nothing there can be compiled.
  */
-@external("env", "jitCompile") declare function hostJitCompile(off: u32, pcLo: u32, pcHi: u32): i32;
+@external("env", "jitCompile") declare function hostJitCompile(off: u32, slot: u32): i32;
 /** A store or device write hit a RAM page holding compiled code: drop that page's blocks. */
 @external("env", "codeWritten") declare function hostCodeWritten(page: u32): void;
 
@@ -39,15 +40,55 @@ const CSR_OFF: usize = 0x1000; // 4096 CSRs × 8 bytes: the plain ones (stvec, s
 const TLB_OFF: usize = 0x10000; // 3 kinds (fetch, load, store) × 4 sets × 2048 entries × 16 bytes
 const FILL_OFF: usize = 0x70000; // the fill log: 4096 × u32
 const RVC_OFF: usize = 0x80000; // 65536 × u32: the expansion of every 16-bit parcel (0 = illegal)
-/** The block cache, direct-mapped by RAM halfword: per slot the entry's RAM offset (or -1), hits, table index. */
+/**
+ * The block cache: per slot the entry's RAM offset (or -1), hits, and what to call (the table index of its
+ * page's region in the low 20 bits, the block's number in the region above them). Two-way set-associative on a
+ * hash of the RAM offset (jitSlotBytes; an entry lives in slot h or h ^ 1). A Linux boot enters tens of
+ * thousands of distinct blocks; with 2^14 direct-mapped slots indexed by the low offset bits, code 32 KiB
+ * apart evicted each other (3 M evictions in the CPU workload, each evicted block counting up from 0 again,
+ * interpreted meanwhile), and with 2^18 direct-mapped hashed slots a few hot pairs still took turns (1 M).
+ */
 const JIT_TAG_OFF: usize = 0x100000;
-const JIT_COUNT_OFF: usize = 0x110000;
-const JIT_FN_OFF: usize = 0x120000;
-const JIT_SLOTS: u32 = 16384;
+const JIT_COUNT_OFF: usize = 0x200000;
+const JIT_FN_OFF: usize = 0x300000;
+const JIT_SLOT_BITS: u32 = 18;
+const JIT_SLOTS: u32 = 1 << JIT_SLOT_BITS;
 /** One byte per RAM page: 1 = compiled code was made from it (stores there take the slow path). */
-export const CODE_PAGES_OFF: u32 = 0x140000;
+export const CODE_PAGES_OFF: u32 = 0x400000;
 /** Bytes the hart needs after RAM (src/cpu/wasm-core.ts reserves them): room for 4 GiB of code-page bytes. */
-export const AUX_SIZE: u32 = 0x240000;
+export const AUX_SIZE: u32 = 0x500000;
+
+/** The first of the two block-cache slots RAM offset `off` may use, as a byte offset into the slot arrays. */
+// @ts-ignore: decorator
+@inline
+function jitSlotBytes(off: u32): usize {
+  return <usize>(((off >> 1) * 0x9e3779b1) >> (32 - JIT_SLOT_BITS)) << 2;
+}
+
+/**
+ * The slot (byte offset) holding RAM offset `off`, or one to put it in: an empty one of its two, else one
+ * without compiled code, else the one with fewer hits. A new tenant starts at 0 hits.
+ */
+function jitSlotFor(off: u32): usize {
+  const a = jitSlotBytes(off);
+  if (load<u32>(base + JIT_TAG_OFF + a) == off) return a;
+  const b = a ^ 4;
+  if (load<u32>(base + JIT_TAG_OFF + b) == off) return b;
+  let v = a;
+  if (load<i32>(base + JIT_TAG_OFF + a) != -1) {
+    if (load<i32>(base + JIT_TAG_OFF + b) == -1) v = b;
+    else {
+      const fa = load<i32>(base + JIT_FN_OFF + a) > 0;
+      const fb = load<i32>(base + JIT_FN_OFF + b) > 0;
+      if (fa != fb) v = fa ? b : a;
+      else if (load<i32>(base + JIT_COUNT_OFF + b) < load<i32>(base + JIT_COUNT_OFF + a)) v = b;
+    }
+  }
+  store<u32>(base + JIT_TAG_OFF + v, off);
+  store<i32>(base + JIT_COUNT_OFF + v, 0);
+  store<i32>(base + JIT_FN_OFF + v, 0);
+  return v;
+}
 
 const TLB_BITS: u32 = 11;
 const TLB_SIZE: u32 = 1 << TLB_BITS;
@@ -294,6 +335,7 @@ export function setJitThreshold(threshold: i32): void {
 export function jitFlush(): void {
   for (let i: u32 = 0; i < JIT_SLOTS; i++) {
     store<i32>(base + JIT_TAG_OFF + (<usize>i << 2), -1);
+    store<i32>(base + JIT_COUNT_OFF + (<usize>i << 2), 0);
     store<i32>(base + JIT_FN_OFF + (<usize>i << 2), 0);
   }
   const pages = <u32>(ramSize >> 12);
@@ -312,6 +354,9 @@ export function unmapStorePage(page: u32): void {
 /** The block-cache arrays and the code-page bytes, for the host's compiler. */
 export function jitTagAddress(): usize {
   return base + JIT_TAG_OFF;
+}
+export function jitCountAddress(): usize {
+  return base + JIT_COUNT_OFF;
 }
 export function jitFnAddress(): usize {
   return base + JIT_FN_OFF;
@@ -1422,19 +1467,13 @@ function inner(n: i32, budget: i32): i32 {
       entry = false;
       if (jitThreshold > 0 && (pc ^ fPage) < fLimit) {
         const off = <u32>pc + fAdd;
-        const slot = <usize>((off >> 1) & (JIT_SLOTS - 1)) << 2;
-        let fn: i32 = 0;
-        if (load<u32>(base + JIT_TAG_OFF + slot) == off) fn = load<i32>(base + JIT_FN_OFF + slot);
-        else {
-          store<u32>(base + JIT_TAG_OFF + slot, off);
-          store<i32>(base + JIT_COUNT_OFF + slot, 0);
-          store<i32>(base + JIT_FN_OFF + slot, 0);
-        }
+        const slot = jitSlotFor(off);
+        let fn = load<i32>(base + JIT_FN_OFF + slot);
         if (fn == 0) {
           const c = load<i32>(base + JIT_COUNT_OFF + slot) + 1;
           store<i32>(base + JIT_COUNT_OFF + slot, c);
           if (c >= jitThreshold) {
-            fn = hostJitCompile(off, <u32>pc, <u32>(pc >> 32));
+            fn = hostJitCompile(off, <u32>(slot >> 2));
             // 0: nothing compilable here; -1: compiling in the background (the host installs it in JIT_FN).
             // Either way, do not ask again for a long while.
             if (fn <= 0) store<i32>(base + JIT_COUNT_OFF + slot, -0x40000000);
@@ -1447,7 +1486,7 @@ function inner(n: i32, budget: i32): i32 {
           let ran = false;
           while (true) {
             jitExit = 0;
-            const r = call_indirect<i32>(<u32>fn, pc, budget - n);
+            const r = call_indirect<i32>(<u32>fn & 0xfffff, pc, budget - n, <u32>fn >> 20);
             if (r < 0) break; // the block wants more budget than is left
             ran = true;
             n += r;
@@ -1466,8 +1505,11 @@ function inner(n: i32, budget: i32): i32 {
               fLimit = 4093;
             }
             const next = <u32>pc + fAdd;
-            const nslot = <usize>((next >> 1) & (JIT_SLOTS - 1)) << 2;
-            if (load<u32>(base + JIT_TAG_OFF + nslot) != next) break;
+            let nslot = jitSlotBytes(next);
+            if (load<u32>(base + JIT_TAG_OFF + nslot) != next) {
+              nslot ^= 4;
+              if (load<u32>(base + JIT_TAG_OFF + nslot) != next) break;
+            }
             fn = load<i32>(base + JIT_FN_OFF + nslot);
             if (fn <= 0) break;
           }
