@@ -1,7 +1,7 @@
 // The block compiler of the WebAssembly core (tier 1 over the interpreter in src/cpu/as/core.ts). When the
 // core has entered a block often enough it calls jitCompile(off, slot): this file decodes the guest code at RAM
 // offset `off` — straight on through conditional branches not taken and jumps within the page, up to an
-// indirect jump, an instruction it leaves to the interpreter (SYSTEM, atomics, floating point, FENCE), the end
+// indirect jump, an instruction it leaves to the interpreter (SYSTEM, FENCE.I, floating-point arithmetic), the end
 // of the 4 KiB page, another block of the region or MAX_INSNS — together with the blocks of the same page it
 // continues at that are nearly hot too, and emits the lot as one WebAssembly function (a region) that imports
 // the core's memory, slow paths and globals. The function goes into the core's table; the core calls it with
@@ -46,6 +46,8 @@ export interface CoreJitEnv {
     jitMulh: (...a: never[]) => unknown;
     jitDiv: (...a: never[]) => unknown;
     jitDivw: (...a: never[]) => unknown;
+    jitAmo: (...a: never[]) => unknown;
+    jitFpMem: (...a: never[]) => unknown;
     trapCause: WebAssembly.Global;
     jitExit: WebAssembly.Global;
     rTlb: WebAssembly.Global;
@@ -144,12 +146,15 @@ const WRAP = 0xa7;
 const EXTS = 0xac;
 const EXTU = 0xad;
 
-// imports: functions 0..4, globals 0..3
+// imports: functions 0..6, globals 0..3
 const F_LOAD = 0;
 const F_STORE = 1;
 const F_MULH = 2;
 const F_DIV = 3;
 const F_DIVW = 4;
+const F_AMO = 5;
+const F_FPMEM = 6;
+const IMPORTED_FUNCS = 7;
 const G_TRAP = 0;
 const G_EXIT = 1;
 const G_RTLB = 2;
@@ -172,6 +177,8 @@ const L_TGT = 41;
 
 interface Insn {
   insn: number;
+  /** As fetched: the 16-bit parcel of a compressed instruction (the tval of an illegal-instruction trap). */
+  raw: number;
   /** Offset of the instruction from the block's entry pc. */
   at: number;
   len: number;
@@ -207,6 +214,16 @@ function compilable(insn: number): boolean {
       return f3 < 4;
     case 0x63:
       return f3 !== 2 && f3 !== 3;
+    case 0x0f:
+      // FENCE (not FENCE.I): nothing to order on one hart.
+      return f3 === 0;
+    case 0x2f:
+      // AMOs, LR, SC (the core's jitAmo; it raises illegal for the encodings that are)
+      return f3 === 2 || f3 === 3;
+    case 0x07:
+    case 0x27:
+      // FLW/FLD/FSW/FSD (the core's jitFpMem)
+      return f3 === 2 || f3 === 3;
     default:
       return false;
   }
@@ -251,7 +268,7 @@ export function decodeBlock(
     }
     if (!compilable(insn)) break;
     const at = o - off;
-    insns.push({ insn, at, len });
+    insns.push({ insn, raw: len === 2 ? lo : insn, at, len });
     seen.add(at);
     o += len;
     const op = insn & 0x7f;
@@ -275,6 +292,23 @@ export function decodeBlock(
     }
   }
   return { insns, loops };
+}
+
+/** Whether an (expanded, compilable) instruction writes x[rd] (rd may still be x0). */
+function writesX(op: number): boolean {
+  return op !== 0x23 && op !== 0x63 && op !== 0x07 && op !== 0x27 && op !== 0x0f;
+}
+/** Whether it reads x[rs1]. */
+function readsRs1(op: number): boolean {
+  return op !== 0x37 && op !== 0x17 && op !== 0x6f && op !== 0x0f;
+}
+/** Whether it reads x[rs2] (FSW/FSD's rs2 is an f register). */
+function readsRs2(op: number): boolean {
+  return op === 0x33 || op === 0x3b || op === 0x23 || op === 0x63 || op === 0x2f;
+}
+/** Whether the block may be left at it (a branch taken, a trap, a store into compiled code). */
+function mayLeave(op: number): boolean {
+  return op === 0x63 || op === 0x03 || op === 0x23 || op === 0x07 || op === 0x27 || op === 0x2f;
 }
 
 /** One block of a region: where it starts in its page and its instructions. */
@@ -343,9 +377,8 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
     // load or store that may trap), which must then still hold their value from the entry.
     const dirty = new Set<number>();
     for (const { insn } of insns) {
-      const op = insn & 0x7f;
       const rd = (insn >>> 7) & 31;
-      if (op !== 0x23 && op !== 0x63 && rd !== 0) dirty.add(rd);
+      if (writesX(insn & 0x7f) && rd !== 0) dirty.add(rd);
     }
     const used = new Set<number>();
     const written = new Set<number>();
@@ -354,10 +387,10 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
       const rs1 = (insn >>> 15) & 31;
       const rs2 = (insn >>> 20) & 31;
       const rd = (insn >>> 7) & 31;
-      if (op !== 0x37 && op !== 0x17 && op !== 0x6f && !written.has(rs1)) used.add(rs1);
-      if ((op === 0x33 || op === 0x3b || op === 0x23 || op === 0x63) && !written.has(rs2)) used.add(rs2);
-      if (op === 0x63 || op === 0x03 || op === 0x23) for (const r of dirty) if (!written.has(r)) used.add(r);
-      if (op !== 0x23 && op !== 0x63 && rd !== 0) written.add(rd);
+      if (readsRs1(op) && !written.has(rs1)) used.add(rs1);
+      if (readsRs2(op) && !written.has(rs2)) used.add(rs2);
+      if (mayLeave(op)) for (const r of dirty) if (!written.has(r)) used.add(r);
+      if (writesX(op) && rd !== 0) written.add(rd);
     }
     used.delete(0);
 
@@ -455,7 +488,7 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
     };
 
     for (let k = 0; k < L; k++) {
-      const { insn, at, len } = insns[k];
+      const { insn, raw, at, len } = insns[k];
       const op = insn & 0x7f;
       const rd = (insn >>> 7) & 31;
       const rs1 = (insn >>> 15) & 31;
@@ -658,6 +691,52 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
           depth--;
           break;
         }
+        case 0x0f:
+          // FENCE: nothing to do.
+          break;
+        case 0x2f: {
+          // AMO / LR / SC through the core. A trap leaves rd as it was; a store into compiled code (or a stop)
+          // retires the instruction and leaves after it.
+          c.op(I32CONST).s32(insn);
+          getX(rs1);
+          getX(rs2);
+          c.op(CALL).u(F_AMO).op(LSET).u(L_VA);
+          c.op(GGET).u(G_EXIT).op(IF, VOID);
+          depth++;
+          c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32GES).op(IF, VOID);
+          depth++;
+          exit(k, () => pcPlus(at));
+          c.op(END);
+          depth--;
+          c.op(LGET).u(L_VA);
+          setX(rd);
+          exit(k + 1, () => pcPlus(at + len));
+          c.op(END);
+          depth--;
+          c.op(LGET).u(L_VA);
+          setX(rd);
+          break;
+        }
+        case 0x07:
+        case 0x27: {
+          // FLW/FLD/FSW/FSD through the core (the f registers stay in its memory).
+          const imm = op === 0x07 ? immI : ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
+          c.op(I32CONST).s32(insn).op(I32CONST).s32(raw);
+          getX(rs1);
+          c.op(I64CONST).s64(imm).op(I64ADD);
+          c.op(CALL).u(F_FPMEM);
+          c.op(GGET).u(G_EXIT).op(IF, VOID);
+          depth++;
+          c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32GES).op(IF, VOID);
+          depth++;
+          exit(k, () => pcPlus(at));
+          c.op(END);
+          depth--;
+          exit(k + 1, () => pcPlus(at + len));
+          c.op(END);
+          depth--;
+          break;
+        }
         default:
           throw new Error(`wasm-core-jit: unexpected opcode ${op}`);
       }
@@ -706,19 +785,23 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
 /** A whole module around block functions (exported as "b0", "b1", …). */
 export function blockModule(bodies: W[]): Uint8Array<ArrayBuffer> {
   const m = new W().op(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
-  const types = new W().u(4);
+  const types = new W().u(6);
   types.op(0x60).u(3).op(I64, I32, I32).u(1).op(I32); // 0: region (pc, rem, blk) → n
   types.op(0x60).u(2).op(I64, I32).u(1).op(I64); // 1: jitLoad
   types.op(0x60).u(3).op(I64, I32, I64).u(0); // 2: jitStore
   types.op(0x60).u(3).op(I64, I64, I32).u(1).op(I64); // 3: mulh/div/divw
+  types.op(0x60).u(3).op(I32, I64, I64).u(1).op(I64); // 4: jitAmo
+  types.op(0x60).u(3).op(I32, I32, I64).u(0); // 5: jitFpMem
   m.section(1, types);
-  const imp = new W().u(10);
+  const imp = new W().u(12);
   imp.str("env").str("memory").op(0x02, 0x00).u(0);
   imp.str("env").str("jitLoad").op(0x00).u(1);
   imp.str("env").str("jitStore").op(0x00).u(2);
   imp.str("env").str("jitMulh").op(0x00).u(3);
   imp.str("env").str("jitDiv").op(0x00).u(3);
   imp.str("env").str("jitDivw").op(0x00).u(3);
+  imp.str("env").str("jitAmo").op(0x00).u(4);
+  imp.str("env").str("jitFpMem").op(0x00).u(5);
   for (const g of ["trapCause", "jitExit", "rTlb", "wTlb"]) imp.str("env").str(g).op(0x03, I32, 0x01);
   m.section(2, imp);
   const funcs = new W().u(bodies.length);
@@ -729,7 +812,7 @@ export function blockModule(bodies: W[]): Uint8Array<ArrayBuffer> {
     exps
       .str(`b${i}`)
       .op(0x00)
-      .u(5 + i);
+      .u(IMPORTED_FUNCS + i);
     code.vec(body);
   });
   m.section(3, funcs);
@@ -854,6 +937,8 @@ export class CoreJit {
         jitMulh: k.jitMulh,
         jitDiv: k.jitDiv,
         jitDivw: k.jitDivw,
+        jitAmo: k.jitAmo,
+        jitFpMem: k.jitFpMem,
         trapCause: k.trapCause,
         jitExit: k.jitExit,
         rTlb: k.rTlb,

@@ -748,6 +748,26 @@ export function jitStore(va: u64, size: u32, v: u64): void {
   if (trapCause >= 0) jitExit = 1;
 }
 
+/**
+ * An AMO, LR or SC in a compiled block, with x[rs1] = va and x[rs2] = b: the value for rd; sets jitExit on a
+ * trap (rd must then stay as it was), a store into compiled code or a stop.
+ */
+export function jitAmo(insn: u32, va: u64, b: u64): u64 {
+  const r = amoOn(insn, va, b);
+  if (trapCause >= 0 || stopRequested) jitExit = 1;
+  return r;
+}
+
+/**
+ * FLW/FLD/FSW/FSD in a compiled block at va (`raw` is the instruction as fetched, the tval when the FPU is
+ * off); sets jitExit on a trap, a store into compiled code or a stop.
+ */
+export function jitFpMem(insn: u32, raw: u32, va: u64): void {
+  if ((mstatus & MSTATUS_FS) == 0) raise(CAUSE_ILLEGAL, <u64>raw);
+  else if (!fpMem(insn, va)) raise(CAUSE_ILLEGAL, <u64>raw);
+  if (trapCause >= 0 || stopRequested) jitExit = 1;
+}
+
 export function jitMulh(a: u64, b: u64, f3: u32): u64 {
   return mulh(a, b, f3);
 }
@@ -1197,11 +1217,14 @@ function atomicPa(va: u64, access: u32): u64 {
 
 /** LR/SC/AMO; returns the value for rd (check trapCause). */
 function amo(insn: u32): u64 {
-  const rs1 = (insn >> 15) & 31;
+  return amoOn(insn, xr((insn >> 15) & 31), xr((insn >> 20) & 31));
+}
+
+/** An AMO, LR or SC with x[rs1] = va and x[rs2] = b: the value for rd (a trap sets trapCause). */
+function amoOn(insn: u32, va: u64, b: u64): u64 {
   const rs2 = (insn >> 20) & 31;
   const f3 = (insn >> 12) & 7;
   const f5 = insn >> 27;
-  const va = xr(rs1);
   // An illegal encoding traps as such before any address check (illegal instruction outranks the misaligned
   // and page-fault exceptions): funct3 W or D; funct5 LR, SC or an AMO; LR with rs2 = 0.
   const validF5 =
@@ -1243,8 +1266,8 @@ function amo(insn: u32): u64 {
     const good = reservation == <i64>pa;
     reservation = -1;
     if (good) {
-      if (size == 4) store32(va, xr(rs2));
-      else store64(va, xr(rs2));
+      if (size == 4) store32(va, b);
+      else store64(va, b);
       if (trapCause >= 0) return 0;
     }
     return good ? 0 : 1;
@@ -1256,7 +1279,6 @@ function amo(insn: u32): u64 {
     raise(CAUSE_STORE_ACCESS, va);
     return 0;
   }
-  const b = xr(rs2);
   let old: u64;
   if (size == 4) old = <u64>(<i64><i32>load32(va));
   else old = load64(va);
@@ -1362,10 +1384,24 @@ function div32(a: u32, b: u32, f3: u32): u64 {
 function floatOp(insn: u32): bool {
   if ((mstatus & MSTATUS_FS) == 0) return false;
   const op = insn & 0x7f;
+  if (op == 0x07) return fpMem(insn, xr((insn >> 15) & 31) + <u64>(<i64>(<i32>insn >> 20)));
+  if (op == 0x27) {
+    const imm = ((<i32>insn >> 20) & ~31) | <i32>((insn >> 7) & 31);
+    return fpMem(insn, xr((insn >> 15) & 31) + <u64>(<i64>imm));
+  }
+  if (!fpExec(insn)) return false;
+  mstatus |= MSTATUS_FS;
+  return true;
+}
+
+/**
+ * FLW/FLD/FSW/FSD at va (mstatus.FS checked by the caller): false for another width (illegal); a trap sets
+ * trapCause.
+ */
+function fpMem(insn: u32, va: u64): bool {
   const f3 = (insn >> 12) & 7;
   const rd = (insn >> 7) & 31;
-  if (op == 0x07) {
-    const va = xr((insn >> 15) & 31) + <u64>(<i64>(<i32>insn >> 20));
+  if ((insn & 0x7f) == 0x07) {
     if (f3 == 2) {
       const v = load32(va);
       if (trapCause >= 0) return true;
@@ -1378,17 +1414,10 @@ function floatOp(insn: u32): bool {
     mstatus |= MSTATUS_FS;
     return true;
   }
-  if (op == 0x27) {
-    const imm = ((<i32>insn >> 20) & ~31) | <i32>((insn >> 7) & 31);
-    const va = xr((insn >> 15) & 31) + <u64>(<i64>imm);
-    const v = fr((insn >> 20) & 31);
-    if (f3 == 2) store32(va, v);
-    else if (f3 == 3) store64(va, v);
-    else return false;
-    return true;
-  }
-  if (!fpExec(insn)) return false;
-  mstatus |= MSTATUS_FS;
+  const v = fr((insn >> 20) & 31);
+  if (f3 == 2) store32(va, v);
+  else if (f3 == 3) store64(va, v);
+  else return false;
   return true;
 }
 
@@ -1458,6 +1487,9 @@ function inner(n: i32, budget: i32): i32 {
         fAdd = load<u32>(e, 8);
         fLimit = 4093;
         insn = load<u32>(<usize>(<u32>pc + fAdd));
+        // Code running on from the page before (blocks end at a page's end) starts a block here too; else a
+        // loop straddling two pages would interpret its second half forever.
+        entry = true;
       } else {
         insn = fetchSlow(pc);
         if (trapCause >= 0) break;
@@ -1878,6 +1910,8 @@ function inner(n: i32, budget: i32): i32 {
       case 0x13: // FNMADD
       case 0x14: // OP-FP
         if (!floatOp(insn)) illegal = true;
+        // The block compiler stops at most of these: what follows may start a block.
+        entry = true;
         break;
       default:
         illegal = true;
