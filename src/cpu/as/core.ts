@@ -745,7 +745,7 @@ export function jitLoad(va: u64, size: u32): u64 {
 /** A store a block's inline TLB check missed; sets jitExit on a trap, a code write or a stop. */
 export function jitStore(va: u64, size: u32, v: u64): void {
   storeSlow(va, size, v);
-  if (trapCause >= 0) jitExit = 1;
+  if (trapCause >= 0 || stopRequested) jitExit = 1;
 }
 
 /**
