@@ -984,6 +984,7 @@ export class CoreJit {
       return -1;
     }
     const blocks = this.regionBlocks(page, pr);
+    this.release(page, pr.fresh, blocks);
     pr.fresh.clear();
     if (blocks === undefined) return 0;
     let fn: WebAssembly.ExportValue;
@@ -1014,6 +1015,7 @@ export class CoreJit {
       if (pr === undefined || !pr.queued) continue;
       pr.queued = false;
       const blocks = this.regionBlocks(page, pr);
+      this.release(page, pr.fresh, blocks);
       pr.fresh.clear();
       if (blocks === undefined) continue;
       try {
@@ -1039,7 +1041,10 @@ export class CoreJit {
         }
         work.forEach((w, i) => {
           // Written while it compiled (what was wanted there went with it): not installed.
-          if (this.pageGen[w.page] !== w.gen || this.pages.get(w.page) !== w.pr) return;
+          if (this.pageGen[w.page] !== w.gen || this.pages.get(w.page) !== w.pr) {
+            this.release(w.page, new Set(w.blocks.map((b) => w.page * 4096 + b.start)), undefined);
+            return;
+          }
           this.install(w.page, w.pr, w.blocks, exports[`b${i}`]);
         });
       },
@@ -1138,6 +1143,24 @@ export class CoreJit {
     this.compiledBlocks += blocks.length;
   }
 
+  /**
+   * Entries the core asked for (RAM offsets) that will not get compiled code after all — left out of their
+   * region (`blocks`), or their page was written meanwhile: the core marked their slots "asked" (a hit count
+   * far below zero), so make them count up again, or they would stay interpreted for good.
+   */
+  private release(page: number, asked: Set<number>, blocks: RegionBlock[] | undefined): void {
+    const kept = new Set(blocks?.map((b) => page * 4096 + b.start));
+    for (const off of asked) {
+      if (kept.has(off)) continue;
+      const s = this.slotOf(off);
+      if (s >= 0 && this.fns[s] <= 0) {
+        this.tags[s] = -1;
+        this.counts[s] = 0;
+        this.fns[s] = 0;
+      }
+    }
+  }
+
   /** Drops the host's claim on slot s (the core reused it, or another region takes it). */
   private forget(s: number): void {
     const v = this.slotVal[s];
@@ -1174,6 +1197,7 @@ export class CoreJit {
     const pr = this.pages.get(page);
     if (pr !== undefined) {
       for (const r of [...pr.regions]) this.drop(r);
+      this.release(page, pr.fresh, undefined);
       pr.queued = false;
       this.pages.delete(page);
     }
