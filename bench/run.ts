@@ -25,6 +25,7 @@
 //   BENCH_RUNS=N     rounds of every figure (default 3); the warm in-process rows use BENCH_WARM_RUNS
 //                    (default BENCH_RUNS)
 //   BENCH_JS=0       leave out the `--core js` comparison runs
+//   BENCH_JITOFF=0   leave out the `--jit off` runs of the boots (the issue's "JIT never slower" check)
 //   BENCH_GZIP=0     leave out the gzip-compressed initramfs rows
 //   BENCH_DEBIAN=0   leave out Debian's stock kernel (and its download); BENCH_DEBIAN_REFRESH=1 fetches
 //                    it again instead of using bench/cache/
@@ -199,8 +200,13 @@ function tail(s: string, n = 2000): string {
 
 // ---- scenarios ------------------------------------------------------------------------------------
 
-type Variant = "vireo" | "qemu" | "js";
-const VARIANT_NAME: Record<Variant, string> = { vireo: "vireo", qemu: "QEMU", js: "vireo --core js" };
+type Variant = "vireo" | "qemu" | "js" | "off";
+const VARIANT_NAME: Record<Variant, string> = {
+  vireo: "vireo",
+  qemu: "QEMU",
+  js: "vireo --core js",
+  off: "vireo --jit off",
+};
 
 interface Scenario {
   id: string;
@@ -216,9 +222,10 @@ interface Scenario {
   check?: (stdout: string) => string | undefined;
 }
 
-function vireoArgs(s: Scenario, core: "wasm" | "js"): string[] {
+function vireoArgs(s: Scenario, core: "wasm" | "js", jitOff = false): string[] {
   const args = ["run", "vm", "--", "--stats"];
   if (core === "js") args.push("--core", "js");
+  if (jitOff) args.push("--jit", "off");
   if (s.kernel !== join(IMAGES, "Image")) args.push("--kernel", s.kernel);
   if (s.initrd !== join(IMAGES, "initramfs.cpio")) args.push("--initrd", s.initrd);
   if (s.command !== undefined) args.push("--exec", s.command);
@@ -247,7 +254,12 @@ async function runScenario(s: Scenario, v: Variant): Promise<SpawnRun> {
           endMarker: s.endMarker,
           timeoutMs: s.timeoutMs,
         }
-      : { cmd: "npm", args: vireoArgs(s, v === "js" ? "js" : "wasm"), endMarker: s.endMarker, timeoutMs: s.timeoutMs };
+      : {
+          cmd: "npm",
+          args: vireoArgs(s, v === "js" ? "js" : "wasm", v === "off"),
+          endMarker: s.endMarker,
+          timeoutMs: s.timeoutMs,
+        };
   const r = await spawnTimed(spec);
   const where = `${s.id}, ${VARIANT_NAME[v]}`;
   if (r.bannerMs === undefined) throw new Error(`${where}: no banner; stdout tail:\n${tail(r.stdout)}\n${r.stderr}`);
@@ -601,8 +613,10 @@ async function main(): Promise<void> {
   for (let i = 0; i < RUNS; i++) {
     startup.push((await spawnTimed({ cmd: "npm", args: ["run", "vm", "--", "--help"], timeoutMs: 60_000 })).exitMs);
     for (const s of scenarios) {
-      // The order rotates every round, so a drift in the machine's load falls on each variant alike.
-      const order = variants.map((_, j) => variants[(i + j) % variants.length]);
+      // The order rotates every round, so a drift in the machine's load falls on each variant alike. The
+      // boots also run with `--jit off` (the workloads would take minutes each interpreted).
+      const vs: Variant[] = s.command === undefined && on("JITOFF") ? [...variants, "off"] : variants;
+      const order = vs.map((_, j) => vs[(i + j) % vs.length]);
       for (const v of order) {
         const r = await runScenario(s, v);
         runs.set(key(s, v), [...(runs.get(key(s, v)) ?? []), r]);
@@ -652,9 +666,30 @@ async function main(): Promise<void> {
             return x === undefined ? "—" : (x / 1000).toFixed(2);
           })
           .join(", ");
-      everyRun.push(`- ${row.label} (s): ${variants.map((v) => `${VARIANT_NAME[v]} ${list(v)}`).join("; ")}`);
+      const vs: Variant[] = get(s, "off").length > 0 ? [...variants, "off"] : variants;
+      everyRun.push(`- ${row.label} (s): ${vs.map((v) => `${VARIANT_NAME[v]} ${list(v)}`).join("; ")}`);
     }
   }
+  // The block compiler against the interpreter alone, on the boots (mostly code that runs a few times).
+  const jitOffRows: string[] = [];
+  for (const s of scenarios) {
+    if (get(s, "off").length === 0) continue;
+    for (const row of rowsFor(s)) {
+      const withJit = fig(s, "vireo", row.pick);
+      const off = fig(s, "off", row.pick);
+      jitOffRows.push(`| ${row.label} | ${secs(withJit)} | ${secs(off)} | ${ratio(withJit, off)} |`);
+    }
+  }
+  const jitOffTable =
+    jitOffRows.length === 0
+      ? ""
+      : `\nThe block compiler against the interpreter alone on the boots (\`npm run vm -- --jit off\`, the same runs'
+rounds; a ratio above 1.0× means the compiler made the boot slower):
+
+| figure (median, from spawn) | vireo (JIT on) | vireo \`--jit off\` | on / off |
+|---|---:|---:|---:|
+${jitOffRows.join("\n")}
+`;
   // Instructions: vireo's own count (--stats); QEMU's MIPS are that count over QEMU's time.
   const instrRows: string[] = [];
   for (const s of scenarios) {
@@ -847,6 +882,7 @@ ${gzipBytes > 0 ? `The gzip row boots the committed initramfs compressed with \`
 ${head}
 ${tableRows.join("\n")}
 
+${jitOffTable}
 Starting alone, \`npm run vm -- --help\` from spawn to exit (npm, Node, loading the bundle): ${secs(startupMs)} (median).${rebuilt > 0 ? `\n**${rebuilt} run(s) rebuilt the CLI bundle or the core while timed** (a source changed during the bench).` : ""}
 
 Instruction counts are vireo's own (\`--stats\`: instret at exit, and when --exec typed the command); a
