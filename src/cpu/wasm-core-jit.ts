@@ -238,20 +238,14 @@ function jalImm(insn: number): number {
 }
 
 /**
- * Decodes the block at RAM offset `off`: the instructions and whether its last one branches back to the start.
- * It ends before any RAM offset in `stops` (the other blocks of a region, so no code is compiled twice).
+ * Decodes the block at RAM offset `off`. It ends at a branch or jump back to its start (a loop), and before any
+ * RAM offset in `stops` (the other blocks of a region, so no code is compiled twice).
  */
-export function decodeBlock(
-  u16: Uint16Array,
-  rvc: Int32Array,
-  off: number,
-  stops?: Set<number>,
-): { insns: Insn[]; loops: boolean } {
+export function decodeBlock(u16: Uint16Array, rvc: Int32Array, off: number, stops?: Set<number>): Insn[] {
   const pageEnd = ((off | 4095) >>> 0) + 1;
   const insns: Insn[] = [];
   const seen = new Set<number>();
   let o = off;
-  let loops = false;
   while (insns.length < MAX_INSNS && o + 2 <= pageEnd) {
     if (stops?.has(o) && o !== off) break;
     const lo = u16[o >>> 1];
@@ -277,21 +271,20 @@ export function decodeBlock(
       // A direct jump: the block goes on at its target when that is in the same page and not decoded yet
       // (calls and the jumps around if/else stay inside one block); back to the entry it is a loop.
       const target = at + jalImm(insn);
-      if (target === 0) {
-        loops = true;
-        break;
-      }
+      if (target === 0) break;
       const t = off + target;
       if (t >>> 12 !== off >>> 12 || target < -off || seen.has(target)) break;
       o = t;
       continue;
     }
-    if (op === 0x63 && at + branchImm(insn) === 0) {
-      loops = true;
-      break;
-    }
+    if (op === 0x63 && at + branchImm(insn) === 0) break;
   }
-  return { insns, loops };
+  return insns;
+}
+
+/** The immediate of a store (S-type). */
+function storeImm(insn: number): number {
+  return ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
 }
 
 /** Whether an (expanded, compilable) instruction writes x[rd] (rd may still be x0). */
@@ -458,6 +451,23 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
         c.op(IF, I32, I32CONST).s32(-1).op(ELSE, I32CONST).s32(j).op(END, LSET).u(L_TGT);
         c.op(BR).u(toOut());
       }
+    };
+    /**
+     * After a slow path that may set jitExit: on a trap leave before the instruction at k (it did not retire);
+     * on a store into compiled code or a stop, retire it (`retire` finishes it, e.g. writes rd) and leave after.
+     */
+    const leaveOnExit = (k: number, at: number, len: number, retire?: () => void): void => {
+      c.op(GGET).u(G_EXIT).op(IF, VOID);
+      depth++;
+      c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32GES).op(IF, VOID);
+      depth++;
+      exit(k, () => pcPlus(at));
+      c.op(END);
+      depth--;
+      retire?.();
+      exit(k + 1, () => pcPlus(at + len));
+      c.op(END);
+      depth--;
     };
     /** After a slow path: leave when it trapped (the instruction at k did not retire). */
     const trapExit = (k: number, at: number): void => {
@@ -662,9 +672,8 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
         case 0x23: {
           // Stores
           const size = 1 << f3;
-          const imm = ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
           getX(rs1);
-          c.op(I64CONST).s64(imm).op(I64ADD).op(LSET).u(L_VA);
+          c.op(I64CONST).s64(storeImm(insn)).op(I64ADD).op(LSET).u(L_VA);
           tlbEntry(L_WT);
           tlbHit(size);
           c.op(IF, VOID);
@@ -677,16 +686,7 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
           getX(rs2);
           c.op(CALL).u(F_STORE);
           // A trap (the store did not happen), a store into compiled code or a stop: leave.
-          c.op(GGET).u(G_EXIT).op(IF, VOID);
-          depth++;
-          c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32GES).op(IF, VOID);
-          depth++;
-          exit(k, () => pcPlus(at));
-          c.op(END);
-          depth--;
-          exit(k + 1, () => pcPlus(at + len));
-          c.op(END);
-          depth--;
+          leaveOnExit(k, at, len);
           c.op(END);
           depth--;
           break;
@@ -701,18 +701,10 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
           getX(rs1);
           getX(rs2);
           c.op(CALL).u(F_AMO).op(LSET).u(L_VA);
-          c.op(GGET).u(G_EXIT).op(IF, VOID);
-          depth++;
-          c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32GES).op(IF, VOID);
-          depth++;
-          exit(k, () => pcPlus(at));
-          c.op(END);
-          depth--;
-          c.op(LGET).u(L_VA);
-          setX(rd);
-          exit(k + 1, () => pcPlus(at + len));
-          c.op(END);
-          depth--;
+          leaveOnExit(k, at, len, () => {
+            c.op(LGET).u(L_VA);
+            setX(rd);
+          });
           c.op(LGET).u(L_VA);
           setX(rd);
           break;
@@ -720,21 +712,12 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
         case 0x07:
         case 0x27: {
           // FLW/FLD/FSW/FSD through the core (the f registers stay in its memory).
-          const imm = op === 0x07 ? immI : ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
+          const imm = op === 0x07 ? immI : storeImm(insn);
           c.op(I32CONST).s32(insn).op(I32CONST).s32(raw);
           getX(rs1);
           c.op(I64CONST).s64(imm).op(I64ADD);
           c.op(CALL).u(F_FPMEM);
-          c.op(GGET).u(G_EXIT).op(IF, VOID);
-          depth++;
-          c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32GES).op(IF, VOID);
-          depth++;
-          exit(k, () => pcPlus(at));
-          c.op(END);
-          depth--;
-          exit(k + 1, () => pcPlus(at + len));
-          c.op(END);
-          depth--;
+          leaveOnExit(k, at, len);
           break;
         }
         default:
@@ -960,7 +943,7 @@ export class CoreJit {
     // The core gave the slot a new tenant: whatever the host had put there is gone.
     this.forget(slot);
     try {
-      if (decodeBlock(this.u16, this.env.rvc, off).insns.length === 0) return 0;
+      if (decodeBlock(this.u16, this.env.rvc, off).length === 0) return 0;
     } catch (e) {
       this.errors++;
       this.lastError = (e as Error).message;
@@ -983,9 +966,7 @@ export class CoreJit {
       }
       return -1;
     }
-    const blocks = this.regionBlocks(page, pr);
-    this.release(page, pr.fresh, blocks);
-    pr.fresh.clear();
+    const blocks = this.takeRegion(page, pr);
     if (blocks === undefined) return 0;
     let fn: WebAssembly.ExportValue;
     try {
@@ -1014,9 +995,7 @@ export class CoreJit {
       const pr = this.pages.get(page);
       if (pr === undefined || !pr.queued) continue;
       pr.queued = false;
-      const blocks = this.regionBlocks(page, pr);
-      this.release(page, pr.fresh, blocks);
-      pr.fresh.clear();
+      const blocks = this.takeRegion(page, pr);
       if (blocks === undefined) continue;
       try {
         bodies.push(emitRegion(blocks, this.env.base));
@@ -1054,6 +1033,14 @@ export class CoreJit {
     );
   }
 
+  /** The blocks of the page's next region; the entries asked for are then taken (see release for the rest). */
+  private takeRegion(page: number, pr: PageRegion): RegionBlock[] | undefined {
+    const blocks = this.regionBlocks(page, pr);
+    this.release(page, pr.fresh, blocks);
+    pr.fresh.clear();
+    return blocks;
+  }
+
   /**
    * The blocks of a new region of a page: the entries asked for since its last region, newest first, then the
    * blocks they continue at that are nearly hot and not compiled, until the region is big enough.
@@ -1071,7 +1058,7 @@ export class CoreJit {
       if (seen.has(start)) continue;
       seen.add(start);
       if (q >= firstDiscovered && !this.entered(pageOff + start)) continue;
-      const insns = decodeBlock(this.u16, this.env.rvc, pageOff + start).insns;
+      const insns = decodeBlock(this.u16, this.env.rvc, pageOff + start);
       if (insns.length === 0) continue;
       starts.push(start);
       total += insns.length;
@@ -1082,7 +1069,7 @@ export class CoreJit {
     const blocks: RegionBlock[] = [];
     total = 0;
     for (const start of starts) {
-      const insns = decodeBlock(this.u16, this.env.rvc, pageOff + start, stops).insns;
+      const insns = decodeBlock(this.u16, this.env.rvc, pageOff + start, stops);
       if (blocks.length > 0 && total + insns.length > MAX_REGION_INSNS) continue;
       total += insns.length;
       blocks.push({ start, insns });

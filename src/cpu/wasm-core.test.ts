@@ -123,6 +123,19 @@ function lockstep(
   return { traps, compiled: wj?.compiled ?? 0, invalidations: wj?.invalidations ?? 0 };
 }
 
+/** A wasm hart on `mem` that compiles every block the first time it is entered (synchronously). */
+function compileEveryBlock(mem: GuestMemory): WasmHart {
+  return new WasmHart({
+    hartId: 0,
+    mem,
+    bus: new Bus(),
+    time: { mtime: () => 0 },
+    module: loadCoreModule(),
+    jit: 1,
+    jitSync: true,
+  });
+}
+
 describe("WebAssembly core vs the JavaScript interpreter", () => {
   it("agree in lockstep on random programs (x and f registers, pc, privilege, CSRs, RAM)", () => {
     let traps = 0;
@@ -186,15 +199,7 @@ describe("WebAssembly core vs the JavaScript interpreter", () => {
     mem.i32[0x10 / 4] = (0x80000 << 12) | (10 << 7) | 0x17;
     mem.i32[0x14 / 4] = (1 << 20) | (11 << 15) | (11 << 7) | 0x13;
     mem.i32[0x18 / 4] = j(0x800 - 0x18);
-    const h = new WasmHart({
-      hartId: 0,
-      mem,
-      bus: new Bus(),
-      time: { mtime: () => 0 },
-      module: loadCoreModule(),
-      jit: 1,
-      jitSync: true,
-    });
+    const h = compileEveryBlock(mem);
     h.setPc(RAM_BASE + 0x800);
     expect(h.run(4000)).toBe(4000);
     expect(h.jit?.compiled).toBeGreaterThan(0);
@@ -211,15 +216,7 @@ describe("WebAssembly core vs the JavaScript interpreter", () => {
     mem.i32[at / 4] = 0x00150513;
     mem.i32[at / 4 + 1] = 0xfff58593 | 0;
     mem.i32[at / 4 + 2] = 0xfe059ce3 | 0;
-    const h = new WasmHart({
-      hartId: 0,
-      mem,
-      bus: new Bus(),
-      time: { mtime: () => 0 },
-      module: loadCoreModule(),
-      jit: 1,
-      jitSync: true,
-    });
+    const h = compileEveryBlock(mem);
     h.setPc(RAM_BASE + at);
     h.setX(11, 500);
     expect(h.run(1500)).toBe(1500);

@@ -65,15 +65,25 @@ function jitSlotBytes(off: u32): usize {
   return <usize>(((off >> 1) * 0x9e3779b1) >> (32 - JIT_SLOT_BITS)) << 2;
 }
 
+/** The slot (byte offset) holding RAM offset `off`, or -1. */
+// @ts-ignore: decorator
+@inline
+function jitSlotFind(off: u32): isize {
+  const a = jitSlotBytes(off);
+  if (load<u32>(base + JIT_TAG_OFF + a) == off) return <isize>a;
+  if (load<u32>(base + JIT_TAG_OFF + (a ^ 4)) == off) return <isize>(a ^ 4);
+  return -1;
+}
+
 /**
  * The slot (byte offset) holding RAM offset `off`, or one to put it in: an empty one of its two, else one
  * without compiled code, else the one with fewer hits. A new tenant starts at 0 hits.
  */
 function jitSlotFor(off: u32): usize {
+  const hit = jitSlotFind(off);
+  if (hit >= 0) return <usize>hit;
   const a = jitSlotBytes(off);
-  if (load<u32>(base + JIT_TAG_OFF + a) == off) return a;
   const b = a ^ 4;
-  if (load<u32>(base + JIT_TAG_OFF + b) == off) return b;
   let v = a;
   if (load<i32>(base + JIT_TAG_OFF + a) != -1) {
     if (load<i32>(base + JIT_TAG_OFF + b) == -1) v = b;
@@ -1537,12 +1547,9 @@ function inner(n: i32, budget: i32): i32 {
               fLimit = 4093;
             }
             const next = <u32>pc + fAdd;
-            let nslot = jitSlotBytes(next);
-            if (load<u32>(base + JIT_TAG_OFF + nslot) != next) {
-              nslot ^= 4;
-              if (load<u32>(base + JIT_TAG_OFF + nslot) != next) break;
-            }
-            fn = load<i32>(base + JIT_FN_OFF + nslot);
+            const nslot = jitSlotFind(next);
+            if (nslot < 0) break;
+            fn = load<i32>(base + JIT_FN_OFF + <usize>nslot);
             if (fn <= 0) break;
           }
           if (ran) {
