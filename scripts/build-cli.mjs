@@ -91,6 +91,8 @@ export async function buildCli() {
     packages: "external",
     plugins: [scriptsStayExternal],
     sourcemap: true,
+    // Line mappings only (the sources are in the repository): the map is parsed at every start.
+    sourcesContent: false,
     write: false,
     logLevel: "warning",
   });

@@ -37,7 +37,7 @@ export interface CoreJitEnv {
   /** Byte address of the hart's region (= RAM size). */
   base: number;
   ramSize: number;
-  /** 64 K-entry RVC expansion table (rvc.ts). */
+  /** 64 K-entry RVC expansion table, the core's (src/cpu/as/rvc.ts builds it at init). */
   rvc: Int32Array;
   /** The core's exports the blocks import. */
   core: {

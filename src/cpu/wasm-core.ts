@@ -10,7 +10,6 @@
 import type { Bus } from "../core/bus.ts";
 import type { GuestMemory } from "../core/guest-memory.ts";
 import type { InterruptTarget, TimeSource } from "../core/interrupts.ts";
-import { rvcTable } from "./rvc.ts";
 import { HartState } from "./state.ts";
 import { CoreJit, type CoreJitEnv, DEFAULT_CORE_JIT_THRESHOLD } from "./wasm-core-jit.ts";
 
@@ -88,6 +87,8 @@ export class WasmHart implements InterruptTarget {
   private readonly e: CoreExports;
   private readonly pc: Int32Array;
   private readonly scratch: Int32Array;
+  /** The core's RVC expansion table: the 32-bit equivalent of every 16-bit parcel, 0 when reserved. */
+  readonly rvcTable: Int32Array;
   private traceFn: ((line: string) => void) | undefined;
   private ecallFn: ((mode: number) => boolean) | undefined;
 
@@ -152,8 +153,9 @@ export class WasmHart implements InterruptTarget {
     if ((e.AUX_SIZE.value as number) > WASM_CORE_AUX_BYTES) throw new Error("wasm core: aux region too small");
     e.setBase(aux);
     e.init(o.mem.base % 4294967296, Math.floor(o.mem.base / 4294967296), o.mem.size, o.hartId);
-    const rvc = rvcTable();
-    new Int32Array(buffer, e.rvcTableAddress() >>> 0, 65536).set(rvc);
+    // The core expanded every 16-bit parcel at init (src/cpu/as/rvc.ts); the block compiler decodes with it too.
+    const rvc = new Int32Array(buffer, e.rvcTableAddress() >>> 0, 65536);
+    this.rvcTable = rvc;
     e.reset();
     const j = o.jit ?? true;
     this.jitThreshold = j === false ? 0 : j === true ? DEFAULT_CORE_JIT_THRESHOLD : Math.max(1, j | 0);

@@ -12,6 +12,7 @@
 
 import { base, F_OFF, fflags, fr, frm, fw, PC_OFF, SCRATCH_OFF, setFflags, setFrm, xr, xw } from "./state";
 import { fpExec } from "./fpu";
+import { buildRvcTable } from "./rvc";
 
 // ---- host imports ----------------------------------------------------------------------------------
 
@@ -281,6 +282,7 @@ export function init(rBaseLo: u32, rBaseHi: u32, size: u32, id: u32): void {
   ramBase = (<u64>rBaseHi << 32) | <u64>rBaseLo;
   ramSize = <u64>size;
   hartId = <u64>id;
+  buildRvcTable(base + RVC_OFF);
 }
 
 export function reset(): void {
