@@ -33,16 +33,13 @@ interface Rig {
   transfers: number;
 }
 
-/** The hart the pairs run: the WebAssembly core (the CLI's and the page's default) or the TypeScript hart. */
-export type NetCore = "wasm" | "js";
-
-async function rig(images: string, label: string, features: string, core: NetCore): Promise<Rig> {
+async function rig(images: string, label: string, features: string): Promise<Rig> {
   const f = parseNetFeatures(features);
   if (!f.ok) throw new Error(f.error);
   const img = (n: string) => new Uint8Array(readFileSync(join(images, n)));
   const p = new MachinePair(
     { firmware: img("fw_dynamic.bin"), kernel: img("Image"), initrd: img("initramfs.cpio"), bootargs: "console=ttyS0" },
-    { features: f.features, wasmCore: core === "wasm" ? loadCoreModule() : undefined },
+    { features: f.features, wasmCore: loadCoreModule() },
   );
   await p.boot();
   await p.exec(p.a, "ip addr add 10.0.0.1/24 dev eth0; ip link set eth0 up");
@@ -99,12 +96,9 @@ function median(xs: number[]): number {
  * section for bench/results.md with the medians and every run: one transfer is noisy (guest time is
  * host time, so a busier host also changes TCP's pacing and TSO sizes in the guests).
  */
-export async function netBench(
-  images: string,
-  core: NetCore = "wasm",
-): Promise<{ figures: NetFigures[]; markdown: string }> {
-  const onRig = await rig(images, "offloads on", "", core);
-  const offRig = await rig(images, "offloads off", NET_OFFLOADS_OFF, core);
+export async function netBench(images: string): Promise<{ figures: NetFigures[]; markdown: string }> {
+  const onRig = await rig(images, "offloads on", "");
+  const offRig = await rig(images, "offloads off", NET_OFFLOADS_OFF);
   await transfer(onRig);
   await transfer(offRig);
   const ons: NetFigures[] = [];
@@ -146,7 +140,7 @@ export async function netBench(
   const steadyRatio = (on.steadyMibPerSecond ?? 0) / (off.steadyMibPerSecond ?? 1);
   const markdown = `## Guest-to-guest TCP over the loopback backend (issue 5)
 
-Two vireo machines in one Node process (${core === "wasm" ? "the WebAssembly core with its block compiler" : "the TypeScript hart"}), virtio-net back to back; \`nc HOST PORT -e cat FILE\` moves a file from one guest to
+Two vireo machines in one Node process (the WebAssembly core with its block compiler), virtio-net back to back; \`nc HOST PORT -e cat FILE\` moves a file from one guest to
 the other. One pair boots with every offload, one with them off; each moves the ${MIB} MiB file once untimed (warm-up), then
 ${RUNS} times it moves a ${SMALL_MIB} MiB file and the ${MIB} MiB file, the two pairs alternating. Host wall time of each transfer,
 from typing the command to the receiver's shell printing its marker. "End to end" is ${MIB} MiB over that time, so it includes

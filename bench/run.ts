@@ -4,9 +4,8 @@
 // The main figures are taken FROM PROCESS SPAWN: every run is a fresh `npm run vm -- …` (npm, Node, the
 // CLI bundle and the WebAssembly core starting cold, as a person types it) or a fresh
 // `qemu-system-riscv64 …`, timed from spawn to the banner `vireo: boot complete` on stdout, to the shell
-// prompt, to a workload's end marker and to the process's exit. vireo, QEMU and vireo `--core js` (the
-// older TypeScript hart) take turns on each figure (the order rotating every round); the tables show
-// medians of BENCH_RUNS and list every run. Figures:
+// prompt, to a workload's end marker and to the process's exit. vireo and QEMU take turns on each figure
+// (the order rotating every round); the tables show medians of BENCH_RUNS and list every run. Figures:
 //   - the committed image (public/images/) booting to power-off (`vireo.poweroff=1`);
 //   - the same with its initramfs gzip -9 compressed (the kernel inflates it);
 //   - Debian trixie's stock riscv64 kernel (linux-image-riscv64's linux-image-<version>-riscv64 .deb,
@@ -24,7 +23,6 @@
 // Environment switches (each part is on unless set to 0):
 //   BENCH_RUNS=N     rounds of every figure (default 3); the warm in-process rows use BENCH_WARM_RUNS
 //                    (default BENCH_RUNS)
-//   BENCH_JS=0       leave out the `--core js` comparison runs
 //   BENCH_JITOFF=0   leave out the `--jit off` runs of the boots (the issue's "JIT never slower" check)
 //   BENCH_GZIP=0     leave out the gzip-compressed initramfs rows
 //   BENCH_DEBIAN=0   leave out Debian's stock kernel (and its download); BENCH_DEBIAN_REFRESH=1 fetches
@@ -37,8 +35,9 @@
 //   BENCH_PAGE=0     leave out the page in headless chromium (e2e/page-bench.ts)
 //   BENCH_OUT=FILE   write the report there instead of bench/results.md
 // Rough duration with the defaults on this 2-core machine (from BENCH_RUNS=1 trials under other load,
-// times 3): the spawn figures ~15 min (most of it vireo `--core js` on the two workloads), warm in-process
-// ~4 min, bench/net.ts ~1 min, bench/net-stack.ts ~2 min, the page ~3 min: about 25 min in all; the log
+// times 3), measured while the bench still ran the TypeScript hart (`--core js`, removed since) beside
+// them: the spawn figures ~15 min (most of it that hart on the two workloads), warm in-process ~4 min,
+// bench/net.ts ~1 min, bench/net-stack.ts ~2 min, the page ~3 min: about 25 min in all, less now; the log
 // prints each part's time. The spawn figures alone:
 //   BENCH_WARM=0 BENCH_NET=0 BENCH_STACK=0 BENCH_PAGE=0 npm run bench
 
@@ -200,11 +199,10 @@ function tail(s: string, n = 2000): string {
 
 // ---- scenarios ------------------------------------------------------------------------------------
 
-type Variant = "vireo" | "qemu" | "js" | "off";
+type Variant = "vireo" | "qemu" | "off";
 const VARIANT_NAME: Record<Variant, string> = {
   vireo: "vireo",
   qemu: "QEMU",
-  js: "vireo --core js",
   off: "vireo --jit off",
 };
 
@@ -222,9 +220,8 @@ interface Scenario {
   check?: (stdout: string) => string | undefined;
 }
 
-function vireoArgs(s: Scenario, core: "wasm" | "js", jitOff = false): string[] {
+function vireoArgs(s: Scenario, jitOff = false): string[] {
   const args = ["run", "vm", "--", "--stats"];
-  if (core === "js") args.push("--core", "js");
   if (jitOff) args.push("--jit", "off");
   if (s.kernel !== join(IMAGES, "Image")) args.push("--kernel", s.kernel);
   if (s.initrd !== join(IMAGES, "initramfs.cpio")) args.push("--initrd", s.initrd);
@@ -256,7 +253,7 @@ async function runScenario(s: Scenario, v: Variant): Promise<SpawnRun> {
         }
       : {
           cmd: "npm",
-          args: vireoArgs(s, v === "js" ? "js" : "wasm", v === "off"),
+          args: vireoArgs(s, v === "off"),
           endMarker: s.endMarker,
           timeoutMs: s.timeoutMs,
         };
@@ -466,6 +463,7 @@ async function vireoRun(
 ): Promise<void> {
   let stopped = false;
   const m = new VirtMachine({
+    wasmCore: loadCoreModule(),
     ...opts,
     firmware: image("fw_dynamic.bin"),
     kernel: image("Image"),
@@ -550,7 +548,7 @@ async function main(): Promise<void> {
   const loadAtStart = loadNow();
   const startedAt = new Date();
   const qemuVer = execFileSync(QEMU, ["--version"]).toString().split("\n")[0];
-  const variants: Variant[] = on("JS") ? ["vireo", "qemu", "js"] : ["vireo", "qemu"];
+  const variants: Variant[] = ["vireo", "qemu"];
 
   // Setup, untimed: the CLI bundle and the wasm core built (as `npm install` leaves them), the gzip
   // initramfs, Debian's kernel.
@@ -643,10 +641,7 @@ async function main(): Promise<void> {
           { label: `${s.title}: prompt → end marker`, pick: (r) => r.workMs },
           { label: `${s.title}: spawn → exit`, pick: (r) => r.exitMs },
         ];
-  const js = variants.includes("js");
-  const head = js
-    ? "| figure (median, from spawn) | vireo | QEMU | vireo / QEMU | vireo `--core js` | js / QEMU |\n|---|---:|---:|---:|---:|---:|"
-    : "| figure (median, from spawn) | vireo | QEMU | vireo / QEMU |\n|---|---:|---:|---:|";
+  const head = "| figure (median, from spawn) | vireo | QEMU | vireo / QEMU |\n|---|---:|---:|---:|";
   const tableRows: string[] = [];
   const everyRun: string[] = [];
   for (const s of scenarios) {
@@ -654,10 +649,6 @@ async function main(): Promise<void> {
       const vv = fig(s, "vireo", row.pick);
       const q = fig(s, "qemu", row.pick);
       const cells = [row.label, secs(vv), secs(q), ratio(vv, q)];
-      if (js) {
-        const j = fig(s, "js", row.pick);
-        cells.push(secs(j), ratio(j, q));
-      }
       tableRows.push(`| ${cells.join(" | ")} |`);
       const list = (v: Variant) =>
         get(s, v)
@@ -715,7 +706,6 @@ ${jitOffRows.join("\n")}
       `${s.title} (${what})`,
       n === undefined ? "—" : `${(n / 1e6).toFixed(1)} M`,
       mipsText(mipsOf("vireo")),
-      ...(js ? [mipsText(mipsOf("js"))] : []),
       mipsText(n !== undefined && qt !== undefined ? n / qt / 1e3 : undefined),
     ];
     instrRows.push(`| ${cells.join(" | ")} |`);
@@ -728,9 +718,7 @@ ${jitOffRows.join("\n")}
   let warmSection = "";
   if (on("WARM")) {
     const warmVariants: WarmVariant[] = [
-      { name: "wasm core (src/cpu/as/), the CLI's default", opts: { wasmCore: loadCoreModule() } },
-      { name: "TypeScript hart, loop compiler (`--core js`)", opts: { jitBackend: "js" } },
-      { name: "TypeScript hart, `--jit wasm`", opts: { jitBackend: "wasm" } },
+      { name: "wasm core (src/cpu/as/) with its block compiler, the CLI's default", opts: {} },
     ];
     const warmStart = performance.now();
     const warm = new Map<string, WarmFigures[]>();
@@ -864,9 +852,8 @@ vireo and QEMU on the same files, in the same run, taking turns (never concurren
 - load average (1 / 5 / 15 min) at the start ${loadAtStart}, at the end ${loadAtEnd} (other work on the
   machine slows every column; compare ratios)
 - Node ${process.version}; reference ${qemuVer} (TCG)
-- vireo: \`npm run vm\` (scripts/vm.mjs → the CLI's esbuild bundle, default \`--core wasm\`: the WebAssembly
-  core from src/cpu/as/ with its block compiler, as the CLI defaults them), with \`--stats\` for the instruction count; \`--core js\` is the older TypeScript hart
-  with its loop compiler${js ? "" : " (left out: BENCH_JS=0)"}
+- vireo: \`npm run vm\` (scripts/vm.mjs → the CLI's esbuild bundle: the WebAssembly core from src/cpu/as/
+  with its block compiler, as the CLI defaults them), with \`--stats\` for the instruction count
 - QEMU: \`${QEMU} ${qemuArgs("<Image>", "<initramfs>", "…")
     .map((a) => (a.includes(" ") ? `"${a}"` : a))
     .join(" ")
@@ -894,8 +881,8 @@ boot's MIPS are its instructions over spawn → power-off, Node's start included
 instructions from typing the command to exit over prompt → end marker. QEMU's MIPS are vireo's count over
 QEMU's time, an estimate (the runs differ a little in timer-driven work).
 
-| figure | guest instructions | vireo MIPS |${js ? " `--core js` MIPS |" : ""} QEMU MIPS (est.) |
-|---|---:|---:|${js ? "---:|" : ""}---:|
+| figure | guest instructions | vireo MIPS | QEMU MIPS (est.) |
+|---|---:|---:|---:|
 ${instrRows.join("\n")}
 
 Every run, in order:

@@ -14,11 +14,16 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Runs the CLI from another directory, as `npm run vm` would from anywhere, so repo-relative paths are tested. */
 function vm(...args: string[]) {
+  return vmWith({}, ...args);
+}
+
+function vmWith(env: Record<string, string>, ...args: string[]) {
   const r = spawnSync(TSX, [join(ROOT, "src/cli/vm.ts"), ...args], {
     cwd: tmp,
     encoding: "utf8",
     input: "",
     timeout: 60_000,
+    env: { ...process.env, ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -33,19 +38,11 @@ describe("parseCli", () => {
       net: "stack",
       help: false,
       jit: true,
-      core: "wasm",
     });
-    expect(parseCli(["--core", "js"]).core).toBe("js");
-    expect(parseCli(["--jit", "on"]).core).toBe("wasm");
-    expect(parseCli(["--jit", "wasm"]).core).toBe("js");
-    expect(parseCli(["--jit", "off"]).core).toBe("wasm");
-    expect(parseCli(["--jit", "wasm", "--core", "wasm"]).core).toBe("wasm");
-    expect(() => parseCli(["--core", "rust"])).toThrow(/--core takes js or wasm/);
     expect(parseCli(["--stats"]).stats).toBe(true);
     expect(parseCli([]).stats).toBeUndefined();
     expect(parseCli(["--jit", "off"]).jit).toBe(false);
-    expect(() => parseCli(["--jit", "maybe"])).toThrow(/--jit takes on, off or wasm/);
-    expect(parseCli(["--jit", "wasm"])).toMatchObject({ jit: true, jitBackend: "wasm" });
+    expect(parseCli(["--jit", "on"]).jit).toBe(true);
     const o = parseCli([
       "--kernel=k",
       "--initrd",
@@ -106,6 +103,13 @@ describe("parseCli", () => {
     [["--mac", "ff:ff:ff:ff:ff:ff"], /--mac takes a unicast MAC/],
     [["--mem", "0"], /--mem takes a whole number/],
     [["--mem", "1e3"], /--mem takes a whole number/],
+    // Guest RAM and the hart's region share one 32-bit WebAssembly memory.
+    [["--mem", "4091"], /--mem takes a whole number of MiB in 1…4090, not "4091"/],
+    [["--jit", "maybe"], /--jit takes on or off, not "maybe"/],
+    // The TypeScript hart and its compilers are gone: the options that chose them say so.
+    [["--jit", "wasm"], /--jit wasm was the TypeScript hart's block compiler, removed with that hart/],
+    [["--core", "js"], /--core was removed with the TypeScript hart: the WebAssembly core .* is the only hart/],
+    [["--core", "wasm"], /--core was removed with the TypeScript hart/],
     [["--timeout", "0"], /--timeout takes a positive number/],
     [["--transport", "usb"], /--transport takes mmio or pci/],
     [["--timeout=-3"], /--timeout takes a positive number/],
@@ -211,6 +215,16 @@ describe("the vm command", () => {
     const r = vm("--elf", f);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/ELF: .*shorter than the 64-byte ELF64 header/);
+  });
+
+  it("a host without WebAssembly is told so, and the CLI exits 1 (the hart is a WebAssembly module)", () => {
+    const f = join(tmp, "nowasm.elf");
+    writeFileSync(f, assemble(htifProgram(0, "hello\n")).elf);
+    // V8 without its compilers (--jitless) has no WebAssembly object at all.
+    const r = vmWith({ NODE_OPTIONS: "--jitless" }, "--elf", f, "--timeout", "30");
+    expect(r.stderr).toContain("vireo: this Node has no WebAssembly");
+    expect(r.stdout).toBe("");
+    expect(r.code).toBe(1);
   });
 
   describe("--elf (HTIF)", () => {

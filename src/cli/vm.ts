@@ -11,6 +11,7 @@ import type { BlockBackend } from "../../devices/virtio-blk/block-backend.ts";
 import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
 import { parseNetFeatures } from "../../devices/virtio-net/net-features.ts";
 import { VirtioNet } from "../../devices/virtio-net/virtio-net.ts";
+import { WASM_CORE_MAX_MEM_MIB as MAX_MEM_MIB } from "../cpu/wasm-core.ts";
 import type { RunState, VirtMachine } from "../machine/virt.ts";
 import type { VirtioAttachment } from "../machine/virt-virtio.ts";
 import { createNetBackend, isNetBackendKind, NET_BACKEND_KINDS, type NetBackendKind } from "../net/backend-select.ts";
@@ -91,12 +92,8 @@ Running:
                      or device tree; exit 0 when it reports PASS through tohost (HTIF), else the
                      failing test number
   --trace FILE       write one line per executed instruction to FILE (slow)
-  --core wasm|js     the hart: wasm (default) is the WebAssembly core built from src/cpu/as/; js is
-                     the older TypeScript hart
-  --jit on|off|wasm  on (default): hot guest code is compiled (the wasm core: to WebAssembly blocks
-                     in the background; the js hart: loops to JavaScript); off interprets
-                     everything; wasm is the js hart's WebAssembly block compiler (selects --core js
-                     unless --core is given)
+  --jit on|off       on (default): hot guest code is compiled to WebAssembly in the background;
+                     off: the hart (the WebAssembly core built from src/cpu/as/) interprets everything
   --guest-profile FILE
                      sample the guest's pc every 997 instructions; at exit write a table of
                      kernel functions (guest/build/linux-obj/System.map) and user/firmware time
@@ -160,8 +157,6 @@ export interface CliOptions {
   trace?: string;
   guestProfile?: string;
   jit: boolean;
-  jitBackend?: "wasm";
-  core: "js" | "wasm";
   timeoutSec?: number;
   /** --stats: print instret at exit. */
   stats?: boolean;
@@ -197,6 +192,7 @@ export function parseCli(argv: string[]): CliOptions {
         trace: { type: "string" },
         "guest-profile": { type: "string" },
         jit: { type: "string" },
+        // Removed with the TypeScript hart; still parsed so that using it says so.
         core: { type: "string" },
         timeout: { type: "string" },
         stats: { type: "boolean" },
@@ -221,29 +217,28 @@ export function parseCli(argv: string[]): CliOptions {
     trace: str("trace"),
     guestProfile: str("guest-profile"),
     jit: true,
-    core: "wasm",
     help: values.help === true,
   };
   if (values.stats === true) o.stats = true;
-  const core = str("core");
-  if (core !== undefined) {
-    if (core !== "js" && core !== "wasm") throw new UsageError(`--core takes js or wasm, not "${core}"`);
-    o.core = core;
+  if (values.core !== undefined) {
+    throw new UsageError(
+      "--core was removed with the TypeScript hart: the WebAssembly core (src/cpu/as/) is the only hart; drop --core",
+    );
   }
   const jit = str("jit");
   if (jit !== undefined) {
-    if (jit !== "on" && jit !== "off" && jit !== "wasm") {
-      throw new UsageError(`--jit takes on, off or wasm, not "${jit}"`);
+    if (jit === "wasm") {
+      throw new UsageError(
+        "--jit wasm was the TypeScript hart's block compiler, removed with that hart: use --jit on (the default) or off",
+      );
     }
-    o.jit = jit !== "off";
-    if (jit === "wasm") o.jitBackend = "wasm";
-    // The TypeScript hart's own WebAssembly block compiler.
-    if (jit === "wasm" && core === undefined) o.core = "js";
+    if (jit !== "on" && jit !== "off") throw new UsageError(`--jit takes on or off, not "${jit}"`);
+    o.jit = jit === "on";
   }
   const mem = str("mem");
   if (mem !== undefined) {
-    if (!/^\d+$/.test(mem) || Number(mem) < 1 || Number(mem) > 8192) {
-      throw new UsageError(`--mem takes a whole number of MiB in 1…8192, not "${mem}"`);
+    if (!/^\d+$/.test(mem) || Number(mem) < 1 || Number(mem) > MAX_MEM_MIB) {
+      throw new UsageError(`--mem takes a whole number of MiB in 1…${MAX_MEM_MIB}, not "${mem}"`);
     }
     o.memMiB = Number(mem);
   }
@@ -727,8 +722,7 @@ export async function runVm(o: CliOptions): Promise<number> {
         onChunk: profiler?.sample,
         onAsyncInterrupt: () => wakeLoop(),
         jit: o.jit,
-        jitBackend: o.jitBackend,
-        wasmCore: o.core === "wasm" ? loadCoreModule() : undefined,
+        wasmCore: loadCoreModule(),
         instructionsPerChunk: profiler !== undefined ? PROFILE_CHUNK : undefined,
         onConsoleOutput: onOutput,
         onVirtioConsoleOutput: (bytes) => show(bytes, hvcOnStdio),
@@ -737,7 +731,6 @@ export async function runVm(o: CliOptions): Promise<number> {
       finish(1, `vireo: ${(e as Error).message}`);
       return;
     }
-    if (machine.coreNote !== undefined) process.stderr.write(`vireo: ${machine.coreNote}\n`);
     // stdin feeds the console on stdio; --exec types into the UART itself, so only hvc0 takes stdin then.
     if (exec === undefined || hvcOnStdio) {
       host = new HostConsole(

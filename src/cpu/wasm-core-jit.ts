@@ -862,7 +862,7 @@ const BATCH = 32;
  * page was not written since it was decoded.
  */
 export class CoreJit {
-  /** Tells it apart from the TypeScript hart's block compilers (jit.ts: "js", "wasm"). */
+  /** Which block compiler this is (once beside the TypeScript hart's "js" and "wasm", removed since). */
   readonly backend = "core";
   private readonly env: CoreJitEnv;
   private readonly u16: Uint16Array;

@@ -1,15 +1,16 @@
-// The WebAssembly core (src/cpu/as/, wasm-core.ts) against the JavaScript interpreter (hart.ts) in lockstep:
-// the same random program — integer, compressed, FP, atomic, CSR and SYSTEM words, loads and stores into RAM,
-// traps into random handlers — run by both, a random number of instructions at a time. After every run()
-// the registers (x and f), pc, privilege, retired count, mstatus and the trap CSRs must agree, and RAM at
-// the end. Also: random garbage never makes the core throw or hang, and a host without room for it gets a
-// clear error.
+// The WebAssembly core (src/cpu/as/, wasm-core.ts): its interpreter against its block compiler
+// (wasm-core-jit.ts, every block compiled on first entry) in lockstep: the same random program — integer,
+// compressed, FP, atomic, CSR and SYSTEM words, loads and stores into RAM (into code too), traps into random
+// handlers — run by both, a random number of instructions at a time. After every run() the registers (x and
+// f), pc, privilege, retired count, mstatus and the trap CSRs must agree, and RAM at the end. (Until the
+// TypeScript hart was removed, the interpreter also ran in lockstep with it; tests/isa and tests/diff, against
+// QEMU, check the interpreter itself.) Also: random garbage never makes the core throw or hang, and a host
+// without room for it gets a clear error.
 import { describe, expect, it } from "vitest";
 import { loadCoreModule } from "../cli/core-module.ts";
 import { Bus } from "../core/bus.ts";
 import { GuestMemory } from "../core/guest-memory.ts";
 import { rng } from "../testing/rng.ts";
-import { Hart } from "./hart.ts";
 import { WASM_CORE_AUX_BYTES, WasmHart, wasmCoreUnsupported } from "./wasm-core.ts";
 
 const RAM_BASE = 0x8000_0000;
@@ -54,16 +55,12 @@ function randomWord(next: () => number): number {
   return next();
 }
 
-function setup(seed: number, wasm: boolean, jit: number | false = false): Hart | WasmHart {
+function setup(seed: number, jit: number | false): WasmHart {
   const next = rng(seed);
-  const mem = wasm
-    ? GuestMemory.withExtra(RAM_BASE, RAM_SIZE, WASM_CORE_AUX_BYTES)
-    : new GuestMemory(RAM_BASE, RAM_SIZE);
+  const mem = GuestMemory.withExtra(RAM_BASE, RAM_SIZE, WASM_CORE_AUX_BYTES);
   for (let i = 0; i < mem.i32.length; i++) mem.i32[i] = i < 0x3000 ? randomWord(next) : next();
   const time = { mtime: () => 1234 };
-  const hart = wasm
-    ? new WasmHart({ hartId: 0, mem, bus: new Bus(), time, module: loadCoreModule(), jit, jitSync: true })
-    : new Hart({ hartId: 0, mem, bus: new Bus(), time, jit: false });
+  const hart = new WasmHart({ hartId: 0, mem, bus: new Bus(), time, module: loadCoreModule(), jit, jitSync: true });
   for (let r = 1; r < 32; r++) {
     const v = next();
     hart.setX(r, r < 8 ? RAM_BASE + ((v >>> 3) & (RAM_SIZE / 8 - 1)) * 8 - 0x100 : BigInt(v) * BigInt(next()));
@@ -75,7 +72,7 @@ function setup(seed: number, wasm: boolean, jit: number | false = false): Hart |
   return hart;
 }
 
-function state(h: Hart | WasmHart): string {
+function state(h: WasmHart): string {
   const regs = Array.from({ length: 32 }, (_, i) => h.getX(i).toString(16)).join(",");
   const f = h.state.f;
   const fregs = Array.from({ length: 32 }, (_, i) => `${(f[i * 2 + 1] >>> 0).toString(16)}:${f[i * 2] >>> 0}`).join(
@@ -85,13 +82,12 @@ function state(h: Hart | WasmHart): string {
   return `pc=${h.getPc().toString(16)} priv=${h.priv} instret=${h.instret} mstatus=${(h.mstatus >>> 0).toString(16)} mie=${h.mie} waiting=${h.waiting}\n regs=${regs}\n f=${fregs}\n csr=${csr}`;
 }
 
-/** Runs the two harts side by side; returns the short runs (traps, WFI) and the blocks the wasm core compiled. */
-function lockstep(
-  seed: number,
-  steps: number,
-  jit: number | false = false,
-): { traps: number; compiled: number; invalidations: number } {
-  const w = setup(seed, true, jit);
+/**
+ * Runs the two harts side by side — every block compiled on first entry (w) and the interpreter alone (j);
+ * returns the short runs (traps, WFI) and the blocks compiled.
+ */
+function lockstep(seed: number, steps: number): { traps: number; compiled: number; invalidations: number } {
+  const w = setup(seed, 1);
   const j = setup(seed, false);
   const next = rng(seed ^ 0x55aa);
   let traps = 0;
@@ -110,7 +106,9 @@ function lockstep(
     const sa = state(w);
     const sb = state(j);
     if (a !== b || sa !== sb) {
-      throw new Error(`seed ${seed} step ${s} (budget ${budget}): retired ${a} vs ${b}\n wasm ${sa}\n js   ${sb}`);
+      throw new Error(
+        `seed ${seed} step ${s} (budget ${budget}): retired ${a} vs ${b}\n compiled    ${sa}\n interpreted ${sb}`,
+      );
     }
     if (a < budget) traps++;
   }
@@ -119,7 +117,7 @@ function lockstep(
   for (let i = 0; i < ja.length; i++) {
     if (wa[i] !== ja[i]) throw new Error(`seed ${seed}: RAM differs at +0x${(i * 4).toString(16)}`);
   }
-  const wj = (w as WasmHart).jit;
+  const wj = w.jit;
   return { traps, compiled: wj?.compiled ?? 0, invalidations: wj?.invalidations ?? 0 };
 }
 
@@ -136,24 +134,18 @@ function compileEveryBlock(mem: GuestMemory): WasmHart {
   });
 }
 
-describe("WebAssembly core vs the JavaScript interpreter", () => {
-  it("agree in lockstep on random programs (x and f registers, pc, privilege, CSRs, RAM)", () => {
-    let traps = 0;
-    for (let k = 0; k < 80; k++) traps += lockstep(0x2000 + k * 7919, 40).traps;
-    // The programs really trapped, through handlers and mode changes.
-    expect(traps).toBeGreaterThan(200);
-  });
-
-  it("agree with every block compiled on first entry (blocks, side exits, loops, traps in blocks, stores into code)", () => {
+describe("the WebAssembly core", () => {
+  it("interpreted, and with every block compiled on first entry, runs random programs alike in lockstep (x and f registers, pc, privilege, CSRs, RAM; side exits, loops, traps in blocks, stores into code)", () => {
     let traps = 0;
     let compiled = 0;
     let invalidated = 0;
     for (let k = 0; k < 80; k++) {
-      const r = lockstep(0x2000 + k * 7919, 40, 1);
+      const r = lockstep(0x2000 + k * 7919, 40);
       traps += r.traps;
       compiled += r.compiled;
       invalidated += r.invalidations;
     }
+    // The programs really trapped, through handlers and mode changes.
     expect(traps).toBeGreaterThan(200);
     // Blocks really ran (hundreds per program), and random stores hit compiled code.
     expect(compiled).toBeGreaterThan(1000);

@@ -75,7 +75,6 @@ export function wasmCoreUnsupported(mem: GuestMemory): string | undefined {
 }
 
 export class WasmHart implements InterruptTarget {
-  readonly kind = "wasm";
   readonly hartId: number;
   readonly mem: GuestMemory;
   readonly state: HartState;
@@ -230,7 +229,10 @@ export class WasmHart implements InterruptTarget {
     return this.e.mie.value as number;
   }
 
-  /** One line per retired instruction, as Hart.trace. */
+  /**
+   * One line per retired instruction, "pc insn [xN=value]", and "trap cause=… tval=…" for each trap (the
+   * format scripts/trace-diff.ts reads). Compiled blocks do not trace: the hart interprets while it is set.
+   */
   get trace(): ((line: string) => void) | undefined {
     return this.traceFn;
   }

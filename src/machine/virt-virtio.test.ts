@@ -6,6 +6,7 @@ import { VIRTIO_MMIO_DEVICE_ID, VIRTIO_MMIO_MAGIC } from "../../devices/virtio/m
 import { MemoryBlockBackend } from "../../devices/virtio-blk/block-backend.ts";
 import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
 import { VirtioRng } from "../../devices/virtio-rng/virtio-rng.ts";
+import { loadCoreModule } from "../cli/core-module.ts";
 import { fdtWalk, parseFdt, propU32s } from "./fdt.ts";
 import { LoaderError } from "./loader.ts";
 import { VirtMachine } from "./virt.ts";
@@ -13,10 +14,10 @@ import { VirtioDeviceSet } from "./virt-virtio.ts";
 
 const MiB = 1024 * 1024;
 
-function machine(opts: ConstructorParameters<typeof VirtMachine>[0] = {}): VirtMachine {
+function machine(opts: Partial<ConstructorParameters<typeof VirtMachine>[0]> = {}): VirtMachine {
   const kernel = new Uint8Array(MiB);
   new DataView(kernel.buffer).setUint32(56, 0x05435352, true); // RISC-V Image magic
-  return new VirtMachine({ kernel, bootargs: "console=ttyS0", ...opts });
+  return new VirtMachine({ kernel, bootargs: "console=ttyS0", wasmCore: loadCoreModule(), ...opts });
 }
 
 describe("virt board virtio", () => {

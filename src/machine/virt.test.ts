@@ -3,6 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { loadCoreModule } from "../cli/core-module.ts";
 import { ManualClock } from "../core/clock.ts";
 import { assemble, htifProgram } from "../testing/riscv-asm.ts";
 import { fdtFind, parseFdt, propU32s } from "./fdt.ts";
@@ -10,6 +11,7 @@ import { FW_DYNAMIC_INFO_MAGIC_VALUE } from "./loader.ts";
 import { DEFAULT_BOOTARGS, defaultBootargs, type RunState, VirtMachine } from "./virt.ts";
 
 const MiB = 1024 * 1024;
+const wasmCore = loadCoreModule();
 const OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin";
 const text = (chunks: Uint8Array[]) => chunks.map((c) => String.fromCharCode(...c)).join("");
 
@@ -49,6 +51,7 @@ describe("boot placement", () => {
 
   it("loads like QEMU and points the hart at the MROM with a0/a1/a2 set", () => {
     const m = new VirtMachine({
+      wasmCore,
       firmware: new Uint8Array(115328),
       kernel: image,
       initrd: new Uint8Array(2 * MiB),
@@ -77,7 +80,7 @@ describe("boot placement", () => {
   });
 
   it("maps every virt device at its QEMU address (spec §6)", () => {
-    const m = new VirtMachine({ kernel: image });
+    const m = new VirtMachine({ wasmCore, kernel: image });
     const map = Object.fromEntries(m.bus.list().map((r) => [r.name, [r.base, r.size]]));
     // The PCIe windows and the virtio-mmio slots have their own tests (virt-pci, virt-virtio).
     expect(map).toMatchObject({
@@ -93,9 +96,11 @@ describe("boot placement", () => {
   });
 
   it("rejects a bad memory size and mixing an ELF with boot images", () => {
-    expect(() => new VirtMachine({ memMiB: 0 })).toThrow(/whole number of MiB/);
-    expect(() => new VirtMachine({ memMiB: 1.5 })).toThrow(/whole number of MiB/);
-    expect(() => new VirtMachine({ elf: new Uint8Array(64), kernel: image })).toThrow(/bare-metal/);
+    expect(() => new VirtMachine({ wasmCore, memMiB: 0 })).toThrow(/whole number of MiB/);
+    expect(() => new VirtMachine({ wasmCore, memMiB: 1.5 })).toThrow(/whole number of MiB/);
+    // RAM and the hart's region share one 32-bit WebAssembly memory.
+    expect(() => new VirtMachine({ wasmCore, memMiB: 4091 })).toThrow(/whole number of MiB in 1…4090, not 4091/);
+    expect(() => new VirtMachine({ wasmCore, elf: new Uint8Array(64), kernel: image })).toThrow(/bare-metal/);
   });
 });
 
@@ -104,6 +109,7 @@ describe("bare-metal runs", () => {
     const out: Uint8Array[] = [];
     const codes: number[] = [];
     const m = new VirtMachine({
+      wasmCore,
       elf: assemble(htifProgram(0, "hi!")).elf,
       memMiB: 16,
       onConsoleOutput: (b) => out.push(b.slice()),
@@ -119,7 +125,7 @@ describe("bare-metal runs", () => {
   });
 
   it("HTIF: a failing test reports its number", () => {
-    const m = new VirtMachine({ elf: assemble(htifProgram(42)).elf, memMiB: 16 });
+    const m = new VirtMachine({ wasmCore, elf: assemble(htifProgram(42)).elf, memMiB: 16 });
     expect(runUntilStopped(m)).toBe("poweroff");
     expect(m.exitCode).toBe(42);
   });
@@ -130,19 +136,25 @@ describe("bare-metal runs", () => {
         `  li t0, 0x10000000\n${uartPuts("ok\n")}\n  li t0, 0x100000\n  li t1, ${finisher}\n  sw t1, 0(t0)\n1: j 1b`,
       );
     const out: Uint8Array[] = [];
-    const pass = new VirtMachine({ elf: program(0x5555), memMiB: 16, onConsoleOutput: (b) => out.push(b.slice()) });
+    const pass = new VirtMachine({
+      wasmCore,
+      elf: program(0x5555),
+      memMiB: 16,
+      onConsoleOutput: (b) => out.push(b.slice()),
+    });
     expect(pass.hasHtif).toBe(false);
     expect(runUntilStopped(pass)).toBe("poweroff");
     expect(text(out)).toBe("ok\n");
     expect(pass.exitCode).toBe(0);
 
-    const fail = new VirtMachine({ elf: program((7 << 16) | 0x3333), memMiB: 16 });
+    const fail = new VirtMachine({ wasmCore, elf: program((7 << 16) | 0x3333), memMiB: 16 });
     expect(runUntilStopped(fail)).toBe("poweroff");
     expect(fail.exitCode).toBe(7);
 
     let resets = 0;
     const out2: Uint8Array[] = [];
     const reboot = new VirtMachine({
+      wasmCore,
       elf: program(0x7777),
       memMiB: 16,
       onReset: () => resets++,
@@ -157,7 +169,7 @@ describe("bare-metal runs", () => {
   });
 
   it("a busy guest returns 'running' after about maxMs", () => {
-    const m = new VirtMachine({ elf: bare("1: j 1b"), memMiB: 16 });
+    const m = new VirtMachine({ wasmCore, elf: bare("1: j 1b"), memMiB: 16 });
     const t0 = performance.now();
     expect(m.runSlice(15)).toBe("running");
     expect(performance.now() - t0).toBeLessThan(1000);
@@ -168,6 +180,7 @@ describe("bare-metal runs", () => {
     const clock = new ManualClock();
     // mtimecmp = mtime + 10000 ticks (1 ms at 10 MHz), enable MTIE (not MIE: WFI wakes anyway), wfi.
     const m = new VirtMachine({
+      wasmCore,
       clock,
       memMiB: 16,
       elf: bare(`
@@ -197,6 +210,7 @@ describe("bare-metal runs", () => {
   it("console input reaches the UART receive register", () => {
     // Poll LSR.DR, read RBR, echo it back, poweroff after the byte 'q'.
     const m = new VirtMachine({
+      wasmCore,
       memMiB: 16,
       elf: bare(`
   li t0, 0x10000000
@@ -253,6 +267,7 @@ fail:
     ).binary;
     const out: Uint8Array[] = [];
     const m = new VirtMachine({
+      wasmCore,
       firmware: new Uint8Array(readFileSync(OPENSBI)),
       kernel,
       onConsoleOutput: (b) => out.push(b.slice()),

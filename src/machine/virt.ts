@@ -15,9 +15,7 @@ import { type Clock, hostClock } from "../core/clock.ts";
 import { GuestMemory } from "../core/guest-memory.ts";
 import { MIP_MEIP, MIP_SEIP, type TimeSource } from "../core/interrupts.ts";
 import type { IrqLine } from "../core/irq.ts";
-import { Hart } from "../cpu/hart.ts";
-import { AUX_BYTES } from "../cpu/state.ts";
-import { WASM_CORE_AUX_BYTES, WasmHart, wasmCoreUnsupported } from "../cpu/wasm-core.ts";
+import { WASM_CORE_AUX_BYTES, WASM_CORE_MAX_MEM_MIB, WasmHart } from "../cpu/wasm-core.ts";
 import { parseElf } from "./elf.ts";
 import { HtifWatcher } from "./htif.ts";
 import {
@@ -62,8 +60,8 @@ export const VIRT_ISA = "rv64imafdc_zicsr_zifencei_sstc";
 export const VIRT_MMU_TYPE = "riscv,sv39";
 export const DEFAULT_BOOTARGS = "console=ttyS0 earlycon=sbi";
 export const DEFAULT_MEM_MIB = 256;
-/** A GuestMemory is one ArrayBuffer; past a few GiB hosts refuse it anyway. */
-export const MAX_MEM_MIB = 8192;
+/** Guest RAM and the hart's region share one 32-bit WebAssembly memory (wasm-core.ts). */
+export const MAX_MEM_MIB = WASM_CORE_MAX_MEM_MIB;
 
 const NS_PER_TICK = 1e9 / CLINT_TIMEBASE_HZ;
 /** Instructions per hart.run() call between device updates; small enough that timers stay accurate. */
@@ -93,18 +91,16 @@ export interface VirtMachineOptions extends VirtioBoardOptions {
   /** /chosen/rng-seed bytes; 32 random bytes when omitted. */
   rngSeed?: Uint8Array;
   instructionsPerChunk?: number;
-  /** The hart's block compiler (HartOptions.jit): false interprets only. */
+  /** The hart's block compiler (WasmHartOptions.jit): false interprets only; a number is the threshold. */
   jit?: boolean | number;
-  /** HartOptions.jitBackend: "js" (default) or "wasm". */
-  jitBackend?: "js" | "wasm";
   /**
-   * The WebAssembly core (build/core.wasm, compiled by the host): when given, the hart is the wasm
-   * interpreter (src/cpu/wasm-core.ts) instead of the JavaScript one, and `jit`/`jitBackend` are ignored.
+   * The hart: the WebAssembly core (build/core.wasm), compiled by the host — src/cli/core-module.ts in Node,
+   * the worker in the page — and instantiated here (src/cpu/wasm-core.ts).
    */
-  wasmCore?: WebAssembly.Module;
+  wasmCore: WebAssembly.Module;
   /** Called with the hart's pc (low, high 32 bits) and privilege after every chunk (a sampling profiler; see --guest-profile). */
   onChunk?: (pcLo: number, pcHi: number, priv: number) => void;
-  /** One line per retired instruction (see Hart.trace); survives reset(). */
+  /** One line per retired instruction (see WasmHart.trace); survives reset(). */
   trace?: (line: string) => void;
   onConsoleOutput?: (bytes: Uint8Array) => void;
   onPowerOff?: (exitCode: number) => void;
@@ -129,7 +125,7 @@ export function defaultBootargs(manifest?: unknown): string {
 interface Board {
   mem: GuestMemory;
   bus: Bus;
-  hart: Hart | WasmHart;
+  hart: WasmHart;
   clint: Clint;
   plic: Plic;
   uart: Uart16550;
@@ -188,7 +184,7 @@ export class VirtMachine {
     this.chunk = opts.instructionsPerChunk ?? (this.board.htif !== undefined ? HTIF_CHUNK : DEFAULT_CHUNK);
   }
 
-  get hart(): Hart | WasmHart {
+  get hart(): WasmHart {
     return this.board.hart;
   }
   get mem(): GuestMemory {
@@ -221,9 +217,6 @@ export class VirtMachine {
     return this.board.htif !== undefined;
   }
   /** The guest's exit code once runSlice() has returned "poweroff". */
-  /** Set when the machine was asked for the wasm core and runs on the TypeScript hart instead: why. */
-  coreNote: string | undefined;
-
   get exitCode(): number | undefined {
     return this.exit;
   }
@@ -302,28 +295,16 @@ export class VirtMachine {
   private build(): Board {
     const o = this.opts;
     const clock = this.clock;
-    const mem = GuestMemory.withExtra(
-      VIRT_DRAM_BASE,
-      this.ramSize,
-      o.wasmCore !== undefined ? WASM_CORE_AUX_BYTES : AUX_BYTES,
-    );
+    const mem = GuestMemory.withExtra(VIRT_DRAM_BASE, this.ramSize, WASM_CORE_AUX_BYTES);
     const bus = new Bus();
 
     // The CLINT drives the hart at construction, and the hart reads time from the CLINT: break the
     // cycle with a time source that forwards once the CLINT exists.
     let clint: Clint | undefined;
     const time: TimeSource = { mtime: () => clint!.mtime() };
-    // The wasm core needs RAM and its region in one WebAssembly memory; where the host cannot give one that
-    // large, the machine runs on the TypeScript hart instead and says why (coreNote).
-    const unsupported = o.wasmCore !== undefined ? wasmCoreUnsupported(mem) : undefined;
-    this.coreNote =
-      unsupported !== undefined
-        ? `the WebAssembly core is unavailable (${unsupported}): running the TypeScript hart`
-        : undefined;
-    const hart =
-      o.wasmCore !== undefined && unsupported === undefined
-        ? new WasmHart({ hartId: 0, mem, bus, time, module: o.wasmCore, jit: o.jit })
-        : new Hart({ hartId: 0, mem, bus, time, jit: o.jit, jitBackend: o.jitBackend });
+    // The core needs RAM and its region in one WebAssembly memory; a host that cannot give one that large
+    // gets an error that says so (WasmHart's constructor).
+    const hart = new WasmHart({ hartId: 0, mem, bus, time, module: o.wasmCore, jit: o.jit });
     if (o.trace !== undefined) hart.trace = o.trace;
     clint = new Clint(clock, [hart]);
     // Context numbering on virt: 2·h = hart h M-mode, 2·h + 1 = hart h S-mode (spec §7.2).

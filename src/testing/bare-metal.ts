@@ -1,13 +1,12 @@
-// Test-only: runs a bare-metal RISC-V ELF (linked at 0x80000000) on one Hart with RAM, a Bus and a
-// CLINT driven by a manual clock, and reports the HTIF `tohost` result (riscv-platform.md §11).
+// Test-only: runs a bare-metal RISC-V ELF (linked at 0x80000000) on one hart (the WebAssembly core) with RAM,
+// a Bus and a CLINT driven by a manual clock, and reports the HTIF `tohost` result (riscv-platform.md §11).
 // Used by the ISA tests (tests/isa) and the QEMU differential test (tests/diff). Import from tests only.
 
 import { Clint } from "../../devices/clint/clint.ts";
+import { loadCoreModule } from "../cli/core-module.ts";
 import { Bus } from "../core/bus.ts";
 import { ManualClock } from "../core/clock.ts";
 import { GuestMemory } from "../core/guest-memory.ts";
-import { Hart } from "../cpu/hart.ts";
-import { AUX_BYTES } from "../cpu/state.ts";
 import { WASM_CORE_AUX_BYTES, WasmHart } from "../cpu/wasm-core.ts";
 import { ElfFile } from "../machine/elf.ts";
 
@@ -20,7 +19,7 @@ export const CLINT_SIZE = 0x1_0000;
 export const UNEXPECTED_TRAP = 0x10000;
 
 export interface BareMetal {
-  readonly hart: Hart | WasmHart;
+  readonly hart: WasmHart;
   readonly mem: GuestMemory;
   readonly bus: Bus;
   readonly clock: ManualClock;
@@ -30,32 +29,24 @@ export interface BareMetal {
 
 export interface BareMetalOptions {
   ramSize?: number;
-  /** Hart option: JIT off, or its hotness threshold (1 compiles every block on first entry). */
+  /** The block compiler: off, or its hotness threshold (1 compiles every block on first entry); default on. */
   jit?: boolean | number;
-  /** HartOptions.jitBackend; "wasm" puts RAM in a WebAssembly.Memory with the hart's aux region. */
-  jitBackend?: "js" | "wasm";
-  /** The WebAssembly core (build/core.wasm, compiled): the hart is the wasm interpreter instead of hart.ts. */
+  /** The compiled core (build/core.wasm); default: loadCoreModule(). */
   wasmCore?: WebAssembly.Module;
 }
 
 /** Loads the ELF's PT_LOAD segments into fresh RAM and points the hart at its entry. */
 export function loadBareMetal(bytes: Uint8Array, opts: BareMetalOptions = {}): BareMetal {
   const size = opts.ramSize ?? DEFAULT_RAM_SIZE;
-  const mem =
-    opts.wasmCore !== undefined
-      ? GuestMemory.withExtra(RAM_BASE, size, WASM_CORE_AUX_BYTES)
-      : opts.jitBackend === "wasm"
-        ? GuestMemory.withExtra(RAM_BASE, size, AUX_BYTES)
-        : new GuestMemory(RAM_BASE, size);
+  const mem = GuestMemory.withExtra(RAM_BASE, size, WASM_CORE_AUX_BYTES);
   const bus = new Bus();
   const clock = new ManualClock();
   // The hart wants its time source at construction and the CLINT wants the hart: forward through a
   // small object that is pointed at the CLINT once both exist.
   const time = { mtime: (): number => 0 };
-  const hart =
-    opts.wasmCore !== undefined
-      ? new WasmHart({ hartId: 0, mem, bus, time, module: opts.wasmCore, jit: opts.jit, jitSync: true })
-      : new Hart({ hartId: 0, mem, bus, time, jit: opts.jit, jitBackend: opts.jitBackend });
+  // Blocks compile the moment they get hot, not in the background: runs are exact and repeatable.
+  const module = opts.wasmCore ?? loadCoreModule();
+  const hart = new WasmHart({ hartId: 0, mem, bus, time, module, jit: opts.jit, jitSync: true });
   const clint = new Clint(clock, [hart]);
   time.mtime = () => clint.mtime();
   bus.map(CLINT_BASE, CLINT_SIZE, clint, "clint");
@@ -129,7 +120,7 @@ export function hex(v: bigint | number): string {
 }
 
 /** pc, privilege, the integer registers and the trap CSRs, for a failure message. */
-export function dumpHart(hart: Hart | WasmHart): string {
+export function dumpHart(hart: WasmHart): string {
   const lines = [`pc=${hex(hart.getPc())} priv=${hart.priv} instret=${hart.instret}`];
   for (let i = 0; i < 32; i += 4) {
     const row: string[] = [];

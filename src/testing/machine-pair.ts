@@ -4,6 +4,7 @@
 
 import { VirtioNet } from "../../devices/virtio-net/virtio-net.ts";
 import { consoleText, PROMPT_RE } from "../cli/console-text.ts";
+import { loadCoreModule } from "../cli/core-module.ts";
 import { VirtMachine } from "../machine/virt.ts";
 import { createLoopbackPair } from "../net/link/loopback.ts";
 
@@ -21,8 +22,7 @@ export interface PairNodeOptions {
   memMiB?: number;
   /** The harts' block compiler (default on). */
   jit?: boolean;
-  jitBackend?: "js" | "wasm";
-  /** The WebAssembly core (VirtMachineOptions.wasmCore); without it the TypeScript hart. */
+  /** The compiled core (VirtMachineOptions.wasmCore); default: loadCoreModule(). */
   wasmCore?: WebAssembly.Module;
 }
 
@@ -51,8 +51,7 @@ export class PairNode {
     this.machine = new VirtMachine({
       memMiB: o.memMiB ?? 256,
       jit: o.jit,
-      jitBackend: o.jitBackend,
-      wasmCore: o.wasmCore,
+      wasmCore: o.wasmCore ?? loadCoreModule(),
       virtioTransport: o.transport ?? "mmio",
       net,
       firmware: images.firmware,

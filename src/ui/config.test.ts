@@ -27,6 +27,8 @@ describe("parseConfig", () => {
     { name: "unknown backend", search: "?net=carrier-pigeon", warn: /^net=carrier-pigeon ignored/ },
     { name: "relay not a WebSocket URL", search: "?relay=http://x/", warn: /^relay=http:\/\/x\/ ignored/ },
     { name: "tab network name with a slash", search: "?tabnet=a/b", warn: /^tabnet=a\/b ignored/ },
+    // The TypeScript hart it chose was removed.
+    { name: "a hart", search: "?core=js", warn: /^core=js ignored: the WebAssembly core is the only hart/ },
   ];
   for (const r of rows) {
     it(`warns and keeps the default: ${r.name}`, () => {

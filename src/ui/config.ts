@@ -78,11 +78,9 @@ export function parseConfig(search: string, imageBase: string, relayUrl = defaul
     if ((NETS as readonly string[]).includes(net)) config.net = net as NetBackendKind;
     else warnings.push(`net=${net} ignored: ${NETS.join(", ")}`);
   }
+  // core=js chose the TypeScript hart, removed since: the WebAssembly core is the only hart.
   const core = q.get("core");
-  if (core !== null) {
-    if (core === "wasm" || core === "js") config.core = core;
-    else warnings.push(`core=${core} ignored: wasm or js`);
-  }
+  if (core !== null) warnings.push(`core=${core} ignored: the WebAssembly core is the only hart`);
   const append = q.get("append");
   if (append !== null && append.trim() !== "") config.bootargs = append;
   for (const [param, role] of Object.entries(IMAGE_PARAMS)) {
@@ -124,7 +122,6 @@ export function configToSearch(config: MachineConfig, relayDefault = defaultRela
     if (t !== undefined) q.set(`transport.${role}`, t);
   }
   if (config.net !== "stack") q.set("net", config.net);
-  if (config.core === "js") q.set("core", "js");
   if (config.bootargs !== undefined) q.set("append", config.bootargs);
   if (config.relayUrl !== relayDefault) q.set("relay", config.relayUrl);
   if (config.offloads !== undefined && config.offloads !== "") q.set("offloads", config.offloads);

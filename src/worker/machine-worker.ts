@@ -50,22 +50,35 @@ const pending: Record<ConsolePort, Uint8Array[]> = { uart: [], hvc0: [] };
 let coreModule: Promise<WebAssembly.Module> | undefined;
 
 /**
- * Fetches and compiles the WebAssembly core (streaming, so compiling overlaps the download). A host that
- * refuses WebAssembly (a CSP without 'wasm-unsafe-eval') rejects with the reason.
+ * Fetches and compiles the WebAssembly core (streaming, so compiling overlaps the download). The core is the
+ * only hart: a host that cannot compile it (no WebAssembly, a CSP without 'wasm-unsafe-eval', a module the
+ * engine rejects) rejects with a message for the page that says so and why.
  */
 function compileCore(): Promise<WebAssembly.Module> {
   if (coreModule === undefined) {
     coreModule = (async () => {
-      if (typeof WebAssembly !== "object") throw new Error("this browser has no WebAssembly");
-      const res = await fetch(coreUrl);
-      if (!res.ok) throw new Error(`${coreUrl}: HTTP ${res.status}`);
-      if (
-        typeof WebAssembly.compileStreaming === "function" &&
-        res.headers.get("content-type") === "application/wasm"
-      ) {
-        return WebAssembly.compileStreaming(res);
+      if (typeof WebAssembly !== "object") {
+        throw new Error("this browser has no WebAssembly, and the machine's hart is a WebAssembly module");
       }
-      return WebAssembly.compile(await res.arrayBuffer());
+      const res = await fetch(coreUrl);
+      if (!res.ok) throw new Error(`the WebAssembly core (${coreUrl}) did not download: HTTP ${res.status}`);
+      try {
+        if (
+          typeof WebAssembly.compileStreaming === "function" &&
+          res.headers.get("content-type") === "application/wasm"
+        ) {
+          return await WebAssembly.compileStreaming(res);
+        }
+        return await WebAssembly.compile(await res.arrayBuffer());
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        // Chromium: "Refused to compile or instantiate WebAssembly module because 'unsafe-eval' is not an
+        // allowed source of script…"; Firefox and Safari word it differently.
+        const csp = /Content.Security.Policy|unsafe-eval|CSP/i.test(why)
+          ? " The page's Content-Security-Policy must allow 'wasm-unsafe-eval' in script-src."
+          : "";
+        throw new Error(`the machine's WebAssembly core could not be compiled: ${why.replace(/\.$/, "")}.${csp}`);
+      }
     })();
     coreModule.catch(() => {
       coreModule = undefined; // try again at the next boot
@@ -141,11 +154,11 @@ async function boot(config: MachineConfig): Promise<void> {
     if (gen === generation) post({ type: "notice", message });
   });
   disksReady.catch(() => {}); // awaited below; this only keeps an early rejection from going unhandled
-  // The core compiles while the images download.
-  const coreReady: Promise<WebAssembly.Module | string> =
-    config.core === "js"
-      ? Promise.resolve("")
-      : compileCore().catch((e: unknown) => String((e as Error)?.message ?? e));
+  // The core compiles while the images download. It is the only hart: if it cannot compile, the boot fails
+  // with the reason (below, once the downloads have settled).
+  const coreReady: Promise<WebAssembly.Module | Error> = compileCore().catch((e: unknown) =>
+    e instanceof Error ? e : new Error(String(e)),
+  );
   let manifest: ImageManifest | undefined;
   let images: Uint8Array[];
   let disks: VirtioAttachment[];
@@ -179,9 +192,10 @@ async function boot(config: MachineConfig): Promise<void> {
     net.dispose();
     return;
   }
-  if (typeof core === "string" && core !== "") {
-    // Until the JavaScript hart is retired it is the fallback: slower, but the machine still runs.
-    post({ type: "notice", message: `WebAssembly core unavailable (${core}): running the slower JavaScript hart` });
+  if (core instanceof Error) {
+    net.dispose();
+    fail("boot", core);
+    return;
   }
   for (const message of net.warnings) post({ type: "notice", message });
 
@@ -200,7 +214,7 @@ async function boot(config: MachineConfig): Promise<void> {
       onVirtioConsoleOutput: (bytes) => pending.hvc0.push(bytes.slice()),
       onAsyncInterrupt: wake,
       net: net.device,
-      wasmCore: typeof core === "string" ? undefined : core,
+      wasmCore: core,
       // transport.blk= applies to every disk; disks.ts leaves theirs to the board's default.
       virtio: disks.map((d) => ({ ...d, transport: config.transports?.blk ?? d.transport })),
     });
@@ -209,7 +223,6 @@ async function boot(config: MachineConfig): Promise<void> {
     fail("boot", e);
     return;
   }
-  if (machine.coreNote !== undefined) post({ type: "notice", message: machine.coreNote });
 
   const s: Session = {
     machine,

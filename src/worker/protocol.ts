@@ -48,11 +48,6 @@ export interface MachineConfig {
   disks?: string[];
   /** Disk images the person picked, after the URL ones: read in place (a File clones by reference). */
   diskFiles?: File[];
-  /**
-   * The hart: "wasm" (the default) is the WebAssembly core (build/core.wasm); "js" the TypeScript
-   * interpreter with its block compiler (URL: core=js), kept until the wasm core has its JIT.
-   */
-  core?: "wasm" | "js";
 }
 
 // ---- page → worker ----

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { loadCoreModule } from "../../src/cli/core-module.ts";
 import { ExecDriver } from "../../src/cli/vm.ts";
 import { VirtMachine } from "../../src/machine/virt.ts";
 
@@ -119,6 +120,7 @@ describe.skipIf(!haveImages)("virtio-mmio under Linux", () => {
     let fedInput = false;
     let uart = "";
     const m: VirtMachine = new VirtMachine({
+      wasmCore: loadCoreModule(),
       firmware: img("fw_dynamic.bin"),
       kernel: img("Image"),
       initrd: img("initramfs.cpio"),

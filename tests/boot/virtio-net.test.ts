@@ -109,20 +109,15 @@ describe.each([
   { name: "TSO, CSUM and MRG_RXBUF off, PCI", transport: "pci" as const, features: "-CSUM,-GUEST_CSUM,-MRG_RXBUF" },
   // Guest TSO without merged buffers: Linux posts "big packet" chains (header + 17 pages).
   { name: "MRG_RXBUF off (big packets), MMIO", transport: "mmio" as const, features: "-MRG_RXBUF" },
-  // The opt-in WebAssembly block compiler under a long network run (it once spun in Linux's idle loop
-  // with a timer interrupt pending, about one transfer in three with offloads off).
-  {
-    name: "offloads off, MMIO, --jit wasm",
-    transport: "mmio" as const,
-    features: "-CSUM,-GUEST_CSUM,-MRG_RXBUF",
-    jitBackend: "wasm" as const,
-  },
-])("two machines on the loopback backend: $name", ({ transport, features, jitBackend }) => {
+  // A block compiler once spun in Linux's idle loop with a timer interrupt pending here, about one transfer
+  // in three (the TypeScript hart's WebAssembly one, removed since).
+  { name: "offloads off, MMIO", transport: "mmio" as const, features: "-CSUM,-GUEST_CSUM,-MRG_RXBUF" },
+])("two machines on the loopback backend: $name", ({ transport, features }) => {
   it("ping each other and move 16 MiB with nc, sha256 equal", async () => {
     const f = parseNetFeatures(features);
     if (!f.ok) throw new Error(f.error);
-    const p = new MachinePair(images(), { transport, features: f.features, jitBackend });
-    if (jitBackend !== undefined) expect(p.a.machine.hart.jit?.backend).toBe(jitBackend);
+    const p = new MachinePair(images(), { transport, features: f.features });
+    expect(p.a.machine.hart.jit).toBeDefined();
     await p.boot();
     expect((await p.exec(p.a, "ip addr add 10.0.0.1/24 dev eth0; ip link set eth0 up")).status).toBe(0);
     expect((await p.exec(p.b, "ip addr add 10.0.0.2/24 dev eth0; ip link set eth0 up")).status).toBe(0);
@@ -145,7 +140,9 @@ describe.each([
     expect(got![1]).toBe(sent);
     const c = p.a.net.counters;
     expect(c.txBytes).toBeGreaterThan(16 << 20);
-    if (jitBackend !== undefined) expect(p.b.machine.hart.jit?.compiled).toBeGreaterThan(1000);
+    // The block compiler carried the run: the receiver compiled ~1000-1300 blocks (in ~230-290 regions of a
+    // page each) over a few runs; the background compiles depend on host timing, hence the margin.
+    expect(p.b.machine.hart.jit?.compiledBlocks).toBeGreaterThan(400);
     const rxMode = p.b.net.snapshot().rxMode;
     if (features === "") {
       expect(rxMode).toBe("mergeable");

@@ -41,14 +41,9 @@ export function runQemu(elf: string): RunOutcome {
 const MSTATUS_FS_DIRTY = 3 << 13;
 const CSR_MTVEC = 0x305;
 
-export function runHart(
-  elf: string,
-  jit?: boolean | number,
-  jitBackend?: "js" | "wasm",
-  wasmCore?: WebAssembly.Module,
-): RunOutcome {
-  const bm = loadBareMetal(readFileSync(elf), { jit, jitBackend, wasmCore });
-  if (jitBackend === "wasm" && bm.hart.jit?.backend !== "wasm") return { ok: false, error: "no wasm backend" };
+/** Runs the ELF on the hart: `jit` false interprets only, 1 compiles every block on first entry. */
+export function runHart(elf: string, jit?: boolean | number): RunOutcome {
+  const bm = loadBareMetal(readFileSync(elf), { jit });
   const { hart } = bm;
   // What a Linux process starts with: FP on. A trap parks the hart at hart_trap.
   hart.mstatus |= MSTATUS_FS_DIRTY;
@@ -61,7 +56,7 @@ export function runHart(
   };
   for (let i = 0; i < 100 && !stopped; i++) hart.run(10_000);
   const pc = Number(hart.getPc());
-  // The hook may leave pc at the ecall or just past it (Hart.onEcall's comment says the former).
+  // The hook may leave pc at the ecall or just past it.
   const ecallAt = symbolAddress(bm, "dump_ecall");
   if (!stopped || (pc !== ecallAt && pc !== ecallAt + 4)) {
     const csr = (n: number): string => hex(hart.readCsr(n));

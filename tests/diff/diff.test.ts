@@ -12,7 +12,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadCoreModule } from "../../src/cli/core-module.ts";
 import { buildProgram, firstDifference, listing, QEMU_USER, runHart, runQemu } from "./diff-runner.ts";
 import { generate } from "./gen.ts";
 
@@ -50,31 +49,18 @@ describe(`differential vs ${QEMU_USER} (base seed ${base}, ${count} seeds × ${l
       const prog = generate(seed, length);
       const elf = buildProgram(prog, work);
       const q = runQemu(elf);
-      // The interpreter, and the block compiler compiling every block on first entry, to JS (jit.ts)
-      // and to WebAssembly (wasm-jit.ts).
+      // The WebAssembly core's interpreter, and its block compiler compiling every block on first entry
+      // (wasm-core-jit.ts).
       const h = runHart(elf, false);
       const j = runHart(elf, 1);
-      const w = runHart(elf, 1, "wasm");
-      const c = runHart(elf, false, undefined, loadCoreModule());
-      const cj = runHart(elf, 1, undefined, loadCoreModule());
       let problem: string | undefined;
       if (!q.ok) problem = `QEMU: ${q.error}`;
       else if (!h.ok) problem = h.error;
-      else if (!j.ok) problem = `with the block compiler: ${j.error}`;
-      else if (!w.ok) problem = `with the wasm block compiler: ${w.error}`;
-      else if (!c.ok) problem = `on the WebAssembly core: ${c.error}`;
-      else if (!cj.ok) problem = `on the WebAssembly core, every block compiled: ${cj.error}`;
+      else if (!j.ok) problem = `with every block compiled: ${j.error}`;
       else {
         problem = firstDifference(q.dump, h.dump);
         const pj = firstDifference(q.dump, j.dump);
-        const pw = firstDifference(q.dump, w.dump);
-        if (problem === undefined && pj !== undefined) problem = `with the block compiler: ${pj}`;
-        if (problem === undefined && pw !== undefined) problem = `with the wasm block compiler: ${pw}`;
-        const pc = firstDifference(q.dump, c.dump);
-        if (problem === undefined && pc !== undefined) problem = `on the WebAssembly core: ${pc}`;
-        const pcj = firstDifference(q.dump, cj.dump);
-        if (problem === undefined && pcj !== undefined)
-          problem = `on the WebAssembly core, every block compiled: ${pcj}`;
+        if (problem === undefined && pj !== undefined) problem = `with every block compiled: ${pj}`;
       }
       if (problem !== undefined) {
         keep = true;

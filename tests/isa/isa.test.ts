@@ -1,4 +1,4 @@
-// Runs every bare-metal ISA test program (tests/isa/*.S, built by build.sh) on a Hart with 16 MiB of
+// Runs every bare-metal ISA test program (tests/isa/*.S, built by build.sh) on the hart with 16 MiB of
 // RAM at 0x80000000 and a CLINT, and checks the HTIF tohost verdict. On failure the message names the
 // test number (and for an unexpected trap: mcause/mepc/mtval as the program recorded them), the pc
 // and the registers.
@@ -13,7 +13,6 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadCoreModule } from "../../src/cli/core-module.ts";
 import { dumpHart, hex, loadBareMetal, runHtif, symbolAddress, UNEXPECTED_TRAP } from "../../src/testing/bare-metal.ts";
 
 const DIR = dirname(fileURLToPath(import.meta.url));
@@ -36,24 +35,20 @@ beforeAll(() => {
   execFileSync("bash", [join(DIR, "build.sh")], { stdio: "inherit" });
 }, 300_000);
 
-// The default hart (interpreter plus the loop compiler), then with every block compiled on first entry
-// by each backend of the block compiler (jit.ts, wasm-jit.ts): traps, CSRs, atomics and FENCE.I inside
-// compiled code.
+// The hart is the WebAssembly core (src/cpu/as/): as the machine runs it (its block compiler at the default
+// threshold), its interpreter alone (--jit off), and with every block compiled on first entry
+// (wasm-core-jit.ts): traps, CSRs, atomics and FENCE.I inside compiled code.
 const VARIANTS: { name: string; opts: Parameters<typeof loadBareMetal>[1] }[] = [
   { name: "", opts: {} },
-  { name: " (every block compiled to JS)", opts: { jit: 1 } },
-  { name: " (every block compiled to wasm)", opts: { jit: 1, jitBackend: "wasm" } },
-  // The WebAssembly core (src/cpu/as/): the interpreter compiled from AssemblyScript.
-  { name: " (the WebAssembly core)", opts: { wasmCore: loadCoreModule() } },
-  { name: " (the WebAssembly core, every block compiled)", opts: { wasmCore: loadCoreModule(), jit: 1 } },
+  { name: " (interpreter only)", opts: { jit: false } },
+  { name: " (every block compiled)", opts: { jit: 1 } },
 ];
 
 describe.each(VARIANTS)("ISA tests on the vireo hart$name", ({ opts }) => {
   for (const prog of PROGRAMS) {
     it(prog, () => {
       const bm = loadBareMetal(readFileSync(join(BUILD, `${prog}.elf`)), opts);
-      if (opts?.jitBackend !== undefined) expect(bm.hart.jit?.backend).toBe(opts.jitBackend);
-      expect(bm.hart.kind).toBe(opts?.wasmCore !== undefined ? "wasm" : "js");
+      if (opts?.jit === false) expect(bm.hart.jit).toBeUndefined();
       const r = runHtif(bm);
       if (opts?.jit === 1) expect(bm.hart.jit?.compiled, "blocks compiled").toBeGreaterThan(0);
       if (r.status === "pass") return;

@@ -7,8 +7,8 @@
 // failure becomes a RISC-V trap. A faulting access records trapCause/trapTval and returns; the run loop
 // then takes the trap with pc still naming the faulting instruction (precise traps).
 //
-// The semantics mirror src/cpu/hart.ts, hart-memory.ts, csr.ts and mmu.ts (the JavaScript hart), so the
-// two can be run side by side on the same programs.
+// The semantics were ported from the TypeScript hart (src/cpu/hart.ts and its memory, CSR and MMU files,
+// removed since) and checked against it in lockstep; tests/isa and tests/diff (against QEMU) check them now.
 
 import { base, F_OFF, fflags, fr, frm, fw, PC_OFF, SCRATCH_OFF, setFflags, setFrm, xr, xw } from "./state";
 import { fpExec } from "./fpu";
@@ -484,7 +484,7 @@ function takeTrap(pc: u64, cause: u32, interrupt: bool, tval: u64): u64 {
     vec = load<u64>(csrAt(CSR_MTVEC));
   }
   selectTlbSets();
-  // The JavaScript hart adds 4·cause to the low word only: keep to that (vectors never cross 4 GiB).
+  // 4·cause goes into the low word only, as the TypeScript hart did (vectors never cross 4 GiB).
   const lo = (<u32>vec & ~3) + (interrupt && (vec & 1) == 1 ? 4 * cause : 0);
   return (vec & 0xffffffff00000000) | <u64>lo;
 }

@@ -1,5 +1,5 @@
-// AssemblyScript: the F and D extensions (RISC-V unprivileged spec, chapters "F" and "D", RV64), a port of
-// src/cpu/fpu.ts + fpu-fast.ts + fpu-soft.ts with the same semantics: every OP-FP (major opcode 0x53) and fused
+// AssemblyScript: the F and D extensions (RISC-V unprivileged spec, chapters "F" and "D", RV64), ported from
+// the TypeScript hart's FPU (src/cpu/fpu.ts, fpu-fast.ts, fpu-soft.ts; removed since): every OP-FP (0x53) and fused
 // multiply-add (0x43/0x47/0x4B/0x4F) instruction, every rounding mode, every exception flag. The caller owns
 // FLW/FLD/FSW/FSD, the mstatus.FS check and marking FS dirty; it raises an illegal-instruction trap when
 // fpExec() returns false (and then nothing here has changed).
