@@ -862,8 +862,6 @@ const BATCH = 32;
  * page was not written since it was decoded.
  */
 export class CoreJit {
-  /** Which block compiler this is (once beside the TypeScript hart's "js" and "wasm", removed since). */
-  readonly backend = "core";
   private readonly env: CoreJitEnv;
   private readonly u16: Uint16Array;
   private readonly tags: Int32Array;
@@ -881,6 +879,8 @@ export class CoreJit {
   private readonly pageGen: Uint32Array;
   private queue: number[] = [];
   private readonly sync: boolean;
+  /** Background compiles not finished yet (VirtMachine ends a slice early so they can be installed). */
+  inFlight = 0;
   /** Regions compiled so far (tests look at it). */
   compiled = 0;
   /** Blocks in them, summed. */
@@ -1008,8 +1008,10 @@ export class CoreJit {
     }
     if (work.length === 0) return;
     const epoch = this.epoch;
+    this.inFlight++;
     WebAssembly.compile(blockModule(bodies)).then(
       (module) => {
+        this.inFlight--;
         if (epoch !== this.epoch) return;
         let exports: WebAssembly.Exports;
         try {
@@ -1028,6 +1030,7 @@ export class CoreJit {
         });
       },
       (e: unknown) => {
+        this.inFlight--;
         this.disabledBecause = String((e as Error)?.message ?? e);
       },
     );

@@ -201,6 +201,10 @@ export class WasmHart implements InterruptTarget {
   get pcHi(): number {
     return this.pc[1];
   }
+  /** Compiled code is on its way (a background compile): the host should return to its event loop soon. */
+  get compiling(): boolean {
+    return (this.jit?.inFlight ?? 0) > 0;
+  }
   get priv(): number {
     return this.e.priv.value as number;
   }

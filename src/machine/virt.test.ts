@@ -176,6 +176,28 @@ describe("bare-metal runs", () => {
     expect(m.hart.instret).toBeGreaterThan(0);
   });
 
+  it("a slice ends early while compiled code waits for the event loop to install it", async () => {
+    // Host time moves 1 ms whenever the machine looks at it: a 1000 ms slice is hundreds of chunks.
+    let ns = 0;
+    const clock = { nowNs: () => (ns += 1e6), wallNs: () => ns };
+    const busy = (jit: boolean | number) => new VirtMachine({ wasmCore, clock, jit, elf: bare("1: j 1b"), memMiB: 16 });
+    const interpreted = busy(false);
+    expect(interpreted.runSlice(1000)).toBe("running");
+    const fullSlice = interpreted.hart.instret;
+    // Every block compiled on its first entry, in the background: the loop's block is compiling after one chunk.
+    const m = busy(1);
+    expect(m.runSlice(1000)).toBe("running");
+    expect(m.hart.compiling).toBe(true);
+    expect(m.hart.instret).toBeLessThan(fullSlice / 20);
+    // Back in the event loop the module is installed; the next slices run the compiled loop, to the deadline.
+    for (let i = 0; i < 200 && m.hart.compiling; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(m.hart.compiling).toBe(false);
+    expect(m.hart.jit?.compiled).toBeGreaterThan(0);
+    const before = m.hart.instret;
+    expect(m.runSlice(1000)).toBe("running");
+    expect(m.hart.instret - before).toBeGreaterThan(fullSlice / 2);
+  });
+
   it("WFI: 'waiting' with nextEventNs() at the CLINT deadline; the timer wakes it", () => {
     const clock = new ManualClock();
     // mtimecmp = mtime + 10000 ticks (1 ms at 10 MHz), enable MTIE (not MIE: WFI wakes anyway), wfi.
