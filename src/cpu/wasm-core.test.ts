@@ -83,12 +83,20 @@ function state(h: WasmHart): string {
 }
 
 /**
- * Runs the two harts side by side — every block compiled on first entry (w) and the interpreter alone (j);
- * returns the short runs (traps, WFI) and the blocks compiled.
+ * Runs two harts side by side and returns the short runs (traps, WFI) and the blocks compiled. "jit": every block
+ * compiled on first entry (w) against the interpreter alone (j). "fast": the interpreter (w, whose common
+ * instructions run in the core's call-free fast loop) against the interpreter with a trace hook (j: tracing
+ * keeps every instruction in the general loop).
  */
-function lockstep(seed: number, steps: number): { traps: number; compiled: number; invalidations: number } {
-  const w = setup(seed, 1);
+function lockstep(
+  seed: number,
+  steps: number,
+  pair: "jit" | "fast" = "jit",
+): { traps: number; compiled: number; invalidations: number } {
+  const w = setup(seed, pair === "jit" ? 1 : false);
   const j = setup(seed, false);
+  let traced = 0;
+  if (pair === "fast") j.trace = () => traced++;
   const next = rng(seed ^ 0x55aa);
   let traps = 0;
   for (let s = 0; s < steps; s++) {
@@ -106,9 +114,8 @@ function lockstep(seed: number, steps: number): { traps: number; compiled: numbe
     const sa = state(w);
     const sb = state(j);
     if (a !== b || sa !== sb) {
-      throw new Error(
-        `seed ${seed} step ${s} (budget ${budget}): retired ${a} vs ${b}\n compiled    ${sa}\n interpreted ${sb}`,
-      );
+      const [nw, nj] = pair === "jit" ? ["compiled   ", "interpreted"] : ["fast  ", "traced"];
+      throw new Error(`seed ${seed} step ${s} (budget ${budget}): retired ${a} vs ${b}\n ${nw} ${sa}\n ${nj} ${sb}`);
     }
     if (a < budget) traps++;
   }
@@ -117,6 +124,7 @@ function lockstep(seed: number, steps: number): { traps: number; compiled: numbe
   for (let i = 0; i < ja.length; i++) {
     if (wa[i] !== ja[i]) throw new Error(`seed ${seed}: RAM differs at +0x${(i * 4).toString(16)}`);
   }
+  if (pair === "fast" && traced === 0) throw new Error(`seed ${seed}: the trace hook never ran`);
   const wj = w.jit;
   return { traps, compiled: wj?.compiled ?? 0, invalidations: wj?.invalidations ?? 0 };
 }
@@ -150,6 +158,12 @@ describe("the WebAssembly core", () => {
     // Blocks really ran (hundreds per program), and random stores hit compiled code.
     expect(compiled).toBeGreaterThan(1000);
     expect(invalidated).toBeGreaterThan(10);
+  });
+
+  it("interpreted, its fast loop and the general loop (tracing) run random programs alike in lockstep", () => {
+    let traps = 0;
+    for (let k = 0; k < 80; k++) traps += lockstep(0x3000 + k * 7919, 40, "fast").traps;
+    expect(traps).toBeGreaterThan(200);
   });
 
   it("random garbage never makes it throw or hang", () => {
