@@ -7,7 +7,8 @@
 // One more run switches the UI on and off every second during the workload, so that bursts of other
 // load on a shared machine fall on both states alike. Beside the rates: how busy the page's main
 // thread was (CDP Performance), the CPU each chromium thread used (/proc, Linux) and the worker time
-// the snapshots took (the worker counts it).
+// the snapshots took (the worker counts it). After each workload (JIT on): the worker's memory against
+// issue 14's limit of guest RAM + 96 MiB (PageMemory says what is counted and how).
 // `npx tsx e2e/page-bench.ts` prints them as JSON; bench/run.ts imports pageFigures().
 
 import { readdirSync, readFileSync } from "node:fs";
@@ -44,6 +45,36 @@ export interface PageRun {
    * load on the machine does not move (the snapshots' cost in the worker does).
    */
   mipsPerCpu?: number;
+  /** The worker's memory after the workload (see PageMemory). */
+  memory?: PageMemory;
+}
+
+/**
+ * The machine worker's memory after the workload, against issue 14's limit of guest RAM + 96 MiB. The
+ * worker's figure adds up what the worker holds: the WebAssembly.Memory's whole byteLength (guest RAM and
+ * the hart's state after it, counted in full whether the guest touched it or not), the worker's V8 heap as
+ * CDP's Runtime.getHeapUsage on the worker target reports it (committed heap totalSize, the embedder's
+ * heap and the ArrayBuffer backing stores, e.g. the boot images it keeps for a reset), and the compiled
+ * code: the resident anonymous executable mappings of the renderer process (Linux /proc smaps), which hold
+ * the JIT code of the page and of the worker (the core, the guest's compiled blocks, JavaScript), so it is
+ * an upper bound on the worker's. The renderer's whole RSS is beside it for comparison: the page's UI is in
+ * the same process, and untouched guest RAM is not resident.
+ */
+export interface PageMemory {
+  guestRamBytes: number;
+  wasmMemoryBytes: number;
+  /** Runtime.getHeapUsage on the worker: totalSize + embedderHeapUsedSize + backingStorageSize. */
+  workerHeapBytes: number;
+  /** Resident anonymous executable memory of the renderer (all its isolates' compiled code); undefined off Linux. */
+  codeBytes: number | undefined;
+  /** wasmMemoryBytes + workerHeapBytes + codeBytes: the figure compared with the limit. */
+  workerBytes: number;
+  /** guestRamBytes + 96 MiB. */
+  limitBytes: number;
+  /** The renderer process's VmRSS (page and worker); undefined off Linux. */
+  rendererRssBytes: number | undefined;
+  /** The hart's block compiler was on. */
+  jit: boolean;
 }
 
 export interface PageVariant {
@@ -59,6 +90,8 @@ export interface PageVariant {
   workerCpu: number | undefined;
   otherCpu: number | undefined;
   mipsPerCpu: number | undefined;
+  /** The run with the largest worker figure (the limit is a ceiling, so the worst run counts). */
+  memory: PageMemory | undefined;
 }
 
 /**
@@ -99,6 +132,8 @@ export interface PageFigures {
   uiCostPerCpu: number | undefined;
   /** The interleaved run (with a workload only). */
   interleaved: PageInterleaved | undefined;
+  /** The largest worker memory over every run with a workload (JIT on), against guest RAM + 96 MiB. */
+  memory: PageMemory | undefined;
   /** Every run in the order they ran (alternating, ABBA), for the record. */
   all: PageRun[];
 }
@@ -244,6 +279,111 @@ interface HartStats {
   takenMs: number;
   snapshotMs: number;
   snapshots: number;
+  guestRamBytes: number;
+  wasmMemoryBytes: number;
+  jit: boolean;
+}
+
+/** The issue's allowance over guest RAM for everything else the worker holds. */
+export const WORKER_OVERHEAD_LIMIT_BYTES = 96 * 1048576;
+
+/** The pid of the chromium renderer (of the harness's profile) that runs a dedicated worker (Linux /proc). */
+function workerRendererPid(): number | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return undefined;
+  }
+  for (const pid of pids) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "latin1");
+      if (!cmd.includes("vireo-e2e-chromium-") || !cmd.includes("--type=renderer")) continue;
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        if (readFileSync(`/proc/${pid}/task/${tid}/comm`, "latin1").startsWith("DedicatedWorker")) return Number(pid);
+      }
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return undefined;
+}
+
+/** VmRSS and the resident anonymous executable mappings (JIT code) of a process, in bytes. */
+function processMemory(pid: number): { rss: number; code: number } | undefined {
+  try {
+    const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"))?.[1] ?? Number.NaN);
+    let code = 0;
+    let exec = false;
+    for (const line of readFileSync(`/proc/${pid}/smaps`, "latin1").split("\n")) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+      if (head !== null) {
+        // Anonymous (no inode, no file; maybe a named [anon:…] region) and executable.
+        exec = head[1].includes("x") && head[2] === "0" && (head[3] === "" || head[3].startsWith("[anon"));
+      } else if (exec && line.startsWith("Rss:")) code += Number(/(\d+) kB/.exec(line)?.[1] ?? 0) * 1024;
+    }
+    return Number.isFinite(rss) ? { rss: rss * 1024, code } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The machine worker's JS heap through CDP: the page's session auto-attaches to its worker (non-flat
+ * sessions, which Playwright's CDPSession can drive) and asks Runtime.getHeapUsage there.
+ */
+async function workerHeapBytes(page: Page): Promise<number> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    type Attached = { sessionId: string; targetInfo: { type: string } };
+    const worker = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no worker target attached within 10 s")), 10_000);
+      cdp.on("Target.attachedToTarget", (e) => {
+        const a = e as unknown as Attached;
+        if (a.targetInfo.type !== "worker") return;
+        clearTimeout(timer);
+        resolve(a.sessionId);
+      });
+    });
+    await cdp.send("Target.setAutoAttach", { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+    const sessionId = await worker;
+    const reply = new Promise<Record<string, number>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("the worker did not answer Runtime.getHeapUsage")), 10_000);
+      cdp.on("Target.receivedMessageFromTarget", (e) => {
+        const m = JSON.parse((e as { message: string }).message) as { id?: number; result?: Record<string, number> };
+        if (m.id !== 1) return;
+        clearTimeout(timer);
+        if (m.result === undefined) reject(new Error(`Runtime.getHeapUsage failed: ${JSON.stringify(m)}`));
+        else resolve(m.result);
+      });
+    });
+    await cdp.send("Target.sendMessageToTarget", {
+      sessionId,
+      message: JSON.stringify({ id: 1, method: "Runtime.getHeapUsage", params: {} }),
+    });
+    const h = await reply;
+    return (h.totalSize ?? 0) + (h.embedderHeapUsedSize ?? 0) + (h.backingStorageSize ?? 0);
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
+}
+
+/** The worker's memory now (after a workload): see PageMemory. */
+async function pageMemory(page: Page): Promise<PageMemory> {
+  const s = await stats(page);
+  const heap = await workerHeapBytes(page);
+  const pid = workerRendererPid();
+  const proc = pid !== undefined ? processMemory(pid) : undefined;
+  return {
+    guestRamBytes: s.guestRamBytes,
+    wasmMemoryBytes: s.wasmMemoryBytes,
+    workerHeapBytes: heap,
+    codeBytes: proc?.code,
+    workerBytes: s.wasmMemoryBytes + heap + (proc?.code ?? 0),
+    limitBytes: s.guestRamBytes + WORKER_OVERHEAD_LIMIT_BYTES,
+    rendererRssBytes: proc?.rss,
+    jit: s.jit,
+  };
 }
 
 function stats(page: Page): Promise<HartStats> {
@@ -349,6 +489,7 @@ async function runOnce(
   run.snapshotHz = (after.snapshots - before.snapshots) / (workerMs / 1000);
   run.snapshotShare = (after.snapshotMs - before.snapshotMs) / workerMs;
   if (run.workerCpu !== undefined) run.mipsPerCpu = run.mips / run.workerCpu;
+  run.memory = await pageMemory(page);
   return run;
 }
 
@@ -367,7 +508,16 @@ function variant(runs: PageRun[]): PageVariant {
     workerCpu: opt(runs.map((r) => r.workerCpu)),
     otherCpu: opt(runs.map((r) => r.otherCpu)),
     mipsPerCpu: opt(runs.map((r) => r.mipsPerCpu)),
+    memory: largestMemory(runs),
   };
+}
+
+function largestMemory(runs: PageRun[]): PageMemory | undefined {
+  let worst: PageMemory | undefined;
+  for (const r of runs) {
+    if (r.memory !== undefined && (worst === undefined || r.memory.workerBytes > worst.workerBytes)) worst = r.memory;
+  }
+  return worst;
 }
 
 /**
@@ -422,6 +572,7 @@ export async function pageFigures(
       uiCost,
       uiCostPerCpu,
       interleaved,
+      memory: largestMemory(all),
       all,
     };
   } finally {

@@ -334,6 +334,9 @@ function handle(msg: ToWorker): void {
           takenMs: performance.now(),
           snapshotMs: snapshotCost.ms,
           snapshots: snapshotCost.count,
+          guestRamBytes: s !== undefined ? s.config.memMiB * 1048576 : 0,
+          wasmMemoryBytes: s?.machine.mem.buffer.byteLength ?? 0,
+          jit: s?.machine.hart.jit !== undefined,
         },
       });
       return;

@@ -114,6 +114,15 @@ export interface HartStats {
   snapshotMs: number;
   /** Snapshots posted since the worker started. */
   snapshots: number;
+  /** The machine's configured guest RAM in bytes; 0 before a machine exists. */
+  guestRamBytes: number;
+  /**
+   * The byteLength of the WebAssembly.Memory holding guest RAM and the hart's state after it (all of it,
+   * touched or not); 0 before a machine exists.
+   */
+  wasmMemoryBytes: number;
+  /** Whether the hart compiles hot guest code to WebAssembly (the block compiler is on). */
+  jit: boolean;
 }
 
 // ---- snapshots (≥ 4 Hz while running; cheap: counters copied, nothing read from guest RAM) ----
