@@ -53,6 +53,8 @@ export interface CoreJitEnv {
     rTlb: WebAssembly.Global;
     wTlb: WebAssembly.Global;
     unmapStorePage(page: number): void;
+    /** Forgets the core's chain cache (compiled code by virtual pc): after any region is dropped. */
+    jcInvalidate(): void;
     jitTagAddress(): number;
     jitCountAddress(): number;
     jitFnAddress(): number;
@@ -1174,6 +1176,8 @@ export class CoreJit {
       this.slotVal[s] = 0;
     }
     r.slots.clear();
+    // The core's chain cache may hold this region's table index for some pc: it goes (the index is reused).
+    this.env.core.jcInvalidate();
     this.regionAt.delete(r.index);
     this.pages.get(r.page)?.regions.delete(r);
     this.env.table.set(r.index, null as never);

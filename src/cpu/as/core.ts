@@ -41,6 +41,7 @@ const CSR_OFF: usize = 0x1000; // 4096 CSRs × 8 bytes: the plain ones (stvec, s
 const TLB_OFF: usize = 0x10000; // 3 kinds (fetch, load, store) × 4 sets × 2048 entries × 16 bytes
 const FILL_OFF: usize = 0x70000; // the fill log: 4096 × u32
 const RVC_OFF: usize = 0x80000; // 65536 × u32: the expansion of every 16-bit parcel (0 = illegal)
+const JC_OFF: usize = 0xc0000; // the chain cache: JC_SIZE × 32 bytes (see jcKey)
 /**
  * The block cache: per slot the entry's RAM offset (or -1), hits, and what to call (the table index of its
  * page's region in the low 20 bits, the block's number in the region above them). Two-way set-associative on a
@@ -60,6 +61,23 @@ export const CODE_PAGES_OFF: u32 = 0x400000;
 export const AUX_SIZE: u32 = 0x500000;
 
 /** The first of the two block-cache slots RAM offset `off` may use, as a byte offset into the slot arrays. */
+/**
+ * The chain cache: compiled code by virtual pc, so going from one compiled block to the next skips the fetch
+ * TLB and the block cache. An entry is pc (u64), key (u64: jcKey when filled) and the slot value (i32); it
+ * holds while jcKey is unchanged: the fetch TLB set in use (low half) and jcStamp (high half), which every TLB
+ * flush and every region the host drops (jcInvalidate) moves on.
+ */
+const JC_BITS: u32 = 12;
+const JC_MASK: u32 = (1 << JC_BITS) - 1;
+let jcStamp: u32 = 1;
+let jcKey: u64 = 0;
+
+/** Forgets the whole chain cache. */
+export function jcInvalidate(): void {
+  jcStamp++;
+  jcKey = (<u64>jcStamp << 32) | <u64><u32>xTlb;
+}
+
 // @ts-ignore: decorator
 @inline
 function jitSlotBytes(off: u32): usize {
@@ -352,6 +370,7 @@ export function jitFlush(): void {
   }
   const pages = <u32>(ramSize >> 12);
   for (let p: u32 = 0; p < pages; p++) store<u8>(base + CODE_PAGES_OFF + p, 0);
+  jcInvalidate();
 }
 
 /** Drops store-TLB entries that map RAM page `page` (it now holds compiled code, so stores must see it). */
@@ -510,6 +529,7 @@ function dataPriv(): u32 {
 function selectTlbSets(): void {
   const t = base + TLB_OFF;
   xTlb = t + <usize>tlbSet(priv, false) * TLB_SET_BYTES;
+  jcKey = (<u64>jcStamp << 32) | <u64><u32>xTlb;
   const d = <usize>tlbSet(dataPriv(), (mstatus & MSTATUS_SUM) != 0) * TLB_SET_BYTES;
   rTlb = t + TLB_KIND_BYTES + d;
   wTlb = t + 2 * TLB_KIND_BYTES + d;
@@ -532,6 +552,7 @@ function flushTlb(): void {
   }
   fillCount = 0;
   superFills = 0;
+  jcInvalidate();
 }
 
 /** Records a fill so a flush touches only filled entries (bit 26: cut from a superpage of level bits 27-28). */
@@ -550,6 +571,7 @@ function flushTlbPage(va: u64): void {
     flushTlb();
     return;
   }
+  jcInvalidate();
   const tag = va & ~(<u64>0xfff);
   const slot = <u32>(va >> 12) & TLB_MASK;
   for (let set: u32 = 0; set < TLB_SETS; set++) {
@@ -1807,6 +1829,12 @@ function inner(n: i32, budget: i32): i32 {
               jitExit = 0;
               if (stopRequested) break;
             }
+            // The next block: from the chain cache, else through the fetch TLB and the block cache.
+            const jc = base + JC_OFF + (<usize>((<u32>pc >> 1) & JC_MASK) << 5);
+            if (load<u64>(jc) == pc && load<u64>(jc, 8) == jcKey) {
+              fn = load<i32>(jc, 16);
+              continue;
+            }
             if ((pc ^ fPage) >= fLimit) {
               const e = xTlb + (<usize>(<u32>(pc >> 12) & TLB_MASK) << 4);
               if (load<u64>(e) != (pc & ~(<u64>0xfff)) || (<u32>pc & 0xfff) >= 4093) break;
@@ -1819,6 +1847,9 @@ function inner(n: i32, budget: i32): i32 {
             if (nslot < 0) break;
             fn = load<i32>(base + JIT_FN_OFF + <usize>nslot);
             if (fn <= 0) break;
+            store<u64>(jc, pc);
+            store<u64>(jc, jcKey, 8);
+            store<i32>(jc, fn, 16);
           }
           if (ran) {
             if (trapCause >= 0) break;
