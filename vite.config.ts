@@ -1,4 +1,4 @@
-import { defineConfig } from "vite";
+import { defineConfig, type Plugin } from "vite";
 
 // The page must be cross-origin isolated (SharedArrayBuffer, precise timers): DESIGN.md §4.
 const isolation = {
@@ -6,7 +6,27 @@ const isolation = {
   "Cross-Origin-Embedder-Policy": "require-corp",
 };
 
+/**
+ * `vite preview` answers every file with `Cache-Control: no-cache`, so each visit revalidates the page's
+ * scripts, styles and core one request after another (index → worker → its chunk) before the machine can
+ * start. The build names everything under assets/ by its content's hash: those never change under their
+ * name and may be cached for good, as any host of the built page should serve them. index.html and the
+ * boot images (public/images/, not hashed) keep revalidating.
+ */
+function immutableAssets(): Plugin {
+  return {
+    name: "vireo-immutable-assets",
+    configurePreviewServer(server) {
+      server.middlewares.use((req, res, next) => {
+        if (req.url?.startsWith("/assets/")) res.setHeader("Cache-Control", "public, max-age=31536000, immutable");
+        next();
+      });
+    },
+  };
+}
+
 export default defineConfig({
+  plugins: [immutableAssets()],
   server: { headers: isolation, host: "127.0.0.1", port: 5173 },
   preview: { headers: isolation, host: "127.0.0.1", port: 4173 },
   worker: { format: "es" },

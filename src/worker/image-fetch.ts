@@ -26,7 +26,9 @@ const cache = new Map<string, Uint8Array>();
 
 /**
  * Fetches every URL in parallel, calling `progress` with all files' state whenever bytes arrive
- * (at most every `intervalMs`, plus once at the end).
+ * (at most every `intervalMs`, plus once at the end). `expected` is asked again at every report while a
+ * file downloads (the manifest may arrive after the downloads began); a size it knows wins over the
+ * server's Content-Length, which counts wire bytes when the response is compressed.
  */
 export async function fetchImages(
   urls: string[],
@@ -39,11 +41,16 @@ export async function fetchImages(
     loaded: 0,
     total: expected(u),
   }));
+  const done = urls.map(() => false);
   let last = 0;
   const report = (force: boolean): void => {
     const now = performance.now();
     if (!force && now - last < intervalMs) return;
     last = now;
+    for (let i = 0; i < files.length; i++) {
+      const size = done[i] ? 0 : expected(urls[i]);
+      if (size > 0) files[i].total = size;
+    }
     progress(files.map((f) => ({ ...f })));
   };
   const out = await Promise.all(
@@ -51,9 +58,11 @@ export async function fetchImages(
       const hit = cache.get(url);
       if (hit !== undefined) {
         files[i].loaded = files[i].total = hit.length;
+        done[i] = true;
         return hit;
       }
       const bytes = await fetchOne(url, files[i], () => report(false));
+      done[i] = true;
       cache.set(url, bytes);
       return bytes;
     }),

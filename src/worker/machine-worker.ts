@@ -1,18 +1,26 @@
-// The machine's dedicated Web Worker (DESIGN.md §4): fetches the boot images with progress, builds
-// the VirtMachine, runs it in time slices (run-loop.ts), batches console output to the page once per
-// slice, and posts a snapshot four times a second. The page only renders; it talks to this file
+// The machine's dedicated Web Worker (DESIGN.md §4): fetches the boot images with progress and compiles
+// the core while the machine's code loads (machine-parts.ts, its own chunk), builds the VirtMachine,
+// runs it in time slices (run-loop.ts), batches console output to the page once per slice, and posts
+// a snapshot four times a second. The page only renders; it talks to this file
 // through the typed messages of protocol.ts.
 
 import coreUrl from "../../build/core.wasm?url";
-import { defaultBootargs, VirtMachine } from "../machine/virt.ts";
+import type { VirtMachine } from "../machine/virt.ts";
 import type { VirtioAttachment } from "../machine/virt-virtio.ts";
-import { openDisks } from "./disks.ts";
 import { fetchImages, fetchManifest, ImageFetchError, type ImageManifest } from "./image-fetch.ts";
-import { type NetSetup, setupNetwork } from "./network.ts";
+import type { NetSetup } from "./network.ts";
 import type { ConsolePort, FromWorker, MachineConfig, MachinePhase, QueueSnapshot, ToWorker } from "./protocol.ts";
-import { readRing } from "./ring-view.ts";
 import { RunLoop } from "./run-loop.ts";
-import { SnapshotTaker } from "./snapshot.ts";
+import type { SnapshotTaker } from "./snapshot.ts";
+
+/**
+ * The machine's code (the board, devices, network stack: most of this worker's JavaScript), loaded in its
+ * own chunk from the start, so that the first boot's downloads and the core's compile begin before it has
+ * loaded and run instead of after.
+ */
+type Parts = typeof import("./machine-parts.ts");
+const partsReady: Promise<Parts> = import("./machine-parts.ts");
+partsReady.catch(() => {}); // a boot awaits it and reports the failure
 
 /**
  * ≥ 4 Hz for the panels (issue 8) with a little margin for a late timer, and no more: every snapshot
@@ -28,6 +36,7 @@ function post(msg: FromWorker, transfer: Transferable[] = []): void {
 
 /** One booted machine and everything that lives exactly as long as it. */
 interface Session {
+  parts: Parts;
   machine: VirtMachine;
   loop: RunLoop;
   snapshots: SnapshotTaker;
@@ -145,40 +154,56 @@ async function boot(config: MachineConfig): Promise<void> {
   teardown();
   const gen = ++generation;
   setPhase("downloading");
-  // Wakes the run loop when the network has something for a guest sleeping in WFI.
-  const wake = (): void => session?.loop.wake();
-  // The relay probe (up to 1.5 s when none answers) runs while the images download.
-  const netReady = setupNetwork(config, wake);
-  // Disk URLs are probed (size, range support) while the boot images download.
-  const disksReady = openDisks(config, (message) => {
-    if (gen === generation) post({ type: "notice", message });
-  });
-  disksReady.catch(() => {}); // awaited below; this only keeps an early rejection from going unhandled
-  // The core compiles while the images download. It is the only hart: if it cannot compile, the boot fails
-  // with the reason (below, once the downloads have settled).
+  // Everything the machine needs starts at once: the core's download and compile, the manifest and the boot
+  // images (each its own request), and the machine's code (partsReady, already loading).
+  // The core is the only hart: if it cannot compile, the boot fails with the reason (below, once the
+  // downloads have settled).
   const coreReady: Promise<WebAssembly.Module | Error> = compileCore().catch((e: unknown) =>
     e instanceof Error ? e : new Error(String(e)),
   );
+  const manifestReady = fetchManifest(config.imageBase);
+  // The manifest's sizes serve the progress bar when a server sends no Content-Length (or a compressed
+  // one); the images do not wait for it.
+  const sizes = new Map<string, number>();
+  void manifestReady.then((m) => {
+    for (const f of m?.files ?? []) sizes.set(resolveUrl(f.name, config.imageBase), f.bytes ?? 0);
+  });
+  const roles = ["firmware", "kernel", "initrd"] as const;
+  const given = roles.map((r) => config.files?.[r]);
+  const urls = roles
+    .filter((_, i) => given[i] === undefined)
+    .map((r) => resolveUrl(config.images[r], config.imageBase));
+  const imagesReady = fetchImages(
+    urls,
+    (u) => sizes.get(u) ?? 0,
+    (files) => {
+      if (gen === generation) post({ type: "download", files });
+    },
+  );
+  imagesReady.catch(() => {}); // awaited below; this only keeps an early rejection from going unhandled
+  let p: Parts;
+  try {
+    p = await partsReady;
+  } catch (e) {
+    if (gen === generation) fail("boot", new Error(`the machine's code did not load: ${(e as Error)?.message ?? e}`));
+    return;
+  }
+  // Wakes the run loop when the network has something for a guest sleeping in WFI.
+  const wake = (): void => session?.loop.wake();
+  // The relay probe (up to 1.5 s when none answers) runs while the images download.
+  const netReady = p.setupNetwork(config, wake);
+  // Disk URLs are probed (size, range support) while the boot images download.
+  const disksReady = p.openDisks(config, (message) => {
+    if (gen === generation) post({ type: "notice", message });
+  });
+  disksReady.catch(() => {}); // awaited below; this only keeps an early rejection from going unhandled
   let manifest: ImageManifest | undefined;
   let images: Uint8Array[];
   let disks: VirtioAttachment[];
   try {
-    manifest = await fetchManifest(config.imageBase);
-    const roles = ["firmware", "kernel", "initrd"] as const;
-    const given = roles.map((r) => config.files?.[r]);
-    const urls = roles
-      .filter((_, i) => given[i] === undefined)
-      .map((r) => resolveUrl(config.images[r], config.imageBase));
-    const sizes = new Map<string, number>();
-    for (const f of manifest?.files ?? []) sizes.set(resolveUrl(f.name, config.imageBase), f.bytes ?? 0);
-    const fetched = await fetchImages(
-      urls,
-      (u) => sizes.get(u) ?? 0,
-      (files) => {
-        if (gen === generation) post({ type: "download", files });
-      },
-    );
+    const fetched = await imagesReady;
     images = given.map((g) => g ?? (fetched.shift() as Uint8Array));
+    manifest = await manifestReady;
     disks = await disksReady;
   } catch (e) {
     void netReady.then((n) => n.dispose());
@@ -201,14 +226,14 @@ async function boot(config: MachineConfig): Promise<void> {
 
   let machine: VirtMachine;
   try {
-    machine = new VirtMachine({
+    machine = new p.VirtMachine({
       memMiB: config.memMiB,
       virtioTransport: config.transport,
       defaultTransports: config.transports,
       firmware: images[0],
       kernel: images[1],
       initrd: images[2],
-      bootargs: config.bootargs ?? defaultBootargs(manifest),
+      bootargs: config.bootargs ?? p.defaultBootargs(manifest),
       // The UART hands over a view of its own buffer: copy before queueing.
       onConsoleOutput: (bytes) => pending.uart.push(bytes.slice()),
       onVirtioConsoleOutput: (bytes) => pending.hvc0.push(bytes.slice()),
@@ -225,6 +250,7 @@ async function boot(config: MachineConfig): Promise<void> {
   }
 
   const s: Session = {
+    parts: p,
     machine,
     config,
     net,
@@ -244,7 +270,7 @@ async function boot(config: MachineConfig): Promise<void> {
         sendSnapshot(s);
       },
     }),
-    snapshots: new SnapshotTaker(machine, config.transport, config.memMiB, () => net.snapshot()),
+    snapshots: new p.SnapshotTaker(machine, config.transport, config.memMiB, () => net.snapshot()),
     timer: setInterval(() => {
       if (snapshotsOn && session === s && (phase === "running" || phase === "paused")) sendSnapshot(s);
     }, SNAPSHOT_INTERVAL_MS),
@@ -263,7 +289,7 @@ function ringPicture(s: Session, device: string, queue: number): FromWorker {
     return { ...reply, picture: undefined, note: "this build's virtio transports do not report ring addresses yet" };
   }
   if (!q.ready) return { ...reply, picture: undefined, note: "the driver has not enabled this queue" };
-  const picture = readRing(s.machine.mem, {
+  const picture = s.parts.readRing(s.machine.mem, {
     size: q.size,
     descAddr: q.descAddr,
     driverAddr: q.driverAddr,
