@@ -1618,8 +1618,8 @@ function fast(start: u64, n: i32, budget: i32): i32 {
           const imm =
             ((<i32>insn >> 19) & 0xfffff000) | ((insn << 4) & 0x800) | ((insn >> 20) & 0x7e0) | ((insn >> 7) & 0x1e);
           next = pc + <u64>(<i64>imm);
+          jumped = true;
         }
-        jumped = true;
         break;
       }
       case 0x0c: {
@@ -2052,9 +2052,9 @@ function inner(n: i32, budget: i32): i32 {
           const imm =
             ((<i32>insn >> 19) & 0xfffff000) | ((insn << 4) & 0x800) | ((insn >> 20) & 0x7e0) | ((insn >> 7) & 0x1e);
           next = pc + <u64>(<i64>imm);
+          // The target starts a block. (Not taken, the block runs on, as compiled blocks do.)
+          entry = true;
         }
-        // Taken or not, what follows may start a block (blocks run on through branches not taken).
-        entry = true;
         break;
       }
       case 0x0c: {
