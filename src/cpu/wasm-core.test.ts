@@ -166,6 +166,74 @@ describe("the WebAssembly core", () => {
     expect(traps).toBeGreaterThan(200);
   });
 
+  it("saveState/loadState: a hart restored on a copy of RAM runs on exactly like the one it was saved from", () => {
+    let checked = 0;
+    for (let k = 0; k < 24; k++) {
+      const seed = 0x4000 + k * 7919;
+      // The saved hart compiles every block (its caches full at the save); the restored one starts empty.
+      const a = setup(seed, k % 2 === 0 ? 1 : false);
+      const next = rng(seed ^ 0x1234);
+      for (let s = 0; s < 30; s++) {
+        a.run(1 + ((next() >>> 0) % 300));
+        if (a.waiting) a.setPending(7, true);
+      }
+      const bytes = a.saveState();
+      const b = setup(seed ^ 0x7777, k % 3 === 0 ? 1 : false); // other RAM and registers, then overwritten
+      b.mem.u8.set(a.mem.u8);
+      b.loadState(bytes);
+      expect(state(b)).toBe(state(a));
+      // Saving the restored hart gives the same bytes.
+      expect(Buffer.from(b.saveState()).equals(Buffer.from(bytes))).toBe(true);
+      for (let s = 0; s < 40; s++) {
+        const budget = 1 + ((next() >>> 0) % 300);
+        if ((next() & 7) === 0) {
+          const pc = RAM_BASE + ((next() >>> 0) % 0x3000) * 4;
+          a.setPc(pc);
+          b.setPc(pc);
+        }
+        const ra = a.run(budget);
+        const rb = b.run(budget);
+        for (const h of [a, b]) if (h.waiting) h.setPending(7, true);
+        expect(`${rb} ${state(b)}`, `seed ${seed} step ${s}`).toBe(`${ra} ${state(a)}`);
+        checked++;
+      }
+      expect(b.mem.i32.every((v, i) => v === a.mem.i32[i])).toBe(true);
+    }
+    expect(checked).toBe(24 * 40);
+  });
+
+  it("loadState refuses what is not a hart state, saying why, and leaves the hart as it was", () => {
+    const h = setup(0x5150, false);
+    h.run(500);
+    const good = h.saveState();
+    const before = state(h);
+    const dv = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const bad: [string, Uint8Array, RegExp][] = [];
+    const magic = good.slice();
+    magic[0] ^= 0xff;
+    bad.push(["magic", magic, /not a hart state/]);
+    const version = good.slice();
+    dv(version).setUint32(4, 99, true);
+    bad.push(["version", version, /another format version/]);
+    bad.push(["truncated", good.slice(0, good.length - 8), /wrong length/]);
+    bad.push(["empty", new Uint8Array(0), /not a hart state/]);
+    const priv2 = good.slice();
+    dv(priv2).setUint32(24 + 512, 2, true); // privilege 2 (the reserved H level)
+    bad.push(["privilege", priv2, /values no hart can hold/]);
+    const satp = good.slice();
+    dv(satp).setUint32(24 + 512 + 80, 5, true); // satp mode 5
+    bad.push(["satp mode", satp, /values no hart can hold/]);
+    bad.push(["huge", new Uint8Array(1 << 20), /more than any hart state/]);
+    for (const [name, bytes, why] of bad) {
+      expect(() => h.loadState(bytes), name).toThrow(why);
+      expect(state(h), name).toBe(before);
+    }
+    // And the good one still loads.
+    h.run(300);
+    h.loadState(good);
+    expect(state(h)).toBe(before);
+  });
+
   it("random garbage never makes it throw or hang", () => {
     for (let k = 0; k < 24; k++) {
       const next = rng(0x5eed + k * 7919);

@@ -38,6 +38,9 @@ interface CoreExports {
   csrPeekLo(csr: number): number;
   csrPeekHi(): number;
   csrPoke(csr: number, lo: number, hi: number): void;
+  stateAddress(): number;
+  saveState(): number;
+  loadState(len: number): number;
   AUX_SIZE: WebAssembly.Global;
   setJitThreshold(threshold: number): void;
   jitFlush(): void;
@@ -295,6 +298,39 @@ export class WasmHart implements InterruptTarget {
   writeCsrRaw(csr: number, value: bigint): void {
     const v = BigInt.asUintN(64, value);
     this.e.csrPoke(csr, Number(v & 0xffffffffn) | 0, Number(v >> 32n) | 0);
+  }
+
+  /**
+   * The hart's architectural state (src/cpu/as/core.ts saveState: registers, pc, privilege, CSRs, the LR/SC
+   * reservation, retired counts, WFI, fflags/frm), versioned bytes for a snapshot. RAM and devices are the board's.
+   */
+  saveState(): Uint8Array {
+    const len = this.e.saveState() >>> 0;
+    return new Uint8Array(this.mem.buffer, this.e.stateAddress() >>> 0, len).slice();
+  }
+
+  /**
+   * Restores what saveState() returned, on a hart of the same build. Throws, with nothing changed, on bytes that
+   * are not a hart state, of another format version, of another length or with values no hart can hold. Compiled
+   * code and every cache start empty.
+   */
+  loadState(bytes: Uint8Array): void {
+    const at = this.e.stateAddress() >>> 0;
+    // Room: the core keeps the state in a fixed window of its region; a longer input is wrong anyway.
+    const room = 0x20000;
+    if (bytes.length > room) throw new Error(`hart state: ${bytes.length} bytes, more than any hart state`);
+    new Uint8Array(this.mem.buffer, at, bytes.length).set(bytes);
+    const why = this.e.loadState(bytes.length);
+    if (why !== 0) {
+      const reasons: Record<number, string> = {
+        1: "not a hart state (no VHRT header)",
+        2: "a hart state of another format version",
+        3: "a hart state of the wrong length (truncated or padded)",
+        4: "a hart state with values no hart can hold (privilege, satp mode or MPP)",
+      };
+      throw new Error(`hart state: ${reasons[why] ?? `refused (${why})`}`);
+    }
+    this.jit?.reset();
   }
 
   private traceLine(lo: number, hi: number, insn: number, rd: number, cause: number): void {

@@ -42,6 +42,7 @@ const TLB_OFF: usize = 0x10000; // 3 kinds (fetch, load, store) × 4 sets × 204
 const FILL_OFF: usize = 0x70000; // the fill log: 4096 × u32
 const RVC_OFF: usize = 0x80000; // 65536 × u32: the expansion of every 16-bit parcel (0 = illegal)
 const JC_OFF: usize = 0xc0000; // the chain cache: JC_SIZE × 32 bytes (see jcKey)
+const STATE_OFF: usize = 0xe0000; // saveState()/loadState(): the hart's state as bytes (STATE_BYTES)
 /**
  * The block cache: per slot the entry's RAM offset (or -1), hits, and what to call (the table index of its
  * page's region in the low 20 bits, the block's number in the region above them). Two-way set-associative on a
@@ -430,6 +431,120 @@ export function csrPeekHi(): u32 {
 /** Stores a plain CSR (tvec, epc, scratch, cause, tval…) directly, bypassing WARL filtering. */
 export function csrPoke(csr: u32, lo: u32, hi: u32): void {
   store<u64>(base + CSR_OFF + (<usize>(csr & 4095) << 3), (<u64>hi << 32) | <u64>lo);
+}
+
+// ---- saving and restoring the hart ------------------------------------------------------------------------------
+
+/**
+ * The hart's architectural state as bytes at stateAddress(): "VHRT", a format version, the length, then pc, x, f,
+ * privilege, the CSRs kept in globals, the reservation, the retired counts, WFI, fflags/frm (u64 each) and the
+ * plain CSRs by number (4096 × u64). Not state: TLBs, the chain and block caches and compiled code (empty
+ * after a load), RAM and devices (the board's).
+ */
+const STATE_MAGIC: u32 = 0x54524856; // "VHRT"
+const STATE_VERSION: u32 = 1;
+const ST_PC: usize = 16;
+const ST_X: usize = 24;
+const ST_F: usize = ST_X + 256;
+const ST_G: usize = ST_F + 256; // 19 globals, u64 each
+const ST_CSR: usize = ST_G + 19 * 8;
+export const STATE_BYTES: u32 = <u32>(ST_CSR + 4096 * 8);
+
+export function stateAddress(): usize {
+  return base + STATE_OFF;
+}
+
+/** Writes the state at stateAddress(); returns its length. */
+export function saveState(): u32 {
+  const at = base + STATE_OFF;
+  store<u32>(at, STATE_MAGIC);
+  store<u32>(at, STATE_VERSION, 4);
+  store<u32>(at, STATE_BYTES, 8);
+  store<u32>(at, 0, 12);
+  store<u64>(at + ST_PC, load<u64>(base + PC_OFF));
+  for (let i: usize = 0; i < 32; i++) {
+    store<u64>(at + ST_X + (i << 3), load<u64>(base + (i << 3)));
+    store<u64>(at + ST_F + (i << 3), load<u64>(base + F_OFF + (i << 3)));
+  }
+  const g = at + ST_G;
+  store<u64>(g, <u64>priv);
+  store<u64>(g, <u64>mstatus, 8);
+  store<u64>(g, <u64>mip, 16);
+  store<u64>(g, mipSeipHw ? 1 : 0, 24);
+  store<u64>(g, <u64>mie, 32);
+  store<u64>(g, <u64>medeleg, 40);
+  store<u64>(g, <u64>mideleg, 48);
+  store<u64>(g, <u64>mcounteren, 56);
+  store<u64>(g, <u64>scounteren, 64);
+  store<u64>(g, menvcfg, 72);
+  store<u64>(g, <u64>satpMode, 80);
+  store<u64>(g, satpPpn, 88);
+  store<u64>(g, stimecmp, 96);
+  store<u64>(g, <u64>reservation, 104);
+  store<u64>(g, instret, 112);
+  store<u64>(g, instretOffset, 120);
+  store<u64>(g, waiting ? 1 : 0, 128);
+  store<u64>(g, <u64>fflags, 136);
+  store<u64>(g, <u64>frm, 144);
+  memory.copy(at + ST_CSR, base + CSR_OFF, 4096 * 8);
+  return STATE_BYTES;
+}
+
+/**
+ * Loads `len` bytes of state from stateAddress(). 0 when loaded; else nothing changed and the reason: 1 not a hart
+ * state, 2 another format version, 3 a wrong length, 4 a value no hart can hold (privilege 2, a reserved satp
+ * mode or MPP). Fields are reduced to what the CSRs can hold, as a CSR write would.
+ */
+export function loadState(len: u32): u32 {
+  const at = base + STATE_OFF;
+  if (len < 12 || load<u32>(at) != STATE_MAGIC) return 1;
+  if (load<u32>(at, 4) != STATE_VERSION) return 2;
+  if (len != STATE_BYTES || load<u32>(at, 8) != STATE_BYTES) return 3;
+  const g = at + ST_G;
+  const p = load<u64>(g);
+  const ms = load<u64>(g, 8);
+  const mode = load<u64>(g, 80);
+  if (p == 2 || p > 3 || ((ms >> MSTATUS_MPP_SHIFT) & 3) == 2 || (mode != 0 && mode != 8 && mode != 9)) return 4;
+  store<u64>(base + PC_OFF, load<u64>(at + ST_PC) & ~(<u64>1));
+  for (let i: usize = 0; i < 32; i++) {
+    store<u64>(base + (i << 3), i == 0 ? 0 : load<u64>(at + ST_X + (i << 3)));
+    store<u64>(base + F_OFF + (i << 3), load<u64>(at + ST_F + (i << 3)));
+  }
+  priv = <u32>p;
+  mstatus = <u32>ms & MSTATUS_WRITABLE;
+  mip = <u32>load<u64>(g, 16) & MIE_MASK;
+  mipSeipHw = load<u64>(g, 24) != 0;
+  mie = <u32>load<u64>(g, 32) & MIE_MASK;
+  medeleg = <u32>load<u64>(g, 40) & MEDELEG_MASK;
+  mideleg = <u32>load<u64>(g, 48) & MIP_S_MASK;
+  mcounteren = <u32>load<u64>(g, 56) & 7;
+  scounteren = <u32>load<u64>(g, 64) & 7;
+  menvcfg = load<u64>(g, 72) & (MENVCFG_STCE | 1);
+  satpMode = <u32>mode;
+  satpPpn = load<u64>(g, 88) & 0xfffffffffff;
+  stimecmp = load<u64>(g, 96);
+  reservation = <i64>load<u64>(g, 104);
+  instret = load<u64>(g, 112);
+  instretOffset = load<u64>(g, 120);
+  instretNow = instret;
+  waiting = load<u64>(g, 128) != 0;
+  setFflags(<u32>load<u64>(g, 136));
+  setFrm(<u32>load<u64>(g, 144));
+  memory.copy(base + CSR_OFF, at + ST_CSR, 4096 * 8);
+  // What a CSR write would have refused: reserved trap-vector modes, odd exception pcs.
+  for (let k: u32 = 0; k < 2; k++) {
+    const tvec = csrAt(k == 0 ? CSR_MTVEC : CSR_STVEC);
+    if ((load<u64>(tvec) & 3) >= 2) store<u64>(tvec, load<u64>(tvec) & ~(<u64>3));
+    const epc = csrAt(k == 0 ? CSR_MEPC : CSR_SEPC);
+    store<u64>(epc, load<u64>(epc) & ~(<u64>1));
+  }
+  trapCause = -1;
+  stopRequested = false;
+  // Nothing cached survives: translations, the chain and block caches, compiled code (the host drops its side).
+  flushTlb();
+  selectTlbSets();
+  jitFlush();
+  return 0;
 }
 
 // ---- interrupts and traps ---------------------------------------------------------------------------------
