@@ -145,3 +145,47 @@ describe("Clint", () => {
     });
   }
 });
+
+describe("Clint state (snapshots)", () => {
+  it("round-trips msip and mtimecmp, and mtime goes on from the saved value on another clock", () => {
+    const a = setup();
+    a.clock.advance(20 * MS); // mtime 200 000 ticks
+    writeCmp(a.clint, 0, 0xffff_ffff_ffff_fff0n); // beyond a double's exact range
+    writeCmp(a.clint, 1, 123_456n);
+    a.clint.write(4, 4, 1); // hart 1's msip
+    const saved = a.clint.saveState();
+    expect(JSON.parse(JSON.stringify(saved))).toEqual(saved); // plain JSON data
+    const b = setup();
+    b.clock.advance(999 * MS); // another host, another time: the guest must not see it
+    b.clint.loadState(JSON.parse(JSON.stringify(saved)));
+    expect(b.clint.saveState()).toEqual(saved);
+    expect(b.clint.mtime()).toBe(a.clint.mtime());
+    b.clock.advance(MS);
+    expect(b.clint.mtime()).toBe(a.clint.mtime() + 10_000);
+    expect(b.hs[1].has(MIP_MSIP)).toBe(true);
+    expect(b.hs[0].has(MIP_MSIP)).toBe(false);
+    // hart 0's compare is far away, hart 1's long past.
+    expect(b.hs[0].has(MIP_MTIP)).toBe(false);
+    expect(b.hs[1].has(MIP_MTIP)).toBe(true);
+  });
+
+  it("refuses a state that does not fit, naming the field, and changes nothing", () => {
+    const { clint, clock } = setup();
+    clock.advance(3 * MS);
+    writeCmp(clint, 0, 77n);
+    const good = clint.saveState();
+    const cases: [string, unknown, RegExp][] = [
+      ["not an object", [1, 2], /clint: not an object/],
+      ["mtime as a number", { ...good, mtime: 5 }, /clint\.mtime: not a u64/],
+      ["mtime 2^64", { ...good, mtime: "18446744073709551616" }, /clint\.mtime: not a u64/],
+      ["mtime past 2^53", { ...good, mtime: "9007199254740993" }, /beyond 2\^53/],
+      ["one hart", { ...good, msip: [0] }, /clint\.msip: 1 entries, this machine has 2/],
+      ["msip 2", { ...good, msip: [0, 2] }, /clint\.msip\[1\]: not an integer in 0…1/],
+      ["mtimecmp", { ...good, mtimecmp: ["1", "-1"] }, /clint\.mtimecmp\[1\]: not a u64/],
+    ];
+    for (const [name, bad, why] of cases) {
+      expect(() => clint.loadState(bad), name).toThrow(why);
+      expect(clint.saveState(), name).toEqual(good);
+    }
+  });
+});
