@@ -258,3 +258,60 @@ describe("Plic", () => {
     expect(p.plic.read(4 * 10, 4)).toBe(0);
   });
 });
+
+describe("Plic state (snapshots)", () => {
+  it("round-trips through JSON: the restored PLIC drives the same outputs and claims the same sources", () => {
+    const a = setup();
+    a.prio(10, 3);
+    a.prio(40, 5);
+    a.prio(7, 1);
+    a.enable(S0, 10);
+    a.enable(S0, 40);
+    a.enable(M0, 7);
+    a.threshold(S0, 2);
+    a.plic.irq(10).set(true);
+    a.plic.irq(40).set(true);
+    a.plic.irq(7).set(true);
+    expect(a.claim(S0)).toBe(40); // 40 in service, 10 still pending
+    const saved = JSON.parse(JSON.stringify(a.plic.saveState()));
+    const b = setup();
+    b.plic.loadState(saved);
+    expect(b.plic.saveState()).toEqual(a.plic.saveState());
+    expect(b.harts[0].has(MIP_SEIP)).toBe(true);
+    expect(b.harts[0].has(MIP_MEIP)).toBe(true);
+    // The same claims follow on both.
+    for (const p of [a, b]) {
+      expect(p.claim(S0)).toBe(10);
+      expect(p.claim(M0)).toBe(7);
+      p.complete(S0, 40);
+      p.plic.irq(40).set(false);
+      expect(p.claim(S0)).toBe(0);
+    }
+    expect(b.plic.saveState()).toEqual(a.plic.saveState());
+  });
+
+  it("refuses a state that does not fit, naming the field, and changes nothing", () => {
+    const p = setup();
+    p.prio(3, 2);
+    p.enable(S0, 3);
+    const good = p.plic.saveState();
+    const words = good.pending.length;
+    const cases: [string, unknown, RegExp][] = [
+      ["not an object", "plic", /plic: not an object/],
+      ["priority 8", { ...good, priority: good.priority.map((v, i) => (i === 5 ? 8 : v)) }, /plic\.priority\[5\]/],
+      ["sources", { ...good, priority: good.priority.slice(1) }, /plic\.priority: 95 entries, this machine has 96/],
+      ["contexts", { ...good, enable: good.enable.slice(1) }, /plic\.enable: 3 entries, this machine has 4/],
+      ["source 0", { ...good, pending: [1, ...good.pending.slice(1)] }, /plic\.pending\[0\]: bits for sources/],
+      ["threshold", { ...good, threshold: [0, 9, 0, 0] }, /plic\.threshold\[1\]/],
+    ];
+    for (const [name, bad, why] of cases) {
+      expect(() => p.plic.loadState(bad), name).toThrow(why);
+      expect(p.plic.saveState(), name).toEqual(good);
+    }
+    expect(words).toBe(3);
+    // 40 sources: word 1 holds sources 32…39, its bit 8 would be source 40.
+    const small = new Plic([{ target: new FakeHart(), bit: MIP_SEIP }], 40);
+    const st = small.saveState();
+    expect(() => small.loadState({ ...st, level: [0, 1 << 8] })).toThrow(/plic\.level\[1\]: bits for sources/);
+  });
+});

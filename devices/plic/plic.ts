@@ -5,6 +5,19 @@
 import type { MmioDevice } from "../../src/core/bus.ts";
 import type { InterruptTarget } from "../../src/core/interrupts.ts";
 import type { IrqLine } from "../../src/core/irq.ts";
+import { list, record, SnapshotError, uint } from "../../src/machine/state-check.ts";
+
+/** The PLIC's state in a snapshot: per source, per context, and the bit words (source id i: word i >> 5, bit i & 31). */
+export interface PlicState {
+  priority: number[];
+  threshold: number[];
+  /** Per context: its enable words. */
+  enable: number[][];
+  pending: number[];
+  inService: number[];
+  /** The input lines' levels (the devices drive them; a restored device sets the same level again). */
+  level: number[];
+}
 
 export const PLIC_PRIORITY_BASE = 0x000000;
 export const PLIC_PENDING_BASE = 0x001000;
@@ -181,6 +194,51 @@ export class Plic implements MmioDevice {
       threshold: Array.from(this.threshold),
       enabled: this.contexts.map((_, ctx) => ids.map((id) => bit(this.enable, id, ctx * this.words))),
     };
+  }
+
+  /** For a snapshot (plain JSON data). */
+  saveState(): PlicState {
+    const w = this.words;
+    return {
+      priority: [...this.priority],
+      threshold: [...this.threshold],
+      enable: this.contexts.map((_, ctx) => [...this.enable.subarray(ctx * w, (ctx + 1) * w)]),
+      pending: [...this.pending],
+      inService: [...this.inService],
+      level: [...this.level],
+    };
+  }
+
+  /**
+   * Restores saveState()'s output on a PLIC of the same shape and drives the contexts' outputs again. Throws a
+   * SnapshotError naming the field, changing nothing, on anything else (a priority above 7, a bit for source 0
+   * or past the last source, another count of sources or contexts).
+   */
+  loadState(state: unknown): void {
+    const s = record(state, "plic");
+    const w = this.words;
+    const prio = (x: unknown, p: string) => uint(x, p, PLIC_PRIORITY_MASK);
+    const priority = list(s.priority, "plic.priority", this.numSources, prio);
+    const threshold = list(s.threshold, "plic.threshold", this.contexts.length, prio);
+    const bits = (x: unknown, p: string): number[] =>
+      list(x, p, w, (v, q) => {
+        const word = uint(v, q);
+        const i = Number(q.slice(q.lastIndexOf("[") + 1, -1));
+        if ((word & ~this.validMask[i]) !== 0) throw new SnapshotError(`${q}: bits for sources that do not exist`);
+        return word;
+      });
+    const enable = list(s.enable, "plic.enable", this.contexts.length, bits);
+    const pending = bits(s.pending, "plic.pending");
+    const inService = bits(s.inService, "plic.inService");
+    const level = bits(s.level, "plic.level");
+    this.priority.set(priority);
+    this.threshold.set(threshold);
+    for (const [ctx, e] of enable.entries()) this.enable.set(e, ctx * w);
+    this.pending.set(pending);
+    this.inService.set(inService);
+    this.level.set(level);
+    this.outLevel.fill(-1);
+    this.updateAll();
   }
 
   /** The level gateway (§7.2): a high line requests unless in service; a low line withdraws the request (QEMU). */
