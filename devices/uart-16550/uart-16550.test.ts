@@ -221,3 +221,49 @@ describe("Uart16550 input queue", () => {
     expect(performance.now() - start).toBeLessThan(2000);
   });
 });
+
+describe("Uart16550 state (snapshots)", () => {
+  it("round-trips registers and unread input through JSON; buffered output is flushed, not saved", () => {
+    const a = setup();
+    a.uart.write(UART_LCR, 1, UART_LCR_DLAB);
+    a.uart.write(UART_RBR, 1, 0x01); // divisor 1
+    a.uart.write(UART_LCR, 1, 0x03);
+    a.uart.write(UART_IIR, 1, UART_FCR_ENABLE_FIFO);
+    a.uart.write(UART_IER, 1, UART_IER_RDI | UART_IER_THRI);
+    a.uart.write(UART_SCR, 1, 0x5a);
+    a.uart.pushInput(bytes("typed ahead"));
+    expect(a.uart.read(UART_RBR, 1)).toBe("t".charCodeAt(0));
+    a.uart.write(UART_RBR, 1, "!".charCodeAt(0)); // buffered output
+    const saved = JSON.parse(JSON.stringify(a.uart.saveState()));
+    expect(a.text()).toBe("!"); // flushed by the save
+    const b = setup();
+    b.uart.loadState(saved);
+    expect(b.uart.saveState()).toEqual(saved);
+    expect(b.irq.level).toBe(a.irq.level);
+    expect(b.irq.level).toBe(true);
+    for (const r of [UART_IER, UART_IIR, UART_LCR, UART_MCR, UART_LSR, UART_MSR, UART_SCR]) {
+      expect(b.uart.read(r, 1), `register ${r}`).toBe(a.uart.read(r, 1));
+    }
+    expect(readAll(b.uart)).toBe("yped ahead");
+    expect(b.text()).toBe("");
+  });
+
+  it("refuses a state that does not fit, naming the field, and changes nothing", () => {
+    const t = setup();
+    t.uart.pushInput(bytes("x"));
+    const good = t.uart.saveState();
+    const cases: [string, unknown, RegExp][] = [
+      ["not an object", null, /uart: not an object/],
+      ["ier", { ...good, ier: 0x10 }, /uart\.ier/],
+      ["fcr", { ...good, fcr: 0x02 }, /uart\.fcr: bits that do not stick/],
+      ["lcr", { ...good, lcr: 256 }, /uart\.lcr/],
+      ["thrIpending", { ...good, thrIpending: 1 }, /uart\.thrIpending/],
+      ["input", { ...good, input: "!!not base64!!" }, /uart\.input: not base64/],
+      ["huge input", { ...good, input: "A".repeat(2_000_000) }, /at most 1048576 bytes/],
+    ];
+    for (const [name, bad, why] of cases) {
+      expect(() => t.uart.loadState(bad), name).toThrow(why);
+      expect(t.uart.saveState(), name).toEqual(good);
+    }
+  });
+});

@@ -9,6 +9,7 @@
 
 import type { MmioDevice } from "../../src/core/bus.ts";
 import type { IrqLine } from "../../src/core/irq.ts";
+import { record, SnapshotError, uint } from "../../src/machine/state-check.ts";
 
 export const UART_RBR = 0; // read, DLAB = 0 (THR on write, DLL with DLAB = 1)
 export const UART_IER = 1; // DLM with DLAB = 1
@@ -89,6 +90,25 @@ class ByteQueue {
     }
   }
 
+  /** Every queued byte, in order (not consumed). */
+  peekAll(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (let i = this.first; i < this.chunks.length; i++) {
+      const c = i === this.first ? this.chunks[i].subarray(this.head) : this.chunks[i];
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.chunks = [];
+    this.first = 0;
+    this.head = 0;
+    this.length = 0;
+  }
+
   private nextChunk(): void {
     this.first++;
     this.head = 0;
@@ -101,6 +121,23 @@ class ByteQueue {
     }
   }
 }
+
+/** The UART in a snapshot (plain JSON data). */
+export interface UartState {
+  ier: number;
+  fcr: number;
+  lcr: number;
+  mcr: number;
+  scr: number;
+  dll: number;
+  dlm: number;
+  thrIpending: boolean;
+  /** Host input the guest has not read yet, base64. */
+  input: string;
+}
+
+/** Unread input a snapshot may carry (a paste the guest had not consumed): more is refused. */
+const MAX_SAVED_INPUT = 1 << 20;
 
 export class Uart16550 implements MmioDevice {
   private readonly rx = new ByteQueue();
@@ -157,6 +194,64 @@ export class Uart16550 implements MmioDevice {
     this.dll = 0x0c; // 9600 baud at 1.8432 MHz, QEMU's reset divisor
     this.dlm = 0;
     this.thrIpending = false;
+    this.updateIrq();
+  }
+
+  /**
+   * For a snapshot: the registers, the latched THR-empty interrupt and the input the guest has not read yet (base64).
+   * Output still buffered is handed to the host first (flush()), so a restore never prints it twice.
+   */
+  saveState(): UartState {
+    this.flush();
+    let input = "";
+    for (const b of this.rx.peekAll()) input += String.fromCharCode(b);
+    return {
+      ier: this.ier,
+      fcr: this.fcr,
+      lcr: this.lcr,
+      mcr: this.mcr,
+      scr: this.scr,
+      dll: this.dll,
+      dlm: this.dlm,
+      thrIpending: this.thrIpending,
+      input: btoa(input),
+    };
+  }
+
+  /** Restores saveState()'s output; throws a SnapshotError naming the field, changing nothing, on anything else. */
+  loadState(state: unknown): void {
+    const s = record(state, "uart");
+    const u8 = (k: string, max = 0xff) => uint(s[k], `uart.${k}`, max);
+    const ier = u8("ier", 0x0f);
+    const fcr = u8("fcr");
+    if ((fcr & ~0xc9) !== 0) throw new SnapshotError("uart.fcr: bits that do not stick");
+    const lcr = u8("lcr");
+    const mcr = u8("mcr", 0x1f);
+    const scr = u8("scr");
+    const dll = u8("dll");
+    const dlm = u8("dlm");
+    if (typeof s.thrIpending !== "boolean") throw new SnapshotError("uart.thrIpending: not a boolean");
+    if (typeof s.input !== "string" || s.input.length > (MAX_SAVED_INPUT * 4) / 3 + 4) {
+      throw new SnapshotError(`uart.input: not base64 of at most ${MAX_SAVED_INPUT} bytes`);
+    }
+    let text: string;
+    try {
+      text = atob(s.input);
+    } catch {
+      throw new SnapshotError("uart.input: not base64");
+    }
+    this.ier = ier;
+    this.fcr = fcr;
+    this.lcr = lcr;
+    this.mcr = mcr;
+    this.scr = scr;
+    this.dll = dll;
+    this.dlm = dlm;
+    this.thrIpending = s.thrIpending;
+    this.iir = fcr & UART_FCR_ENABLE_FIFO ? UART_IIR_FIFO_ENABLED | UART_IIR_NO_INT : UART_IIR_NO_INT;
+    this.txLen = 0;
+    this.rx.clear();
+    this.rx.push(Uint8Array.from(text, (c) => c.charCodeAt(0)));
     this.updateIrq();
   }
 
