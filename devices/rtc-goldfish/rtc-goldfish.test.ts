@@ -149,3 +149,41 @@ describe("GoldfishRtc", () => {
     expect(new GoldfishRtc(t.clock, new LevelIrq()).read(RTC_IRQ_ENABLED, 4)).toBe(0);
   });
 });
+
+describe("GoldfishRtc state (snapshots)", () => {
+  it("round-trips through JSON: the guest's offset from real time, the armed alarm, the interrupt", () => {
+    const a = setup();
+    a.writeTime(5_000_000_000_000_000_000n); // the guest set its clock far from the host's
+    const due = a.readTime() + 2_000_000_000n;
+    a.rtc.write(RTC_IRQ_ENABLED, 4, 1);
+    a.rtc.write(RTC_ALARM_HIGH, 4, Number(due >> 32n));
+    a.rtc.write(RTC_ALARM_LOW, 4, Number(due % TWO_32));
+    const saved = JSON.parse(JSON.stringify(a.rtc.saveState()));
+    const b = setup();
+    b.rtc.loadState(saved);
+    expect(b.rtc.saveState()).toEqual(saved);
+    expect(b.readTime()).toBe(a.readTime()); // the same host wall clock: the same guest time
+    expect(b.rtc.read(RTC_ALARM_STATUS, 4)).toBe(1);
+    expect(b.irq.level).toBe(false);
+    b.clock.advance(3_000_000_000);
+    b.rtc.update();
+    expect(b.irq.level).toBe(true);
+  });
+
+  it("refuses a state that does not fit, naming the field, and changes nothing", () => {
+    const t = setup();
+    t.rtc.write(RTC_IRQ_ENABLED, 4, 1);
+    const good = t.rtc.saveState();
+    const cases: [string, unknown, RegExp][] = [
+      ["not an object", 3, /rtc: not an object/],
+      ["offset", { ...good, offsetNs: "1" }, /rtc\.offsetNs: not a finite number/],
+      ["infinite offset", { ...good, offsetNs: Number.POSITIVE_INFINITY }, /rtc\.offsetNs/],
+      ["alarm", { ...good, alarmLo: -1 }, /rtc\.alarmLo/],
+      ["flag", { ...good, irqPending: "yes" }, /rtc\.irqPending: not a boolean/],
+    ];
+    for (const [name, bad, why] of cases) {
+      expect(() => t.rtc.loadState(bad), name).toThrow(why);
+      expect(t.rtc.saveState(), name).toEqual(good);
+    }
+  });
+});
