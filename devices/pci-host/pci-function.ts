@@ -6,6 +6,14 @@
 
 import type { MmioDevice } from "../../src/core/bus.ts";
 import type { IrqLine } from "../../src/core/irq.ts";
+import { record, SnapshotError } from "../../src/machine/state-check.ts";
+
+/** A PCI function's config space in a snapshot: the 256 bytes (base64) and its INTx output's level. */
+export interface PciFunctionState {
+  config: string;
+  intx: boolean;
+}
+
 import {
   PCI_BASE_ADDRESS_0,
   PCI_BASE_ADDRESS_5,
@@ -294,6 +302,39 @@ export class PciFunction {
     if (level === this.intxLevel) return;
     this.intxLevel = level;
     this.updateIntx();
+  }
+
+  /** For a snapshot. (A subclass with more state saves it beside this.) */
+  saveState(): PciFunctionState {
+    let bytes = "";
+    for (const b of this.config) bytes += String.fromCharCode(b);
+    return { config: btoa(bytes), intx: this.intxLevel };
+  }
+
+  /**
+   * Restores saveState()'s output: the bits the guest can write (command, BARs, interrupt line, …) come from it,
+   * the read-only ones stay this function's; the BARs decode again (onDecodeChange) and INTx is driven again.
+   * Throws a SnapshotError naming the field, changing nothing, on anything else.
+   */
+  loadState(state: unknown, path = "pci"): void {
+    const s = record(state, path);
+    let bytes: string;
+    try {
+      bytes = typeof s.config === "string" ? atob(s.config) : "";
+    } catch {
+      bytes = "";
+    }
+    if (bytes.length !== PCI_CFG_SPACE_SIZE) {
+      throw new SnapshotError(`${path}.config: not base64 of ${PCI_CFG_SPACE_SIZE} bytes`);
+    }
+    if (typeof s.intx !== "boolean") throw new SnapshotError(`${path}.intx: not a boolean`);
+    for (let o = 0; o < PCI_CFG_SPACE_SIZE; o++) {
+      const m = this.wmask[o];
+      this.config[o] = (this.config[o] & ~m) | (bytes.charCodeAt(o) & m);
+    }
+    this.intxLevel = s.intx;
+    this.updateIntx();
+    this.onDecodeChange?.();
   }
 
   /** Power-on state of everything the guest can write (command, BARs, interrupt line, …). */

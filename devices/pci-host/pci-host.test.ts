@@ -358,3 +358,53 @@ describe("hostile config traffic", () => {
     expect(host.ecam.read(0, 4) >>> 0).toBe(0x00081b36);
   });
 });
+
+describe("PCI function state (snapshots)", () => {
+  it("round-trips the writable config bits through JSON; BARs decode again and INTx is driven again", () => {
+    const make = () => {
+      const fn = testFunction();
+      fn.defineBar(0, { kind: "mem32", size: 0x1000, device: new Probe() });
+      fn.defineBar(4, { kind: "mem64", size: 0x4000, prefetchable: true, device: new Probe() });
+      const irq = new LevelIrq();
+      fn.connectIntx(irq);
+      let decodes = 0;
+      fn.onDecodeChange = () => decodes++;
+      return { fn, irq, decodes: () => decodes };
+    };
+    const a = make();
+    a.fn.writeConfig(PCI_BASE_ADDRESS_0, 4, 0x40000000);
+    a.fn.writeConfig(PCI_BASE_ADDRESS_0 + 16, 4, 0x00100000);
+    a.fn.writeConfig(PCI_BASE_ADDRESS_0 + 20, 4, 0x1);
+    a.fn.writeConfig(PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    a.fn.writeConfig(PCI_INTERRUPT_LINE, 1, 33);
+    a.fn.setIntx(true);
+    const saved = JSON.parse(JSON.stringify(a.fn.saveState()));
+    const b = make();
+    b.fn.loadState(saved);
+    expect(b.decodes()).toBe(1);
+    for (let off = 0; off < 256; off += 4)
+      expect(b.fn.readConfig(off, 4), `config +${off}`).toBe(a.fn.readConfig(off, 4));
+    expect(b.fn.barMappings().map((m) => [m.bar, m.base, m.size])).toEqual([
+      [0, 0x40000000, 0x1000],
+      [4, 0x1_0010_0000, 0x4000],
+    ]);
+    expect(b.irq.level).toBe(true);
+    expect(b.fn.saveState()).toEqual(saved);
+  });
+
+  it("keeps its own read-only bits and refuses a config that is not 256 bytes", () => {
+    const fn = testFunction();
+    const st = fn.saveState();
+    // Another device's IDs in the saved bytes do not change this function's (they are read-only).
+    const other = new PciFunction({ vendorId: 0x8086, deviceId: 0x1234, classCode: 0x020000 }).saveState();
+    fn.loadState(other);
+    expect(fn.readConfig(PCI_VENDOR_ID, 2)).toBe(0x1af4);
+    expect(fn.saveState()).toEqual(st);
+    expect(() => fn.loadState({ ...st, config: btoa("short") }, "pci.fn0")).toThrow(
+      /pci\.fn0\.config: not base64 of 256 bytes/,
+    );
+    expect(() => fn.loadState({ ...st, config: "%%%" })).toThrow(/pci\.config/);
+    expect(() => fn.loadState({ ...st, intx: 1 })).toThrow(/pci\.intx: not a boolean/);
+    expect(fn.saveState()).toEqual(st);
+  });
+});
