@@ -6,7 +6,7 @@
 
 import type { MmioDevice } from "../../src/core/bus.ts";
 import type { IrqLine } from "../../src/core/irq.ts";
-import { record, SnapshotError } from "../../src/machine/state-check.ts";
+import { flag, record, SnapshotError } from "../../src/machine/state-check.ts";
 
 /** A PCI function's config space in a snapshot: the 256 bytes (base64) and its INTx output's level. */
 export interface PciFunctionState {
@@ -327,12 +327,12 @@ export class PciFunction {
     if (bytes.length !== PCI_CFG_SPACE_SIZE) {
       throw new SnapshotError(`${path}.config: not base64 of ${PCI_CFG_SPACE_SIZE} bytes`);
     }
-    if (typeof s.intx !== "boolean") throw new SnapshotError(`${path}.intx: not a boolean`);
+    const intx = flag(s.intx, `${path}.intx`);
     for (let o = 0; o < PCI_CFG_SPACE_SIZE; o++) {
       const m = this.wmask[o];
       this.config[o] = (this.config[o] & ~m) | (bytes.charCodeAt(o) & m);
     }
-    this.intxLevel = s.intx;
+    this.intxLevel = intx;
     this.updateIntx();
     this.onDecodeChange?.();
   }

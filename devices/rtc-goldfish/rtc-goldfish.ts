@@ -5,7 +5,7 @@
 import type { MmioDevice } from "../../src/core/bus.ts";
 import type { Clock } from "../../src/core/clock.ts";
 import type { IrqLine } from "../../src/core/irq.ts";
-import { record, SnapshotError, uint } from "../../src/machine/state-check.ts";
+import { flag, record, SnapshotError, uint } from "../../src/machine/state-check.ts";
 
 /** The RTC in a snapshot (plain JSON data). */
 export interface RtcState {
@@ -103,13 +103,9 @@ export class GoldfishRtc implements MmioDevice {
     const latch = uint(s.timeHighLatch, "rtc.timeHighLatch");
     const lo = uint(s.alarmLo, "rtc.alarmLo");
     const hi = uint(s.alarmHi, "rtc.alarmHi");
-    const flag = (k: string): boolean => {
-      if (typeof s[k] !== "boolean") throw new SnapshotError(`rtc.${k}: not a boolean`);
-      return s[k] as boolean;
-    };
-    const running = flag("alarmRunning");
-    const pending = flag("irqPending");
-    const enabled = flag("irqEnabled");
+    const running = flag(s.alarmRunning, "rtc.alarmRunning");
+    const pending = flag(s.irqPending, "rtc.irqPending");
+    const enabled = flag(s.irqEnabled, "rtc.irqEnabled");
     this.offsetNs = s.offsetNs;
     this.timeHighLatch = latch;
     this.alarmLo = lo;

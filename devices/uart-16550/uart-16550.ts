@@ -9,7 +9,7 @@
 
 import type { MmioDevice } from "../../src/core/bus.ts";
 import type { IrqLine } from "../../src/core/irq.ts";
-import { record, SnapshotError, uint } from "../../src/machine/state-check.ts";
+import { flag, record, SnapshotError, uint } from "../../src/machine/state-check.ts";
 
 export const UART_RBR = 0; // read, DLAB = 0 (THR on write, DLL with DLAB = 1)
 export const UART_IER = 1; // DLM with DLAB = 1
@@ -230,7 +230,7 @@ export class Uart16550 implements MmioDevice {
     const scr = u8("scr");
     const dll = u8("dll");
     const dlm = u8("dlm");
-    if (typeof s.thrIpending !== "boolean") throw new SnapshotError("uart.thrIpending: not a boolean");
+    const thrIpending = flag(s.thrIpending, "uart.thrIpending");
     if (typeof s.input !== "string" || s.input.length > (MAX_SAVED_INPUT * 4) / 3 + 4) {
       throw new SnapshotError(`uart.input: not base64 of at most ${MAX_SAVED_INPUT} bytes`);
     }
@@ -247,7 +247,7 @@ export class Uart16550 implements MmioDevice {
     this.scr = scr;
     this.dll = dll;
     this.dlm = dlm;
-    this.thrIpending = s.thrIpending;
+    this.thrIpending = thrIpending;
     this.iir = fcr & UART_FCR_ENABLE_FIFO ? UART_IIR_FIFO_ENABLED | UART_IIR_NO_INT : UART_IIR_NO_INT;
     this.txLen = 0;
     this.rx.clear();

@@ -22,6 +22,12 @@ export function uint(v: unknown, path: string, max = 0xffffffff): number {
   return v;
 }
 
+/** A boolean. */
+export function flag(v: unknown, path: string): boolean {
+  if (typeof v !== "boolean") throw new SnapshotError(`${path}: not a boolean`);
+  return v;
+}
+
 /** A u64 as saved: a decimal string. */
 export function u64(v: unknown, path: string): bigint {
   if (typeof v !== "string" || !/^(0|[1-9][0-9]{0,19})$/.test(v) || BigInt(v) > 0xffffffffffffffffn) {

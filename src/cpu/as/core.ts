@@ -61,7 +61,6 @@ export const CODE_PAGES_OFF: u32 = 0x400000;
 /** Bytes the hart needs after RAM (src/cpu/wasm-core.ts reserves them): room for 4 GiB of code-page bytes. */
 export const AUX_SIZE: u32 = 0x500000;
 
-/** The first of the two block-cache slots RAM offset `off` may use, as a byte offset into the slot arrays. */
 /**
  * The chain cache: compiled code by virtual pc, so going from one compiled block to the next skips the fetch
  * TLB and the block cache. An entry is pc (u64), key (u64: jcKey when filled) and the slot value (i32); it
@@ -76,9 +75,17 @@ let jcKey: u64 = 0;
 /** Forgets the whole chain cache. */
 export function jcInvalidate(): void {
   jcStamp++;
+  jcRekey();
+}
+
+/** jcKey for the stamp and the fetch TLB set in use (after either changes). */
+// @ts-ignore: decorator
+@inline
+function jcRekey(): void {
   jcKey = (<u64>jcStamp << 32) | <u64><u32>xTlb;
 }
 
+/** The first of the two block-cache slots RAM offset `off` may use, as a byte offset into the slot arrays. */
 // @ts-ignore: decorator
 @inline
 function jitSlotBytes(off: u32): usize {
@@ -644,7 +651,7 @@ function dataPriv(): u32 {
 function selectTlbSets(): void {
   const t = base + TLB_OFF;
   xTlb = t + <usize>tlbSet(priv, false) * TLB_SET_BYTES;
-  jcKey = (<u64>jcStamp << 32) | <u64><u32>xTlb;
+  jcRekey();
   const d = <usize>tlbSet(dataPriv(), (mstatus & MSTATUS_SUM) != 0) * TLB_SET_BYTES;
   rTlb = t + TLB_KIND_BYTES + d;
   wTlb = t + 2 * TLB_KIND_BYTES + d;
@@ -1535,7 +1542,7 @@ function floatOp(insn: u32): bool {
   const op = insn & 0x7f;
   if (op == 0x07) return fpMem(insn, xr((insn >> 15) & 31) + <u64>(<i64>(<i32>insn >> 20)));
   if (op == 0x27) {
-    const imm = ((<i32>insn >> 20) & ~31) | <i32>((insn >> 7) & 31);
+    const imm = immS(insn);
     return fpMem(insn, xr((insn >> 15) & 31) + <u64>(<i64>imm));
   }
   if (!fpExec(insn)) return false;
@@ -1603,6 +1610,23 @@ export function run(budget: i32): i32 {
   }
   instret += <u64>n;
   return n;
+}
+
+/** S-, B- and J-type immediates (sign-extended), for the interpreter's loops and the FP stores. */
+// @ts-ignore: decorator
+@inline
+function immS(insn: u32): i32 {
+  return ((<i32>insn >> 20) & ~31) | <i32>((insn >> 7) & 31);
+}
+// @ts-ignore: decorator
+@inline
+function immB(insn: u32): i32 {
+  return ((<i32>insn >> 19) & 0xfffff000) | ((insn << 4) & 0x800) | ((insn >> 20) & 0x7e0) | ((insn >> 7) & 0x1e);
+}
+// @ts-ignore: decorator
+@inline
+function immJ(insn: u32): i32 {
+  return ((<i32>insn >> 11) & 0xfff00000) | (insn & 0xff000) | ((insn >> 9) & 0x800) | ((insn >> 20) & 0x7fe);
 }
 
 /** Set by fast() when it stopped at a block entry the general loop must look up (see `entry` in inner()). */
@@ -1696,7 +1720,7 @@ function fast(start: u64, n: i32, budget: i32): i32 {
       }
       case 0x08: {
         // Stores that hit the store TLB.
-        const imm = ((<i32>insn >> 20) & ~31) | <i32>rd;
+        const imm = immS(insn);
         const a = load<u64>(xb + (<usize>((insn >> 15) & 31) << 3)) + <u64>(<i64>imm);
         const v = load<u64>(xb + (<usize>((insn >> 20) & 31) << 3));
         const t = wTlb + (<usize>(<u32>(a >> 12) & TLB_MASK) << 4);
@@ -1730,8 +1754,7 @@ function fast(start: u64, n: i32, budget: i32): i32 {
         else if (f3 == 7) taken = a >= b;
         else return fastOut(pc, n);
         if (taken) {
-          const imm =
-            ((<i32>insn >> 19) & 0xfffff000) | ((insn << 4) & 0x800) | ((insn >> 20) & 0x7e0) | ((insn >> 7) & 0x1e);
+          const imm = immB(insn);
           next = pc + <u64>(<i64>imm);
           jumped = true;
         }
@@ -1761,8 +1784,7 @@ function fast(start: u64, n: i32, budget: i32): i32 {
       }
       case 0x1b: {
         // JAL
-        const imm =
-          ((<i32>insn >> 11) & 0xfff00000) | (insn & 0xff000) | ((insn >> 9) & 0x800) | ((insn >> 20) & 0x7fe);
+        const imm = immJ(insn);
         if (rd != 0) store<u64>(xb + (<usize>rd << 3), next);
         next = pc + <u64>(<i64>imm);
         jumped = true;
@@ -2087,7 +2109,7 @@ function inner(n: i32, budget: i32): i32 {
       }
       case 0x08: {
         // Stores: the store-TLB hit path inline.
-        const imm = ((<i32>insn >> 20) & ~31) | <i32>((insn >> 7) & 31);
+        const imm = immS(insn);
         const a = xr(rs1) + <u64>(<i64>imm);
         const v = xr(rs2);
         const e = wTlb + (<usize>(<u32>(a >> 12) & TLB_MASK) << 4);
@@ -2164,8 +2186,7 @@ function inner(n: i32, budget: i32): i32 {
             taken = false;
         }
         if (taken) {
-          const imm =
-            ((<i32>insn >> 19) & 0xfffff000) | ((insn << 4) & 0x800) | ((insn >> 20) & 0x7e0) | ((insn >> 7) & 0x1e);
+          const imm = immB(insn);
           next = pc + <u64>(<i64>imm);
           // The target starts a block. (Not taken, the block runs on, as compiled blocks do.)
           entry = true;
@@ -2219,8 +2240,7 @@ function inner(n: i32, budget: i32): i32 {
       }
       case 0x1b: {
         // JAL
-        const imm =
-          ((<i32>insn >> 11) & 0xfff00000) | (insn & 0xff000) | ((insn >> 9) & 0x800) | ((insn >> 20) & 0x7fe);
+        const imm = immJ(insn);
         xw(rd, next);
         next = pc + <u64>(<i64>imm);
         entry = true;
