@@ -9,6 +9,7 @@ import { type BlockBackend, BlockBackendError } from "./block-backend.ts";
 export class BlobBlockBackend implements BlockBackend {
   readonly size: number;
   readonly readOnly = true;
+  readonly identity: string;
 
   constructor(
     readonly blob: Blob,
@@ -16,6 +17,8 @@ export class BlobBlockBackend implements BlockBackend {
     readonly label = "disk image",
   ) {
     this.size = blob.size;
+    const modified = (blob as { lastModified?: number }).lastModified;
+    this.identity = `blob ${label} size ${blob.size}${modified !== undefined ? ` modified ${modified}` : ""}`;
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {

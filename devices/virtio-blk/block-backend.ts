@@ -10,6 +10,11 @@ export interface BlockBackend {
   readonly size: number;
   /** A backend that cannot write; the device then offers VIRTIO_BLK_F_RO. */
   readonly readOnly?: boolean;
+  /**
+   * What the bytes are, for a snapshot to check that a restore reads the same disk (a file's path, size and
+   * modification time; a URL and its length). Undefined: the source cannot be named (a snapshot refuses it).
+   */
+  readonly identity?: string;
   /** Exactly `length` bytes at `offset` (a fresh array the caller may keep). */
   read(offset: number, length: number): MaybePromise<Uint8Array>;
   write(offset: number, data: Uint8Array): MaybePromise<void>;

@@ -6,6 +6,7 @@
 import { andThen, type BlockBackend, BlockBackendError, isPromise, type MaybePromise } from "./block-backend.ts";
 
 export const COW_DEFAULT_CHUNK = 4096;
+const COW_MAGIC = 0x574f4356; // "VCOW"
 
 export class CowOverlay implements BlockBackend {
   readonly size: number;
@@ -21,6 +22,55 @@ export class CowOverlay implements BlockBackend {
     if (!Number.isInteger(c) || c < 512 || (c & (c - 1)) !== 0) throw new RangeError(`chunk size ${c}`);
     this.chunkSize = c;
     this.size = source.size;
+  }
+
+  /** The source's identity: the overlay is the snapshot's to save. */
+  get identity(): string | undefined {
+    return this.source.identity;
+  }
+
+  /**
+   * The written chunks, for a snapshot: "VCOW", u32 version 1, u32 chunk size, u32 count, count chunk indices
+   * (u32 low, u32 high, ascending), then the chunks' bytes in that order.
+   */
+  exportChunks(): Uint8Array {
+    const idx = [...this.chunks.keys()].sort((a, b) => a - b);
+    const out = new Uint8Array(16 + 8 * idx.length + idx.length * this.chunkSize);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, COW_MAGIC, true);
+    dv.setUint32(4, 1, true);
+    dv.setUint32(8, this.chunkSize, true);
+    dv.setUint32(12, idx.length, true);
+    idx.forEach((i, k) => {
+      dv.setUint32(16 + 8 * k, i % 4294967296, true);
+      dv.setUint32(20 + 8 * k, Math.floor(i / 4294967296), true);
+      out.set(this.chunks.get(i)!, 16 + 8 * idx.length + k * this.chunkSize);
+    });
+    return out;
+  }
+
+  /** Replaces the written chunks with exportChunks()'s output; throws, changing nothing, on anything else. */
+  importChunks(data: Uint8Array): void {
+    const bad = (why: string) => new BlockBackendError(`disk overlay: ${why}`);
+    if (data.length < 16) throw bad("shorter than its header");
+    const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    if (dv.getUint32(0, true) !== COW_MAGIC || dv.getUint32(4, true) !== 1) throw bad("not a version 1 overlay");
+    if (dv.getUint32(8, true) !== this.chunkSize)
+      throw bad(`chunk size ${dv.getUint32(8, true)}, not ${this.chunkSize}`);
+    const n = dv.getUint32(12, true);
+    if (data.length !== 16 + n * (8 + this.chunkSize)) throw bad("its length does not match its header");
+    const limit = Math.ceil(this.size / this.chunkSize);
+    const chunks = new Map<number, Uint8Array>();
+    let last = -1;
+    for (let k = 0; k < n; k++) {
+      const i = dv.getUint32(16 + 8 * k, true) + dv.getUint32(20 + 8 * k, true) * 4294967296;
+      if (i <= last || i >= limit) throw bad(`chunk ${i} out of order or past the disk's end`);
+      last = i;
+      const at = 16 + 8 * n + k * this.chunkSize;
+      chunks.set(i, data.slice(at, at + this.chunkSize));
+    }
+    this.chunks.clear();
+    for (const [i, c] of chunks) this.chunks.set(i, c);
   }
 
   /** Chunks written so far (each `chunkSize` bytes of host memory). */

@@ -86,6 +86,7 @@ export class HttpBlockBackend implements BlockBackend {
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly etag: string | undefined;
+  readonly identity: string;
 
   /** Probes the URL (size, range support) and answers with a backend ready for reads. */
   static async open(url: string, opts: HttpBlockBackendOptions = {}): Promise<HttpBlockBackend> {
@@ -104,6 +105,7 @@ export class HttpBlockBackend implements BlockBackend {
     this.maxChunks = Math.max(1, Math.floor((opts.cacheBytes ?? HTTP_DEFAULT_CACHE) / c));
     this.size = probe.size;
     this.etag = probe.etag;
+    this.identity = `url ${url} size ${probe.size}${probe.etag !== undefined ? ` etag ${probe.etag}` : ""}`;
     this.fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.retries = opts.retries ?? 1;

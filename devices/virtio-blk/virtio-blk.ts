@@ -171,6 +171,11 @@ export class VirtioBlk implements VirtioDevice {
     this.busy = false;
   }
 
+  /** Before a save: lets the request the backend is working on (and any queued behind it) finish. */
+  async quiesce(): Promise<void> {
+    while (this.busy && this.ctx?.active === true) await new Promise((r) => setTimeout(r, 0));
+  }
+
   snapshot(): VirtioDeviceSnapshot {
     return {
       capacitySectors: this.sectors,

@@ -13,6 +13,7 @@
 // says PORT_OPEN once hvc0 exists; input waits for that, as in QEMU's virtio-serial. A driver that
 // does not negotiate MULTIPORT gets input as soon as it posts buffers.
 
+import { bytes, bytesText, flag, record, SnapshotError, uint } from "../../src/machine/state-check.ts";
 import { copyFromReadable, copyToWritable } from "../virtio/chain-io.ts";
 import {
   featureMaskOf,
@@ -51,6 +52,9 @@ export const VIRTIO_CONSOLE_PORT_NAME = 7;
 const CONTROL_SIZE = 8;
 /** Device → driver control messages held for control receive buffers; more means a looping driver. */
 const MAX_PENDING_CONTROL = 64;
+
+/** Host input a snapshot may carry for the guest (typed ahead, not read yet). */
+const MAX_SAVED_INPUT = 16 << 20;
 
 /** One transmit request larger than this is cut (the rest of the chain is still returned). */
 const MAX_TX_BYTES = 1 << 20;
@@ -172,6 +176,53 @@ export class VirtioConsole implements VirtioDevice {
       cols: this.cols,
       rows: this.rows,
     };
+  }
+
+  /** For a snapshot: terminal size, the port's state, input not delivered yet, control messages waiting. */
+  saveState(): unknown {
+    const input = new Uint8Array(this.pendingBytes);
+    let at = 0;
+    this.pending.forEach((c, i) => {
+      const part = i === 0 ? c.subarray(this.pendingOffset) : c;
+      input.set(part, at);
+      at += part.length;
+    });
+    return {
+      cols: this.cols,
+      rows: this.rows,
+      guestOpen: this.guestOpen,
+      input: bytesText(input),
+      controlOut: this.controlOut.map(bytesText),
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+    };
+  }
+
+  /** Restores saveState()'s output (after activate() when the driver was live); SnapshotError otherwise. */
+  loadState(state: unknown, path: string): void {
+    const s = record(state, path);
+    const cols = uint(s.cols, `${path}.cols`, 0xffff);
+    const rows = uint(s.rows, `${path}.rows`, 0xffff);
+    const guestOpen = flag(s.guestOpen, `${path}.guestOpen`);
+    const input = bytes(s.input, `${path}.input`, MAX_SAVED_INPUT);
+    if (!Array.isArray(s.controlOut) || s.controlOut.length > MAX_PENDING_CONTROL) {
+      throw new SnapshotError(`${path}.controlOut: not a list of at most ${MAX_PENDING_CONTROL} messages`);
+    }
+    const controlOut = s.controlOut.map((m, i) => bytes(m, `${path}.controlOut[${i}]`, CONTROL_SIZE + 4));
+    const bytesIn = uint(s.bytesIn, `${path}.bytesIn`, Number.MAX_SAFE_INTEGER);
+    const bytesOut = uint(s.bytesOut, `${path}.bytesOut`, Number.MAX_SAFE_INTEGER);
+    if (guestOpen && this.ctx === undefined) throw new SnapshotError(`${path}.guestOpen: open without a live driver`);
+    this.cols = cols;
+    this.rows = rows;
+    if (this.ctx !== undefined) {
+      this.guestOpen = guestOpen;
+      this.controlOut = controlOut;
+    }
+    this.pending = input.length > 0 ? [input] : [];
+    this.pendingOffset = 0;
+    this.pendingBytes = input.length;
+    this.bytesIn = bytesIn;
+    this.bytesOut = bytesOut;
   }
 
   private transmit(): void {

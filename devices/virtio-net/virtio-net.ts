@@ -4,6 +4,7 @@
 // the guest may have written anything into: every header is copied out and checked before use, and a
 // lie is a counted drop, never an exception.
 
+import { flag, list, record, SnapshotError, u64, u64Text, uint } from "../../src/machine/state-check.ts";
 import { type NetBackend, NullBackend } from "../../src/net/backend.ts";
 import { completeChecksum } from "../../src/net/offload/checksum-offload.ts";
 import { GSO_NONE, GSO_TCPV4, GSO_TCPV6, GSO_UDP_L4, type GsoInfo, type GsoType } from "../../src/net/offload/gso.ts";
@@ -33,7 +34,7 @@ import {
 import type { VirtioDevice, VirtioDeviceContext, VirtioDeviceSnapshot } from "../virtio/virtio-device.ts";
 import { VIRTIO_ID_NET } from "../virtio/virtio-ids.ts";
 import { NetCounters } from "./net-counters.ts";
-import { handleCtrl, type NetCtrlState, rxFilterAccepts, VIRTIO_NET_ERR } from "./net-ctrl.ts";
+import { handleCtrl, MAC_TABLE_ENTRIES, type NetCtrlState, rxFilterAccepts, VIRTIO_NET_ERR } from "./net-ctrl.ts";
 import { dependenciesHold, NET_DEFAULT_FEATURES } from "./net-features.ts";
 import {
   decodeNetHdr,
@@ -261,6 +262,106 @@ export class VirtioNet implements VirtioDevice {
     if (queue === this.ctrlIndex) this.processCtrl();
     else if (queue % 2 === 1) this.processTx();
     else this.drainRx();
+  }
+
+  /**
+   * For a snapshot: the control queue's settings (MAC, filters, active pairs, offloads), the host's cable, a
+   * pending announce and the receive buffers held (by head). Frames waiting to be delivered or sent are not
+   * state: a restored guest sees them lost, as on a wire.
+   */
+  saveState(): unknown {
+    const c = this.ctrl;
+    return {
+      hostLinkUp: this.hostLinkUp,
+      announcePending: this.announcePending,
+      ctrl: {
+        promisc: c.promisc,
+        allMulti: c.allMulti,
+        allUni: c.allUni,
+        noMulti: c.noMulti,
+        noUni: c.noUni,
+        noBcast: c.noBcast,
+        uniOverflow: c.uniOverflow,
+        multiOverflow: c.multiOverflow,
+        unicast: [...c.unicast],
+        multicast: [...c.multicast],
+        mac: macToString(c.mac),
+        activePairs: c.activePairs,
+        guestOffloads: u64Text(c.guestOffloads),
+      },
+      rxHeld: this.rxBufs.map((b) => b.stash.map((chain) => chain.head)),
+    };
+  }
+
+  /**
+   * Restores saveState()'s output (after activate() when the driver was live). The link then goes down and up
+   * as the driver sees it: a config interrupt, and ANNOUNCE where negotiated, so peers relearn the guest's MAC.
+   */
+  loadState(state: unknown, path: string): void {
+    const s = record(state, path);
+    const hostLinkUp = flag(s.hostLinkUp, `${path}.hostLinkUp`);
+    const announcePending = flag(s.announcePending, `${path}.announcePending`);
+    const c = record(s.ctrl, `${path}.ctrl`);
+    const bits = ["promisc", "allMulti", "allUni", "noMulti", "noUni", "noBcast", "uniOverflow", "multiOverflow"];
+    const flags = bits.map((k) => flag(c[k], `${path}.ctrl.${k}`));
+    const mac = (v: unknown, p: string): string => {
+      if (typeof v !== "string" || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(v))
+        throw new SnapshotError(`${p}: not a MAC`);
+      return v;
+    };
+    const macs = (v: unknown, p: string): string[] => {
+      if (!Array.isArray(v) || v.length > MAC_TABLE_ENTRIES) {
+        throw new SnapshotError(`${p}: not a list of at most ${MAC_TABLE_ENTRIES} MACs`);
+      }
+      return v.map((m, i) => mac(m, `${p}[${i}]`));
+    };
+    const unicast = macs(c.unicast, `${path}.ctrl.unicast`);
+    const multicast = macs(c.multicast, `${path}.ctrl.multicast`);
+    const own = mac(c.mac, `${path}.ctrl.mac`)
+      .split(":")
+      .map((h) => Number.parseInt(h, 16));
+    const live = this.ctx !== undefined;
+    const pairs = this.rxBufs.length;
+    const activePairs = uint(c.activePairs, `${path}.ctrl.activePairs`, Math.max(1, pairs));
+    if (activePairs < 1) throw new SnapshotError(`${path}.ctrl.activePairs: 0`);
+    const guestOffloads = u64(c.guestOffloads, `${path}.ctrl.guestOffloads`);
+    if ((guestOffloads & ~(this.negotiated & GUEST_OFFLOAD_BITS)) !== 0n) {
+      throw new SnapshotError(`${path}.ctrl.guestOffloads: offloads the driver did not negotiate`);
+    }
+    const held = list(s.rxHeld, `${path}.rxHeld`, pairs, (v, p) => {
+      if (!Array.isArray(v) || v.length > this.rxBufs[0]?.vq.size) throw new SnapshotError(`${p}: not a list of heads`);
+      return v.map((h, i) => uint(h, `${p}[${i}]`, 0xffff));
+    });
+    if (!live && announcePending) throw new SnapshotError(`${path}.announcePending: set without a live driver`);
+
+    this.hostLinkUp = hostLinkUp;
+    Object.assign(this.ctrl, {
+      promisc: flags[0],
+      allMulti: flags[1],
+      allUni: flags[2],
+      noMulti: flags[3],
+      noUni: flags[4],
+      noBcast: flags[5],
+      uniOverflow: flags[6],
+      multiOverflow: flags[7],
+      unicast: new Set(unicast),
+      multicast: new Set(multicast),
+      mac: Uint8Array.from(own),
+      activePairs: live ? activePairs : 1,
+      guestOffloads: live ? guestOffloads : 0n,
+    });
+    held.forEach((heads, i) => {
+      const vq = this.rxBufs[i].vq;
+      for (const h of heads) {
+        const chain = vq.chainAt(h);
+        if (chain === undefined) this.counters.drop("rx-bad-buffer");
+        else this.rxBufs[i].stash.push(chain);
+      }
+    });
+    this.announcePending = announcePending;
+    // The link as the driver knew it went away with the saved host: say it is back.
+    this.lastLinkUp = false;
+    this.linkChanged();
   }
 
   private freshCtrl(): NetCtrlState {

@@ -7,7 +7,13 @@
 import type { MmioDevice } from "../../src/core/bus.ts";
 import type { GuestMemory } from "../../src/core/guest-memory.ts";
 import type { IrqLine } from "../../src/core/irq.ts";
-import { TransportCore, type VirtioInterruptSink, type VirtioTransportSnapshot } from "./transport-core.ts";
+import { record, uint } from "../../src/machine/state-check.ts";
+import {
+  TransportCore,
+  type TransportCoreState,
+  type VirtioInterruptSink,
+  type VirtioTransportSnapshot,
+} from "./transport-core.ts";
 import type { VirtioDevice } from "./virtio-device.ts";
 
 export const VIRTIO_MMIO_MAGIC_VALUE = 0x000;
@@ -185,4 +191,39 @@ export class VirtioMmioTransport implements MmioDevice {
   snapshot(): VirtioTransportSnapshot {
     return this.core.snapshot();
   }
+
+  /** For a snapshot: the shared transport state and this window's selectors and interrupt status. */
+  saveState(): VirtioMmioState {
+    return {
+      core: this.core.saveState(),
+      interruptStatus: this.interruptStatus,
+      deviceFeaturesSel: this.deviceFeaturesSel,
+      driverFeaturesSel: this.driverFeaturesSel,
+      queueSel: this.queueSel,
+      shmSel: this.shmSel,
+    };
+  }
+
+  /** Restores saveState()'s output and drives the interrupt line again; a SnapshotError leaves the device reset. */
+  loadState(state: unknown, path: string): void {
+    const s = record(state, path);
+    const interruptStatus = uint(s.interruptStatus, `${path}.interruptStatus`, 3);
+    const sels = ["deviceFeaturesSel", "driverFeaturesSel", "queueSel", "shmSel"].map((k) =>
+      uint(s[k], `${path}.${k}`),
+    );
+    this.core.loadState(s.core, `${path}.core`);
+    [this.deviceFeaturesSel, this.driverFeaturesSel, this.queueSel, this.shmSel] = sels;
+    // OR: the device may have raised one while restoring (virtio-net's link coming back).
+    this.interruptStatus |= interruptStatus;
+    this.irq.set(this.interruptStatus !== 0);
+  }
+}
+
+export interface VirtioMmioState {
+  core: TransportCoreState;
+  interruptStatus: number;
+  deviceFeaturesSel: number;
+  driverFeaturesSel: number;
+  queueSel: number;
+  shmSel: number;
 }

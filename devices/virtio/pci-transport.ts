@@ -11,9 +11,15 @@
 
 import type { MmioDevice } from "../../src/core/bus.ts";
 import type { GuestMemory } from "../../src/core/guest-memory.ts";
-import { PciFunction } from "../pci-host/pci-function.ts";
+import { record, uint } from "../../src/machine/state-check.ts";
+import { PciFunction, type PciFunctionState } from "../pci-host/pci-function.ts";
 import { PCI_CAP_ID_VNDR, PCI_INTERRUPT_INTA } from "../pci-host/pci-regs.ts";
-import { TransportCore, type VirtioInterruptSink, type VirtioTransportSnapshot } from "./transport-core.ts";
+import {
+  TransportCore,
+  type TransportCoreState,
+  type VirtioInterruptSink,
+  type VirtioTransportSnapshot,
+} from "./transport-core.ts";
 import type { VirtioDevice } from "./virtio-device.ts";
 import { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE, VIRTIO_ID_NET } from "./virtio-ids.ts";
 
@@ -210,6 +216,31 @@ export class VirtioPciTransport extends PciFunction {
 
   snapshot(): VirtioTransportSnapshot {
     return this.core.snapshot();
+  }
+
+  /** For a snapshot: the function's config space, the shared transport state, the ISR and the selectors. */
+  override saveState(): VirtioPciState {
+    return {
+      ...super.saveState(),
+      core: this.core.saveState(),
+      isr: this.isr,
+      dfselect: this.dfselect,
+      gfselect: this.gfselect,
+      queueSel: this.queueSel,
+    };
+  }
+
+  /** Restores saveState()'s output; a SnapshotError names the field (the device is then left reset). */
+  override loadState(state: unknown, path = "pci"): void {
+    const s = record(state, path);
+    const isr = uint(s.isr, `${path}.isr`, 3);
+    const sels = ["dfselect", "gfselect", "queueSel"].map((k) => uint(s[k], `${path}.${k}`));
+    super.loadState(s, path);
+    this.core.loadState(s.core, `${path}.core`);
+    [this.dfselect, this.gfselect, this.queueSel] = sels;
+    // OR: the device may have raised one while restoring (virtio-net's link coming back).
+    this.isr |= isr;
+    this.setIntx(this.isr !== 0);
   }
 
   /** A read of the modern BAR at `offset` (0 … 16 KiB − 1). */
@@ -428,4 +459,12 @@ export class VirtioPciTransport extends PciFunction {
     }
     this.core.notify(Math.floor(off / VIRTIO_PCI_NOTIFY_OFF_MULTIPLIER));
   }
+}
+
+export interface VirtioPciState extends PciFunctionState {
+  core: TransportCoreState;
+  isr: number;
+  dfselect: number;
+  gfselect: number;
+  queueSel: number;
 }

@@ -6,6 +6,7 @@
 // Register values come from the guest: every call here accepts any number and never throws.
 
 import type { GuestMemory } from "../../src/core/guest-memory.ts";
+import { flag, list, record, SnapshotError, u64, u64Text, uint } from "../../src/machine/state-check.ts";
 import {
   featureMask,
   statusNames,
@@ -20,7 +21,21 @@ import {
   VIRTIO_F_VERSION_1,
 } from "./features.ts";
 import type { VirtioDevice, VirtioDeviceContext, VirtioDeviceSnapshot } from "./virtio-device.ts";
-import { Virtqueue, type VirtqueueError, type VirtqueueStats } from "./virtqueue.ts";
+import { Virtqueue, type VirtqueueError, type VirtqueueState, type VirtqueueStats } from "./virtqueue.ts";
+
+/** A transport's shared state in a snapshot (issue 15); the register windows save their selectors beside it. */
+export interface TransportCoreState {
+  status: number;
+  driverFeatures: string;
+  negotiated: string;
+  generation: number;
+  resetReason: string | null;
+  /** The device was activated (DRIVER_OK) and not stopped since. */
+  active: boolean;
+  queues: VirtqueueState[];
+  /** VirtioDevice.saveState(), or null for a device without state of its own. */
+  device: unknown;
+}
 
 /**
  * Interrupt-status bits. The same values serve MMIO InterruptStatus (§4.2.2: VIRTIO_MMIO_INT_VRING,
@@ -329,6 +344,92 @@ export class TransportCore {
     if ((this.statusValue & VIRTIO_CONFIG_S_DRIVER_OK) !== 0) {
       this.generation = (this.generation + 1) >>> 0;
       this.sink.raise(VIRTIO_INT_CONFIG);
+    }
+  }
+
+  /** Lets the device finish asynchronous work before a save (VirtioDevice.quiesce). */
+  async quiesce(): Promise<void> {
+    await this.device.quiesce?.();
+  }
+
+  saveState(): TransportCoreState {
+    return {
+      status: this.statusValue,
+      driverFeatures: u64Text(this.driverFeatures),
+      negotiated: u64Text(this.negotiated),
+      generation: this.generation,
+      resetReason: this.resetReason ?? null,
+      active: this.ctx?.active === true,
+      queues: this.queues.map((vq) => vq.saveState()),
+      device: this.device.saveState?.() ?? null,
+    };
+  }
+
+  /**
+   * Restores saveState()'s output (guest RAM already restored): status, features, queues, then the device —
+   * activated again if it was live, its own state loaded, every ready queue looked at once. Features the
+   * device does not offer, a DRIVER_OK without FEATURES_OK or queues that do not fit RAM are refused with a
+   * SnapshotError naming the field; a refused state leaves the transport reset, as at power-on.
+   */
+  loadState(state: unknown, path: string): void {
+    try {
+      this.loadUnchecked(state, path);
+    } catch (e) {
+      this.reset();
+      throw e;
+    }
+  }
+
+  private loadUnchecked(state: unknown, path: string): void {
+    const s = record(state, path);
+    const status = uint(s.status, `${path}.status`, 0xff);
+    const driverFeatures = u64(s.driverFeatures, `${path}.driverFeatures`);
+    const negotiated = u64(s.negotiated, `${path}.negotiated`);
+    const generation = uint(s.generation, `${path}.generation`);
+    const reason = s.resetReason;
+    if (reason !== null && typeof reason !== "string")
+      throw new SnapshotError(`${path}.resetReason: not a string or null`);
+    const active = flag(s.active, `${path}.active`);
+    if ((status & VIRTIO_CONFIG_S_FEATURES_OK) !== 0) {
+      if (negotiated !== driverFeatures) throw new SnapshotError(`${path}.negotiated: not the driver's features`);
+      this.driverFeatures = negotiated;
+      if (!this.acceptFeatures()) {
+        throw new SnapshotError(`${path}.negotiated: features this device does not offer or accept`);
+      }
+    } else if (negotiated !== 0n) {
+      throw new SnapshotError(`${path}.negotiated: set without FEATURES_OK`);
+    } else if ((driverFeatures & ~this.device.features) !== 0n) {
+      throw new SnapshotError(`${path}.driverFeatures: features this device does not offer`);
+    }
+    if ((status & VIRTIO_CONFIG_S_DRIVER_OK) !== 0 && (status & VIRTIO_CONFIG_S_FEATURES_OK) === 0) {
+      throw new SnapshotError(`${path}.status: DRIVER_OK without FEATURES_OK`);
+    }
+    const needsReset = (status & VIRTIO_CONFIG_S_NEEDS_RESET) !== 0;
+    if (active && ((status & VIRTIO_CONFIG_S_DRIVER_OK) === 0 || needsReset)) {
+      throw new SnapshotError(`${path}.active: live without DRIVER_OK, or with DEVICE_NEEDS_RESET`);
+    }
+    const queues = list(s.queues, `${path}.queues`, this.queues.length, (q) => q);
+    if (this.device.loadState === undefined && s.device !== null) {
+      throw new SnapshotError(`${path}.device: ${this.device.name} keeps no state of its own`);
+    }
+
+    this.reset();
+    this.statusValue = status;
+    this.driverFeatures = driverFeatures;
+    this.negotiated = negotiated;
+    this.generation = generation;
+    this.resetReason = reason ?? undefined;
+    for (const [i, q] of queues.entries()) this.queues[i].loadState(q, `${path}.queues[${i}]`);
+    if (active) {
+      const ctx = new Context(this, this.mem, this.queues, this.negotiated);
+      this.ctx = ctx;
+      this.device.activate(ctx);
+    }
+    this.device.loadState?.(s.device, `${path}.device`);
+    if (active) {
+      for (let i = 0; i < this.queues.length; i++) {
+        if (this.ctx?.active && this.queues[i].ready) this.guard(() => this.device.notify(i));
+      }
     }
   }
 

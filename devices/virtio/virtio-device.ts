@@ -100,4 +100,14 @@ export interface VirtioDevice {
   reset(): void;
   /** Device-specific facts for the UI (e.g. blk capacity, console bytes in/out). */
   snapshot?(): VirtioDeviceSnapshot;
+  /**
+   * Snapshots (issue 15). quiesce(): finish in-flight asynchronous work (a disk read) so that what is saved is
+   * complete; the hart does not run meanwhile. saveState(): the device's own state as plain JSON-safe data
+   * (chains it holds by head index, input not delivered yet, control-queue settings). loadState(): restores
+   * it on a device of the same configuration, called after activate() when the saved device was live (its
+   * held chains come back through Virtqueue.chainAt), before any kick; throws a SnapshotError naming the field.
+   */
+  quiesce?(): Promise<void>;
+  saveState?(): unknown;
+  loadState?(state: unknown, path: string): void;
 }

@@ -7,6 +7,7 @@
 // chain-level ones return that one chain to the driver unused (len 0). Nothing here throws to a device.
 
 import type { GuestMemory } from "../../src/core/guest-memory.ts";
+import { flag, record, SnapshotError, uint } from "../../src/machine/state-check.ts";
 
 // Descriptor flags (§2.7.5) and ring flags (§2.7.6, §2.7.8).
 export const VIRTQ_DESC_F_NEXT = 1;
@@ -133,6 +134,29 @@ export interface VirtqueueStats {
   /** Chains returned unused because they broke a rule. */
   chainsDropped: number;
   errors: Partial<Record<VirtqueueErrorKind, number>>;
+}
+
+/**
+ * A queue as a snapshot holds it (issue 15): what the driver set up and where the device is in the rings. The
+ * rings themselves are guest RAM. Chains a device holds (popped, not yet used) are the device's to save, by
+ * head index; chainAt() walks them again after a restore.
+ */
+export interface VirtqueueState {
+  size: number;
+  /** Guest-physical ring addresses (below 2^53). */
+  desc: number;
+  driver: number;
+  device: number;
+  ready: boolean;
+  broken: boolean;
+  eventIdx: boolean;
+  indirect: boolean;
+  maxChainBytes: number;
+  /** Next avail index the device will read, the used index it wrote last, the used index last signalled. */
+  lastAvail: number;
+  usedIdx: number;
+  signalledUsed: number;
+  notifyEnabled: boolean;
 }
 
 function isPowerOfTwo(n: number): boolean {
@@ -284,6 +308,116 @@ export class Virtqueue {
     this.lastAvail = this.shadowAvail = this.usedIdx = this.signalledUsed = 0;
     this.stats.lastAvailIdx = this.stats.lastUsedIdx = this.stats.inFlight = 0;
     this.notifyEnabled = true;
+  }
+
+  saveState(): VirtqueueState {
+    return {
+      size: this.size,
+      desc: this.descAddr,
+      driver: this.driverAddr,
+      device: this.deviceAddr,
+      ready: this.isReady,
+      broken: this.isBroken,
+      eventIdx: this.eventIdx,
+      indirect: this.indirectDesc,
+      maxChainBytes: this.maxChainBytes,
+      lastAvail: this.lastAvail,
+      usedIdx: this.usedIdx,
+      signalledUsed: this.signalledUsed,
+      notifyEnabled: this.notifyEnabled,
+    };
+  }
+
+  /**
+   * Restores saveState()'s output, guest RAM already in place. A ready queue is checked as enable() checks it
+   * (size, alignment, rings inside RAM) and against the rings in RAM: used.idx must be the one saved, and the
+   * chains between it and the device's avail position, and those the driver has posted since, each at most
+   * the queue's size. Throws a SnapshotError naming the field, changing nothing, otherwise.
+   */
+  loadState(state: unknown, path: string): void {
+    const s = record(state, path);
+    const size = uint(s.size, `${path}.size`, 0xffff);
+    const addr = (k: string) => uint(s[k], `${path}.${k}`, Number.MAX_SAFE_INTEGER);
+    const desc = addr("desc");
+    const driver = addr("driver");
+    const device = addr("device");
+    const ready = flag(s.ready, `${path}.ready`);
+    const broken = flag(s.broken, `${path}.broken`);
+    const eventIdx = flag(s.eventIdx, `${path}.eventIdx`);
+    const indirect = flag(s.indirect, `${path}.indirect`);
+    const maxChainBytes = uint(s.maxChainBytes, `${path}.maxChainBytes`);
+    const lastAvail = uint(s.lastAvail, `${path}.lastAvail`, 0xffff);
+    const usedIdx = uint(s.usedIdx, `${path}.usedIdx`, 0xffff);
+    const signalledUsed = uint(s.signalledUsed, `${path}.signalledUsed`, 0xffff);
+    const notifyEnabled = flag(s.notifyEnabled, `${path}.notifyEnabled`);
+    if (ready) {
+      if (!isPowerOfTwo(size) || size > this.maxSize) {
+        throw new SnapshotError(`${path}.size: ${size} is not a power of 2 ≤ ${this.maxSize}`);
+      }
+      if (desc % DESC_ALIGN !== 0 || driver % AVAIL_ALIGN !== 0 || device % USED_ALIGN !== 0) {
+        throw new SnapshotError(`${path}: rings misaligned`);
+      }
+      if (
+        !this.mem.contains(desc, VIRTQ_DESC_SIZE * size) ||
+        !this.mem.contains(driver, 6 + 2 * size) ||
+        !this.mem.contains(device, 6 + 8 * size)
+      ) {
+        throw new SnapshotError(`${path}: rings outside RAM`);
+      }
+      const ramUsed = viewOf(this.mem.slice(device, 4)).getUint16(2, true);
+      if (ramUsed !== usedIdx)
+        throw new SnapshotError(`${path}.usedIdx: ${usedIdx}, but the ring in RAM says ${ramUsed}`);
+      if (((lastAvail - usedIdx) & 0xffff) > size) {
+        throw new SnapshotError(
+          `${path}.lastAvail: ${lastAvail} is more than the queue's size past used.idx ${usedIdx}`,
+        );
+      }
+      if (!broken) {
+        const ramAvail = viewOf(this.mem.slice(driver, 4)).getUint16(2, true);
+        if (((ramAvail - lastAvail) & 0xffff) > size) {
+          throw new SnapshotError(
+            `${path}.lastAvail: ${lastAvail} is more than the queue's size behind avail.idx ${ramAvail}`,
+          );
+        }
+      }
+    } else if (size > this.maxSize || size > 0xffff) {
+      throw new SnapshotError(`${path}.size: ${size} > ${this.maxSize}`);
+    }
+    this.disable();
+    this.size = size;
+    this.descAddr = desc;
+    this.driverAddr = driver;
+    this.deviceAddr = device;
+    this.eventIdx = eventIdx;
+    this.indirectDesc = indirect;
+    this.maxChainBytes = maxChainBytes;
+    this.isBroken = false;
+    if (ready) {
+      this.enable();
+      this.isBroken = broken;
+    }
+    this.lastAvail = this.shadowAvail = lastAvail;
+    this.usedIdx = usedIdx;
+    this.signalledUsed = signalledUsed;
+    this.notifyEnabled = notifyEnabled;
+    this.stats.lastAvailIdx = lastAvail;
+    this.stats.lastUsedIdx = usedIdx;
+    this.stats.inFlight = (lastAvail - usedIdx) & 0xffff;
+  }
+
+  /**
+   * The chain starting at `head` walked again, for a device restoring chains it held at a save (they are
+   * still guest RAM). Undefined when the queue is not usable, the head is out of range or the chain breaks a
+   * rule; the device then forgets it.
+   */
+  chainAt(head: number): DescriptorChain | undefined {
+    if (!this.isReady || this.isBroken || !Number.isInteger(head) || head < 0 || head >= this.size) return undefined;
+    try {
+      return this.walk(head);
+    } catch (e) {
+      if (!(e instanceof VirtqueueError)) throw e;
+      return undefined;
+    }
   }
 
   /** True when the driver has made buffers available that pop() has not taken yet. */

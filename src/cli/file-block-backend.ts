@@ -5,12 +5,14 @@
 // image is never modified; `writeThrough` writes the file itself.
 
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
+import { resolve } from "node:path";
 import { type BlockBackend, BlockBackendError } from "../../devices/virtio-blk/block-backend.ts";
 import { CowOverlay } from "../../devices/virtio-blk/cow-overlay.ts";
 
 export class FileBlockBackend implements BlockBackend {
   readonly size: number;
   readonly readOnly: boolean;
+  readonly identity: string;
   private fd: number | undefined;
 
   constructor(
@@ -25,6 +27,7 @@ export class FileBlockBackend implements BlockBackend {
       throw new BlockBackendError(`${path} is not a file`);
     }
     this.size = st.size;
+    this.identity = `file ${resolve(path)} size ${st.size} mtime ${Math.floor(st.mtimeMs)}`;
   }
 
   read(offset: number, length: number): Uint8Array {

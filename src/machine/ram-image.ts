@@ -23,6 +23,16 @@ async function through(data: Uint8Array, stream: CompressionStream | Decompressi
   return new Uint8Array(await new Response(out).arrayBuffer());
 }
 
+/** The platform's deflate (CompressionStream), for other snapshot sections. */
+export function deflate(data: Uint8Array): Promise<Uint8Array> {
+  return through(data, new CompressionStream("deflate"));
+}
+
+/** The platform's inflate; throws on data that is not deflate or is truncated. */
+export function inflate(data: Uint8Array): Promise<Uint8Array> {
+  return through(data, new DecompressionStream("deflate"));
+}
+
 function pageIsZero(ram: Uint8Array, p: number): boolean {
   const w = new Uint32Array(ram.buffer, ram.byteOffset + p * PAGE, PAGE / 4);
   for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;

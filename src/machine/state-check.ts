@@ -47,3 +47,24 @@ export function list<T>(v: unknown, path: string, length: number, item: (x: unkn
   if (v.length !== length) throw new SnapshotError(`${path}: ${v.length} entries, this machine has ${length}`);
   return v.map((x, i) => item(x, `${path}[${i}]`));
 }
+
+/** Bytes for saving: base64. */
+export function bytesText(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/** Bytes as saved (base64), at most `max` of them. */
+export function bytes(v: unknown, path: string, max: number): Uint8Array {
+  let s: string | undefined;
+  try {
+    s = typeof v === "string" ? atob(v) : undefined;
+  } catch {
+    s = undefined;
+  }
+  if (s === undefined || s.length > max) throw new SnapshotError(`${path}: not base64 of at most ${max} bytes`);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}

@@ -4,12 +4,15 @@
 // runs in a Web Worker and in Node (DESIGN.md §2, §4).
 
 import { CLINT_TIMEBASE_HZ, Clint } from "../../devices/clint/clint.ts";
+import type { PciHost } from "../../devices/pci-host/pci-host.ts";
 import { PLIC_DEFAULT_SOURCES, Plic } from "../../devices/plic/plic.ts";
 import { GoldfishRtc } from "../../devices/rtc-goldfish/rtc-goldfish.ts";
 import { SifiveTest } from "../../devices/syscon/sifive-test.ts";
 import { Uart16550 } from "../../devices/uart-16550/uart-16550.ts";
 import type { VirtioMmioTransport } from "../../devices/virtio/mmio-transport.ts";
-import type { VirtioPciTransport } from "../../devices/virtio/pci-transport.ts";
+import { VirtioPciTransport } from "../../devices/virtio/pci-transport.ts";
+import { CowOverlay } from "../../devices/virtio-blk/cow-overlay.ts";
+import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
 import { Bus } from "../core/bus.ts";
 import { type Clock, hostClock } from "../core/clock.ts";
 import { GuestMemory } from "../core/guest-memory.ts";
@@ -30,6 +33,9 @@ import {
   VIRT_MROM_BASE,
   VIRT_MROM_SIZE,
 } from "./loader.ts";
+import { decodeRam, deflate, encodeRam, inflate } from "./ram-image.ts";
+import { decodeSnapshot, encodeSnapshot, type SnapshotContents } from "./snapshot-file.ts";
+import { record, SnapshotError } from "./state-check.ts";
 import {
   buildVirtDtb,
   VIRT_CLINT_BASE,
@@ -47,6 +53,7 @@ import {
   VIRT_UART0_SIZE,
 } from "./virt-dt.ts";
 import { attachVirtioPci, attachVirtPci } from "./virt-pci.ts";
+import { checkSameMachine, describeMachine, readSavedMachine, type SavedMachine } from "./virt-snapshot.ts";
 import {
   attachVirtioMmio,
   type VirtioBoardOptions,
@@ -140,6 +147,7 @@ interface Board {
   htif: HtifWatcher | undefined;
   virtioMmio: VirtioMmioTransport[];
   virtioPci: VirtioPciTransport[];
+  pci: PciHost;
 }
 
 export class VirtMachine {
@@ -161,6 +169,7 @@ export class VirtMachine {
   private stopState: "poweroff" | "reset" | undefined;
   private exit: number | undefined;
   private inSlice = false;
+  private wasRestored = false;
 
   constructor(opts: VirtMachineOptions) {
     const memMiB = opts.memMiB ?? DEFAULT_MEM_MIB;
@@ -347,7 +356,7 @@ export class VirtMachine {
 
     if (o.elf !== undefined) {
       return this.buildBareMetal(
-        { mem, bus, hart, clint, plic, uart, rtc, test, virtioMmio: [], virtioPci: [] },
+        { mem, bus, hart, clint, plic, uart, rtc, test, virtioMmio: [], virtioPci: [], pci: pci.host },
         o.elf,
       );
     }
@@ -397,6 +406,7 @@ export class VirtMachine {
       htif: undefined,
       virtioMmio: virtioMmio.transports,
       virtioPci,
+      pci: pci.host,
     };
   }
 
@@ -414,6 +424,143 @@ export class VirtMachine {
     return { ...parts, layout: { kernel: { ...image, format: "elf" } }, dtb: undefined, fdtAddr: 0, htif };
   }
 
+  /** True after restoreSnapshot(): RAM came from a snapshot, not from this machine's boot images. */
+  get restored(): boolean {
+    return this.wasRestored;
+  }
+
+  /**
+   * Saves the running machine as a `.vireo` file (snapshot-file.ts; issue 15): the configuration (RAM size,
+   * devices, transports, offered features, disk sources), the hart through the core's saveState(), every
+   * device, the disks' copy-on-write overlays and guest RAM (sparse, deflated). Call it between slices, not
+   * from inside runSlice(); disk requests in flight finish first (the hart does not run meanwhile). `host` is
+   * stored as given (the caller's own description, e.g. the CLI's disk paths). Compiled code is not state.
+   * Throws a SnapshotError for a machine that cannot be saved (a bare-metal run, a writethrough disk, one
+   * that has powered off).
+   */
+  async saveSnapshot(host?: unknown): Promise<Uint8Array> {
+    if (this.inSlice) throw new SnapshotError("saveSnapshot() was called from inside runSlice()");
+    const b = this.board;
+    if (b.htif !== undefined || this.opts.elf !== undefined) {
+      throw new SnapshotError("a bare-metal ELF run cannot be saved");
+    }
+    if (this.stopState !== undefined) throw new SnapshotError(`the machine has stopped (${this.stopState})`);
+    const machine = describeMachine(this.ramSize / 1048576, this.virtio.attachments, host);
+    await Promise.all([...b.virtioMmio, ...b.virtioPci].map((t) => t.core.quiesce()));
+    if (this.stopState !== undefined) throw new SnapshotError(`the machine has stopped (${this.stopState})`);
+    // From here on nothing awaits until every piece is taken: the state is one instant's.
+    b.uart.flush();
+    const state = {
+      clint: b.clint.saveState(),
+      plic: b.plic.saveState(),
+      uart: b.uart.saveState(),
+      rtc: b.rtc.saveState(),
+      pci: b.pci
+        .functions()
+        .filter((f) => !(f.fn instanceof VirtioPciTransport))
+        .map((f) => ({ slot: f.slot, func: f.func, state: f.fn.saveState() })),
+      virtioMmio: b.virtioMmio.map((t) => t.saveState()),
+      virtioPci: b.virtioPci.map((t) => t.saveState()),
+    };
+    const sections = new Map<string, Uint8Array>([["hart", b.hart.saveState()]]);
+    const ram = encodeRam(b.mem.u8);
+    const disks = this.virtio.attachments.map((a, i) =>
+      a.device instanceof VirtioBlk && a.device.backend instanceof CowOverlay
+        ? deflate(a.device.backend.exportChunks()).then((d) => [`disk${i}`, d] as const)
+        : undefined,
+    );
+    sections.set("ram", await ram);
+    for (const d of disks) {
+      const got = await d;
+      if (got !== undefined) sections.set(got[0], got[1]);
+    }
+    return encodeSnapshot({ machine, state, sections });
+  }
+
+  /** The machine a snapshot file describes (its configuration and the host's record), checked, without its state. */
+  static async readSnapshot(file: Uint8Array): Promise<{ machine: SavedMachine; contents: SnapshotContents }> {
+    const contents = await decodeSnapshot(file);
+    return { machine: readSavedMachine(contents.machine), contents };
+  }
+
+  /**
+   * Loads a snapshot into this machine, which must be built like the saved one (same RAM size, virtio devices,
+   * transports, feature offers and disk sources; boot images are not needed). Everything is checked as it is
+   * read; a SnapshotError names what is wrong — a refused snapshot leaves this machine unusable, so build a
+   * fresh one for the next try. After it the machine runs on from the saved instant.
+   */
+  async restoreSnapshot(file: Uint8Array | SnapshotContents): Promise<void> {
+    if (this.inSlice) throw new SnapshotError("restoreSnapshot() was called from inside runSlice()");
+    if (this.opts.elf !== undefined) throw new SnapshotError("a bare-metal ELF machine cannot take a snapshot");
+    const c = file instanceof Uint8Array ? await decodeSnapshot(file) : file;
+    const saved = readSavedMachine(c.machine);
+    checkSameMachine(saved, describeMachine(this.ramSize / 1048576, this.virtio.attachments, null));
+    const section = (name: string): Uint8Array => {
+      const s = c.sections.get(name);
+      if (s === undefined) throw new SnapshotError(`snapshot: no "${name}" section`);
+      return s;
+    };
+    const known = new Set(["hart", "ram", ...this.virtio.attachments.map((_, i) => `disk${i}`)]);
+    for (const name of c.sections.keys()) {
+      if (!known.has(name)) throw new SnapshotError(`snapshot: a section "${name}" this machine has no use for`);
+    }
+    const st = record(c.state, "state");
+    const b = this.board;
+    // Disk overlays and RAM first (everything after reads the rings in RAM), then the hart, then the devices.
+    const overlays: [CowOverlay, Uint8Array][] = [];
+    for (const [i, a] of this.virtio.attachments.entries()) {
+      const data = c.sections.get(`disk${i}`);
+      const overlay =
+        a.device instanceof VirtioBlk && a.device.backend instanceof CowOverlay ? a.device.backend : undefined;
+      if (overlay === undefined && data !== undefined)
+        throw new SnapshotError(`snapshot: disk${i} has no overlay here`);
+      if (overlay === undefined) continue;
+      if (data === undefined) throw new SnapshotError(`snapshot: no "disk${i}" section for ${a.device.name}`);
+      overlays.push([overlay, await inflateSection(data, `disk${i}`)]);
+    }
+    try {
+      await decodeRam(section("ram"), b.mem.u8);
+    } catch (e) {
+      throw new SnapshotError((e as Error).message);
+    }
+    for (const [overlay, data] of overlays) {
+      try {
+        overlay.importChunks(data);
+      } catch (e) {
+        throw new SnapshotError((e as Error).message);
+      }
+    }
+    try {
+      b.hart.loadState(section("hart"));
+    } catch (e) {
+      throw new SnapshotError((e as Error).message);
+    }
+    b.clint.loadState(st.clint);
+    b.rtc.loadState(st.rtc);
+    b.uart.loadState(st.uart);
+    const pci = st.pci;
+    const others = b.pci.functions().filter((f) => !(f.fn instanceof VirtioPciTransport));
+    if (!Array.isArray(pci) || pci.length !== others.length) {
+      throw new SnapshotError(`state.pci: not a list of ${others.length} functions`);
+    }
+    others.forEach((f, i) => {
+      const s = record(pci[i], `state.pci[${i}]`);
+      if (s.slot !== f.slot || s.func !== f.func)
+        throw new SnapshotError(`state.pci[${i}]: not function ${f.slot}.${f.func}`);
+      f.fn.loadState(s.state, `state.pci[${i}].state`);
+    });
+    const transports = (v: unknown, path: string, ts: { loadState(s: unknown, p: string): void }[]): void => {
+      if (!Array.isArray(v) || v.length !== ts.length)
+        throw new SnapshotError(`${path}: not a list of ${ts.length} devices`);
+      for (const [i, t] of ts.entries()) t.loadState(v[i], `${path}[${i}]`);
+    };
+    transports(st.virtioMmio, "state.virtioMmio", b.virtioMmio);
+    transports(st.virtioPci, "state.virtioPci", b.virtioPci);
+    // Last: the PLIC's pending and claimed sources as saved, over whatever the devices raised while loading.
+    b.plic.loadState(st.plic);
+    this.wasRestored = true;
+  }
+
   private stop(state: "poweroff" | "reset", code = 0): void {
     if (this.stopState !== undefined) return;
     this.stopState = state;
@@ -425,5 +572,13 @@ export class VirtMachine {
     } else {
       this.onReset();
     }
+  }
+}
+
+async function inflateSection(data: Uint8Array, name: string): Promise<Uint8Array> {
+  try {
+    return await inflate(data);
+  } catch (e) {
+    throw new SnapshotError(`snapshot: section "${name}" does not inflate (${(e as Error).message})`);
   }
 }
