@@ -2,22 +2,23 @@
 // a bare-metal ELF under HTIF. The machine itself does no I/O (it also runs in a Web Worker); this
 // file reads the images, drives runSlice() from Node's event loop, and owns the terminal.
 
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import type { Server } from "node:net";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { VIRTIO_ID_CONSOLE, VIRTIO_ID_NET, VIRTIO_ID_RNG } from "../../devices/virtio/virtio-ids.ts";
 import type { BlockBackend } from "../../devices/virtio-blk/block-backend.ts";
 import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
 import { parseNetFeatures } from "../../devices/virtio-net/net-features.ts";
 import { VirtioNet } from "../../devices/virtio-net/virtio-net.ts";
 import { WASM_CORE_MAX_MEM_MIB as MAX_MEM_MIB } from "../cpu/wasm-core.ts";
-import type { RunState, VirtMachine } from "../machine/virt.ts";
+import type { RunState, VirtMachine, VirtMachineOptions } from "../machine/virt.ts";
 import type { VirtioAttachment } from "../machine/virt-virtio.ts";
 import { createNetBackend, isNetBackendKind, NET_BACKEND_KINDS, type NetBackendKind } from "../net/backend-select.ts";
 import { PcapWriter } from "../net/link/pcap.ts";
 import { StackBackend } from "../net/stack-backend.ts";
-import { parseMac } from "../net/wire/bytes.ts";
+import { macToString, parseMac } from "../net/wire/bytes.ts";
 import { consoleText, PROMPT_RE } from "./console-text.ts";
 import { loadCoreModule } from "./core-module.ts";
 import { openDiskImage } from "./file-block-backend.ts";
@@ -97,13 +98,22 @@ Running:
   --guest-profile FILE
                      sample the guest's pc every 997 instructions; at exit write a table of
                      kernel functions (guest/build/linux-obj/System.map) and user/firmware time
+  --save FILE        Ctrl-A s writes a snapshot of the running machine to FILE (a .vireo file: RAM,
+                     hart, devices, disk overlays); the machine runs on
+  --save-at TEXT     with --save: write the snapshot when TEXT first appears on the console, then
+                     exit 0 (for scripts, e.g. --save-at "# " saves at the first shell prompt)
+  --restore FILE     start from a snapshot instead of booting: RAM size, devices, transports and
+                     disks come from FILE (the disk files must be unchanged); --net picks the
+                     network backend as usual (connections open at the save are gone, the link
+                     comes back up to the guest). With --exec the command is typed after a fresh
+                     prompt. A guest restored this way cannot reboot (no boot images)
   --timeout SECONDS  give up after SECONDS of host time: exit 124
   --stats            at exit, print the guest instructions retired to stderr: "vireo: instret N"
                      (with --exec also "vireo: instret N when the command was typed")
   -h, --help         show this text
 
-Console: on a terminal, keys go to the guest raw; Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A,
-Ctrl-A h shows this help. Piped stdin is delivered to the guest as-is.`;
+Console: on a terminal, keys go to the guest raw; Ctrl-A x quits, Ctrl-A s saves a snapshot (--save),
+Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h shows this help. Piped stdin is delivered to the guest as-is.`;
 
 export class UsageError extends Error {}
 
@@ -160,6 +170,10 @@ export interface CliOptions {
   timeoutSec?: number;
   /** --stats: print instret at exit. */
   stats?: boolean;
+  /** --save FILE, --save-at TEXT, --restore FILE. */
+  save?: string;
+  saveAt?: string;
+  restore?: string;
   help: boolean;
 }
 
@@ -196,6 +210,9 @@ export function parseCli(argv: string[]): CliOptions {
         core: { type: "string" },
         timeout: { type: "string" },
         stats: { type: "boolean" },
+        save: { type: "string" },
+        "save-at": { type: "string" },
+        restore: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -318,6 +335,30 @@ export function parseCli(argv: string[]): CliOptions {
     }
   }
   if (o.exec !== undefined && o.exec.trim() === "") throw new UsageError("--exec needs a command");
+  o.save = str("save");
+  o.saveAt = str("save-at");
+  o.restore = str("restore");
+  if (o.saveAt !== undefined && o.save === undefined) throw new UsageError("--save-at needs --save FILE");
+  if (o.saveAt === "") throw new UsageError("--save-at needs the text to wait for");
+  if ((o.save !== undefined || o.restore !== undefined) && o.elf !== undefined) {
+    throw new UsageError("--elf runs a bare-metal program, which cannot be saved or restored");
+  }
+  if (o.restore !== undefined) {
+    const fromSnapshot: [string, unknown][] = [
+      ["bios", o.bios],
+      ["kernel", o.kernel],
+      ["initrd", o.initrd],
+      ["append", o.append],
+      ["mem", mem],
+      ["transport", transport],
+      ["disk", o.disks],
+      ["net-features", features],
+      ["mac", mac],
+    ];
+    for (const [k, v] of fromSnapshot) {
+      if (v !== undefined) throw new UsageError(`--restore takes the machine from the snapshot; drop --${k}`);
+    }
+  }
   return o;
 }
 
@@ -527,6 +568,7 @@ class HostConsole {
   constructor(
     private readonly send: (bytes: Uint8Array) => void,
     private readonly quit: () => void,
+    private readonly save: () => void = () => {},
   ) {
     const stdin = process.stdin;
     this.raw = stdin.isTTY === true;
@@ -550,6 +592,7 @@ class HostConsole {
           return;
         }
         if (b === CTRL_A) out.push(CTRL_A);
+        else if (b === 0x73 || b === 0x53) this.save();
         else if (b === 0x68 || b === 0x48) process.stderr.write(`\r\n${USAGE.replaceAll("\n", "\r\n")}\r\n`);
       } else if (b === CTRL_A) {
         this.escape = true;
@@ -568,10 +611,31 @@ class HostConsole {
 
 /** Boots (or runs the ELF) and resolves with the process exit code. */
 export async function runVm(o: CliOptions): Promise<number> {
-  // Images are read before the machine module loads, so a missing file is reported at once.
   const elf = o.elf !== undefined ? readImage("--elf", o.elf) : undefined;
   const images = new Map<string, Uint8Array | undefined>();
-  if (elf === undefined) {
+  const { VirtMachine, defaultBootargs } = await import("../machine/virt.ts");
+  let restore: Awaited<ReturnType<typeof VirtMachine.readSnapshot>> | undefined;
+  if (o.restore !== undefined) {
+    try {
+      restore = await VirtMachine.readSnapshot(readImage("--restore", o.restore));
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      process.stderr.write(`vireo: cannot restore ${o.restore}: ${(e as Error).message}\n`);
+      return 1;
+    }
+    let host: SavedHost;
+    try {
+      host = savedHost(restore.machine.host);
+    } catch (e) {
+      process.stderr.write(`vireo: cannot restore ${o.restore}: ${(e as Error).message}\n`);
+      return 1;
+    }
+    o.memMiB = restore.machine.memMiB;
+    o.disks = host.disks;
+    if (host.mac !== null) o.mac = parseMac(host.mac);
+    const savedNet = restore.machine.devices.find((d) => d.deviceId === VIRTIO_ID_NET);
+    if (savedNet !== undefined) o.netFeatures = BigInt(savedNet.features);
+  } else if (elf === undefined) {
     const specs: [string, string | undefined, string][] = [
       ["--bios", o.bios, "fw_dynamic.bin"],
       ["--kernel", o.kernel, "Image"],
@@ -584,8 +648,20 @@ export async function runVm(o: CliOptions): Promise<number> {
   const disks = (o.disks ?? []).map((d, i) => openDisk(d, i));
   // Frames from the relay arrive on their own: they must wake a loop sleeping while the guest idles.
   let wakeLoop = (): void => {};
-  const net = elf === undefined ? createNet(o, () => wakeLoop()) : undefined;
-  const { VirtMachine, defaultBootargs } = await import("../machine/virt.ts");
+  let net = elf === undefined ? createNet(o, () => wakeLoop()) : undefined;
+  // A restored machine has the devices it was saved with: a network device with no backend (link down) for
+  // --net none, none at all when the saved machine had none.
+  const savedDevices = restore?.machine.devices;
+  if (savedDevices !== undefined) {
+    const savedNet = savedDevices.find((d) => d.deviceId === VIRTIO_ID_NET);
+    if (savedNet === undefined) {
+      net?.close();
+      net = undefined;
+    } else if (net === undefined) {
+      const device = new VirtioNet({ name: savedNet.name, features: o.netFeatures, mac: o.mac });
+      net = { device, close: () => {} };
+    }
+  }
   const trace = o.trace !== undefined ? new TraceWriter(o.trace) : undefined;
   const profiler =
     o.guestProfile !== undefined
@@ -603,6 +679,12 @@ export async function runVm(o: CliOptions): Promise<number> {
     let machine: VirtMachine;
     /** --stats: instret when --exec typed its command. */
     let typedInstret: number | undefined;
+    /** The loop does not run the hart while a snapshot is read or written. */
+    let paused = false;
+    /** Ctrl-A s or --save-at asked for a snapshot: written between slices. */
+    let saveRequested = false;
+    let saveAtSeen = false;
+    let saveAtTail = "";
 
     const finish = (code: number, message?: string): void => {
       if (done) return;
@@ -657,6 +739,7 @@ export async function runVm(o: CliOptions): Promise<number> {
 
     const onOutput = (bytes: Uint8Array): void => {
       show(bytes, !hvcOnStdio);
+      watchSaveAt(bytes);
       const line = exec?.feed(bytes);
       if (line !== undefined) {
         typedInstret = machine.hart.instret;
@@ -676,9 +759,77 @@ export async function runVm(o: CliOptions): Promise<number> {
       }
     };
 
+    const note = (message: string): void => {
+      process.stderr.write(`${atLineStart ? "" : "\r\n"}${message}\r\n`);
+      atLineStart = true;
+    };
+
+    // What the CLI needs to rebuild the machine at --restore (disk paths are made absolute).
+    const hostRecord: SavedHost & { cli: 1 } = {
+      cli: 1,
+      disks: (o.disks ?? []).map((d) => ({ ...d, path: resolve(d.path) })),
+      mac: o.mac !== undefined ? macToString(o.mac) : null,
+    };
+
+    /** Writes the snapshot (the loop paused meanwhile); --save-at then ends the run. */
+    const save = (): void => {
+      saveRequested = false;
+      const file = o.save;
+      if (file === undefined) {
+        note("vireo: Ctrl-A s saves a snapshot, but no --save FILE was given");
+        return;
+      }
+      paused = true;
+      const exitAfter = saveAtSeen;
+      machine.saveSnapshot(hostRecord).then(
+        (bytes) => {
+          try {
+            writeFileSync(file, bytes);
+          } catch (e) {
+            finish(1, `vireo: cannot write --save ${file}: ${(e as Error).message}`);
+            return;
+          }
+          const message = `vireo: saved ${file} (${(bytes.length / 1048576).toFixed(1)} MiB)`;
+          if (exitAfter) {
+            finish(0, message);
+            return;
+          }
+          note(message);
+          paused = false;
+          schedule();
+        },
+        (e: Error) => {
+          if (exitAfter) {
+            finish(1, `vireo: cannot save: ${e.message}`);
+            return;
+          }
+          note(`vireo: cannot save: ${e.message}`);
+          paused = false;
+          schedule();
+        },
+      );
+    };
+
+    /** --save-at: watches console text (both consoles) for the marker. */
+    const watchSaveAt = (bytes: Uint8Array): void => {
+      if (o.saveAt === undefined || saveAtSeen) return;
+      let chunk = "";
+      for (const b of bytes) chunk += String.fromCharCode(b);
+      const text = consoleText(saveAtTail + chunk);
+      if (text.includes(o.saveAt)) {
+        saveAtSeen = true;
+        saveRequested = true;
+      }
+      saveAtTail = (saveAtTail + chunk).slice(-Math.max(1024, 2 * o.saveAt.length));
+    };
+
     function step(): void {
       immediate = undefined;
-      if (done) return;
+      if (done || paused) return;
+      if (saveRequested) {
+        save();
+        return;
+      }
       let state: RunState;
       try {
         state = machine.runSlice(SLICE_MS);
@@ -689,6 +840,10 @@ export async function runVm(o: CliOptions): Promise<number> {
       if (state === "poweroff") {
         onPowerOff(machine.exitCode ?? 0);
       } else if (state === "reset") {
+        if (restore !== undefined) {
+          finish(1, "vireo: the guest rebooted; a machine restored from a snapshot has no boot images to boot again");
+          return;
+        }
         machine.reset();
         schedule();
       } else if (state === "waiting") {
@@ -711,6 +866,7 @@ export async function runVm(o: CliOptions): Promise<number> {
       machine = new VirtMachine({
         memMiB: o.memMiB,
         virtioTransport: o.transport,
+        defaultTransports: savedDevices !== undefined ? savedTransports(savedDevices) : undefined,
         virtio: disks,
         net: net?.device ?? null,
         firmware: images.get("--bios"),
@@ -725,7 +881,10 @@ export async function runVm(o: CliOptions): Promise<number> {
         wasmCore: loadCoreModule(),
         instructionsPerChunk: profiler !== undefined ? PROFILE_CHUNK : undefined,
         onConsoleOutput: onOutput,
-        onVirtioConsoleOutput: (bytes) => show(bytes, hvcOnStdio),
+        onVirtioConsoleOutput: (bytes) => {
+          show(bytes, hvcOnStdio);
+          watchSaveAt(bytes);
+        },
       });
     } catch (e) {
       finish(1, `vireo: ${(e as Error).message}`);
@@ -740,6 +899,10 @@ export async function runVm(o: CliOptions): Promise<number> {
           schedule(); // wake a sleeping loop: the guest has input
         },
         () => finish(0, "vireo: terminated"),
+        () => {
+          saveRequested = true;
+          schedule();
+        },
       );
     }
     if (elf !== undefined && !machine.hasHtif) {
@@ -747,8 +910,56 @@ export async function runVm(o: CliOptions): Promise<number> {
         "vireo: note: the ELF has no tohost symbol; it can only stop through the sifive-test device\n",
       );
     }
-    schedule();
+    if (restore === undefined) {
+      schedule();
+      return;
+    }
+    paused = true;
+    machine.restoreSnapshot(restore.contents).then(
+      () => {
+        paused = false;
+        // --exec waits for a prompt: a restored shell prints none until it gets a line.
+        if (exec !== undefined) machine.sendConsoleInput(Uint8Array.of(0x0a));
+        schedule();
+      },
+      (e: Error) => finish(1, `vireo: cannot restore ${o.restore}: ${e.message}`),
+    );
   });
+}
+
+/** What the CLI records about itself in a snapshot (VirtMachine.saveSnapshot's `host`), to rebuild the machine. */
+interface SavedHost {
+  disks: DiskSpec[];
+  mac: string | null;
+}
+
+function savedHost(v: unknown): SavedHost {
+  const h = v as { cli?: unknown; disks?: unknown; mac?: unknown } | null;
+  if (typeof h !== "object" || h === null || h.cli !== 1 || !Array.isArray(h.disks)) {
+    throw new Error("the snapshot was not saved by this command line (no disk list)");
+  }
+  const disks = h.disks.map((d: unknown, i: number) => {
+    const x = d as Partial<DiskSpec> | null;
+    if (
+      typeof x !== "object" ||
+      x === null ||
+      typeof x.path !== "string" ||
+      typeof x.readOnly !== "boolean" ||
+      typeof x.writeThrough !== "boolean" ||
+      (x.transport !== undefined && x.transport !== "mmio" && x.transport !== "pci")
+    ) {
+      throw new Error(`host.disks[${i}]: not a disk`);
+    }
+    return { path: x.path, readOnly: x.readOnly, writeThrough: x.writeThrough, transport: x.transport };
+  });
+  const mac = typeof h.mac === "string" && parseMac(h.mac) !== undefined ? h.mac : null;
+  return { disks, mac };
+}
+
+/** The transports of a saved machine's default devices (net, console, rng). */
+function savedTransports(devices: { deviceId: number; transport: string }[]): VirtMachineOptions["defaultTransports"] {
+  const t = (id: number) => devices.find((d) => d.deviceId === id)?.transport as "mmio" | "pci" | undefined;
+  return { net: t(VIRTIO_ID_NET), console: t(VIRTIO_ID_CONSOLE), rng: t(VIRTIO_ID_RNG) };
 }
 
 /**

@@ -1,0 +1,131 @@
+// The command line's snapshots (issue 15): --save with --save-at writes one at a console marker, --restore
+// starts from it (with --exec), a disk's overlay travels with it, and a snapshot that is corrupt, truncated,
+// not one, or whose disk changed is refused with a message saying so.
+
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const tmp = mkdtempSync(join(tmpdir(), "vireo-snap-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function vm(input: string, ...args: string[]) {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [join(ROOT, "scripts/vm.mjs"), "--net", "none", "--timeout", "60", ...args], {
+    cwd: tmp,
+    encoding: "latin1",
+    input,
+    timeout: 90_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 };
+}
+
+/**
+ * Runs the CLI and types `line` once the shell's first prompt is on the console (typed-ahead input would reach
+ * the shell before its line editor is ready), as a script driving it would.
+ */
+function vmTyping(line: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const p = spawn(process.execPath, [join(ROOT, "scripts/vm.mjs"), "--net", "none", "--timeout", "60", ...args], {
+      cwd: tmp,
+    });
+    let stdout = "";
+    let stderr = "";
+    let typed = false;
+    p.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString("latin1");
+      if (!typed && /vireo:[^#\n]*# /.test(stdout)) {
+        typed = true;
+        p.stdin.write(line);
+      }
+    });
+    p.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString("latin1");
+    });
+    p.on("close", (code) => done({ code, stdout, stderr }));
+  });
+}
+
+describe.each(["mmio", "pci"] as const)("--save / --restore over %s", (transport) => {
+  it("saves at a console marker, and a restored run has the file written before it", async () => {
+    const file = join(tmp, `${transport}.vireo`);
+    const saved = await vmTyping(
+      "echo written-before-the-save > /tmp/f; echo SAVE-$((40+2))\n",
+      "--transport",
+      transport,
+      "--save",
+      file,
+      "--save-at",
+      "SAVE-42",
+    );
+    expect(saved.stderr).toMatch(/vireo: saved .*\.vireo \(\d+\.\d MiB\)/);
+    expect(saved.code).toBe(0);
+    expect(statSync(file).size).toBeLessThanOrEqual(16 << 20);
+
+    const back = vm("", "--restore", file, "--exec", "cat /tmp/f; echo $((6*7))");
+    expect(back.stdout).toContain("written-before-the-save");
+    expect(back.stdout).toMatch(/\n42\r?\n/);
+    expect(back.code).toBe(0);
+  }, 120_000);
+});
+
+describe("--restore", () => {
+  it("carries a disk's copy-on-write overlay and refuses the snapshot once the disk file changed", async () => {
+    const disk = join(tmp, "disk.img");
+    writeFileSync(disk, new Uint8Array(1 << 20));
+    const file = join(tmp, "disk.vireo");
+    const saved = await vmTyping(
+      "echo on-the-disk | dd of=/dev/vda conv=notrunc 2>/dev/null; sync; echo SAVE-$((40+2))\n",
+      "--disk",
+      disk,
+      "--save",
+      file,
+      "--save-at",
+      "SAVE-42",
+    );
+    expect(saved.code).toBe(0);
+    // The image file itself is untouched: the guest's write lives in the overlay, and the overlay in the snapshot.
+    expect(readFileSync(disk).every((b) => b === 0)).toBe(true);
+    const back = vm("", "--restore", file, "--exec", "head -c 11 /dev/vda; echo");
+    expect(back.stdout).toContain("on-the-disk");
+    expect(back.code).toBe(0);
+
+    const later = new Date(Date.now() + 5000);
+    utimesSync(disk, later, later);
+    const refused = vm("", "--restore", file, "--exec", "true");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/virtio-blk0: its disk's source changed since the save/);
+  }, 120_000);
+
+  it("refuses corrupt, truncated and foreign files with a message, and options the snapshot decides", () => {
+    const file = join(tmp, "mmio.vireo");
+    const good = readFileSync(file); // written by the first test
+    const flipped = Buffer.from(good);
+    flipped[flipped.length >> 1] ^= 0x10;
+    const cases: [string, Uint8Array, RegExp][] = [
+      ["flipped bit", flipped, /checksum mismatch/],
+      ["truncated", good.subarray(0, good.length - 100), /checksum mismatch/],
+      [
+        "foreign",
+        new TextEncoder().encode("this is not a snapshot at all, only text, and long enough to be one\n"),
+        /not a vireo snapshot/,
+      ],
+      ["short", Uint8Array.of(1, 2, 3), /too short/],
+    ];
+    for (const [name, bytes, why] of cases) {
+      const bad = join(tmp, `bad-${name.replace(/ /g, "-")}.vireo`);
+      writeFileSync(bad, bytes);
+      const r = vm("", "--restore", bad, "--exec", "true");
+      expect(r.code, name).toBe(1);
+      expect(r.stderr, name).toMatch(why);
+    }
+    const kernel = vm("", "--restore", file, "--kernel", "x");
+    expect(kernel.code).toBe(2);
+    expect(kernel.stderr).toContain("--restore takes the machine from the snapshot; drop --kernel");
+    expect(vm("", "--save-at", "x").stderr).toContain("--save-at needs --save FILE");
+    expect(vm("", "--restore", join(tmp, "missing.vireo")).code).toBe(2);
+  }, 120_000);
+});
