@@ -290,6 +290,7 @@ export class VirtioNet implements VirtioDevice {
         guestOffloads: u64Text(c.guestOffloads),
       },
       rxHeld: this.rxBufs.map((b) => b.stash.map((chain) => chain.head)),
+      backend: this.backend.saveState?.() ?? null,
     };
   }
 
@@ -362,6 +363,8 @@ export class VirtioNet implements VirtioDevice {
     // The link as the driver knew it went away with the saved host: say it is back.
     this.lastLinkUp = false;
     this.linkChanged();
+    // Connections the saved backend carried are gone: the backend tells the guest (the stack resets them).
+    if (live && s.backend !== null && s.backend !== undefined) this.backend.restoreState?.(s.backend);
   }
 
   private freshCtrl(): NetCtrlState {

@@ -54,6 +54,13 @@ export interface NetBackend {
   /** Called with the new state whenever linkUp changes. */
   onLinkChange(cb: (up: boolean) => void): void;
   close(): void;
+  /**
+   * Snapshots (issue 15): what this backend knows about the guest's side that a restore must act on (the
+   * stack: the guest's open TCP connections), and, on the backend of the restored machine, acting on it —
+   * connections carried before the save are gone, and the guest must hear so at once.
+   */
+  saveState?(): unknown;
+  restoreState?(state: unknown): void;
 }
 
 /** A backend with nothing behind it: link down, every frame accepted and dropped. */

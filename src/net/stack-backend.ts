@@ -5,7 +5,7 @@
 
 import type { NetBackend, NetCapabilities, NetReceiveCallback } from "./backend.ts";
 import type { GsoInfo } from "./offload/gso.ts";
-import { NetStack, type NetStackOptions } from "./stack/stack.ts";
+import { NetStack, type NetStackOptions, type SavedTcpConnection } from "./stack/stack.ts";
 
 /** Frames queued toward a guest that is not taking them; beyond this, the newest are dropped (TCP recovers). */
 const RX_QUEUE_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -66,6 +66,37 @@ export class StackBackend implements NetBackend {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.receive = undefined;
+  }
+
+  /** For a snapshot: the guest's MAC and open TCP connections as this stack carried them. */
+  saveState(): unknown {
+    const mac = this.stack.guestMac;
+    return {
+      kind: "stack",
+      guestMac: mac !== undefined ? [...mac] : null,
+      tcp: this.stack.savedConnections(),
+    };
+  }
+
+  /** After a restore: the connections the saved stack carried are gone here; make the guest's sockets fail now. */
+  restoreState(state: unknown): void {
+    const s = state as { kind?: unknown; guestMac?: unknown; tcp?: unknown } | null;
+    if (typeof s !== "object" || s === null || s.kind !== "stack" || !Array.isArray(s.tcp)) return;
+    const mac =
+      Array.isArray(s.guestMac) &&
+      s.guestMac.length === 6 &&
+      s.guestMac.every((b) => Number.isInteger(b) && b >= 0 && b < 256)
+        ? Uint8Array.from(s.guestMac as number[])
+        : undefined;
+    const conns = s.tcp.filter(
+      (c): c is SavedTcpConnection =>
+        typeof c === "object" &&
+        c !== null &&
+        [c.guestPort, c.remotePort].every((p) => Number.isInteger(p) && p > 0 && p < 65536) &&
+        [c.sndUna, c.rcvNxt].every((n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff),
+    );
+    this.stack.probeLost(conns, mac);
+    this.arm();
   }
 
   /** Frames waiting for the guest. */

@@ -4,6 +4,8 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -27,9 +29,17 @@ function vm(input: string, ...args: string[]) {
  * Runs the CLI and types `line` once the shell's first prompt is on the console (typed-ahead input would reach
  * the shell before its line editor is ready), as a script driving it would.
  */
-function vmTyping(line: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function vmTyping(line: string, ...args: string[]) {
+  return vmAsync(line, "none", ...args);
+}
+
+function vmAsync(
+  line: string,
+  net: string,
+  ...args: string[]
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const p = spawn(process.execPath, [join(ROOT, "scripts/vm.mjs"), "--net", "none", "--timeout", "60", ...args], {
+    const p = spawn(process.execPath, [join(ROOT, "scripts/vm.mjs"), "--net", net, "--timeout", "60", ...args], {
       cwd: tmp,
     });
     let stdout = "";
@@ -127,5 +137,68 @@ describe("--restore", () => {
     expect(kernel.stderr).toContain("--restore takes the machine from the snapshot; drop --kernel");
     expect(vm("", "--save-at", "x").stderr).toContain("--save-at needs --save FILE");
     expect(vm("", "--restore", join(tmp, "missing.vireo")).code).toBe(2);
+  }, 120_000);
+});
+
+describe("networking across a restore (--net stack)", () => {
+  it("a download in flight at the save fails at once after the restore, and a new one works", async () => {
+    const BIG = 64 << 20;
+    let bigSent = 0;
+    const server = createServer((req, res) => {
+      if (req.url === "/small") {
+        res.end("small-file-after-restore\n");
+        return;
+      }
+      // 64 MiB, slowly (1 MiB per 40 ms), so the save lands in the middle of it.
+      res.writeHead(200, { "content-length": String(BIG) });
+      const chunk = new Uint8Array(1 << 20);
+      const timer = setInterval(() => {
+        if (bigSent >= BIG || res.destroyed) {
+          clearInterval(timer);
+          res.end();
+          return;
+        }
+        bigSent += chunk.length;
+        res.write(chunk);
+      }, 40);
+      res.on("close", () => clearInterval(timer));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const file = join(tmp, "wget.vireo");
+      const saved = await vmAsync(
+        "until ip -4 addr show eth0 | grep -q inet; do sleep 0.2; done; " +
+          `(wget -O /dev/null http://10.0.2.2:${port}/big; echo wget-done-$?) > /tmp/w.log 2>&1 & ` +
+          "sleep 1; echo SAVE-$((40+2))\n",
+        "stack",
+        "--save",
+        file,
+        "--save-at",
+        "SAVE-42",
+      );
+      expect(saved.code, saved.stderr).toBe(0);
+      expect(bigSent).toBeGreaterThan(0);
+      expect(bigSent).toBeLessThan(BIG);
+
+      const t0 = performance.now();
+      const back = await vmAsync(
+        "",
+        "stack",
+        "--restore",
+        file,
+        "--exec",
+        "for i in $(seq 1 40); do grep -q wget-done /tmp/w.log && break; sleep 0.25; done; cat /tmp/w.log; " +
+          `wget -q -O - http://10.0.2.2:${port}/small`,
+      );
+      const ms = performance.now() - t0;
+      expect(back.stdout).toMatch(/wget-done-[1-9]/);
+      expect(back.stdout).toContain("small-file-after-restore");
+      expect(back.code, back.stderr).toBe(0);
+      // "At once": well before the guest's own timeouts (minutes), within the seconds the run takes.
+      expect(ms).toBeLessThan(30_000);
+    } finally {
+      server.close();
+    }
   }, 120_000);
 });

@@ -381,6 +381,54 @@ export class NetStack {
     f.attach(this.uplink.openTcp(host, dport, h));
   }
 
+  /**
+   * The guest's TCP connections, for a snapshot (issue 15): after a restore the host sides are gone, and
+   * probeLost() makes the guest notice at once. Addresses: IPv4 as numbers, IPv6 as hex.
+   */
+  savedConnections(): SavedTcpConnection[] {
+    const out: SavedTcpConnection[] = [];
+    for (const f of this.tcp.values()) {
+      const st = f.ep.state;
+      if (st === "CLOSED" || st === "TIME-WAIT") continue;
+      const a = f.addrs;
+      const { sndUna, rcvNxt } = f.ep.positions;
+      out.push({
+        guestIp: ipText(a.guestIp),
+        guestPort: a.guestPort,
+        remoteIp: ipText(a.remoteIp),
+        remotePort: a.remotePort,
+        sndUna,
+        rcvNxt,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Connections a restored guest still believes in but this stack never had: each gets an ACK from before the
+   * guest's window, which the guest answers with an ACK of its own; that reaches no flow here and is answered
+   * with a RST at exactly the guest's next expected sequence number, which the guest takes (RFC 5961) — so its
+   * sockets fail at once instead of waiting for data that will never come.
+   */
+  probeLost(conns: readonly SavedTcpConnection[], guestMac: Uint8Array | undefined): void {
+    if (guestMac !== undefined && this.guestMac === undefined) this.guestMac = guestMac.slice();
+    for (const c of conns.slice(0, this.cfg.maxTcpFlows)) {
+      const guestIp = ipFromText(c.guestIp);
+      const remoteIp = ipFromText(c.remoteIp);
+      if (guestIp === undefined || remoteIp === undefined) continue;
+      const seg: TcpSegment = {
+        seq: (c.sndUna - 1) >>> 0,
+        ack: c.rcvNxt >>> 0,
+        flags: TCP_ACK,
+        window: 65535,
+        options: {},
+        payload: new Uint8Array(0),
+      };
+      const { frame } = tcpFrame(this.addrsTo(guestIp, remoteIp), c.remotePort, c.guestPort, seg, 65535);
+      this.output(frame);
+    }
+  }
+
   private newFlow(key: string, addrs: TcpFlow["addrs"]): TcpFlow {
     const iss = (Math.imul(this.issSeed ^ ((this.timers.now() * 250) >>> 0), 2654435761) + this.tcp.size * 7919) >>> 0;
     this.issSeed = (this.issSeed + 0x9e3779b9) >>> 0;
@@ -465,4 +513,25 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   const out: Partial<T> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
+}
+
+/** A guest TCP connection as a snapshot records it (NetStack.savedConnections). */
+export interface SavedTcpConnection {
+  guestIp: number | string;
+  guestPort: number;
+  remoteIp: number | string;
+  remotePort: number;
+  sndUna: number;
+  rcvNxt: number;
+}
+
+function ipText(ip: IpAddr): number | string {
+  if (typeof ip === "number") return ip >>> 0;
+  return [...ip].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function ipFromText(v: unknown): IpAddr | undefined {
+  if (typeof v === "number") return Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : undefined;
+  if (typeof v !== "string" || !/^[0-9a-f]{32}$/.test(v)) return undefined;
+  return Uint8Array.from(v.match(/../g)!.map((h) => Number.parseInt(h, 16)));
 }

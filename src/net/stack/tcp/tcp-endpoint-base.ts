@@ -80,6 +80,11 @@ const TS_OPTION_BYTES = 12;
 
 export abstract class TcpEndpointBase {
   state: TcpState = "CLOSED";
+
+  /** The oldest unacknowledged sequence number sent, and the next one expected (a snapshot records them). */
+  get positions(): { sndUna: number; rcvNxt: number } {
+    return { sndUna: this.sndUna, rcvNxt: this.rcvNxt };
+  }
   // Send sequence space.
   protected iss: number;
   protected sndUna: number;
