@@ -23,10 +23,12 @@ class NamedDisk extends MemoryBlockBackend {
 interface Rig {
   m: VirtMachine;
   out: string[];
+  hvc: string[];
 }
 
 function build(transport: "mmio" | "pci", boot: boolean): Rig {
   const out: string[] = [];
+  const hvc: string[] = [];
   const disk = new VirtioBlk(new CowOverlay(new NamedDisk(new Uint8Array(4 << 20), { readOnly: true })), {
     name: "virtio-blk0",
   });
@@ -35,13 +37,14 @@ function build(transport: "mmio" | "pci", boot: boolean): Rig {
     virtioTransport: transport,
     virtio: [{ device: disk }],
     onConsoleOutput: (b) => out.push(Buffer.from(b).toString("latin1")),
+    onVirtioConsoleOutput: (b) => hvc.push(Buffer.from(b).toString("latin1")),
   };
   if (boot) {
     opts.firmware = image("fw_dynamic.bin");
     opts.kernel = image("Image");
     opts.initrd = image("initramfs.cpio");
   }
-  return { m: new VirtMachine(opts), out };
+  return { m: new VirtMachine(opts), out, hvc };
 }
 
 async function runUntil(r: Rig, done: (text: string) => boolean, ms = 60_000): Promise<string> {
@@ -87,5 +90,40 @@ describe.each(["mmio", "pci"] as const)("snapshots of the committed image over %
     // The source machine goes on too, unaffected by the save.
     const again = await command(a, "echo still-$((2+2))", "still-4");
     expect(again).toContain("still-4");
+  }, 120_000);
+});
+
+describe("snapshots with hvc0 open, twice from one run", () => {
+  it("hvc0 carries data both ways after a restore; each of two saves restores its own instant", async () => {
+    const a = build("mmio", true);
+    await runUntil(a, (t) => PROMPT_RE.test(t.slice(-200)));
+    // A reader holds hvc0 open (the port is open to the device), and the guest has written to it.
+    await command(
+      a,
+      "cat /dev/hvc0 > /tmp/hvc-in & sleep 0.2; echo guest-to-host-1 > /dev/hvc0; echo first > /tmp/one; echo ok-$((1+1))",
+      "ok-2",
+    );
+    expect(a.hvc.join("")).toContain("guest-to-host-1");
+    const first = await a.m.saveSnapshot();
+    await command(a, "echo second > /tmp/two; echo ok-$((2+2))", "ok-4");
+    const second = await a.m.saveSnapshot();
+
+    const b = build("mmio", false);
+    await b.m.restoreSnapshot(second);
+    b.m.sendVirtioConsoleInput(new TextEncoder().encode("host-to-guest-after-restore\n"));
+    const text = await command(
+      b,
+      "sleep 0.3; cat /tmp/hvc-in; cat /tmp/one /tmp/two; echo guest-to-host-2 > /dev/hvc0; echo ok-$((3+3))",
+      "ok-6",
+    );
+    expect(text).toContain("host-to-guest-after-restore");
+    expect(text).toMatch(/first\r?\nsecond/);
+    expect(b.hvc.join("")).toContain("guest-to-host-2");
+
+    const c = build("mmio", false);
+    await c.m.restoreSnapshot(first);
+    const early = await command(c, "cat /tmp/one; ls /tmp/two 2>&1; echo ok-$((4+4))", "ok-8");
+    expect(early).toContain("first");
+    expect(early).toMatch(/\/tmp\/two: No such file/);
   }, 120_000);
 });
