@@ -298,6 +298,8 @@ export class MmioDriver {
     readonly dev: MmioDevice,
     readonly mem: GuestMemory,
     readonly alloc: GuestAllocator = new GuestAllocator(mem),
+    /** Guest memory each queue's buffers come from (DriverQueue's arena). */
+    readonly arenaBytes = 256 * 1024,
   ) {}
 
   r(off: number): number {
@@ -351,7 +353,10 @@ export class MmioDriver {
     if (max === 0) throw new Error(`queue ${i} does not exist`);
     // A re-probe reuses the queue's memory, as the same driver would after a reset.
     const old = this.queues[i];
-    const q = old?.size === Math.min(size, max) ? old : new DriverQueue(this.mem, this.alloc, Math.min(size, max));
+    const q =
+      old?.size === Math.min(size, max)
+        ? old
+        : new DriverQueue(this.mem, this.alloc, Math.min(size, max), this.arenaBytes);
     q.reset();
     this.w(VIRTIO_MMIO_QUEUE_NUM, q.size);
     this.w(VIRTIO_MMIO_QUEUE_DESC_LOW, q.descAddr);
