@@ -30,6 +30,7 @@
 //   BENCH_CPU=0      leave out the CPU workload rows
 //   BENCH_USER=0     leave out the user-space compute workload rows
 //   BENCH_WARM=0     leave out the warm in-process rows
+//   BENCH_RESTORE=0  leave out restoring a snapshot (--restore → a command's output, beside a cold boot)
 //   BENCH_NET=0      leave out guest-to-guest TCP (bench/net.ts)
 //   BENCH_STACK=0    leave out the in-page stack beside QEMU's slirp (bench/net-stack.ts)
 //   BENCH_PAGE=0     leave out the page in headless chromium (e2e/page-bench.ts)
@@ -43,7 +44,16 @@
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -714,6 +724,63 @@ ${jitOffRows.join("\n")}
   const rebuilt = [...runs.values()].flat().filter((r) => r.rebuilt).length;
   const startupMs = median(startup);
 
+  // ---- restoring a snapshot (issue 15): from spawn to the output of a command typed at once
+  let restoreSection = "";
+  if (on("RESTORE")) {
+    const snapDir = mkdtempSync(join(tmpdir(), "vireo-bench-snap-"));
+    const snap = join(snapDir, "prompt.vireo");
+    console.log("setup: a snapshot of the committed image at its prompt (npm run vm -- --save … --save-at '# ')…");
+    execFileSync("npm", ["run", "--silent", "vm", "--", "--save", snap, "--save-at", "# ", "--timeout", "120"], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const snapBytes = statSync(snap).size;
+    const restoreMs: number[] = [];
+    const bootMs: number[] = [];
+    const helpMs: number[] = [];
+    const cmd = "echo rs-$((6*7))-ok";
+    const timed = async (args: string[]): Promise<number | undefined> => {
+      const r = await spawnTimed({
+        cmd: "npm",
+        args: ["run", "vm", "--", ...args, "--exec", cmd],
+        endMarker: "rs-42-ok",
+        timeoutMs: 120_000,
+      });
+      return r.endMs;
+    };
+    for (let i = 0; i < RUNS; i++) {
+      helpMs.push((await spawnTimed({ cmd: "npm", args: ["run", "vm", "--", "--help"], timeoutMs: 60_000 })).exitMs);
+      const r = await timed(["--restore", snap]);
+      if (r !== undefined) restoreMs.push(r);
+      const b = await timed([]);
+      if (b !== undefined) bootMs.push(b);
+      console.log(
+        `restore ${i + 1}/${RUNS}: --help ${secs(helpMs.at(-1))}, --restore → output ${secs(r)}, boot → output ${secs(b)}`,
+      );
+    }
+    rmSync(snapDir, { recursive: true, force: true });
+    const r = med(restoreMs);
+    const h = median(helpMs);
+    restoreSection = `
+## Restoring a snapshot
+
+A snapshot of the committed image saved at its shell prompt (\`npm run vm -- --save FILE --save-at "# "\`,
+${(snapBytes / 1048576).toFixed(1)} MiB with 256 MiB of guest RAM), then fresh processes \`npm run vm -- --restore FILE
+--exec "${cmd}"\` (it types a newline, waits for the prompt that brings, types the command) timed from spawn until
+the command's output is on stdout; beside it the same \`--exec\` on a cold boot (\`npm run vm -- --exec …\`), and
+\`npm run vm -- --help\` (npm, Node, the bundle: process start). Median of ${RUNS} rounds.
+
+| figure (median) | time |
+|---|---:|
+| \`--restore\` → command output, from spawn | ${secs(r)} |
+| process start (\`--help\` → exit) | ${secs(h)} |
+| \`--restore\` → command output, process start excluded (target ≤ 0.30 s) | ${secs(r === undefined ? undefined : r - h)} |
+| cold boot → the same command's output, from spawn | ${secs(med(bootMs))} |
+
+Every run (s): restore ${restoreMs.map((x) => (x / 1000).toFixed(2)).join(", ")}; --help ${helpMs.map((x) => (x / 1000).toFixed(2)).join(", ")}; boot ${bootMs.map((x) => (x / 1000).toFixed(2)).join(", ")}
+`;
+  }
+
   // ---- warm, in-process (extra rows)
   let warmSection = "";
   if (on("WARM")) {
@@ -908,6 +975,7 @@ ${instrRows.join("\n")}
 
 Every run, in order:
 ${everyRun.join("\n")}
+${restoreSection}
 
 ${workloadText}Targets (issue 3): boot to prompt ≤ 3 s in Node, ≥ 80 MIPS sustained on the workload.
 ${warmSection}${net ? `\n${net.markdown}` : ""}${stack ? `\n${stack.markdown}` : ""}${pageSection}`;

@@ -2,11 +2,13 @@
 // a bare-metal ELF under HTIF. The machine itself does no I/O (it also runs in a Web Worker); this
 // file reads the images, drives runSlice() from Node's event loop, and owns the terminal.
 
+import { constants as bufferConstants } from "node:buffer";
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import type { Server } from "node:net";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { deflateSync, inflateSync } from "node:zlib";
 import { VIRTIO_ID_CONSOLE, VIRTIO_ID_NET, VIRTIO_ID_RNG } from "../../devices/virtio/virtio-ids.ts";
 import type { BlockBackend } from "../../devices/virtio-blk/block-backend.ts";
 import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
@@ -881,6 +883,7 @@ export async function runVm(o: CliOptions): Promise<number> {
         wasmCore: loadCoreModule(),
         instructionsPerChunk: profiler !== undefined ? PROFILE_CHUNK : undefined,
         onConsoleOutput: onOutput,
+        snapshotCodec: ZLIB_CODEC,
         onVirtioConsoleOutput: (bytes) => {
           show(bytes, hvcOnStdio);
           watchSaveAt(bytes);
@@ -891,7 +894,10 @@ export async function runVm(o: CliOptions): Promise<number> {
       return;
     }
     // stdin feeds the console on stdio; --exec types into the UART itself, so only hvc0 takes stdin then.
-    if (exec === undefined || hvcOnStdio) {
+    // With --restore it starts once the snapshot is in: the restore replaces the consoles' unread input, and
+    // stdin holds what was typed meanwhile.
+    const openHost = (): void => {
+      if (exec !== undefined && !hvcOnStdio) return;
       host = new HostConsole(
         (bytes) => {
           if (hvcOnStdio) machine.sendVirtioConsoleInput(bytes);
@@ -904,13 +910,14 @@ export async function runVm(o: CliOptions): Promise<number> {
           schedule();
         },
       );
-    }
+    };
     if (elf !== undefined && !machine.hasHtif) {
       process.stderr.write(
         "vireo: note: the ELF has no tohost symbol; it can only stop through the sifive-test device\n",
       );
     }
     if (restore === undefined) {
+      openHost();
       schedule();
       return;
     }
@@ -918,6 +925,7 @@ export async function runVm(o: CliOptions): Promise<number> {
     machine.restoreSnapshot(restore.contents).then(
       () => {
         paused = false;
+        if (!done) openHost();
         // --exec waits for a prompt: a restored shell prints none until it gets a line.
         if (exec !== undefined) machine.sendConsoleInput(Uint8Array.of(0x0a));
         schedule();
@@ -926,6 +934,26 @@ export async function runVm(o: CliOptions): Promise<number> {
     );
   });
 }
+
+/**
+ * Node's zlib for snapshots: the same deflate format as CompressionStream, at about twice the speed of Node's
+ * web-stream wrapper around it (inflating a 3.9 MiB RAM image: ~60 ms instead of ~140).
+ */
+const ZLIB_CODEC = {
+  deflate: async (data: Uint8Array) => new Uint8Array(deflateSync(data)),
+  inflate: async (data: Uint8Array, maxBytes: number) => {
+    try {
+      return new Uint8Array(
+        inflateSync(data, { maxOutputLength: Math.max(1, Math.min(maxBytes, bufferConstants.MAX_LENGTH)) }),
+      );
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(
+        code === "ERR_BUFFER_TOO_LARGE" ? `inflates to more than ${maxBytes} bytes` : (e as Error).message,
+      );
+    }
+  },
+};
 
 /** What the CLI records about itself in a snapshot (VirtMachine.saveSnapshot's `host`), to rebuild the machine. */
 interface SavedHost {

@@ -28,9 +28,34 @@ export function deflate(data: Uint8Array): Promise<Uint8Array> {
   return through(data, new CompressionStream("deflate"));
 }
 
-/** The platform's inflate; throws on data that is not deflate or is truncated. */
-export function inflate(data: Uint8Array): Promise<Uint8Array> {
-  return through(data, new DecompressionStream("deflate"));
+/**
+ * The platform's inflate; throws on data that is not deflate, is truncated, or inflates to more than `maxBytes`
+ * (a hostile file's deflate bomb stops there instead of taking the host's memory).
+ */
+export async function inflate(data: Uint8Array, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Uint8Array> {
+  const reader = new Blob([data as Uint8Array<ArrayBuffer>])
+    .stream()
+    .pipeThrough(new DecompressionStream("deflate"))
+    .getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new Error(`inflates to more than ${maxBytes} bytes`);
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 function pageIsZero(ram: Uint8Array, p: number): boolean {
@@ -39,8 +64,20 @@ function pageIsZero(ram: Uint8Array, p: number): boolean {
   return true;
 }
 
+/**
+ * The deflate codec a snapshot uses: the platform's CompressionStream by default; a host may hand in a faster
+ * one of the same format (Node's zlib: the web-stream wrapper around it inflates at half its speed).
+ */
+export interface DeflateCodec {
+  deflate(data: Uint8Array): Promise<Uint8Array>;
+  /** Throws on bad data and on output beyond `maxBytes`. */
+  inflate(data: Uint8Array, maxBytes: number): Promise<Uint8Array>;
+}
+
+export const STREAM_CODEC: DeflateCodec = { deflate, inflate };
+
 /** Encodes `ram` (a whole number of 4 KiB pages, 4-byte aligned) sparse and deflated. */
-export async function encodeRam(ram: Uint8Array): Promise<Uint8Array> {
+export async function encodeRam(ram: Uint8Array, codec: DeflateCodec = STREAM_CODEC): Promise<Uint8Array> {
   if (ram.length % PAGE !== 0 || ram.byteOffset % 4 !== 0) throw new Error("RAM image: RAM must be whole 4 KiB pages");
   const pages = ram.length / PAGE;
   const mapBytes = Math.ceil(pages / 8);
@@ -57,14 +94,24 @@ export async function encodeRam(ram: Uint8Array): Promise<Uint8Array> {
     raw[HEADER + (p >> 3)] |= 1 << (p & 7);
     raw.set(ram.subarray(p * PAGE, (p + 1) * PAGE), HEADER + mapBytes + k * PAGE);
   });
-  return through(raw, new CompressionStream("deflate"));
+  return codec.deflate(raw);
 }
 
-/** Decodes an image made by encodeRam into `ram` (the guest's RAM, all of it); throws, writing nothing, on bad input. */
-export async function decodeRam(image: Uint8Array, ram: Uint8Array): Promise<void> {
+/**
+ * Decodes an image made by encodeRam into `ram` (the guest's RAM, all of it); throws, writing nothing, on bad
+ * input. `zeroed`: the caller knows every page of `ram` is zero already (a fresh machine), so only the stored
+ * pages are written — filling a fresh 256 MiB with zeroes would make the host commit all of it.
+ */
+export async function decodeRam(
+  image: Uint8Array,
+  ram: Uint8Array,
+  opts: { codec?: DeflateCodec; zeroed?: boolean } = {},
+): Promise<void> {
   let raw: Uint8Array;
   try {
-    raw = await through(image, new DecompressionStream("deflate"));
+    // Never more than a header, the page map and every page: anything longer is refused while inflating.
+    const pages = ram.length / PAGE;
+    raw = await (opts.codec ?? STREAM_CODEC).inflate(image, HEADER + Math.ceil(pages / 8) + pages * PAGE);
   } catch (e) {
     throw new Error(`RAM image: not deflate data, or truncated (${(e as Error).message})`);
   }
@@ -89,7 +136,7 @@ export async function decodeRam(image: Uint8Array, ram: Uint8Array): Promise<voi
   // Bits past the last page must be clear too.
   for (let p = pages; p < mapBytes * 8; p++) if (map[p >> 3] & (1 << (p & 7))) set = -1;
   if (set !== stored) throw new Error("RAM image: its page map does not match its page count");
-  ram.fill(0);
+  if (opts.zeroed !== true) ram.fill(0);
   let k = 0;
   for (let p = 0; p < pages; p++) {
     if (map[p >> 3] & (1 << (p & 7))) {

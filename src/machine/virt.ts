@@ -33,7 +33,7 @@ import {
   VIRT_MROM_BASE,
   VIRT_MROM_SIZE,
 } from "./loader.ts";
-import { decodeRam, deflate, encodeRam, inflate } from "./ram-image.ts";
+import { type DeflateCodec, decodeRam, encodeRam, STREAM_CODEC } from "./ram-image.ts";
 import { decodeSnapshot, encodeSnapshot, type SnapshotContents } from "./snapshot-file.ts";
 import { record, SnapshotError } from "./state-check.ts";
 import {
@@ -112,6 +112,8 @@ export interface VirtMachineOptions extends VirtioBoardOptions {
   /** One line per retired instruction (see WasmHart.trace); survives reset(). */
   trace?: (line: string) => void;
   onConsoleOutput?: (bytes: Uint8Array) => void;
+  /** Snapshots' deflate (RAM, disk overlays): CompressionStream unless the host has a faster one (Node's zlib). */
+  snapshotCodec?: DeflateCodec;
   onPowerOff?: (exitCode: number) => void;
   onReset?: () => void;
   /**
@@ -170,6 +172,8 @@ export class VirtMachine {
   private exit: number | undefined;
   private inSlice = false;
   private wasRestored = false;
+  /** RAM may hold more than the loader put there: the hart has run, or a restore has written it. */
+  private ramDirty = false;
 
   constructor(opts: VirtMachineOptions) {
     const memMiB = opts.memMiB ?? DEFAULT_MEM_MIB;
@@ -258,6 +262,7 @@ export class VirtMachine {
     const b = this.board;
     const deadline = this.clock.nowNs() + maxMs * 1e6;
     this.inSlice = true;
+    this.ramDirty = true;
     try {
       return this.runChunks(b, deadline);
     } finally {
@@ -305,6 +310,7 @@ export class VirtMachine {
    */
   reset(): void {
     this.board = this.build();
+    this.ramDirty = false;
     this.stopState = undefined;
     this.exit = undefined;
   }
@@ -463,10 +469,11 @@ export class VirtMachine {
       virtioPci: b.virtioPci.map((t) => t.saveState()),
     };
     const sections = new Map<string, Uint8Array>([["hart", b.hart.saveState()]]);
-    const ram = encodeRam(b.mem.u8);
+    const codec = this.opts.snapshotCodec ?? STREAM_CODEC;
+    const ram = encodeRam(b.mem.u8, codec);
     const disks = this.virtio.attachments.map((a, i) =>
       a.device instanceof VirtioBlk && a.device.backend instanceof CowOverlay
-        ? deflate(a.device.backend.exportChunks()).then((d) => [`disk${i}`, d] as const)
+        ? codec.deflate(a.device.backend.exportChunks()).then((d) => [`disk${i}`, d] as const)
         : undefined,
     );
     sections.set("ram", await ram);
@@ -506,6 +513,7 @@ export class VirtMachine {
     }
     const st = record(c.state, "state");
     const b = this.board;
+    const codec = this.opts.snapshotCodec ?? STREAM_CODEC;
     // Disk overlays and RAM first (everything after reads the rings in RAM), then the hart, then the devices.
     const overlays: [CowOverlay, Uint8Array][] = [];
     for (const [i, a] of this.virtio.attachments.entries()) {
@@ -516,10 +524,21 @@ export class VirtMachine {
         throw new SnapshotError(`snapshot: disk${i} has no overlay here`);
       if (overlay === undefined) continue;
       if (data === undefined) throw new SnapshotError(`snapshot: no "disk${i}" section for ${a.device.name}`);
-      overlays.push([overlay, await inflateSection(data, `disk${i}`)]);
+      const chunks = Math.ceil(overlay.size / overlay.chunkSize);
+      overlays.push([overlay, await inflateSection(codec, data, `disk${i}`, 16 + chunks * (8 + overlay.chunkSize))]);
+    }
+    // A machine that has not run holds only what the loader put in RAM: clear that, and the RAM image need not
+    // write the zero pages (writing all of a fresh 256 MiB would make the host commit it).
+    const zeroed = !this.ramDirty;
+    this.ramDirty = true;
+    if (zeroed) {
+      const base = b.mem.base;
+      const ranges = [b.layout.firmware, b.layout.kernel, b.layout.initrd];
+      for (const r of ranges) if (r !== undefined) b.mem.u8.fill(0, r.start - base, r.end - base);
+      if (b.dtb !== undefined) b.mem.u8.fill(0, b.fdtAddr - base, b.fdtAddr - base + b.dtb.length);
     }
     try {
-      await decodeRam(section("ram"), b.mem.u8);
+      await decodeRam(section("ram"), b.mem.u8, { codec, zeroed });
     } catch (e) {
       throw new SnapshotError((e as Error).message);
     }
@@ -575,9 +594,14 @@ export class VirtMachine {
   }
 }
 
-async function inflateSection(data: Uint8Array, name: string): Promise<Uint8Array> {
+async function inflateSection(
+  codec: DeflateCodec,
+  data: Uint8Array,
+  name: string,
+  maxBytes: number,
+): Promise<Uint8Array> {
   try {
-    return await inflate(data);
+    return await codec.inflate(data, maxBytes);
   } catch (e) {
     throw new SnapshotError(`snapshot: section "${name}" does not inflate (${(e as Error).message})`);
   }

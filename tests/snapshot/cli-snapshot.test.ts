@@ -79,6 +79,10 @@ describe.each(["mmio", "pci"] as const)("--save / --restore over %s", (transport
     expect(back.stdout).toContain("written-before-the-save");
     expect(back.stdout).toMatch(/\n42\r?\n/);
     expect(back.code).toBe(0);
+    // Typed while the snapshot loads: kept for the guest, not replaced by the saved console state.
+    const typed = vm("echo typed-while-restoring-$((1+1)); poweroff -f\n", "--restore", file);
+    expect(typed.stdout).toContain("typed-while-restoring-2");
+    expect(typed.code).toBe(0);
   }, 120_000);
 });
 
