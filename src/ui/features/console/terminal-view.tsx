@@ -75,9 +75,7 @@ export const TerminalView = memo(function TerminalView({ client, port, visible, 
       // The restored guest's earlier output is not in the snapshot: say where the screen starts (the page's
       // own words, dim, never sent to the guest).
       if (why === "restore" && port === "uart") {
-        term.write(
-          "\x1b[2m[vireo: restored from a snapshot; the shell waits where it was saved: press Enter for a prompt]\x1b[0m\r\n",
-        );
+        term.write("\x1b[2m[vireo: restored from a snapshot: press Enter for a prompt]\x1b[0m\r\n");
       }
     });
 
