@@ -845,6 +845,7 @@ ${
     : `| navigation → usable prompt with \`?snapshot=\` (issue 15: ≤ 1.0 s) | ${secs(page.snapshot.promptMs)} | | | |
 `
 }
+
 The UI costs the guest **${pct(page.uiCost)}** of its instruction rate (1 − live MIPS / off MIPS; issue 8
 wants < 5%); inside the worker alone (MIPS per CPU second, which other load on the machine does not
 move) ${pct(page.uiCostPerCpu)}.${interleaved} Page timings are noisy on a shared 2-core machine: the UI's own threads and
