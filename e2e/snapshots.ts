@@ -59,17 +59,25 @@ export function cliPromptSnapshot(file: string): Uint8Array {
   return readFileSync(file);
 }
 
+/** Opens the controls' snapshot… panel (Save, Restore…, keep this machine) unless it is open. */
+export async function openSnapshotPanel(page: Page): Promise<void> {
+  const panel = page.locator("details.snapshots");
+  if ((await panel.getAttribute("open")) === null) await panel.locator("summary").click();
+}
+
 /** In `page` (at its prompt): a marker file, then Save; returns the downloaded file's path. */
 export async function saveInPage(page: Page): Promise<string> {
   await typeLine(page, "echo saved-$((6*7)) > /tmp/mark; echo mark-$((1+1))-written");
   await waitForTerminal(page, (t) => t.includes("mark-2-written"), "the marker written", COMMAND_TIMEOUT_MS);
   const download = page.waitForEvent("download", { timeout: 30_000 });
+  await openSnapshotPanel(page);
   await page.getByRole("button", { name: "Save", exact: true }).click();
   const d = await download;
   const name = d.suggestedFilename();
   if (!/^vireo-\d{8}-\d{6}\.vireo$/.test(name)) throw new Error(`the download is named ${name}`);
   const path = join(RESULTS, name);
   await d.saveAs(path);
+  await page.screenshot({ path: join(RESULTS, "screenshots/snapshot-panel.png") });
   const head = readFileSync(path).subarray(0, 8).toString("latin1");
   if (head !== "VIREOSNP") throw new Error(`the download starts with ${JSON.stringify(head)}`);
   // The saved machine goes on.
@@ -100,6 +108,7 @@ export async function keepAcrossReload(page: Page): Promise<void> {
   const keptAt = async (): Promise<number> =>
     Number((await page.locator(".snapshots .kept").getAttribute("data-kept-at")) ?? 0);
   try {
+    await openSnapshotPanel(page);
     await page.getByLabel("keep this machine").check();
     await page.waitForFunction(() => document.querySelector(".snapshots .kept")?.hasAttribute("data-kept-at"), null, {
       timeout: 30_000,
@@ -118,6 +127,7 @@ export async function keepAcrossReload(page: Page): Promise<void> {
     await resume.waitFor({ timeout: 20_000 });
     const phase = await page.locator('[data-testid="phase"]').textContent();
     if (phase !== "idle") throw new Error(`the page did not wait for the choice: its machine is ${phase}`);
+    await page.screenshot({ path: join(RESULTS, "screenshots/resume-offer.png") });
     await resume.click();
     await waitForTerminal(page, (t) => t.includes(RESTORED_NOTE), "the restored note", RESTORE_TIMEOUT_MS);
     await typeLine(page, "cat /tmp/kept /tmp/mark");
@@ -129,6 +139,7 @@ export async function keepAcrossReload(page: Page): Promise<void> {
     );
   } finally {
     // The rest of the run boots pages of this origin: they must not find a kept machine.
+    await openSnapshotPanel(page).catch(() => {});
     await page
       .getByLabel("keep this machine")
       .uncheck({ timeout: 5000 })
@@ -159,8 +170,8 @@ export async function snapshotFromUrl(context: BrowserContext, url: string, snap
 }
 
 /**
- * A file with one flipped byte is refused with the reason in the page's alert, and the machine that ran goes
- * on; a file that is no snapshot says so.
+ * A file with one flipped byte (picked) is refused with the reason in the page's alert, and so is a file that
+ * is no snapshot (dropped on the console); the machine that ran goes on.
  */
 export async function corruptRefused(page: Page, good: Uint8Array): Promise<void> {
   const bad = good.slice();
@@ -170,9 +181,15 @@ export async function corruptRefused(page: Page, good: Uint8Array): Promise<void
   await page.getByLabel("snapshot file to restore").setInputFiles(badPath);
   const alert = page.getByRole("alert").filter({ hasText: /corrupt\.vireo: snapshot: checksum mismatch/ });
   await alert.waitFor({ timeout: 20_000 });
-  const foreign = join(RESULTS, "not-a-snapshot.vireo");
-  writeFileSync(foreign, "#!/bin/sh\necho this is no snapshot, just a shell script of some length\n");
-  await page.getByLabel("snapshot file to restore").setInputFiles(foreign);
+  // Dropped on the console, as a person would drag it there.
+  const dropped = await page.evaluateHandle(() => {
+    const d = new DataTransfer();
+    d.items.add(
+      new File(["#!/bin/sh\necho this is no snapshot, just a shell script of some length\n"], "not-a-snapshot.vireo"),
+    );
+    return d;
+  });
+  await page.locator(".console-pane").dispatchEvent("drop", { dataTransfer: dropped });
   await page
     .getByRole("alert")
     .filter({ hasText: /not-a-snapshot\.vireo: snapshot: not a vireo snapshot/ })

@@ -142,7 +142,8 @@ export const Controls = memo(function Controls({
           </select>
         </label>
       </div>
-      <fieldset className="control-group snapshots" aria-label="snapshots">
+      <details className="control-group snapshots">
+        <summary>snapshot…</summary>
         <button type="button" onClick={onSave} disabled={!live} title="download the running machine as a .vireo file">
           Save
         </button>
@@ -176,13 +177,16 @@ export const Controls = memo(function Controls({
         >
           {keep
             ? keepNote !== undefined
-              ? "not kept"
+              ? keepNote
               : keptAt !== undefined
-                ? `kept ${new Date(keptAt).toLocaleTimeString()}`
-                : ""
+                ? `kept at ${new Date(keptAt).toLocaleTimeString()}`
+                : "keeping…"
             : ""}
         </span>
-      </fieldset>
+        <p className="hint">
+          Or drop a <code>.vireo</code> file on the console, or start from one with <code>?snapshot=URL</code>
+        </p>
+      </details>
       <details className="control-group images">
         <summary>images…</summary>
         {IMAGE_ROLES.map(({ role, label }) => (
