@@ -12,9 +12,11 @@
 // `npx tsx e2e/page-bench.ts` prints them as JSON; bench/run.ts imports pageFigures().
 
 import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Page } from "playwright-core";
-import { openBrowser, PROMPT_AT_END, typeLine, waitForTerminal } from "./harness.ts";
+import { openBrowser, PROMPT_AT_END, ROOT, typeLine, waitForTerminal } from "./harness.ts";
+import { cliPromptSnapshot, RESTORED_NOTE, serveFile } from "./snapshots.ts";
 
 export type PageUi = "live" | "off";
 
@@ -136,6 +138,25 @@ export interface PageFigures {
   memory: PageMemory | undefined;
   /** Every run in the order they ran (alternating, ABBA), for the record. */
   all: PageRun[];
+  /** Navigation with `?snapshot=` → a typed command's output (issue 15); undefined when left out. */
+  snapshot: PageSnapshotFigures | undefined;
+}
+
+/**
+ * `?snapshot=URL` (issue 15): a snapshot of the committed image at its first prompt, saved by `npm run vm --
+ * --save FILE --save-at "vireo:~# "` with the page's default machine (256 MiB, net/console/rng on MMIO, a NIC
+ * with the default offer), served by a loopback server, restored by the page with the UI live.
+ */
+export interface PageSnapshotFigures {
+  runs: number;
+  /** The snapshot's size in bytes. */
+  bytes: number;
+  /** Median: navigation → the page's "restored" line in the terminal (download, read, build, restore). */
+  restoredMs: number;
+  /** Median: navigation → the output of a command typed as soon as the restored line shows. */
+  promptMs: number;
+  /** Every run's navigation → output, in order. */
+  allPromptMs: number[];
 }
 
 export interface PageBenchOptions {
@@ -148,6 +169,45 @@ export interface PageBenchOptions {
   interleaveMs?: number;
   /** The panels its live windows show in turn; default Queues, Network. */
   interleavePanels?: string[];
+  /** Runs of navigation → usable prompt with `?snapshot=` (issue 15); default `rounds` + 1; 0 leaves them out. */
+  snapshotRuns?: number;
+}
+
+/**
+ * Navigation to `?snapshot=URL` → the output of a command typed at the restored prompt, `runs` times. In
+ * pageFigures they follow the boot runs, so the page's code and the core are in the browser's cache as they
+ * were for every boot run but the first; run alone, the first run fetches them cold.
+ */
+async function snapshotRuns(page: Page, url: string, runs: number, timeoutMs: number): Promise<PageSnapshotFigures> {
+  const file = join(ROOT, "test-results/bench-prompt.vireo");
+  const bytes = cliPromptSnapshot(file);
+  const served = await serveFile(bytes, "prompt.vireo");
+  try {
+    const restored: number[] = [];
+    const prompt: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      await page.goto("about:blank");
+      const t0 = performance.now();
+      await page.goto(`${url}?snapshot=${encodeURIComponent(served.url)}`);
+      await waitForTerminal(page, (t) => t.includes(RESTORED_NOTE), "the restored line", timeoutMs, 10);
+      restored.push(performance.now() - t0);
+      await typeLine(page, `echo snap-$((${i}+42))-end`);
+      await waitForMarker(page, `snap-${i + 42}-end`, timeoutMs, 10);
+      prompt.push(performance.now() - t0);
+      if (process.env.PAGE_BENCH_VERBOSE === "1") {
+        console.error(JSON.stringify({ snapshotRestoredMs: restored.at(-1), snapshotPromptMs: prompt.at(-1) }));
+      }
+    }
+    return {
+      runs,
+      bytes: bytes.length,
+      restoredMs: median(restored),
+      promptMs: median(prompt),
+      allPromptMs: prompt.map((ms) => Math.round(ms)),
+    };
+  } finally {
+    served.close();
+  }
 }
 
 /**
@@ -390,8 +450,8 @@ function stats(page: Page): Promise<HartStats> {
   return page.evaluate(() => (window as unknown as { vireo: { stats(): Promise<HartStats> } }).vireo.stats());
 }
 
-/** Waits in the page (no round trip per poll) for `marker` on a line of its own near the end. */
-async function waitForMarker(page: Page, marker: string, timeoutMs: number): Promise<void> {
+/** Waits in the page (no round trip per poll) for `marker` on a line of its own among the last lines with text. */
+async function waitForMarker(page: Page, marker: string, timeoutMs: number, pollMs = 50): Promise<void> {
   await page.waitForFunction(
     (m) => {
       type Line = { translateToString(trim: boolean): string };
@@ -399,13 +459,17 @@ async function waitForMarker(page: Page, marker: string, timeoutMs: number): Pro
       const box = document.querySelector('[data-port="uart"]') as (Element & { vireoTerminal?: Term }) | null;
       const buf = box?.vireoTerminal?.buffer.active;
       if (buf === undefined) return false;
-      for (let i = Math.max(0, buf.length - 12); i < buf.length; i++) {
-        if (buf.getLine(i)?.translateToString(true).trim() === m) return true;
+      // The last 12 lines with text (a terminal that has not scrolled yet ends in empty rows).
+      for (let i = buf.length - 1, seen = 0; i >= 0 && seen < 12; i--) {
+        const line = buf.getLine(i)?.translateToString(true).trim() ?? "";
+        if (line === "") continue;
+        if (line === m) return true;
+        seen++;
       }
       return false;
     },
     marker,
-    { polling: 50, timeout: timeoutMs },
+    { polling: pollMs, timeout: timeoutMs },
   );
 }
 
@@ -557,6 +621,8 @@ export async function pageFigures(
           )
         : undefined;
     if (interleaved !== undefined && process.env.PAGE_BENCH_VERBOSE === "1") console.error(JSON.stringify(interleaved));
+    const nSnapshot = options.snapshotRuns ?? rounds + 1;
+    const snapshot = nSnapshot > 0 ? await snapshotRuns(page, url, nSnapshot, timeoutMs) : undefined;
     await page.goto("about:blank");
     const live = variant(all.filter((r) => r.ui === "live"));
     const off = variant(all.filter((r) => r.ui === "off"));
@@ -574,6 +640,7 @@ export async function pageFigures(
       interleaved,
       memory: largestMemory(all),
       all,
+      snapshot,
     };
   } finally {
     await browser.close();
@@ -581,6 +648,16 @@ export async function pageFigures(
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const loop = "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; echo wl-$((6*7))-end";
-  console.log(JSON.stringify(await pageFigures(loop, "wl-42-end", { rounds: 1 })));
+  // PAGE_BENCH_ONLY=snapshot: only the ?snapshot= runs (a quick check of that row).
+  if (process.env.PAGE_BENCH_ONLY === "snapshot") {
+    const browser = await openBrowser();
+    try {
+      console.log(JSON.stringify(await snapshotRuns(browser.page, browser.url, 5, 120_000)));
+    } finally {
+      await browser.close();
+    }
+  } else {
+    const loop = "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; echo wl-$((6*7))-end";
+    console.log(JSON.stringify(await pageFigures(loop, "wl-42-end", { rounds: 1 })));
+  }
 }

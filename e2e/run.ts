@@ -13,6 +13,14 @@ import { dirname, join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { CHROMIUM, openBrowser, PROMPT_AT_END, ROOT, typeLine, waitForTerminal } from "./harness.ts";
 import { CLS_LIMIT, layoutShifts } from "./layout-shift.ts";
+import {
+  cliPromptSnapshot,
+  corruptRefused,
+  keepAcrossReload,
+  restoreInFreshTab,
+  saveInPage,
+  snapshotFromUrl,
+} from "./snapshots.ts";
 
 /** The README's picture, worth committing. */
 const SCREENSHOTS = join(ROOT, "e2e/screenshots");
@@ -284,6 +292,45 @@ async function main(): Promise<void> {
       await typeLine(page, "echo resumed-$((6*7))");
       await waitForTerminal(page, (t) => t.includes("resumed-42"), "echo output", COMMAND_TIMEOUT_MS);
     });
+
+    // Snapshots (issue 15), from the prompt the checks above left.
+    let savedFile: string | undefined;
+    await check("Save downloads the running machine as vireo-YYYYMMDD-HHMMSS.vireo and it runs on", async () => {
+      savedFile = await saveInPage(page);
+    });
+    let restored: Page | undefined;
+    await check(
+      "a fresh tab restores that file from the file picker: the file written before the save is there, `echo $((6*7))` prints 42",
+      async () => {
+        if (savedFile === undefined) throw new Error("skipped: nothing was saved");
+        restored = await restoreInFreshTab(context, url, savedFile);
+      },
+    );
+    await check(
+      '"keep this machine" on, reload, "Resume saved machine": a file written before the reload is there',
+      async () => {
+        if (restored === undefined) throw new Error("skipped: no restored tab");
+        await keepAcrossReload(restored);
+      },
+    );
+    await restored?.close();
+    let fromUrl: Page | undefined;
+    let cliSnapshot: Uint8Array | undefined;
+    await check(
+      "?snapshot=URL (the command line's snapshot at the prompt, from a loopback server) reaches a usable prompt",
+      async () => {
+        cliSnapshot = cliPromptSnapshot(join(ROOT, "test-results/prompt.vireo"));
+        fromUrl = await snapshotFromUrl(context, url, cliSnapshot);
+      },
+    );
+    await check(
+      "a corrupt snapshot and a foreign file are refused with the reason in the page; the running machine goes on",
+      async () => {
+        if (fromUrl === undefined || cliSnapshot === undefined) throw new Error("skipped: no page restored from a URL");
+        await corruptRefused(fromUrl, cliSnapshot);
+      },
+    );
+    await fromUrl?.close();
 
     await check("reset reboots to a fresh prompt", async () => {
       await page.getByRole("button", { name: "Reset" }).click();

@@ -10,7 +10,7 @@ import type {
   MachinePhase,
   MachineSnapshot,
 } from "../worker/protocol.ts";
-import { configToSearch, imageRoleForName } from "./config.ts";
+import { configToSearch, imageRoleForName, isSnapshotFile, snapshotFileName } from "./config.ts";
 import { BootProgress } from "./features/console/boot-progress.tsx";
 import { type BootStage, BootStageTracker } from "./features/console/boot-stages.ts";
 import { TerminalView } from "./features/console/terminal-view.tsx";
@@ -20,6 +20,7 @@ import { DevicesPanel } from "./features/devices/devices-panel.tsx";
 import { NetworkPanel } from "./features/network/network-panel.tsx";
 import { ThroughputHistory } from "./features/network/throughput.ts";
 import { QueuesPanel } from "./features/queues/queues-panel.tsx";
+import { forget, type KeptMeta, keep, keepWanted, keptSnapshot, setKeepWanted } from "./keep.ts";
 import type { MachineClient } from "./machine-client.ts";
 import { Tabs } from "./tabs.tsx";
 
@@ -30,6 +31,28 @@ interface Props {
   relayDefault: string;
   /** false for `?ui=off`: no snapshots from the worker, no live panels (see parseUiLive). */
   live: boolean;
+  /** A machine kept by "keep this machine" on an earlier visit: main.tsx did not boot, the person chooses. */
+  kept?: KeptMeta;
+  /** The page started by restoring `?snapshot=URL` (main.tsx asked the worker). */
+  restoring?: boolean;
+}
+
+/** While "keep this machine" is on: a save this long after the last keystroke, and at least this often. */
+const KEEP_AFTER_INPUT_MS = 1500;
+const KEEP_EVERY_MS = 30_000;
+
+function clock(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+}
+
+/** Hands the bytes to the browser as a download. */
+function download(bytes: Uint8Array, name: string): void {
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 type ConsoleTab = "uart" | "hvc0";
@@ -46,7 +69,7 @@ const PANEL_TABS: { id: PanelTab; label: string }[] = [
   { id: "network", label: "Network" },
 ];
 
-export function App({ client, initialConfig, warnings, relayDefault, live }: Props) {
+export function App({ client, initialConfig, warnings, relayDefault, live, kept, restoring }: Props) {
   const [config, setConfig] = useState(initialConfig);
   const [phase, setPhase] = useState<MachinePhase>("idle");
   const [downloads, setDownloads] = useState<DownloadProgress[]>([]);
@@ -60,6 +83,17 @@ export function App({ client, initialConfig, warnings, relayDefault, live }: Pro
   const throughput = useRef(new ThroughputHistory());
   /** The last devices a snapshot carried: the Network panel asks for snapshots without them. */
   const lastDevices = useRef<DeviceSnapshot[]>([]);
+  /** A kept machine the person may resume (until they choose, or the machine starts otherwise). */
+  const [offer, setOffer] = useState<KeptMeta | undefined>(kept);
+  /** Restoring a snapshot: the progress bar speaks of it. */
+  const [restoringNow, setRestoringNow] = useState(restoring === true);
+  /** When the running machine's snapshot was saved (null: it booted; undefined: the snapshot does not say). */
+  const [restoredFrom, setRestoredFrom] = useState<number | undefined | null>(null);
+  const [keepOn, setKeepOn] = useState(() => keepWanted());
+  const [keptAt, setKeptAt] = useState<number | undefined>(kept?.savedAt);
+  const [keepNote, setKeepNote] = useState<string | undefined>(undefined);
+  const configRef = useRef(config);
+  configRef.current = config;
 
   useEffect(() => {
     const offs = [
@@ -71,15 +105,37 @@ export function App({ client, initialConfig, warnings, relayDefault, live }: Pro
         if (s.devices !== undefined) lastDevices.current = s.devices;
         setSnapshot(s);
       }),
-      client.on("error", (stage, message) => setErrors((e) => [...e.slice(-4), `${stage}: ${message}`])),
+      client.on("error", (stage, message) => {
+        if (stage === "restore" || stage === "download") setRestoringNow(false);
+        setErrors((e) => [...e.slice(-4), `${stage}: ${message}`]);
+      }),
       client.on("console", (port, bytes) => {
         if (port !== "uart") return;
         const advanced = tracker.current.feed(bytes);
         if (advanced !== undefined) setStage(advanced);
       }),
-      client.on("restart", () => {
+      client.on("restart", (why) => {
+        if (why === "restore") {
+          // The restored guest is where it was saved (at its prompt, most likely): no boot stages to watch.
+          tracker.current.restored();
+          setStage("prompt");
+          return;
+        }
         tracker.current.restart();
         setStage("download");
+        setRestoredFrom(null);
+      }),
+      client.on("restored", (restoredConfig, savedAt) => {
+        setRestoringNow(false);
+        setOffer(undefined);
+        setRestoredFrom(savedAt);
+        setConfig(restoredConfig);
+        // The address bar shows the restored machine's configuration, except a ?snapshot= link, which stays.
+        if (!new URLSearchParams(window.location.search).has("snapshot")) {
+          const search = configToSearch(restoredConfig, relayDefault);
+          const ui = live ? "" : `${search === "" ? "?" : "&"}ui=off`;
+          window.history.replaceState(null, "", `${search}${ui}` || window.location.pathname);
+        }
       }),
       client.on("powerOff", (code) => {
         if (code !== 0) setErrors((e) => [...e.slice(-4), `the guest powered off with code ${code}`]);
@@ -88,7 +144,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live }: Pro
     return () => {
       for (const off of offs) off();
     };
-  }, [client]);
+  }, [client, live, relayDefault]);
 
   useEffect(() => {
     // main.tsx booted the initial configuration before the first render; boot again only on a change.
@@ -114,6 +170,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live }: Pro
     (next: MachineConfig): void => {
       setErrors([]);
       setDownloads([]);
+      setOffer(undefined);
       const search = configToSearch(next, relayDefault);
       const ui = live ? "" : `${search === "" ? "?" : "&"}ui=off`;
       window.history.replaceState(null, "", `${search}${ui}` || window.location.pathname);
@@ -122,11 +179,108 @@ export function App({ client, initialConfig, warnings, relayDefault, live }: Pro
     [live, relayDefault],
   );
 
-  // Dropping kernel / initrd / firmware files on the console boots them (by name: see imageRoleForName).
+  // Snapshots: Save downloads one; Restore (file picker, drop) starts from one instead of booting.
+  const saveToFile = useCallback(async (): Promise<void> => {
+    try {
+      download(await client.save(), snapshotFileName(new Date()));
+    } catch (e) {
+      setErrors((x) => [...x.slice(-4), `save: ${(e as Error).message}`]);
+    }
+  }, [client]);
+  const restoreBytes = useCallback(
+    (bytes: Uint8Array, name: string): void => {
+      setErrors([]);
+      setDownloads([]);
+      setOffer(undefined);
+      setRestoringNow(true);
+      client.restore({ bytes, name }, configRef.current);
+    },
+    [client],
+  );
+  const restoreFile = useCallback(
+    async (file: File): Promise<void> => restoreBytes(new Uint8Array(await file.arrayBuffer()), file.name),
+    [restoreBytes],
+  );
+
+  // "keep this machine": the last state in IndexedDB, saved soon after typing, every KEEP_EVERY_MS and when
+  // the tab is hidden or left (a save is async: one that a closing tab cuts short keeps the previous state).
+  const keeping = useRef(false);
+  const keepNow = useCallback(async (): Promise<void> => {
+    if (keeping.current) return;
+    keeping.current = true;
+    try {
+      const bytes = await client.save();
+      const at = Date.now();
+      await keep(bytes, at);
+      setKeptAt(at);
+      setKeepNote(undefined);
+    } catch (e) {
+      setKeepNote(`not kept: ${(e as Error).message}`);
+    } finally {
+      keeping.current = false;
+    }
+  }, [client]);
+  const alive = phase === "running" || phase === "paused";
+  useEffect(() => {
+    if (!keepOn || !alive) return;
+    void keepNow();
+    const every = setInterval(() => void keepNow(), KEEP_EVERY_MS);
+    let soon: ReturnType<typeof setTimeout> | undefined;
+    const offTyped = client.on("typed", () => {
+      clearTimeout(soon);
+      soon = setTimeout(() => void keepNow(), KEEP_AFTER_INPUT_MS);
+    });
+    const hidden = (): void => {
+      if (document.visibilityState === "hidden") void keepNow();
+    };
+    const leaving = (): void => void keepNow();
+    document.addEventListener("visibilitychange", hidden);
+    window.addEventListener("pagehide", leaving);
+    return () => {
+      clearInterval(every);
+      clearTimeout(soon);
+      offTyped();
+      document.removeEventListener("visibilitychange", hidden);
+      window.removeEventListener("pagehide", leaving);
+    };
+  }, [client, keepOn, alive, keepNow]);
+  const changeKeep = useCallback((on: boolean): void => {
+    setKeepWanted(on);
+    setKeepOn(on);
+    if (!on) {
+      setKeptAt(undefined);
+      setKeepNote(undefined);
+      void forget().catch(() => {});
+    }
+  }, []);
+  const resumeKept = async (): Promise<void> => {
+    setOffer(undefined);
+    try {
+      const bytes = await keptSnapshot();
+      if (bytes === undefined) throw new Error("the kept machine is gone from this browser's storage");
+      restoreBytes(bytes, "the kept machine");
+    } catch (e) {
+      setErrors((x) => [...x.slice(-4), `restore: ${(e as Error).message}`]);
+      client.boot(configRef.current);
+    }
+  };
+  const startFresh = (): void => {
+    setOffer(undefined);
+    client.boot(configRef.current);
+  };
+
+  // Dropping kernel / initrd / firmware files on the console boots them (by name: see imageRoleForName); a
+  // dropped snapshot (.vireo) is restored.
   const dropImages = async (e: DragEvent<HTMLElement>): Promise<void> => {
     e.preventDefault();
     const dropped = [...e.dataTransfer.files];
     if (dropped.length === 0) return;
+    for (const f of dropped) {
+      if (isSnapshotFile(f.name, new Uint8Array(await f.slice(0, 8).arrayBuffer()))) {
+        await restoreFile(f);
+        return;
+      }
+    }
     const files = { ...config.files };
     for (const f of dropped) files[imageRoleForName(f.name)] = new Uint8Array(await f.arrayBuffer());
     changeConfig({ ...config, files });
@@ -144,10 +298,27 @@ export function App({ client, initialConfig, warnings, relayDefault, live }: Pro
         <h1>
           vireo <small>RISC-V 64 · virt</small>
         </h1>
-        <Controls client={client} phase={phase} config={config} onConfig={changeConfig} />
+        <Controls
+          client={client}
+          phase={phase}
+          config={config}
+          onConfig={changeConfig}
+          onSave={saveToFile}
+          onRestore={restoreFile}
+          keep={keepOn}
+          onKeep={changeKeep}
+          keptAt={keptAt}
+          keepNote={keepNote}
+        />
       </header>
       <div className="status-row">
-        <BootProgress phase={phase} downloads={downloads} stage={stage} />
+        <BootProgress
+          phase={phase}
+          downloads={downloads}
+          stage={stage}
+          restoring={restoringNow}
+          restoredFrom={restoredFrom}
+        />
         <MachineStatus phase={phase} snapshot={snapshot} />
       </div>
       <main className="workspace">
@@ -158,6 +329,18 @@ export function App({ client, initialConfig, warnings, relayDefault, live }: Pro
           onDrop={(e) => void dropImages(e)}
         >
           <Tabs label="console" tabs={CONSOLE_TABS} active={consoleTab} onSelect={setConsoleTab} />
+          {offer !== undefined && phase === "idle" && (
+            <fieldset className="resume-offer" aria-label="kept machine">
+              <p>This tab kept a machine ({(offer.bytes / 1048576).toFixed(1)} MiB snapshot).</p>
+              {/* biome-ignore lint/a11y/noAutofocus: the page waits for this choice; the keyboard starts here */}
+              <button type="button" autoFocus onClick={() => void resumeKept()}>
+                Resume saved machine from {clock(offer.savedAt)}
+              </button>
+              <button type="button" onClick={startFresh}>
+                Start fresh
+              </button>
+            </fieldset>
+          )}
           <div className="terminals">
             <TerminalView client={client} port="uart" visible={consoleTab === "uart"} label="serial console ttyS0" />
             <TerminalView client={client} port="hvc0" visible={consoleTab === "hvc0"} label="virtio console hvc0" />

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_IMAGES } from "../worker/protocol.ts";
-import { configToSearch, imageRoleForName, parseConfig, parseUiLive } from "./config.ts";
+import {
+  configToSearch,
+  imageRoleForName,
+  isSnapshotFile,
+  parseConfig,
+  parseSnapshotUrl,
+  parseUiLive,
+  snapshotFileName,
+} from "./config.ts";
 
 const BASE = "http://127.0.0.1:4173/images/";
 
@@ -108,5 +116,24 @@ describe("parseUiLive", () => {
     expect(parseUiLive("?ui=on")).toBe(true);
     expect(parseUiLive("?mem=128&ui=off")).toBe(false);
     expect(parseConfig("?ui=off", BASE).warnings).toEqual([]);
+  });
+});
+
+describe("snapshots in the page's address and files", () => {
+  it("reads ?snapshot= relative to the page", () => {
+    expect(parseSnapshotUrl("?snapshot=s/a.vireo", "http://h:1/app/?x")).toBe("http://h:1/app/s/a.vireo");
+    expect(parseSnapshotUrl("?snapshot=", "http://h:1/")).toBeUndefined();
+    expect(parseSnapshotUrl("?mem=64", "http://h:1/")).toBeUndefined();
+  });
+
+  it("names a download by its local time", () => {
+    expect(snapshotFileName(new Date(2026, 11, 7, 9, 5, 3))).toBe("vireo-20261207-090503.vireo");
+  });
+
+  it("knows a snapshot by its name or its magic", () => {
+    const magic = new TextEncoder().encode("VIREOSNP");
+    expect(isSnapshotFile("x.VIREO", new Uint8Array(0))).toBe(true);
+    expect(isSnapshotFile("download.bin", magic)).toBe(true);
+    expect(isSnapshotFile("Image", new Uint8Array(8))).toBe(false);
   });
 });

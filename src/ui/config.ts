@@ -146,3 +146,29 @@ export function imageRoleForName(name: string): keyof ImageSources {
   if (/initr|\.cpio(\.\w+)?$|rootfs/.test(n)) return "initrd";
   return "kernel";
 }
+
+/**
+ * `?snapshot=URL`: the page starts from the snapshot at URL (relative to the page) instead of booting.
+ * Undefined when absent or not a URL.
+ */
+export function parseSnapshotUrl(search: string, pageUrl: string): string | undefined {
+  const v = new URLSearchParams(search).get("snapshot");
+  if (v === null || v === "") return undefined;
+  try {
+    return new URL(v, pageUrl).href;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A download name for a snapshot taken at `when`: vireo-YYYYMMDD-HHMMSS.vireo (local time). */
+export function snapshotFileName(when: Date): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `vireo-${when.getFullYear()}${p(when.getMonth() + 1)}${p(when.getDate())}-${p(when.getHours())}${p(when.getMinutes())}${p(when.getSeconds())}.vireo`;
+}
+
+/** Whether a dropped file is a snapshot: by its name, or by the file's magic (VIREOSNP). */
+export function isSnapshotFile(name: string, head: Uint8Array): boolean {
+  if (/\.vireo$/i.test(name)) return true;
+  return new TextDecoder().decode(head.subarray(0, 8)) === "VIREOSNP";
+}

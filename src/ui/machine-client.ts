@@ -20,8 +20,12 @@ export interface ClientEvents {
   download: (files: DownloadProgress[]) => void;
   snapshot: (snapshot: MachineSnapshot) => void;
   error: (stage: string, message: string) => void;
-  /** A fresh power cycle: reset, reboot by the guest, or a new boot. */
-  restart: (why: "boot" | "reset" | "reboot") => void;
+  /** A fresh power cycle: reset, reboot by the guest, a new boot, or a machine restored from a snapshot. */
+  restart: (why: "boot" | "reset" | "reboot" | "restore") => void;
+  /** The person typed or pasted into a console (the page's keep-this-machine saves soon after). */
+  typed: () => void;
+  /** A snapshot was restored: the machine as rebuilt from it (bootedConfig is already this object). */
+  restored: (config: MachineConfig, savedAt: number | undefined) => void;
   powerOff: (exitCode: number) => void;
   capture: (pcapng: Uint8Array) => void;
   ring: (device: string, queue: number, picture: RingPicture | undefined, note: string | undefined) => void;
@@ -41,7 +45,11 @@ export class MachineClient {
     powerOff: new Set(),
     ring: new Set(),
     capture: new Set(),
+    restored: new Set(),
+    typed: new Set(),
   };
+  private nextSaveId = 1;
+  private readonly saves = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
   private readonly encoder = new TextEncoder();
   /**
    * The page boots before React has rendered (main.tsx): the worker's first messages (phase, progress,
@@ -89,9 +97,29 @@ export class MachineClient {
     this.send({ type: "boot", config }, transfer);
   }
 
+  /**
+   * Starts from a snapshot (its bytes or a URL) instead of booting; `config` is the page's configuration now
+   * (its network backend is used). Until the worker answers "restored", the running machine (if any) stays.
+   */
+  restore(source: { bytes: Uint8Array; name: string } | { url: string }, config: MachineConfig): void {
+    // The page must not boot `config` meanwhile (app.tsx boots whatever differs from bootedConfig).
+    this.bootedConfig = config;
+    this.send({ type: "restore", source, config }, "bytes" in source ? [source.bytes.buffer] : []);
+  }
+
+  /** Saves the running machine; resolves with the `.vireo` file, rejects with the reason it could not. */
+  save(): Promise<Uint8Array> {
+    const id = this.nextSaveId++;
+    return new Promise((resolve, reject) => {
+      this.saves.set(id, { resolve, reject });
+      this.send({ type: "save", id });
+    });
+  }
+
   input(port: ConsolePort, data: string | Uint8Array): void {
     const bytes = typeof data === "string" ? this.encoder.encode(data) : data;
     this.send({ type: "input", port, bytes });
+    for (const l of this.listeners.typed) l();
   }
 
   pause(): void {
@@ -177,6 +205,19 @@ export class MachineClient {
         return;
       case "stats":
         this.statsWaiting.shift()?.(msg.stats);
+        return;
+      case "saved":
+        this.saves.get(msg.id)?.resolve(msg.bytes);
+        this.saves.delete(msg.id);
+        return;
+      case "save-failed":
+        this.saves.get(msg.id)?.reject(new Error(msg.message));
+        this.saves.delete(msg.id);
+        return;
+      case "restored":
+        this.bootedConfig = msg.config;
+        for (const l of this.listeners.restart) l("restore");
+        for (const l of this.listeners.restored) l(msg.config, msg.savedAt);
         return;
     }
   }

@@ -1,7 +1,8 @@
 // Entry point: reads the configuration from the URL, starts the machine worker once for the page's
 // life (outside React, so StrictMode's double effects never start two machines) and renders the app.
 
-import { defaultRelayUrl, parseConfig, parseUiLive } from "./config.ts";
+import { defaultRelayUrl, parseConfig, parseSnapshotUrl, parseUiLive } from "./config.ts";
+import { type KeptMeta, keepWanted, keptMeta } from "./keep.ts";
 import { MachineClient } from "./machine-client.ts";
 
 const root = document.getElementById("root");
@@ -24,9 +25,25 @@ if (root) {
   };
   // Boot now: the worker downloads the images, compiles the core and starts the hart while React, xterm and
   // the app load (a separate chunk) and render. The client holds the worker's messages until the app is ready.
-  client.boot(config);
-  import("./render.tsx")
-    .then(({ render }) => render(root, client, config, warnings, relayUrl, live))
+  // `?snapshot=URL` restores that snapshot instead; a kept machine ("keep this machine") waits for the
+  // person's choice between resuming it and a fresh boot.
+  const snapshotUrl = parseSnapshotUrl(window.location.search, window.location.href);
+  const start = async (): Promise<KeptMeta | undefined> => {
+    if (snapshotUrl !== undefined) {
+      client.restore({ url: snapshotUrl }, config);
+      return undefined;
+    }
+    const kept = keepWanted() ? await keptMeta() : undefined;
+    if (kept !== undefined) client.bootedConfig = config;
+    else client.boot(config);
+    return kept;
+  };
+  const rendered = import("./render.tsx");
+  start()
+    .then(async (kept) => {
+      const { render } = await rendered;
+      render(root, client, config, warnings, relayUrl, live, kept, snapshotUrl !== undefined);
+    })
     .catch((e: unknown) => {
       root.textContent = `vireo: the page failed to load: ${(e as Error)?.message ?? e}`;
     });

@@ -6,6 +6,7 @@ import { createRoot } from "react-dom/client";
 import type { MachineConfig } from "../worker/protocol.ts";
 import { App } from "./app.tsx";
 import "./app.css";
+import type { KeptMeta } from "./keep.ts";
 import type { MachineClient } from "./machine-client.ts";
 
 export function render(
@@ -15,10 +16,20 @@ export function render(
   warnings: string[],
   relayUrl: string,
   live: boolean,
+  kept: KeptMeta | undefined,
+  restoring: boolean,
 ): void {
   createRoot(root).render(
     <StrictMode>
-      <App client={client} initialConfig={config} warnings={warnings} relayDefault={relayUrl} live={live} />
+      <App
+        client={client}
+        initialConfig={config}
+        warnings={warnings}
+        relayDefault={relayUrl}
+        live={live}
+        kept={kept}
+        restoring={restoring}
+      />
     </StrictMode>,
   );
 }

@@ -21,17 +21,23 @@ function serialOf(url: string): string {
 }
 
 /** Opens every disk of the configuration; rejects with the first that cannot be read. */
-export async function openDisks(config: MachineConfig, notice: (message: string) => void): Promise<VirtioAttachment[]> {
-  const sources: Promise<{ backend: BlockBackend; serial: string }>[] = [
-    ...(config.disks ?? []).map(async (url) => ({
-      backend: await HttpBlockBackend.open(url),
-      serial: serialOf(url),
-    })),
-    ...(config.diskFiles ?? []).map(async (file) => ({
-      backend: new BlobBlockBackend(file, file.name),
-      serial: file.name,
-    })),
-  ];
+export function openDisks(config: MachineConfig, notice: (message: string) => void): Promise<VirtioAttachment[]> {
+  return openDiskSources(
+    [...(config.disks ?? []).map((url) => ({ url })), ...(config.diskFiles ?? []).map((file) => ({ file }))],
+    notice,
+  );
+}
+
+/** Opens disks from URLs and picked files, in this order (a restored machine's, in its saved order). */
+export async function openDiskSources(
+  list: ({ url: string } | { file: File })[],
+  notice: (message: string) => void,
+): Promise<VirtioAttachment[]> {
+  const sources: Promise<{ backend: BlockBackend; serial: string }>[] = list.map(async (s) =>
+    "url" in s
+      ? { backend: await HttpBlockBackend.open(s.url), serial: serialOf(s.url) }
+      : { backend: new BlobBlockBackend(s.file, s.file.name), serial: s.file.name },
+  );
   const opened = await Promise.all(sources);
   return opened.map(({ backend, serial }, i) => {
     const name = `virtio-blk${i}`;

@@ -71,7 +71,39 @@ export async function fetchImages(
   return out;
 }
 
-async function fetchOne(url: string, state: DownloadProgress, tick: () => void): Promise<Uint8Array> {
+/**
+ * One file (a snapshot) with progress, not kept: `progress` gets its state whenever bytes arrive (at most every
+ * `intervalMs`, plus once at the end).
+ */
+export async function fetchFile(
+  url: string,
+  progress: (file: DownloadProgress) => void,
+  what: string,
+  intervalMs = 100,
+): Promise<Uint8Array> {
+  const state: DownloadProgress = { file: url.slice(url.lastIndexOf("/") + 1) || url, loaded: 0, total: 0 };
+  let last = 0;
+  const bytes = await fetchOne(
+    url,
+    state,
+    () => {
+      const now = performance.now();
+      if (now - last < intervalMs) return;
+      last = now;
+      progress({ ...state });
+    },
+    what,
+  );
+  progress({ ...state });
+  return bytes;
+}
+
+async function fetchOne(
+  url: string,
+  state: DownloadProgress,
+  tick: () => void,
+  what = "an image",
+): Promise<Uint8Array> {
   let r: Response;
   try {
     r = await fetch(url);
@@ -81,12 +113,14 @@ async function fetchOne(url: string, state: DownloadProgress, tick: () => void):
   if (!r.ok) {
     throw new ImageFetchError(
       `cannot fetch ${url}: HTTP ${r.status} ${r.statusText}` +
-        (r.status === 404 ? " — build the guest images with `npm run guest`, or pick your own" : ""),
+        (r.status === 404 && what === "an image"
+          ? " — build the guest images with `npm run guest`, or pick your own"
+          : ""),
     );
   }
   // Vite's servers (and many SPAs' hosts) answer a missing file with the app's index.html and 200.
   if ((r.headers.get("content-type") ?? "").startsWith("text/html")) {
-    throw new ImageFetchError(`cannot fetch ${url}: the server sent an HTML page, not an image (no such file?)`);
+    throw new ImageFetchError(`cannot fetch ${url}: the server sent an HTML page, not ${what} (no such file?)`);
   }
   const length = Number(r.headers.get("content-length") ?? 0);
   // A compressed response's Content-Length counts wire bytes, so the manifest's size wins when known.

@@ -3,7 +3,8 @@
 // worker starts downloading the boot images and compiling the core before this chunk has loaded and run.
 
 export { defaultBootargs, VirtMachine } from "../machine/virt.ts";
-export { openDisks } from "./disks.ts";
+export { macToString } from "../net/wire/bytes.ts";
+export { openDiskSources, openDisks } from "./disks.ts";
 export { setupNetwork } from "./network.ts";
 export { readRing } from "./ring-view.ts";
 export { SnapshotTaker } from "./snapshot.ts";

@@ -7,9 +7,18 @@
 import coreUrl from "../../build/core.wasm?url";
 import type { VirtMachine } from "../machine/virt.ts";
 import type { VirtioAttachment } from "../machine/virt-virtio.ts";
-import { fetchImages, fetchManifest, ImageFetchError, type ImageManifest } from "./image-fetch.ts";
+import { fetchFile, fetchImages, fetchManifest, ImageFetchError, type ImageManifest } from "./image-fetch.ts";
 import type { NetSetup } from "./network.ts";
-import type { ConsolePort, FromWorker, MachineConfig, MachinePhase, QueueSnapshot, ToWorker } from "./protocol.ts";
+import { pageHostRecord, planRestore } from "./page-snapshot.ts";
+import type {
+  ConsolePort,
+  ErrorStage,
+  FromWorker,
+  MachineConfig,
+  MachinePhase,
+  QueueSnapshot,
+  ToWorker,
+} from "./protocol.ts";
 import { RunLoop } from "./run-loop.ts";
 import type { SnapshotTaker } from "./snapshot.ts";
 
@@ -102,7 +111,7 @@ function setPhase(p: MachinePhase): void {
   post({ type: "phase", phase: p });
 }
 
-function fail(stage: "download" | "boot" | "run", e: unknown): void {
+function fail(stage: ErrorStage, e: unknown): void {
   const message = e instanceof Error ? (e instanceof ImageFetchError ? e.message : `${e.message}`) : String(e);
   if (stage === "run") console.error(e);
   setPhase("error");
@@ -249,6 +258,11 @@ async function boot(config: MachineConfig): Promise<void> {
     return;
   }
 
+  startSession(p, machine, config, net);
+}
+
+/** Runs a built (or restored) machine as the page's session. */
+function startSession(p: Parts, machine: VirtMachine, config: MachineConfig, net: NetSetup): void {
   const s: Session = {
     parts: p,
     machine,
@@ -262,8 +276,10 @@ async function boot(config: MachineConfig): Promise<void> {
         sendSnapshot(s);
       },
       reset: () => {
-        machine.reset();
         post({ type: "reboot" });
+        // A restored machine has no boot images: its reboot is a fresh boot of the same configuration.
+        if (machine.restored) void boot(config);
+        else machine.reset();
       },
       failed: (e) => {
         fail("run", e);
@@ -279,6 +295,142 @@ async function boot(config: MachineConfig): Promise<void> {
   setPhase("running");
   sendSnapshot(s);
   s.loop.start();
+}
+
+/** Saving now: a second ask waits for it (both get the same file). */
+let saving: Promise<Uint8Array> | undefined;
+
+/**
+ * Saves the session's machine between slices: the loop is paused while the snapshot is taken (a save is
+ * async: disk requests in flight finish first, RAM is deflated) and goes on afterwards unless the page paused
+ * it meanwhile.
+ */
+async function save(id: number): Promise<void> {
+  const s = session;
+  if (s === undefined || (phase !== "running" && phase !== "paused")) {
+    post({ type: "save-failed", id, message: `there is no running machine to save (it is ${phase})` });
+    return;
+  }
+  if (saving === undefined) {
+    const wasRunning = s.loop.isRunning;
+    s.loop.pause();
+    flushConsole();
+    const mac = s.net.device !== null ? s.parts.macToString(s.net.device.mac) : null;
+    saving = s.machine.saveSnapshot(pageHostRecord(s.config, mac));
+    void saving
+      .catch(() => {})
+      .finally(() => {
+        saving = undefined;
+        if (wasRunning && session === s && phase === "running") s.loop.start();
+      });
+  }
+  try {
+    // Every asker gets its own copy to transfer.
+    const bytes = (await saving).slice();
+    post({ type: "saved", id, bytes }, [bytes.buffer]);
+  } catch (e) {
+    post({ type: "save-failed", id, message: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+/**
+ * Restores a snapshot into a freshly built machine. The snapshot is read and checked, and the machine it
+ * describes built and loaded, before the running one (if any) is let go: a snapshot that is refused leaves
+ * the page's machine as it was, with an error naming what is wrong.
+ */
+async function restore(msg: Extract<ToWorker, { type: "restore" }>): Promise<void> {
+  const gen = ++generation;
+  const refuse = (stage: ErrorStage, e: unknown): void => {
+    if (gen !== generation) return;
+    const message = e instanceof Error ? e.message : String(e);
+    if (session !== undefined && (phase === "running" || phase === "paused")) post({ type: "error", stage, message });
+    else fail(stage, e);
+  };
+  const coreReady: Promise<WebAssembly.Module | Error> = compileCore().catch((e: unknown) =>
+    e instanceof Error ? e : new Error(String(e)),
+  );
+  let bytes: Uint8Array;
+  const source = msg.source;
+  if ("url" in source) {
+    if (session === undefined) setPhase("downloading");
+    try {
+      bytes = await fetchFile(
+        source.url,
+        (file) => {
+          if (gen === generation) post({ type: "download", files: [file] });
+        },
+        "a snapshot",
+      );
+    } catch (e) {
+      refuse("download", e);
+      return;
+    }
+  } else bytes = source.bytes;
+  let p: Parts;
+  try {
+    p = await partsReady;
+  } catch (e) {
+    refuse("restore", new Error(`the machine's code did not load: ${(e as Error)?.message ?? e}`));
+    return;
+  }
+  const name = "url" in source ? source.url : source.name;
+  let read: Awaited<ReturnType<typeof p.VirtMachine.readSnapshot>>;
+  let plan: ReturnType<typeof planRestore>;
+  try {
+    read = await p.VirtMachine.readSnapshot(bytes);
+    plan = planRestore(read.machine, msg.config);
+  } catch (e) {
+    refuse("restore", new Error(`${name}: ${(e as Error).message}`));
+    return;
+  }
+  if (gen !== generation) return;
+  const wake = (): void => session?.loop.wake();
+  const notice = (message: string): void => {
+    if (gen === generation) post({ type: "notice", message });
+  };
+  let disks: VirtioAttachment[];
+  try {
+    disks = await p.openDiskSources(
+      plan.disks.map((d) => d.source),
+      notice,
+    );
+  } catch (e) {
+    refuse("restore", new Error(`${name}: a disk of the saved machine: ${(e as Error).message}`));
+    return;
+  }
+  const core = await coreReady;
+  if (core instanceof Error) {
+    refuse("restore", core);
+    return;
+  }
+  if (gen !== generation) return;
+  const net = await p.setupNetwork(plan.config, wake, plan.nic ?? undefined);
+  let machine: VirtMachine;
+  try {
+    machine = new p.VirtMachine({
+      memMiB: plan.config.memMiB,
+      defaultTransports: plan.defaultTransports,
+      onConsoleOutput: (b) => pending.uart.push(b.slice()),
+      onVirtioConsoleOutput: (b) => pending.hvc0.push(b.slice()),
+      onAsyncInterrupt: wake,
+      net: net.device,
+      wasmCore: core,
+      virtio: disks.map((d, i) => ({ ...d, transport: plan.disks[i].transport })),
+    });
+    await machine.restoreSnapshot(read.contents);
+  } catch (e) {
+    net.dispose();
+    refuse("restore", new Error(`${name}: ${(e as Error).message}`));
+    return;
+  }
+  if (gen !== generation) {
+    net.dispose();
+    return;
+  }
+  teardown();
+  for (const pending of [...net.warnings, ...plan.notices]) post({ type: "notice", message: pending });
+  post({ type: "restored", config: plan.config, savedAt: plan.savedAt });
+  startSession(p, machine, plan.config, net);
 }
 
 function ringPicture(s: Session, device: string, queue: number): FromWorker {
@@ -304,6 +456,12 @@ function handle(msg: ToWorker): void {
     case "boot":
       void boot(msg.config);
       return;
+    case "save":
+      void save(msg.id);
+      return;
+    case "restore":
+      void restore(msg);
+      return;
     case "input":
       if (s === undefined) return;
       if (msg.port === "uart") s.machine.sendConsoleInput(msg.bytes);
@@ -323,6 +481,12 @@ function handle(msg: ToWorker): void {
       return;
     case "reset":
       if (s === undefined) return;
+      // A restored machine has no boot images: its reset is a fresh boot of the same configuration.
+      if (s.machine.restored) {
+        post({ type: "reboot" });
+        void boot(s.config);
+        return;
+      }
       // A reset from "off" or "error" powers the same configuration back on.
       s.machine.reset();
       post({ type: "reboot" });

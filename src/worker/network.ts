@@ -15,7 +15,7 @@ import { randomTabMac, TabBackend } from "../net/tab-backend.ts";
 import { FetchUplink } from "../net/uplink/fetch-uplink.ts";
 import type { Uplink } from "../net/uplink/uplink.ts";
 import { WispUplink } from "../net/uplink/wisp-uplink.ts";
-import { ip4ToString, parseMac } from "../net/wire/bytes.ts";
+import { ip4ToString, macToString, parseMac } from "../net/wire/bytes.ts";
 import type { MachineConfig, NetworkSnapshot } from "./protocol.ts";
 
 /** How long the page waits for the relay before falling back to fetch. */
@@ -60,7 +60,35 @@ function probe(url: string, ms: number): Promise<boolean> {
   });
 }
 
-export async function setupNetwork(config: MachineConfig, wake: () => void): Promise<NetSetup> {
+/** A restored machine's NIC: exactly the saved offer and MAC, whatever the page's offload settings say. */
+export interface SavedNic {
+  name: string;
+  features: bigint;
+  mac: string | undefined;
+}
+
+export async function setupNetwork(config: MachineConfig, wake: () => void, saved?: SavedNic): Promise<NetSetup> {
+  if (config.net === "none" && saved !== undefined) {
+    // The saved machine has a NIC the guest's driver knows: keep it, with nothing behind it (link down).
+    const device = new VirtioNet({ name: saved.name, features: saved.features, mac: parseMac(saved.mac ?? "") });
+    return {
+      device,
+      warnings: [],
+      snapshot: () => ({
+        backend: "none",
+        uplink: undefined,
+        note: "no backend: the restored network card stays unplugged",
+        linkUp: device.linkUp,
+        mac: macToString(device.mac),
+        guestIp: undefined,
+        capturing: false,
+        counters: {},
+      }),
+      startCapture: () => {},
+      stopCapture: () => undefined,
+      dispose: () => {},
+    };
+  }
   if (config.net === "none") {
     return {
       device: null,
@@ -72,16 +100,17 @@ export async function setupNetwork(config: MachineConfig, wake: () => void): Pro
     };
   }
   const warnings: string[] = [];
-  let features: bigint | undefined;
-  if (config.offloads !== undefined && config.offloads !== "") {
+  let features: bigint | undefined = saved?.features;
+  if (saved === undefined && config.offloads !== undefined && config.offloads !== "") {
     const r = parseNetFeatures(config.offloads);
     if (r.ok) {
       features = r.features;
       if (r.withdrawn.length > 0) warnings.push(`also switched off (they depend on it): ${r.withdrawn.join(", ")}`);
     } else warnings.push(`offloads ignored: ${r.error}`);
   }
-  let mac = config.mac !== undefined ? parseMac(config.mac) : undefined;
-  if (config.mac !== undefined && mac === undefined) warnings.push(`mac=${config.mac} ignored: not a MAC address`);
+  const macText = saved !== undefined ? saved.mac : config.mac;
+  let mac = macText !== undefined ? parseMac(macText) : undefined;
+  if (macText !== undefined && mac === undefined) warnings.push(`mac=${macText} ignored: not a MAC address`);
   // Every VM's default MAC is the same, which is fine alone behind the stack but not on a shared segment.
   if (config.net === "tab" && mac === undefined) mac = randomTabMac();
 
@@ -120,7 +149,7 @@ export async function setupNetwork(config: MachineConfig, wake: () => void): Pro
     note = "no gateway or DHCP on a tab network: give the guest a static address (ip addr add 10.0.3.N/24 dev eth0)";
   }
   const backend = uplink !== undefined ? new StackBackend({ uplink, onActivity: wake }) : undefined;
-  const device = new VirtioNet({ name: "virtio-net0", backend: backend ?? relay ?? tab, features, mac });
+  const device = new VirtioNet({ name: saved?.name ?? "virtio-net0", backend: backend ?? relay ?? tab, features, mac });
   let capture: { chunks: Uint8Array[]; bytes: number; frames: number } | undefined;
 
   return {

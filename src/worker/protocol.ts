@@ -71,7 +71,19 @@ export type ToWorker =
    */
   | { type: "snapshots"; on: boolean; devices?: boolean }
   /** The hart's retired-instruction count now, answered with a "stats" message (benchmarks). */
-  | { type: "stats" };
+  | { type: "stats" }
+  /**
+   * Save the running machine as a `.vireo` file (issue 15): the worker pauses between slices, saves, answers
+   * with "saved" (the bytes transferred) or "save-failed", and runs on. `id` pairs the answer with the ask.
+   */
+  | { type: "save"; id: number }
+  /**
+   * Start from a snapshot instead of booting: its bytes, or a URL the worker downloads (with "download"
+   * progress). The snapshot says the machine (RAM, devices, transports, NIC offer and MAC, disks); `config`
+   * is the page's configuration now, whose network backend, relay and picked disk files are used. The
+   * running machine, if any, runs on until the new one is restored; a refused snapshot leaves it running.
+   */
+  | { type: "restore"; source: { bytes: Uint8Array; name: string } | { url: string }; config: MachineConfig };
 
 // ---- worker → page ----
 
@@ -85,7 +97,7 @@ export interface DownloadProgress {
   total: number;
 }
 
-export type ErrorStage = "download" | "boot" | "run";
+export type ErrorStage = "download" | "boot" | "run" | "restore";
 
 export type FromWorker =
   | { type: "phase"; phase: MachinePhase }
@@ -102,7 +114,14 @@ export type FromWorker =
   /** A finished capture as a pcapng file. */
   | { type: "capture"; pcapng: Uint8Array }
   | { type: "ring"; device: string; queue: number; picture: RingPicture | undefined; note: string | undefined }
-  | { type: "stats"; stats: HartStats };
+  | { type: "stats"; stats: HartStats }
+  | { type: "saved"; id: number; bytes: Uint8Array }
+  | { type: "save-failed"; id: number; message: string }
+  /**
+   * A snapshot was restored and runs: the machine's configuration as rebuilt from it, and when it was saved
+   * (ms since the epoch; undefined when the file does not say, e.g. one the command line wrote).
+   */
+  | { type: "restored"; config: MachineConfig; savedAt: number | undefined };
 
 /** The answer to a "stats" request: instret at a moment of the worker's clock. */
 export interface HartStats {

@@ -9,13 +9,17 @@ interface Props {
   phase: MachinePhase;
   downloads: DownloadProgress[];
   stage: BootStage;
+  /** A snapshot is being downloaded or restored. */
+  restoring?: boolean;
+  /** The machine came from a snapshot saved then (ms; undefined: the file does not say); null: it booted. */
+  restoredFrom?: number | undefined | null;
 }
 
 function mib(bytes: number): string {
   return (bytes / (1024 * 1024)).toFixed(1);
 }
 
-export const BootProgress = memo(function BootProgress({ phase, downloads, stage }: Props) {
+export const BootProgress = memo(function BootProgress({ phase, downloads, stage, restoring, restoredFrom }: Props) {
   const loaded = downloads.reduce((a, f) => a + f.loaded, 0);
   const total = downloads.reduce((a, f) => a + Math.max(f.total, f.loaded), 0);
   const downloading = phase === "downloading";
@@ -27,12 +31,18 @@ export const BootProgress = memo(function BootProgress({ phase, downloads, stage
       : 0
     : (current + 1) / BOOT_STAGES.length;
   const text = downloading
-    ? `downloading images: ${mib(loaded)} / ${total > 0 ? mib(total) : "?"} MiB`
-    : stage === "prompt"
-      ? "booted: the shell is ready"
-      : `booting: ${BOOT_STAGES[Math.min(current + 1, BOOT_STAGES.length - 1)].label}…`;
+    ? `downloading ${restoring === true ? "the snapshot" : "images"}: ${mib(loaded)} / ${total > 0 ? mib(total) : "?"} MiB`
+    : restoring === true
+      ? "restoring the snapshot…"
+      : restoredFrom !== null && restoredFrom !== undefined
+        ? `restored from a snapshot saved ${new Date(restoredFrom).toLocaleString()}`
+        : restoredFrom === undefined
+          ? "restored from a snapshot"
+          : stage === "prompt"
+            ? "booted: the shell is ready"
+            : `booting: ${BOOT_STAGES[Math.min(current + 1, BOOT_STAGES.length - 1)].label}…`;
   return (
-    <div className="boot-progress" data-stage={stage}>
+    <div className="boot-progress" data-stage={stage} data-restored={restoredFrom !== null ? "true" : undefined}>
       <div
         className="boot-progress-bar"
         role="progressbar"

@@ -45,6 +45,12 @@ export class BootStageTracker {
     return advanced;
   }
 
+  /** A machine restored from a snapshot: past every stage. */
+  restored(): void {
+    this.stage = "prompt";
+    this.tail = "";
+  }
+
   restart(): void {
     this.stage = "download";
     this.tail = "";

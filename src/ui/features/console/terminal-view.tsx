@@ -70,7 +70,14 @@ export const TerminalView = memo(function TerminalView({ client, port, visible, 
     const offConsole = client.on("console", (p, bytes) => {
       if (p === port) term.write(bytes);
     });
-    const offRestart = client.on("restart", () => term.reset());
+    const offRestart = client.on("restart", (why) => {
+      term.reset();
+      // The restored guest's earlier output is not in the snapshot: say where the screen starts (the page's
+      // own words, dim, never sent to the guest).
+      if (why === "restore" && port === "uart") {
+        term.write("\x1b[2m[vireo: restored from a snapshot: press Enter for a prompt]\x1b[0m\r\n");
+      }
+    });
 
     const observer = new ResizeObserver(() => {
       if (box.offsetWidth > 0 && box.offsetHeight > 0) fit.fit();

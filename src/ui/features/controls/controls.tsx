@@ -1,7 +1,7 @@
 // Run controls and the machine configuration. Changing the configuration reboots with it and writes
 // it into the URL (app.tsx), so the address bar always reproduces what runs.
 
-import { type ChangeEvent, memo } from "react";
+import { type ChangeEvent, memo, useRef } from "react";
 import {
   type ImageSources,
   type MachineConfig,
@@ -17,6 +17,17 @@ interface Props {
   phase: MachinePhase;
   config: MachineConfig;
   onConfig: (config: MachineConfig) => void;
+  /** Save: download the running machine as a .vireo file. */
+  onSave: () => void;
+  /** Restore: start from a picked .vireo file. */
+  onRestore: (file: File) => void;
+  /** "keep this machine" (the tab's last state in IndexedDB, offered again at the next load). */
+  keep: boolean;
+  onKeep: (on: boolean) => void;
+  /** When the kept state was last saved (ms). */
+  keptAt: number | undefined;
+  /** Why the last keep failed. */
+  keepNote: string | undefined;
 }
 
 const NET_LABELS: Record<NetBackendKind, string> = {
@@ -33,7 +44,19 @@ const IMAGE_ROLES: { role: keyof ImageSources; label: string }[] = [
   { role: "firmware", label: "firmware" },
 ];
 
-export const Controls = memo(function Controls({ client, phase, config, onConfig }: Props) {
+export const Controls = memo(function Controls({
+  client,
+  phase,
+  config,
+  onConfig,
+  onSave,
+  onRestore,
+  keep,
+  onKeep,
+  keptAt,
+  keepNote,
+}: Props) {
+  const snapshotInput = useRef<HTMLInputElement>(null);
   const live = phase === "running" || phase === "paused";
   const memChoices = (MEM_CHOICES_MIB as readonly number[]).includes(config.memMiB)
     ? MEM_CHOICES_MIB
@@ -119,6 +142,51 @@ export const Controls = memo(function Controls({ client, phase, config, onConfig
           </select>
         </label>
       </div>
+      <details className="control-group snapshots">
+        <summary>snapshot…</summary>
+        <button type="button" onClick={onSave} disabled={!live} title="download the running machine as a .vireo file">
+          Save
+        </button>
+        <button
+          type="button"
+          onClick={() => snapshotInput.current?.click()}
+          title="start from a .vireo snapshot (or drop one on the console)"
+        >
+          Restore…
+        </button>
+        <input
+          ref={snapshotInput}
+          type="file"
+          accept=".vireo"
+          hidden
+          aria-label="snapshot file to restore"
+          onChange={(e) => {
+            const file = e.target.files?.[0];
+            e.target.value = "";
+            if (file !== undefined) onRestore(file);
+          }}
+        />
+        <label title="keep the machine's last state in this browser and offer to resume it at the next visit">
+          <input type="checkbox" checked={keep} onChange={(e) => onKeep(e.target.checked)} />
+          keep this machine
+        </label>
+        <span
+          className="kept"
+          data-kept-at={keptAt}
+          title={keepNote ?? (keptAt !== undefined ? new Date(keptAt).toLocaleString() : undefined)}
+        >
+          {keep
+            ? keepNote !== undefined
+              ? keepNote
+              : keptAt !== undefined
+                ? `kept at ${new Date(keptAt).toLocaleTimeString()}`
+                : "keeping…"
+            : ""}
+        </span>
+        <p className="hint">
+          Or drop a <code>.vireo</code> file on the console, or start from one with <code>?snapshot=URL</code>
+        </p>
+      </details>
       <details className="control-group images">
         <summary>images…</summary>
         {IMAGE_ROLES.map(({ role, label }) => (
