@@ -14,9 +14,12 @@
 #
 # Needs root (mmdebstrap --mode=root) and binfmt_misc with qemu-user-static: as root it installs the
 # missing host packages with apt-get. Packages come from the machine's configured Debian mirror (the
-# first .../debian URI in /etc/apt/sources.list*), nothing else is fetched. Timestamps are those of the
-# mirror's trixie Release (SOURCE_DATE_EPOCH), the file system's UUID and hash seed are fixed: the same
-# packages give the same tree. Skips the work when the outputs match the inputs (the recipe at the top of this script,
+# first .../debian URI in /etc/apt/sources.list*), nothing else is fetched. SOURCE_DATE_EPOCH is the
+# mirror's trixie Release date, the file system's UUID and hash seed are fixed. Two builds from the same
+# packages gave the same Image and initrd.img, bit for bit, but not the same debian.img (not yet looked
+# into; a likely cause: mkfs.ext4 -d of e2fsprogs 1.47.0 copies the tree's ctimes and atimes, which
+# are the build's own).
+# Skips the work when the outputs match the inputs (the recipe at the top of this script and
 # customize.sh); --force rebuilds (for newer packages, too).
 set -euo pipefail
 
