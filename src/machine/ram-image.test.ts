@@ -72,7 +72,11 @@ describe("RAM images (sparse, deflated)", () => {
       ["map", await edit((_dv, b) => void (b[20] ^= 1)), /page map/],
       ["header only", await deflate(raw.subarray(0, 10)), /shorter than its header/],
       // A deflate bomb: 64 MiB of zeroes (~64 KiB deflated) for a 1 MiB RAM stops at what a 1 MiB image can be.
-      ["bomb", await deflate(new Uint8Array(64 << 20)), /not deflate data, or truncated \(inflates to more than 1048628 bytes\)/],
+      [
+        "bomb",
+        await deflate(new Uint8Array(64 << 20)),
+        /not deflate data, or truncated \(inflates to more than 1048628 bytes\)/,
+      ],
     ];
     for (const [name, bad, why] of cases) {
       const target = new Uint8Array(ram.length).fill(0x77);
