@@ -101,7 +101,8 @@ Running:
                      sample the guest's pc every 997 instructions; at exit write a table of
                      kernel functions (guest/build/linux-obj/System.map) and user/firmware time
   --save FILE        Ctrl-A s writes a snapshot of the running machine to FILE (a .vireo file: RAM,
-                     hart, devices, disk overlays); the machine runs on
+                     hart, devices, disk overlays) and the machine runs on; Ctrl-A x writes it and
+                     then quits. (A guest that powers itself off has nothing left to save.)
   --save-at TEXT     with --save: write the snapshot when TEXT first appears on the console, then
                      exit 0 (for scripts, e.g. --save-at "# " saves at the first shell prompt)
   --restore FILE     start from a snapshot instead of booting: RAM size, devices, transports and
@@ -114,7 +115,8 @@ Running:
                      (with --exec also "vireo: instret N when the command was typed")
   -h, --help         show this text
 
-Console: on a terminal, keys go to the guest raw; Ctrl-A x quits, Ctrl-A s saves a snapshot (--save),
+Console: on a terminal, keys go to the guest raw; Ctrl-A x quits (saving first with --save), Ctrl-A s
+saves a snapshot (--save),
 Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h shows this help. Piped stdin is delivered to the guest as-is.`;
 
 export class UsageError extends Error {}
@@ -686,6 +688,8 @@ export async function runVm(o: CliOptions): Promise<number> {
     /** Ctrl-A s or --save-at asked for a snapshot: written between slices. */
     let saveRequested = false;
     let saveAtSeen = false;
+    /** Ctrl-A x with --save: the snapshot is written, then the run ends. */
+    let quitAfterSave = false;
     let saveAtTail = "";
 
     const finish = (code: number, message?: string): void => {
@@ -782,7 +786,7 @@ export async function runVm(o: CliOptions): Promise<number> {
         return;
       }
       paused = true;
-      const exitAfter = saveAtSeen;
+      const exitAfter = saveAtSeen || quitAfterSave;
       machine.saveSnapshot(hostRecord).then(
         (bytes) => {
           try {
@@ -904,7 +908,16 @@ export async function runVm(o: CliOptions): Promise<number> {
           else machine.sendConsoleInput(bytes);
           schedule(); // wake a sleeping loop: the guest has input
         },
-        () => finish(0, "vireo: terminated"),
+        () => {
+          if (o.save === undefined || quitAfterSave) {
+            finish(0, "vireo: terminated");
+            return;
+          }
+          // With --save, quitting keeps the machine: save it, then end.
+          quitAfterSave = true;
+          saveRequested = true;
+          schedule();
+        },
         () => {
           saveRequested = true;
           schedule();

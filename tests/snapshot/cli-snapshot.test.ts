@@ -206,3 +206,34 @@ describe("networking across a restore (--net stack)", () => {
     }
   }, 120_000);
 });
+
+describe("the terminal's escapes (a pty through script(1))", () => {
+  it("Ctrl-A s saves and runs on; Ctrl-A x saves again, then quits; each file restores", async () => {
+    const file = join(tmp, "tty.vireo");
+    const cmd = `${process.execPath} ${join(ROOT, "scripts/vm.mjs")} --net none --timeout 60 --save ${file}`;
+    const r = await new Promise<{ code: number | null; out: string }>((done) => {
+      const p = spawn("script", ["-qfec", cmd, "/dev/null"], { cwd: tmp });
+      let out = "";
+      let step = 0;
+      p.stdout.on("data", (d: Buffer) => {
+        out += d.toString("latin1");
+        if (step === 0 && /vireo:[^#\n]*# /.test(out)) {
+          step = 1;
+          p.stdin.write("\x01s");
+        } else if (step === 1 && /vireo: saved .*tty\.vireo/.test(out)) {
+          step = 2;
+          p.stdin.write("echo after-$((20+22)) > /tmp/after\r");
+          setTimeout(() => p.stdin.write("\x01x"), 1500);
+        }
+      });
+      p.on("close", (code) => done({ code, out }));
+    });
+    expect(r.out.match(/vireo: saved .*tty\.vireo/g)?.length, r.out.slice(-500)).toBe(2);
+    expect(r.out).not.toContain("terminated");
+    expect(r.code).toBe(0);
+    // The second save (at Ctrl-A x) has the file written after the first.
+    const back = vm("", "--restore", file, "--exec", "cat /tmp/after");
+    expect(back.stdout).toContain("after-42");
+    expect(back.code).toBe(0);
+  }, 120_000);
+});
