@@ -284,3 +284,43 @@ describe("relayL2Url", () => {
     expect(relayL2Url("not a url")).toBeUndefined();
   });
 });
+
+describe("snapshots: the guest's TCP connections across a restore", () => {
+  it("records them from the guest's frames and, on a restored backend, sends each an old ACK once the link is up", () => {
+    const { b, sockets } = setup();
+    sockets[0]!.open();
+    // Guest A talks to B: 100 bytes at seq 5000, acknowledging 9000; then another connection that ends (FIN).
+    b.transmit(tcp4Packet(A, B, 0, 100, 5000, { ack: 9000 }));
+    b.transmit(tcp4Packet(A, B, 0, 0, 5100, { ack: 9500 }));
+    const C = { ip: "10.0.2.15", port: 40001 };
+    b.transmit(tcp4Packet(C, B, 0, 0, 77, { ack: 88 }));
+    b.transmit(tcp4Packet(C, B, 0x01, 0, 77, { ack: 88 }));
+    const saved = b.saveState() as { tcp: { guestPort: number; seqNext: number; ack: number }[] };
+    expect(saved.tcp.map((c) => [c.guestPort, c.seqNext, c.ack])).toEqual([[40000, 5100, 9500]]);
+    b.close();
+
+    const r = setup();
+    const got: Uint8Array[] = [];
+    r.b.onReceive((f) => {
+      got.push(f.slice());
+      return true;
+    });
+    r.b.restoreState(JSON.parse(JSON.stringify(saved)));
+    expect(got).toHaveLength(0); // not while the link is down
+    r.sockets[0]!.open();
+    expect(got).toHaveLength(1);
+    const f = got[0]!;
+    const p = parseFrame(f);
+    if (!p.ok) throw new Error(p.reason);
+    const t = p.layout.l4Off;
+    const dv = new DataView(f.buffer, f.byteOffset);
+    expect([dv.getUint16(t), dv.getUint16(t + 2)]).toEqual([80, 40000]);
+    expect(dv.getUint32(t + 4)).toBe(9499); // before the guest's window: it answers with its own ACK
+    expect(dv.getUint32(t + 8)).toBe(5100);
+    expect(f[t + 13]).toBe(0x10); // ACK alone
+    expect(l4ChecksumValid(f, p.layout)).toBe(true);
+    // Hostile saved state is skipped, not thrown.
+    expect(() => r.b.restoreState({ kind: "relay", tcp: [{ guestMac: "x" }, null, 7] })).not.toThrow();
+    r.b.close();
+  });
+});

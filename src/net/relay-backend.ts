@@ -19,6 +19,8 @@ import type { NetBackend, NetCapabilities, NetReceiveCallback } from "./backend.
 import { NO_OFFLOADS } from "./backend.ts";
 import { framesForWire, WireCounters } from "./link/plain-wire.ts";
 import type { GsoInfo } from "./offload/gso.ts";
+import { tcpFrame } from "./stack/frames.ts";
+import { TCP_ACK } from "./stack/tcp/tcp-segment.ts";
 
 /**
  * The /l2/<network> URL on the same relay as `relayUrl` (which may be its Wisp URL, ws://host/wisp/):
@@ -128,6 +130,10 @@ export class RelayBackend implements NetBackend {
   private sendQueued = 0;
   private rxQueue: Uint8Array[] = [];
   private rxQueued = 0;
+  /** The guest's TCP connections as its frames show them (for a snapshot; see saveState). */
+  private readonly guestTcp = new Map<string, GuestTcp>();
+  /** Frames for the guest once the link is up (after a restore: see restoreState). */
+  private probes: Uint8Array[] = [];
   private poll: ReturnType<typeof setTimeout> | undefined;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private openTimer: ReturnType<typeof setTimeout> | undefined;
@@ -156,6 +162,7 @@ export class RelayBackend implements NetBackend {
       c.dropTx("link-down");
       return true; // a cable with nobody on it eats frames; the device sees link down anyway
     }
+    this.track(frame);
     const frames = framesForWire(frame, gso, c);
     if (frames === undefined) return true;
     let bytes = 0;
@@ -245,6 +252,7 @@ export class RelayBackend implements NetBackend {
       this.lastError = undefined;
       this.setStatus("open");
       this.setLink(true);
+      this.sendProbes();
     };
     ws.onmessage = (ev) => {
       if (this.ws === ws) this.input(ev.data);
@@ -346,6 +354,106 @@ export class RelayBackend implements NetBackend {
     this.writable?.();
   }
 
+  // ---- snapshots ----
+
+  /**
+   * Notes a guest TCP segment (IPv4, from the guest's own frames): the connection, where the guest's sequence
+   * space is and what it acknowledged. The relay's gateway holds the connections themselves; after a restore
+   * this is all the client side knows of them.
+   */
+  private track(f: Uint8Array): void {
+    if (f.length < 54 || f[12] !== 0x08 || f[13] !== 0x00 || f[23] !== 6 || (f[14]! & 0xf0) !== 0x40) return;
+    const ihl = (f[14]! & 0x0f) * 4;
+    const t = 14 + ihl;
+    if (f.length < t + 20) return;
+    const flags = f[t + 13]!;
+    const src = u32(f, 26);
+    const dst = u32(f, 30);
+    const sport = (f[t]! << 8) | f[t + 1]!;
+    const dport = (f[t + 2]! << 8) | f[t + 3]!;
+    const key = `${src}:${sport}>${dst}:${dport}`;
+    if ((flags & 0x05) !== 0) {
+      // RST or FIN: the guest is done with it.
+      this.guestTcp.delete(key);
+      return;
+    }
+    if ((flags & TCP_ACK) === 0) return;
+    const len = f.length - t - (f[t + 12]! >> 4) * 4;
+    const e = this.guestTcp.get(key);
+    if (e !== undefined) {
+      e.seqNext = (u32(f, t + 4) + Math.max(0, len)) >>> 0;
+      e.ack = u32(f, t + 8);
+      return;
+    }
+    if (this.guestTcp.size >= MAX_TRACKED_TCP) this.guestTcp.delete(this.guestTcp.keys().next().value!);
+    this.guestTcp.set(key, {
+      guestMac: [...f.subarray(6, 12)],
+      peerMac: [...f.subarray(0, 6)],
+      guestIp: src,
+      guestPort: sport,
+      remoteIp: dst,
+      remotePort: dport,
+      seqNext: (u32(f, t + 4) + Math.max(0, len)) >>> 0,
+      ack: u32(f, t + 8),
+    });
+  }
+
+  /** For a snapshot: the guest's open TCP connections as its frames showed them. */
+  saveState(): unknown {
+    return { kind: "relay", tcp: [...this.guestTcp.values()] };
+  }
+
+  /**
+   * After a restore: the guest's connections went with the saved relay session (the gateway closes them when
+   * it leaves). Once the link is up, each gets an ACK from before the guest's window; the guest answers with an
+   * ACK, and a gateway that no longer has the connection resets it (a gateway that still has it goes on), so
+   * the guest's sockets do not wait for data that will never come.
+   */
+  restoreState(state: unknown): void {
+    const s = state as { kind?: unknown; tcp?: unknown } | null;
+    if (typeof s !== "object" || s === null || s.kind !== "relay" || !Array.isArray(s.tcp)) return;
+    const mac = (v: unknown): v is number[] =>
+      Array.isArray(v) && v.length === 6 && v.every((b) => Number.isInteger(b) && b >= 0 && b < 256);
+    const u = (v: unknown, max: number): v is number =>
+      Number.isInteger(v) && (v as number) >= 0 && (v as number) <= max;
+    for (const x of s.tcp.slice(0, MAX_TRACKED_TCP)) {
+      const c = x as Partial<GuestTcp> | null;
+      if (typeof c !== "object" || c === null || !mac(c.guestMac) || !mac(c.peerMac)) continue;
+      if (!u(c.guestIp, 0xffffffff) || !u(c.remoteIp, 0xffffffff) || !u(c.seqNext, 0xffffffff) || !u(c.ack, 0xffffffff))
+        continue;
+      if (!u(c.guestPort, 65535) || !u(c.remotePort, 65535)) continue;
+      const { frame } = tcpFrame(
+        { srcMac: Uint8Array.from(c.peerMac), dstMac: Uint8Array.from(c.guestMac), src: c.remoteIp, dst: c.guestIp },
+        c.remotePort,
+        c.guestPort,
+        {
+          seq: (c.ack - 1) >>> 0,
+          ack: c.seqNext,
+          flags: TCP_ACK,
+          window: 65535,
+          options: {},
+          payload: new Uint8Array(0),
+        },
+        1460,
+      );
+      this.probes.push(frame);
+    }
+    if (this.up) this.sendProbes();
+  }
+
+  private sendProbes(): void {
+    const probes = this.probes;
+    this.probes = [];
+    for (const f of probes) {
+      this.rxQueue.push(f);
+      this.rxQueued += f.length;
+    }
+    if (probes.length > 0) {
+      this.drainRx();
+      this.o.onActivity?.();
+    }
+  }
+
   // ---- receive side ----
 
   private input(data: unknown): void {
@@ -378,4 +486,25 @@ export class RelayBackend implements NetBackend {
     while (i < this.rxQueue.length && cb(this.rxQueue[i]!)) this.rxQueued -= this.rxQueue[i++]!.length;
     if (i > 0) this.rxQueue = i === this.rxQueue.length ? [] : this.rxQueue.slice(i);
   }
+}
+
+/** Connections tracked for a snapshot at most (the oldest goes first). */
+const MAX_TRACKED_TCP = 1024;
+
+/** A guest TCP connection as the relay backend saw it in the guest's frames. */
+interface GuestTcp {
+  guestMac: number[];
+  /** The MAC the guest sends it to (the gateway's). */
+  peerMac: number[];
+  guestIp: number;
+  guestPort: number;
+  remoteIp: number;
+  remotePort: number;
+  /** The guest's next sequence number and what it acknowledged last. */
+  seqNext: number;
+  ack: number;
+}
+
+function u32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }

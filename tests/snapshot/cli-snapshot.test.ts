@@ -9,6 +9,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { attachGateway } from "../../src/relay/l2/gateway.ts";
+import { startRelay } from "../relay/wisp-test-client.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const tmp = mkdtempSync(join(tmpdir(), "vireo-snap-"));
@@ -144,65 +146,82 @@ describe("--restore", () => {
   }, 120_000);
 });
 
-describe("networking across a restore (--net stack)", () => {
-  it("a download in flight at the save fails at once after the restore, and a new one works", async () => {
-    const BIG = 64 << 20;
-    let bigSent = 0;
-    const server = createServer((req, res) => {
-      if (req.url === "/small") {
-        res.end("small-file-after-restore\n");
+/** An HTTP server on 127.0.0.1: /small at once, anything else 64 MiB slowly (1 MiB per 40 ms). */
+async function slowServer() {
+  const BIG = 64 << 20;
+  const state = { bigSent: 0, BIG, port: 0, close: () => {} };
+  const server = createServer((req, res) => {
+    if (req.url === "/small") {
+      res.end("small-file-after-restore\n");
+      return;
+    }
+    res.writeHead(200, { "content-length": String(BIG) });
+    const chunk = new Uint8Array(1 << 20);
+    const timer = setInterval(() => {
+      if (state.bigSent >= BIG || res.destroyed) {
+        clearInterval(timer);
+        res.end();
         return;
       }
-      // 64 MiB, slowly (1 MiB per 40 ms), so the save lands in the middle of it.
-      res.writeHead(200, { "content-length": String(BIG) });
-      const chunk = new Uint8Array(1 << 20);
-      const timer = setInterval(() => {
-        if (bigSent >= BIG || res.destroyed) {
-          clearInterval(timer);
-          res.end();
-          return;
-        }
-        bigSent += chunk.length;
-        res.write(chunk);
-      }, 40);
-      res.on("close", () => clearInterval(timer));
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const port = (server.address() as AddressInfo).port;
+      state.bigSent += chunk.length;
+      res.write(chunk);
+    }, 40);
+    res.on("close", () => clearInterval(timer));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  state.port = (server.address() as AddressInfo).port;
+  state.close = () => {
+    server.closeAllConnections();
+    server.close();
+  };
+  return state;
+}
+
+describe.each(["stack", "relay"] as const)("networking across a restore (--net %s)", (net) => {
+  it("a download in flight at the save ends at once after the restore, and a new one works", async () => {
+    const srv = await slowServer();
+    const relay =
+      net === "relay" ? await startRelay({ allow: ["127.0.0.1"], deps: { l2Gateway: attachGateway } }) : undefined;
+    const netArgs = relay !== undefined ? ["--relay", `ws://${relay.base}/l2/snap`] : [];
+    const dhcp = net === "relay" ? "udhcpc -i eth0 -n -q -t 10 >/dev/null 2>&1; " : "";
     try {
-      const file = join(tmp, "wget.vireo");
+      const file = join(tmp, `wget-${net}.vireo`);
       const saved = await vmAsync(
-        "until ip -4 addr show eth0 | grep -q inet; do sleep 0.2; done; " +
-          `(wget -O /dev/null http://10.0.2.2:${port}/big; echo wget-done-$?) > /tmp/w.log 2>&1 & ` +
+        `${dhcp}until ip -4 addr show eth0 | grep -q inet; do sleep 0.2; done; ` +
+          `(wget -O /dev/null http://10.0.2.2:${srv.port}/big; echo wget-done-$?) > /tmp/w.log 2>&1 & ` +
           "sleep 1; echo SAVE-$((40+2))\n",
-        "stack",
+        net,
+        ...netArgs,
         "--save",
         file,
         "--save-at",
         "SAVE-42",
       );
       expect(saved.code, saved.stderr).toBe(0);
-      expect(bigSent).toBeGreaterThan(0);
-      expect(bigSent).toBeLessThan(BIG);
+      expect(srv.bigSent).toBeGreaterThan(0);
+      expect(srv.bigSent).toBeLessThan(srv.BIG);
 
       const t0 = performance.now();
       const back = await vmAsync(
         "",
-        "stack",
+        net,
+        ...netArgs,
         "--restore",
         file,
         "--exec",
         "for i in $(seq 1 40); do grep -q wget-done /tmp/w.log && break; sleep 0.25; done; cat /tmp/w.log; " +
-          `wget -q -O - http://10.0.2.2:${port}/small`,
+          `wget -q -O - http://10.0.2.2:${srv.port}/small`,
       );
       const ms = performance.now() - t0;
+      // The old transfer ended (failed: its connection went with the saved session) instead of hanging.
       expect(back.stdout).toMatch(/wget-done-[1-9]/);
       expect(back.stdout).toContain("small-file-after-restore");
       expect(back.code, back.stderr).toBe(0);
       // "At once": well before the guest's own timeouts (minutes), within the seconds the run takes.
       expect(ms).toBeLessThan(30_000);
     } finally {
-      server.close();
+      srv.close();
+      await relay?.stop();
     }
   }, 120_000);
 });
