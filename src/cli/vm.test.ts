@@ -116,6 +116,8 @@ describe("parseCli", () => {
     [["--elf", "x", "--kernel", "k"], /cannot be combined with --kernel/],
     [["--elf", "x", "--exec", "ls"], /cannot be combined with --exec/],
     [["--exec", " "], /--exec needs a command/],
+    [["--prompt", "x"], /--prompt is what --exec waits for; give --exec too/],
+    [["--exec", "ls", "--prompt", "(x"], /--prompt takes a regular expression/],
   ])("rejects %j", (argv, msg) => {
     expect(() => parseCli(argv)).toThrow(UsageError);
     expect(() => parseCli(argv)).toThrow(msg);

@@ -89,6 +89,9 @@ Boot images (default: public/images/{fw_dynamic.bin,Image,initramfs.cpio} in the
 
 Running:
   --exec CMD         wait for the shell prompt, run CMD, power off; exit with CMD's exit status
+  --prompt REGEX     with --exec: the guest's shell prompt, a regular expression matched at the end
+                     of the console (default: the committed image's "vireo:…# "), e.g.
+                     --prompt 'root@debian:~#' for the Debian image
                      (always on the UART shell; with --console hvc its text goes to stderr and
                      stdin still feeds hvc0)
   --elf FILE         bare-metal: load FILE at its addresses, start at its entry in M-mode, no firmware
@@ -167,6 +170,8 @@ export interface CliOptions {
   /** --relay URL, for --net relay. */
   relay?: string;
   exec?: string;
+  /** --prompt REGEX: the shell prompt --exec waits for (default PROMPT_RE, the committed image's). */
+  prompt?: RegExp;
   elf?: string;
   trace?: string;
   guestProfile?: string;
@@ -206,6 +211,7 @@ export function parseCli(argv: string[]): CliOptions {
         dns: { type: "string" },
         relay: { type: "string" },
         exec: { type: "string" },
+        prompt: { type: "string" },
         elf: { type: "string" },
         trace: { type: "string" },
         "guest-profile": { type: "string" },
@@ -339,6 +345,16 @@ export function parseCli(argv: string[]): CliOptions {
     }
   }
   if (o.exec !== undefined && o.exec.trim() === "") throw new UsageError("--exec needs a command");
+  const prompt = str("prompt");
+  if (prompt !== undefined) {
+    if (o.exec === undefined) throw new UsageError("--prompt is what --exec waits for; give --exec too");
+    try {
+      // At the end of the console text, as the default is: "root@debian:~# " matches as typed.
+      o.prompt = new RegExp(`(?:${prompt})\\s*$`);
+    } catch (e) {
+      throw new UsageError(`--prompt takes a regular expression: ${(e as Error).message}`);
+    }
+  }
   o.save = str("save");
   o.saveAt = str("save-at");
   o.restore = str("restore");
@@ -379,7 +395,11 @@ export class ExecDriver {
   private typed = false;
   status: number | undefined;
 
-  constructor(readonly command: string) {}
+  /** `prompt`: what the guest's shell prompt looks like at the end of the console text (--prompt). */
+  constructor(
+    readonly command: string,
+    readonly prompt: RegExp = PROMPT_RE,
+  ) {}
 
   /** The bytes to type, once, right after the first prompt appears. */
   get line(): string {
@@ -393,7 +413,7 @@ export class ExecDriver {
     const text = this.tail + chunk;
     let typeNow: string | undefined;
     if (!this.typed) {
-      if (PROMPT_RE.test(consoleText(text))) {
+      if (this.prompt.test(consoleText(text))) {
         this.typed = true;
         typeNow = this.line;
       }
@@ -671,7 +691,7 @@ export async function runVm(o: CliOptions): Promise<number> {
     o.guestProfile !== undefined
       ? new GuestProfiler(o.guestProfile, join(REPO_ROOT, "guest/build/linux-obj/System.map"))
       : undefined;
-  const exec = o.exec !== undefined ? new ExecDriver(o.exec) : undefined;
+  const exec = o.exec !== undefined ? new ExecDriver(o.exec, o.prompt) : undefined;
 
   return new Promise<number>((resolveExit) => {
     let done = false;

@@ -33,6 +33,23 @@ describe("Linux boots on the vireo hart (Node)", () => {
     expect(r.status, r.out + r.err).toBe(3);
   }, 200_000);
 
+  it("--prompt tells --exec what the guest's prompt looks like (another guest's shell)", () => {
+    const ok = vm("--prompt", "vireo:~#", "--exec", "echo prompt-$((6*7))");
+    expect(ok.status, ok.out + ok.err).toBe(0);
+    expect(ok.out).toContain("prompt-42");
+    // A prompt that never shows: --exec never types, and the run ends at its timeout.
+    const never = spawnSync(
+      "npx",
+      ["tsx", "src/cli/vm.ts", "--timeout", "8", "--prompt", "root@debian:~#", "--exec", "true"],
+      {
+        encoding: "utf8",
+        timeout: 60_000,
+      },
+    );
+    expect(never.status).toBe(124);
+    expect(never.stdout).not.toContain("vireo-exit=");
+  }, 200_000);
+
   it("exits 0 when the guest powers off by itself", () => {
     const r = vm("--append", "console=ttyS0 earlycon=sbi vireo.poweroff=1");
     expect(r.out).toContain("vireo: boot complete");
