@@ -127,6 +127,10 @@ export async function keepAcrossReload(page: Page): Promise<void> {
     await resume.waitFor({ timeout: 20_000 });
     const phase = await page.locator('[data-testid="phase"]').textContent();
     if (phase !== "idle") throw new Error(`the page did not wait for the choice: its machine is ${phase}`);
+    const progress = await page.locator(".boot-progress-text").textContent();
+    if (!/a kept machine is waiting/.test(progress ?? "")) {
+      throw new Error(`while the page waits for the choice its progress line says "${progress}"`);
+    }
     await page.screenshot({ path: join(RESULTS, "screenshots/resume-offer.png") });
     await resume.click();
     await waitForTerminal(page, (t) => t.includes(RESTORED_NOTE), "the restored note", RESTORE_TIMEOUT_MS);

@@ -318,6 +318,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
           stage={stage}
           restoring={restoringNow}
           restoredFrom={restoredFrom}
+          choosing={offer !== undefined && phase === "idle"}
         />
         <MachineStatus phase={phase} snapshot={snapshot} />
       </div>

@@ -13,13 +13,22 @@ interface Props {
   restoring?: boolean;
   /** The machine came from a snapshot saved then (ms; undefined: the file does not say); null: it booted. */
   restoredFrom?: number | undefined | null;
+  /** Nothing runs yet: the page offers a kept machine and waits for the person's choice. */
+  choosing?: boolean;
 }
 
 function mib(bytes: number): string {
   return (bytes / (1024 * 1024)).toFixed(1);
 }
 
-export const BootProgress = memo(function BootProgress({ phase, downloads, stage, restoring, restoredFrom }: Props) {
+export const BootProgress = memo(function BootProgress({
+  phase,
+  downloads,
+  stage,
+  restoring,
+  restoredFrom,
+  choosing,
+}: Props) {
   const loaded = downloads.reduce((a, f) => a + f.loaded, 0);
   const total = downloads.reduce((a, f) => a + Math.max(f.total, f.loaded), 0);
   const downloading = phase === "downloading";
@@ -30,17 +39,20 @@ export const BootProgress = memo(function BootProgress({ phase, downloads, stage
       ? loaded / total / BOOT_STAGES.length
       : 0
     : (current + 1) / BOOT_STAGES.length;
-  const text = downloading
-    ? `downloading ${restoring === true ? "the snapshot" : "images"}: ${mib(loaded)} / ${total > 0 ? mib(total) : "?"} MiB`
-    : restoring === true
-      ? "restoring the snapshot…"
-      : restoredFrom !== null && restoredFrom !== undefined
-        ? `restored from a snapshot saved ${new Date(restoredFrom).toLocaleString()}`
-        : restoredFrom === undefined
-          ? "restored from a snapshot"
-          : stage === "prompt"
-            ? "booted: the shell is ready"
-            : `booting: ${BOOT_STAGES[Math.min(current + 1, BOOT_STAGES.length - 1)].label}…`;
+  const text =
+    choosing === true
+      ? "a kept machine is waiting: resume it, or start fresh"
+      : downloading
+        ? `downloading ${restoring === true ? "the snapshot" : "images"}: ${mib(loaded)} / ${total > 0 ? mib(total) : "?"} MiB`
+        : restoring === true
+          ? "restoring the snapshot…"
+          : restoredFrom !== null && restoredFrom !== undefined
+            ? `restored from a snapshot saved ${new Date(restoredFrom).toLocaleString()}`
+            : restoredFrom === undefined
+              ? "restored from a snapshot"
+              : stage === "prompt"
+                ? "booted: the shell is ready"
+                : `booting: ${BOOT_STAGES[Math.min(current + 1, BOOT_STAGES.length - 1)].label}…`;
   return (
     <div className="boot-progress" data-stage={stage} data-restored={restoredFrom !== null ? "true" : undefined}>
       <div
