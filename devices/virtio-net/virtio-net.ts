@@ -330,8 +330,15 @@ export class VirtioNet implements VirtioDevice {
       throw new SnapshotError(`${path}.ctrl.guestOffloads: offloads the driver did not negotiate`);
     }
     const held = list(s.rxHeld, `${path}.rxHeld`, pairs, (v, p) => {
-      if (!Array.isArray(v) || v.length > this.rxBufs[0]?.vq.size) throw new SnapshotError(`${p}: not a list of heads`);
-      return v.map((h, i) => uint(h, `${p}[${i}]`, 0xffff));
+      const i = Number(/\[(\d+)\]$/.exec(p)?.[1] ?? 0);
+      const inFlight = this.rxBufs[i]?.vq.stats.inFlight ?? 0;
+      // Held chains are chains in flight (popped, not used), each once.
+      if (!Array.isArray(v) || v.length > inFlight) {
+        throw new SnapshotError(`${p}: not a list of at most ${inFlight} heads (the chains in flight)`);
+      }
+      const heads = v.map((h, k) => uint(h, `${p}[${k}]`, 0xffff));
+      if (new Set(heads).size !== heads.length) throw new SnapshotError(`${p}: a head held twice`);
+      return heads;
     });
     if (!live && announcePending) throw new SnapshotError(`${path}.announcePending: set without a live driver`);
 

@@ -420,6 +420,8 @@ export class TransportCore {
     this.generation = generation;
     this.resetReason = reason ?? undefined;
     for (const [i, q] of queues.entries()) this.queues[i].loadState(q, `${path}.queues[${i}]`);
+    // What follows from the negotiated features comes from them, not from the file.
+    for (const vq of this.queues) this.configureQueue(vq);
     if (active) {
       const ctx = new Context(this, this.mem, this.queues, this.negotiated);
       this.ctx = ctx;

@@ -390,7 +390,9 @@ export class Virtqueue {
     this.deviceAddr = device;
     this.eventIdx = eventIdx;
     this.indirectDesc = indirect;
-    this.maxChainBytes = maxChainBytes;
+    // A device sets its own limit at activation (virtio-blk): the saved one is checked, not used.
+    void maxChainBytes;
+    this.maxChainBytes = VIRTQUEUE_MAX_CHAIN_BYTES;
     this.isBroken = false;
     if (ready) {
       this.enable();
@@ -399,7 +401,10 @@ export class Virtqueue {
     this.lastAvail = this.shadowAvail = lastAvail;
     this.usedIdx = usedIdx;
     this.signalledUsed = signalledUsed;
-    this.notifyEnabled = notifyEnabled;
+    // Kicks wanted, as after enable(): no device turns them off for good (one that polls says so again when
+    // it loads); a saved "off" would leave the driver silent.
+    void notifyEnabled;
+    this.notifyEnabled = true;
     this.stats.lastAvailIdx = lastAvail;
     this.stats.lastUsedIdx = usedIdx;
     this.stats.inFlight = (lastAvail - usedIdx) & 0xffff;

@@ -3,19 +3,20 @@
 // file reads the images, drives runSlice() from Node's event loop, and owns the terminal.
 
 import { constants as bufferConstants } from "node:buffer";
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from "node:fs";
 import type { Server } from "node:net";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { deflateSync, inflateSync } from "node:zlib";
-import { VIRTIO_ID_CONSOLE, VIRTIO_ID_NET, VIRTIO_ID_RNG } from "../../devices/virtio/virtio-ids.ts";
+import { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE, VIRTIO_ID_NET, VIRTIO_ID_RNG } from "../../devices/virtio/virtio-ids.ts";
 import type { BlockBackend } from "../../devices/virtio-blk/block-backend.ts";
 import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
 import { parseNetFeatures } from "../../devices/virtio-net/net-features.ts";
 import { VirtioNet } from "../../devices/virtio-net/virtio-net.ts";
 import { WASM_CORE_MAX_MEM_MIB as MAX_MEM_MIB } from "../cpu/wasm-core.ts";
 import type { RunState, VirtMachine, VirtMachineOptions } from "../machine/virt.ts";
+import type { SavedDevice } from "../machine/virt-snapshot.ts";
 import type { VirtioAttachment } from "../machine/virt-virtio.ts";
 import { createNetBackend, isNetBackendKind, NET_BACKEND_KINDS, type NetBackendKind } from "../net/backend-select.ts";
 import { PcapWriter } from "../net/link/pcap.ts";
@@ -119,8 +120,8 @@ Running:
   -h, --help         show this text
 
 Console: on a terminal, keys go to the guest raw; Ctrl-A x quits (saving first with --save), Ctrl-A s
-saves a snapshot (--save),
-Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h shows this help. Piped stdin is delivered to the guest as-is.`;
+saves a snapshot (--save), Ctrl-A Ctrl-A sends Ctrl-A, Ctrl-A h shows this help. Piped stdin is delivered
+to the guest as-is.`;
 
 export class UsageError extends Error {}
 
@@ -649,7 +650,7 @@ export async function runVm(o: CliOptions): Promise<number> {
     }
     let host: SavedHost;
     try {
-      host = savedHost(restore.machine.host);
+      host = savedHost(restore.machine.host, restore.machine.devices);
     } catch (e) {
       process.stderr.write(`vireo: cannot restore ${o.restore}: ${(e as Error).message}\n`);
       return 1;
@@ -807,10 +808,19 @@ export async function runVm(o: CliOptions): Promise<number> {
       }
       paused = true;
       const exitAfter = saveAtSeen || quitAfterSave;
-      machine.saveSnapshot(hostRecord).then(
+      // The guest runs on once its state is copied, while the file is compressed and written.
+      const runOn = (): void => {
+        if (exitAfter || done) return;
+        paused = false;
+        schedule();
+      };
+      machine.saveSnapshot(hostRecord, { onCaptured: runOn }).then(
         (bytes) => {
           try {
-            writeFileSync(file, bytes);
+            // Beside it, then renamed over it: a crash mid-write never destroys the previous snapshot.
+            const part = `${file}.${process.pid}.part`;
+            writeFileSync(part, bytes);
+            renameSync(part, file);
           } catch (e) {
             finish(1, `vireo: cannot write --save ${file}: ${(e as Error).message}`);
             return;
@@ -973,12 +983,15 @@ export async function runVm(o: CliOptions): Promise<number> {
  * web-stream wrapper around it (inflating a 3.9 MiB RAM image: ~60 ms instead of ~140).
  */
 const ZLIB_CODEC = {
-  deflate: async (data: Uint8Array) => new Uint8Array(deflateSync(data)),
+  deflate: async (data: Uint8Array) => {
+    const out = deflateSync(data);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  },
   inflate: async (data: Uint8Array, maxBytes: number) => {
     try {
-      return new Uint8Array(
-        inflateSync(data, { maxOutputLength: Math.max(1, Math.min(maxBytes, bufferConstants.MAX_LENGTH)) }),
-      );
+      const out = inflateSync(data, { maxOutputLength: Math.max(1, Math.min(maxBytes, bufferConstants.MAX_LENGTH)) });
+      // A view, not a copy: a whole RAM image is large enough once.
+      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       throw new Error(
@@ -994,26 +1007,43 @@ interface SavedHost {
   mac: string | null;
 }
 
-function savedHost(v: unknown): SavedHost {
-  const h = v as { cli?: unknown; disks?: unknown; mac?: unknown } | null;
-  if (typeof h !== "object" || h === null || h.cli !== 1 || !Array.isArray(h.disks)) {
-    throw new Error("the snapshot was not saved by this command line (no disk list)");
+function savedHost(v: unknown, devices: readonly SavedDevice[]): SavedHost {
+  const h = v as { cli?: unknown; page?: unknown; disks?: unknown; diskFiles?: unknown; mac?: unknown } | null;
+  const blk = devices.filter((d) => d.deviceId === VIRTIO_ID_BLOCK);
+  const mac = typeof h?.mac === "string" && parseMac(h.mac) !== undefined ? h.mac : null;
+  if (typeof h === "object" && h !== null && h.page === 1) {
+    // Saved by the page: its disks are URLs or picked files, which this command line does not open.
+    if (blk.length > 0) {
+      throw new Error(
+        `the page saved it with ${blk.length} disk(s) read from URLs or picked files; the command line opens only files`,
+      );
+    }
+    return { disks: [], mac };
   }
-  const disks = h.disks.map((d: unknown, i: number) => {
+  if (typeof h !== "object" || h === null || h.cli !== 1 || !Array.isArray(h.disks)) {
+    throw new Error("the snapshot was saved by neither this command line nor the page (no disk list)");
+  }
+  if (h.disks.length !== blk.length) {
+    throw new Error(`its record names ${h.disks.length} disk file(s) for ${blk.length} virtio-blk device(s)`);
+  }
+  const disks = h.disks.map((d: unknown, i: number): DiskSpec => {
     const x = d as Partial<DiskSpec> | null;
-    if (
-      typeof x !== "object" ||
-      x === null ||
-      typeof x.path !== "string" ||
-      typeof x.readOnly !== "boolean" ||
-      typeof x.writeThrough !== "boolean" ||
-      (x.transport !== undefined && x.transport !== "mmio" && x.transport !== "pci")
-    ) {
+    if (typeof x !== "object" || x === null || typeof x.path !== "string" || typeof x.readOnly !== "boolean") {
       throw new Error(`host.disks[${i}]: not a disk`);
     }
-    return { path: x.path, readOnly: x.readOnly, writeThrough: x.writeThrough, transport: x.transport };
+    // A snapshot never holds a writethrough disk (the save refuses one): a record saying so is not ours.
+    if (x.writeThrough !== false) throw new Error(`host.disks[${i}]: not a copy-on-write or read-only disk`);
+    // Only a regular file: a FIFO or a device named by a hostile file would block or be read as a disk.
+    let regular = false;
+    try {
+      regular = statSync(x.path).isFile();
+    } catch {
+      regular = false;
+    }
+    if (!regular) throw new Error(`its disk ${x.path} is not a regular file here`);
+    // The transport the saved machine had it on (a machine-wide --transport is not in the record).
+    return { path: x.path, readOnly: x.readOnly, writeThrough: false, transport: blk[i].transport as "mmio" | "pci" };
   });
-  const mac = typeof h.mac === "string" && parseMac(h.mac) !== undefined ? h.mac : null;
   return { disks, mac };
 }
 

@@ -6,6 +6,7 @@
 import type { VirtioDevice } from "../../devices/virtio/virtio-device.ts";
 import { CowOverlay } from "../../devices/virtio-blk/cow-overlay.ts";
 import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
+import { WASM_CORE_MAX_MEM_MIB } from "../cpu/wasm-core.ts";
 import { list, record, SnapshotError, u64, u64Text, uint } from "./state-check.ts";
 
 export interface SavedDevice {
@@ -64,7 +65,8 @@ export function describeMachine(
 export function readSavedMachine(v: unknown): SavedMachine {
   const m = record(v, "machine");
   if (m.board !== "virt") throw new SnapshotError(`machine.board: ${JSON.stringify(m.board)}, not "virt"`);
-  const memMiB = uint(m.memMiB, "machine.memMiB", 4096);
+  const memMiB = uint(m.memMiB, "machine.memMiB", WASM_CORE_MAX_MEM_MIB);
+  if (memMiB < 1) throw new SnapshotError("machine.memMiB: 0");
   if (!Array.isArray(m.devices)) throw new SnapshotError("machine.devices: not a list");
   const devices = list(m.devices, "machine.devices", m.devices.length, (x, p) => {
     const d = record(x, p);

@@ -442,9 +442,9 @@ export class VirtMachine {
    * from inside runSlice(); disk requests in flight finish first (the hart does not run meanwhile). `host` is
    * stored as given (the caller's own description, e.g. the CLI's disk paths). Compiled code is not state.
    * Throws a SnapshotError for a machine that cannot be saved (a bare-metal run, a writethrough disk, one
-   * that has powered off).
+   * that has powered off). `onCaptured` is called once the state is copied: the machine may run on from then.
    */
-  async saveSnapshot(host?: unknown): Promise<Uint8Array> {
+  async saveSnapshot(host?: unknown, opts: { onCaptured?: () => void } = {}): Promise<Uint8Array> {
     if (this.inSlice) throw new SnapshotError("saveSnapshot() was called from inside runSlice()");
     const b = this.board;
     if (b.htif !== undefined || this.opts.elf !== undefined) {
@@ -476,6 +476,9 @@ export class VirtMachine {
         ? codec.deflate(a.device.backend.exportChunks()).then((d) => [`disk${i}`, d] as const)
         : undefined,
     );
+    // Everything is copied (encodeRam and exportChunks copy before they compress): the caller may run the
+    // machine again while the rest is compressed and checksummed.
+    opts.onCaptured?.();
     sections.set("ram", await ram);
     for (const d of disks) {
       const got = await d;
@@ -540,7 +543,12 @@ export class VirtMachine {
     try {
       await decodeRam(section("ram"), b.mem.u8, { codec, zeroed });
     } catch (e) {
-      throw new SnapshotError((e as Error).message);
+      const why = (e as Error).message;
+      throw new SnapshotError(
+        /inflates to more than/.test(why)
+          ? `RAM image: larger than this machine's ${this.ramSize / 1048576} MiB of RAM (the image does not match the machine record, or the file is damaged)`
+          : why,
+      );
     }
     for (const [overlay, data] of overlays) {
       try {
@@ -555,6 +563,9 @@ export class VirtMachine {
       throw new SnapshotError((e as Error).message);
     }
     b.clint.loadState(st.clint);
+    // The PLIC before the devices: its pending and claimed sources as saved, and then whatever a device raises
+    // while it loads on top (virtio-net's link coming back up, with ANNOUNCE) reaches the guest.
+    b.plic.loadState(st.plic);
     b.rtc.loadState(st.rtc);
     b.uart.loadState(st.uart);
     const pci = st.pci;
@@ -575,8 +586,6 @@ export class VirtMachine {
     };
     transports(st.virtioMmio, "state.virtioMmio", b.virtioMmio);
     transports(st.virtioPci, "state.virtioPci", b.virtioPci);
-    // Last: the PLIC's pending and claimed sources as saved, over whatever the devices raised while loading.
-    b.plic.loadState(st.plic);
     this.wasRestored = true;
   }
 

@@ -316,12 +316,19 @@ async function save(id: number): Promise<void> {
     s.loop.pause();
     flushConsole();
     const mac = s.net.device !== null ? s.parts.macToString(s.net.device.mac) : null;
-    saving = s.machine.saveSnapshot(pageHostRecord(s.config, mac));
+    let resumed = false;
+    const resume = (): void => {
+      if (resumed) return;
+      resumed = true;
+      if (wasRunning && session === s && phase === "running") s.loop.start();
+    };
+    // The guest runs on once its state is copied: compressing a large RAM image must not freeze it.
+    saving = s.machine.saveSnapshot(pageHostRecord(s.config, mac), { onCaptured: resume });
     void saving
       .catch(() => {})
       .finally(() => {
         saving = undefined;
-        if (wasRunning && session === s && phase === "running") s.loop.start();
+        resume();
       });
   }
   try {

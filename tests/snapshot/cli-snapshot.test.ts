@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { decodeSnapshot, encodeSnapshot } from "../../src/machine/snapshot-file.ts";
 import { attachGateway } from "../../src/relay/l2/gateway.ts";
 import { startRelay } from "../relay/wisp-test-client.ts";
 
@@ -89,32 +90,95 @@ describe.each(["mmio", "pci"] as const)("--save / --restore over %s", (transport
 });
 
 describe("--restore", () => {
-  it("carries a disk's copy-on-write overlay and refuses the snapshot once the disk file changed", async () => {
-    const disk = join(tmp, "disk.img");
-    writeFileSync(disk, new Uint8Array(1 << 20));
-    const file = join(tmp, "disk.vireo");
-    const saved = await vmTyping(
-      "echo on-the-disk | dd of=/dev/vda conv=notrunc 2>/dev/null; sync; echo SAVE-$((40+2))\n",
-      "--disk",
-      disk,
-      "--save",
-      file,
-      "--save-at",
-      "SAVE-42",
-    );
-    expect(saved.code).toBe(0);
-    // The image file itself is untouched: the guest's write lives in the overlay, and the overlay in the snapshot.
-    expect(readFileSync(disk).every((b) => b === 0)).toBe(true);
-    const back = vm("", "--restore", file, "--exec", "head -c 11 /dev/vda; echo");
-    expect(back.stdout).toContain("on-the-disk");
+  it.each(["mmio", "pci"] as const)(
+    "carries a disk's copy-on-write overlay (--transport %s) and refuses the snapshot once the disk file changed",
+    async (transport) => {
+      const disk = join(tmp, `disk-${transport}.img`);
+      writeFileSync(disk, new Uint8Array(1 << 20));
+      const file = join(tmp, `disk-${transport}.vireo`);
+      const saved = await vmTyping(
+        "echo on-the-disk | dd of=/dev/vda conv=notrunc 2>/dev/null; sync; md5sum /dev/vda > /tmp/sum; echo SAVE-$((40+2))\n",
+        "--transport",
+        transport,
+        "--disk",
+        disk,
+        "--save",
+        file,
+        "--save-at",
+        "SAVE-42",
+      );
+      expect(saved.code).toBe(0);
+      // The image file itself is untouched: the guest's write lives in the overlay, and the overlay in the snapshot.
+      expect(readFileSync(disk).every((b) => b === 0)).toBe(true);
+      // The machine-wide --transport is not in the disk list the CLI records: the disk comes back on the
+      // transport the saved machine had it on.
+      const back = vm(
+        "",
+        "--restore",
+        file,
+        "--exec",
+        "head -c 11 /dev/vda; echo; md5sum /dev/vda | cmp - /tmp/sum && echo same-sum",
+      );
+      expect(back.stdout, back.stderr).toContain("on-the-disk");
+      expect(back.stdout).toContain("same-sum");
+      expect(back.code).toBe(0);
+
+      const later = new Date(Date.now() + 5000);
+      utimesSync(disk, later, later);
+      const refused = vm("", "--restore", file, "--exec", "true");
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/virtio-blk0: its disk's source changed since the save/);
+    },
+    120_000,
+  );
+
+  it("restores the page's snapshots (no disks); refuses a disk record naming something that is not a file", async () => {
+    const good = new Uint8Array(readFileSync(join(tmp, "mmio.vireo"))); // written by the first test
+    const c = await decodeSnapshot(good);
+    const asPage = await encodeSnapshot({
+      ...c,
+      machine: { ...(c.machine as object), host: { page: 1, savedAt: 1, mac: null } },
+    });
+    writeFileSync(join(tmp, "page.vireo"), asPage);
+    const back = vm("", "--restore", join(tmp, "page.vireo"), "--exec", "cat /tmp/f");
+    expect(back.stdout).toContain("written-before-the-save");
     expect(back.code).toBe(0);
 
-    const later = new Date(Date.now() + 5000);
-    utimesSync(disk, later, later);
-    const refused = vm("", "--restore", file, "--exec", "true");
+    // A hostile record: a FIFO as the disk of a machine with one (opening it would block for ever).
+    const withDisk = await decodeSnapshot(new Uint8Array(readFileSync(join(tmp, "disk-mmio.vireo"))));
+    const fifo = join(tmp, "fifo");
+    spawnSync("mkfifo", [fifo]);
+    const m = withDisk.machine as { host: { disks: { path: string }[] } };
+    const hostile = await encodeSnapshot({
+      ...withDisk,
+      machine: { ...m, host: { ...m.host, disks: [{ ...m.host.disks[0], path: fifo }] } },
+    });
+    writeFileSync(join(tmp, "fifo.vireo"), hostile);
+    const t0 = performance.now();
+    const refused = vm("", "--restore", join(tmp, "fifo.vireo"), "--exec", "true");
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/virtio-blk0: its disk's source changed since the save/);
+    expect(refused.stderr).toContain(`its disk ${fifo} is not a regular file here`);
+    expect(performance.now() - t0).toBeLessThan(20_000);
   }, 120_000);
+
+  it("the link as the restored machine has it: saved with the stack's link up, restored with --net none, down", () => {
+    const file = join(tmp, "link.vireo");
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, "scripts/vm.mjs"), "--timeout", "60", ...args], {
+        cwd: tmp,
+        encoding: "latin1",
+        input: "",
+        timeout: 90_000,
+      });
+    const saved = run("--net", "stack", "--save", file, "--save-at", "# ");
+    expect(saved.status, saved.stderr).toBe(0);
+    const up = run("--restore", file, "--net", "stack", "--exec", "sleep 0.5; cat /sys/class/net/eth0/carrier");
+    expect(up.stdout).toMatch(/\n1\r?\n/);
+    // The NIC is there (the snapshot has it) with nothing behind it: the guest is told the cable is out.
+    const down = run("--restore", file, "--net", "none", "--exec", "sleep 0.5; cat /sys/class/net/eth0/carrier");
+    expect(down.status, down.stderr).toBe(0);
+    expect(down.stdout).toMatch(/\n0\r?\n/);
+  }, 90_000);
 
   it("refuses corrupt, truncated and foreign files with a message, and options the snapshot decides", () => {
     const file = join(tmp, "mmio.vireo");
