@@ -99,9 +99,9 @@ describe.each(["mmio", "pci"] as const)("snapshots of the committed image over %
   }, 120_000);
 });
 
-describe("snapshots with hvc0 open, twice from one run", () => {
+describe.each(["mmio", "pci"] as const)("snapshots with hvc0 open, twice from one run (%s)", (transport) => {
   it("hvc0 carries data both ways after a restore; each of two saves restores its own instant", async () => {
-    const a = build("mmio", true);
+    const a = build(transport, true);
     await runUntil(a, (t) => PROMPT_RE.test(t.slice(-200)));
     // A reader holds hvc0 open (the port is open to the device), and the guest has written to it.
     await command(
@@ -114,7 +114,7 @@ describe("snapshots with hvc0 open, twice from one run", () => {
     await command(a, "echo second > /tmp/two; echo ok-$((2+2))", "ok-4");
     const second = await a.m.saveSnapshot();
 
-    const b = build("mmio", false);
+    const b = build(transport, false);
     await b.m.restoreSnapshot(second);
     b.m.sendVirtioConsoleInput(new TextEncoder().encode("host-to-guest-after-restore\n"));
     const text = await command(
@@ -126,7 +126,7 @@ describe("snapshots with hvc0 open, twice from one run", () => {
     expect(text).toMatch(/first\r?\nsecond/);
     expect(b.hvc.join("")).toContain("guest-to-host-2");
 
-    const c = build("mmio", false);
+    const c = build(transport, false);
     await c.m.restoreSnapshot(first);
     const early = await command(c, "cat /tmp/one; ls /tmp/two 2>&1; echo ok-$((4+4))", "ok-8");
     expect(early).toContain("first");
