@@ -8,7 +8,7 @@ import type { Server } from "node:net";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { deflateSync, inflateSync } from "node:zlib";
+import { createInflate, deflateSync, inflateSync } from "node:zlib";
 import { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE, VIRTIO_ID_NET, VIRTIO_ID_RNG } from "../../devices/virtio/virtio-ids.ts";
 import type { BlockBackend } from "../../devices/virtio-blk/block-backend.ts";
 import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
@@ -999,6 +999,30 @@ const ZLIB_CODEC = {
       );
     }
   },
+  inflateStream: (data: Uint8Array, take: (piece: Uint8Array) => void) =>
+    new Promise<void>((resolveIt, rejectIt) => {
+      // 1 MiB pieces: zlib's default 16 KiB ones cost an event each (a 256 MiB restore: ~140 ms instead of ~60).
+      const z = createInflate({ chunkSize: 1 << 20 });
+      let failed = false;
+      z.on("data", (piece: Buffer) => {
+        if (failed) return;
+        try {
+          take(new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength));
+        } catch (e) {
+          failed = true;
+          z.destroy();
+          rejectIt(e);
+        }
+      });
+      z.on("error", (e) => {
+        if (!failed) rejectIt(e);
+        failed = true;
+      });
+      z.on("end", () => {
+        if (!failed) resolveIt();
+      });
+      z.end(data);
+    }),
 };
 
 /** What the CLI records about itself in a snapshot (VirtMachine.saveSnapshot's `host`), to rebuild the machine. */

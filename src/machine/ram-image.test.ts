@@ -60,31 +60,37 @@ describe("RAM images (sparse, deflated)", () => {
       const b = raw.slice();
       return deflate(f(new DataView(b.buffer), b) ?? b);
     };
-    const cases: [string, Uint8Array, RegExp][] = [
-      ["not deflate", Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8), /not deflate data/],
-      ["truncated", image.subarray(0, image.length >> 1), /not deflate data, or truncated/],
-      ["magic", await edit((dv) => void dv.setUint32(0, 0x12345678, true)), /no VRAM header/],
-      ["version", await edit((dv) => void dv.setUint32(4, RAM_IMAGE_VERSION + 1, true)), /format version/],
-      ["page size", await edit((dv) => void dv.setUint32(8, 8192, true)), /page size/],
-      ["ram size", await edit((dv) => void dv.setUint32(12, 512, true)), /2 MiB of RAM, this machine has 1 MiB/],
-      ["stored count", await edit((dv) => void dv.setUint32(16, dv.getUint32(16, true) + 1, true)), /length/],
-      ["long", await edit((_dv, b) => Uint8Array.from([...b, 0, 0, 0, 0])), /length/],
-      ["map", await edit((_dv, b) => void (b[20] ^= 1)), /page map/],
-      ["header only", await deflate(raw.subarray(0, 10)), /shorter than its header/],
-      // A deflate bomb: 64 MiB of zeroes (~64 KiB deflated) for a 1 MiB RAM stops at what a 1 MiB image can be.
-      [
-        "bomb",
-        await deflate(new Uint8Array(64 << 20)),
-        /not deflate data, or truncated \(inflates to more than 1048628 bytes\)/,
-      ],
+    // A deflate bomb with a valid header: every page stored, then 64 MiB of zeroes (~64 KiB deflated). The
+    // stream stops once the pages are in; it is never held whole.
+    const bombRaw = new Uint8Array(20 + 32 + (64 << 20));
+    bombRaw.set(raw.subarray(0, 20));
+    new DataView(bombRaw.buffer).setUint32(16, 256, true);
+    bombRaw.fill(0xff, 20, 52);
+    // [name, image, message, RAM untouched?] — a wrong header or page map is refused before RAM is written;
+    // a short or long page run only once the pages before it are in.
+    const cases: [string, Uint8Array, RegExp, boolean][] = [
+      ["not deflate", Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8), /not deflate data/, true],
+      ["truncated", image.subarray(0, image.length >> 1), /not deflate data, or truncated/, false],
+      ["magic", await edit((dv) => void dv.setUint32(0, 0x12345678, true)), /no VRAM header/, true],
+      ["version", await edit((dv) => void dv.setUint32(4, RAM_IMAGE_VERSION + 1, true)), /format version/, true],
+      ["page size", await edit((dv) => void dv.setUint32(8, 8192, true)), /page size/, true],
+      ["ram size", await edit((dv) => void dv.setUint32(12, 512, true)), /2 MiB of RAM, this machine has 1 MiB/, true],
+      ["stored count", await edit((dv) => void dv.setUint32(16, dv.getUint32(16, true) + 1, true)), /page map/, true],
+      ["long", await edit((_dv, b) => Uint8Array.from([...b, 0, 0, 0, 0])), /length/, false],
+      ["short", await edit((_dv, b) => b.slice(0, b.length - 4)), /length/, false],
+      ["map", await edit((_dv, b) => void (b[20] ^= 1)), /page map/, true],
+      ["header only", await deflate(raw.subarray(0, 10)), /shorter than its header/, true],
+      ["zeroes", await deflate(new Uint8Array(64 << 20)), /no VRAM header/, true],
+      ["bomb", await deflate(bombRaw), /its length does not match its header/, false],
     ];
-    for (const [name, bad, why] of cases) {
+    for (const [name, bad, why, untouched] of cases) {
       const target = new Uint8Array(ram.length).fill(0x77);
       await expect(decodeRam(bad, target), name).rejects.toThrow(why);
-      expect(
-        target.every((b) => b === 0x77),
-        name,
-      ).toBe(true);
+      if (untouched)
+        expect(
+          target.every((b) => b === 0x77),
+          name,
+        ).toBe(true);
     }
   });
 

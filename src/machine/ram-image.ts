@@ -72,9 +72,29 @@ export interface DeflateCodec {
   deflate(data: Uint8Array): Promise<Uint8Array>;
   /** Throws on bad data and on output beyond `maxBytes`. */
   inflate(data: Uint8Array, maxBytes: number): Promise<Uint8Array>;
+  /** Inflates piece by piece into `take`, which may throw to stop it (the error comes out as thrown). */
+  inflateStream(data: Uint8Array, take: (piece: Uint8Array) => void): Promise<void>;
 }
 
-export const STREAM_CODEC: DeflateCodec = { deflate, inflate };
+/** The platform's inflate, piece by piece (DecompressionStream). */
+export async function inflateStream(data: Uint8Array, take: (piece: Uint8Array) => void): Promise<void> {
+  const reader = new Blob([data as Uint8Array<ArrayBuffer>])
+    .stream()
+    .pipeThrough(new DecompressionStream("deflate"))
+    .getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    try {
+      take(value);
+    } catch (e) {
+      await reader.cancel().catch(() => {});
+      throw e;
+    }
+  }
+}
+
+export const STREAM_CODEC: DeflateCodec = { deflate, inflate, inflateStream };
 
 /** Encodes `ram` (a whole number of 4 KiB pages, 4-byte aligned) sparse and deflated. */
 export async function encodeRam(ram: Uint8Array, codec: DeflateCodec = STREAM_CODEC): Promise<Uint8Array> {
@@ -97,52 +117,93 @@ export async function encodeRam(ram: Uint8Array, codec: DeflateCodec = STREAM_CO
   return codec.deflate(raw);
 }
 
+/** An error in the image itself (not in its deflate stream). */
+class RamImageError extends Error {}
+
 /**
- * Decodes an image made by encodeRam into `ram` (the guest's RAM, all of it); throws, writing nothing, on bad
- * input. `zeroed`: the caller knows every page of `ram` is zero already (a fresh machine), so only the stored
- * pages are written — filling a fresh 256 MiB with zeroes would make the host commit all of it.
+ * Decodes an image made by encodeRam into `ram` (the guest's RAM, all of it), inflating it as a stream: the
+ * header and page map are read and checked first, then each stored page goes straight to its place in RAM,
+ * so no more than RAM itself is ever held (a hostile image cannot make the host hold a second RAM's worth).
+ * Throws on bad input: a wrong header or page map before anything is written to RAM; a page run that is short
+ * or long once the pages before it are written (the caller then does not use the RAM). `zeroed`: the caller
+ * knows every page of `ram` is zero already (a fresh machine), so only the stored pages are written — filling
+ * a fresh 256 MiB with zeroes would make the host commit all of it.
  */
 export async function decodeRam(
   image: Uint8Array,
   ram: Uint8Array,
   opts: { codec?: DeflateCodec; zeroed?: boolean } = {},
 ): Promise<void> {
-  let raw: Uint8Array;
+  const pagesHere = ram.length / PAGE;
+  const mapBytes = Math.ceil(pagesHere / 8);
+  const head = new Uint8Array(HEADER + mapBytes);
+  let have = 0;
+  let order: number[] | undefined;
+  let k = 0;
+  let off = 0;
+  const header = (): void => {
+    const dv = new DataView(head.buffer);
+    if (dv.getUint32(0, true) !== MAGIC) throw new RamImageError("RAM image: not a RAM image (no VRAM header)");
+    const version = dv.getUint32(4, true);
+    if (version !== RAM_IMAGE_VERSION) {
+      throw new RamImageError(`RAM image: format version ${version}, this build reads ${RAM_IMAGE_VERSION}`);
+    }
+    if (dv.getUint32(8, true) !== PAGE) {
+      throw new RamImageError(`RAM image: page size ${dv.getUint32(8, true)}, not ${PAGE}`);
+    }
+    const pages = dv.getUint32(12, true);
+    if (pages !== pagesHere) {
+      throw new RamImageError(
+        `RAM image: ${(pages * PAGE) / 1048576} MiB of RAM, this machine has ${ram.length / 1048576} MiB`,
+      );
+    }
+  };
+  const pageMap = (): number[] => {
+    const stored = new DataView(head.buffer).getUint32(16, true);
+    const map = head.subarray(HEADER);
+    const list: number[] = [];
+    for (let p = 0; p < pagesHere; p++) if (map[p >> 3] & (1 << (p & 7))) list.push(p);
+    // Bits past the last page must be clear too.
+    let extra = false;
+    for (let p = pagesHere; p < mapBytes * 8; p++) if (map[p >> 3] & (1 << (p & 7))) extra = true;
+    if (list.length !== stored || extra) {
+      throw new RamImageError("RAM image: its page map does not match its page count");
+    }
+    return list;
+  };
+  const take = (c: Uint8Array): void => {
+    let i = 0;
+    if (order === undefined) {
+      const before = have;
+      const n = Math.min(head.length - have, c.length);
+      head.set(c.subarray(0, n), have);
+      have += n;
+      i = n;
+      if (before < HEADER && have >= HEADER) header();
+      if (have < head.length) return;
+      order = pageMap();
+      if (opts.zeroed !== true) ram.fill(0);
+    }
+    while (i < c.length) {
+      if (k >= order.length) throw new RamImageError("RAM image: its length does not match its header");
+      const n = Math.min(PAGE - off, c.length - i);
+      ram.set(c.subarray(i, i + n), order[k] * PAGE + off);
+      off += n;
+      i += n;
+      if (off === PAGE) {
+        off = 0;
+        k++;
+      }
+    }
+  };
   try {
-    // Never more than a header, the page map and every page: anything longer is refused while inflating.
-    const pages = ram.length / PAGE;
-    raw = await (opts.codec ?? STREAM_CODEC).inflate(image, HEADER + Math.ceil(pages / 8) + pages * PAGE);
+    await (opts.codec ?? STREAM_CODEC).inflateStream(image, take);
   } catch (e) {
+    if (e instanceof RamImageError) throw new Error(e.message);
     throw new Error(`RAM image: not deflate data, or truncated (${(e as Error).message})`);
   }
-  if (raw.length < HEADER) throw new Error("RAM image: shorter than its header");
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  if (dv.getUint32(0, true) !== MAGIC) throw new Error("RAM image: not a RAM image (no VRAM header)");
-  const version = dv.getUint32(4, true);
-  if (version !== RAM_IMAGE_VERSION)
-    throw new Error(`RAM image: format version ${version}, this build reads ${RAM_IMAGE_VERSION}`);
-  if (dv.getUint32(8, true) !== PAGE) throw new Error(`RAM image: page size ${dv.getUint32(8, true)}, not ${PAGE}`);
-  const pages = dv.getUint32(12, true);
-  if (pages * PAGE !== ram.length) {
-    throw new Error(`RAM image: ${(pages * PAGE) / 1048576} MiB of RAM, this machine has ${ram.length / 1048576} MiB`);
-  }
-  const stored = dv.getUint32(16, true);
-  const mapBytes = Math.ceil(pages / 8);
-  if (raw.length !== HEADER + mapBytes + stored * PAGE)
+  if (have < HEADER) throw new Error("RAM image: shorter than its header");
+  if (order === undefined || k !== order.length || off !== 0) {
     throw new Error("RAM image: its length does not match its header");
-  const map = raw.subarray(HEADER, HEADER + mapBytes);
-  let set = 0;
-  for (let p = 0; p < pages; p++) if (map[p >> 3] & (1 << (p & 7))) set++;
-  // Bits past the last page must be clear too.
-  for (let p = pages; p < mapBytes * 8; p++) if (map[p >> 3] & (1 << (p & 7))) set = -1;
-  if (set !== stored) throw new Error("RAM image: its page map does not match its page count");
-  if (opts.zeroed !== true) ram.fill(0);
-  let k = 0;
-  for (let p = 0; p < pages; p++) {
-    if (map[p >> 3] & (1 << (p & 7))) {
-      const at = HEADER + mapBytes + k * PAGE;
-      ram.set(raw.subarray(at, at + PAGE), p * PAGE);
-      k++;
-    }
   }
 }
