@@ -128,6 +128,11 @@ interface SpawnSpec {
   /** A line to type at the first prompt (QEMU); vireo's --exec types its own. */
   typeAtPrompt?: string;
   endMarker?: string;
+  /**
+   * Take the end marker whenever it shows, prompt seen or not (a restored shell's prompt and the typed
+   * command can arrive in one piece of output, so no prompt ends the output).
+   */
+  endAnyTime?: boolean;
   timeoutMs: number;
 }
 
@@ -164,13 +169,13 @@ function spawnTimed(spec: SpawnSpec): Promise<SpawnRun> {
         if (spec.typeAtPrompt !== undefined) p.stdin.write(spec.typeAtPrompt);
       }
       if (
-        run.promptMs !== undefined &&
+        (run.promptMs !== undefined || spec.endAnyTime === true) &&
         run.endMs === undefined &&
         spec.endMarker !== undefined &&
         stdout.indexOf(spec.endMarker, from) >= 0
       ) {
         run.endMs = now;
-        run.workMs = now - run.promptMs;
+        if (run.promptMs !== undefined) run.workMs = now - run.promptMs;
       }
     });
     p.stderr.on("data", (d: Buffer) => {
@@ -744,6 +749,7 @@ ${jitOffRows.join("\n")}
         cmd: "npm",
         args: ["run", "vm", "--", ...args, "--exec", cmd],
         endMarker: "rs-42-ok",
+        endAnyTime: true,
         timeoutMs: 120_000,
       });
       return r.endMs;
