@@ -46,6 +46,14 @@ describe("auth and origin over HTTP", () => {
     });
   }
 
+  it("no refusal puts the token (query or subprotocol) in the logs", async () => {
+    // Every refusal path above has run (401, 403 foreign origin, 404 paths carrying the valid token).
+    const text = JSON.stringify(r.logs);
+    expect(r.logs.filter((l) => l.event === "relay.refused").length).toBeGreaterThanOrEqual(5);
+    expect(text).not.toContain(TOKEN);
+    expect(text).toContain("token=***");
+  });
+
   it("counts refusals by reason", () => {
     expect(r.relay.metrics.get("relay_connections_refused_total", { reason: "no-token" })).toBeGreaterThan(0);
     expect(r.relay.metrics.get("relay_connections_refused_total", { reason: "origin" })).toBe(1);

@@ -35,6 +35,24 @@ const NETWORK_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 type Route = { kind: "wisp" } | { kind: "l2"; network: string } | null;
 
+/**
+ * A request path for the logs: the query's values are secrets as often as not (`?token=…`), so each is replaced
+ * by `***` (the names stay, to say what was sent), and the whole is cut to 80 characters after that.
+ */
+export function redactedPath(raw: string): string {
+  const q = raw.indexOf("?");
+  if (q < 0) return raw.slice(0, 80);
+  const query = raw
+    .slice(q + 1)
+    .split("&")
+    .map((kv) => {
+      const eq = kv.indexOf("=");
+      return eq < 0 ? kv : `${kv.slice(0, eq)}=***`;
+    })
+    .join("&");
+  return `${raw.slice(0, q)}?${query}`.slice(0, 80);
+}
+
 function route(pathname: string): Route {
   if (pathname === "/wisp" || pathname === "/wisp/") return { kind: "wisp" };
   const m = /^\/l2\/([^/]*)\/?$/.exec(pathname);
@@ -168,7 +186,7 @@ export class Relay {
 
   private refuse(socket: Socket, status: number, text: string, reason: string, req: IncomingMessage): void {
     this.metrics.inc("relay_connections_refused_total", { reason });
-    this.log("relay.refused", { reason, remote: req.socket.remoteAddress ?? null, path: (req.url ?? "").slice(0, 80) });
+    this.log("relay.refused", { reason, remote: req.socket.remoteAddress ?? null, path: redactedPath(req.url ?? "") });
     reject(socket, status, text);
   }
 
