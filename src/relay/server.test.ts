@@ -88,3 +88,39 @@ describe("shutdown", () => {
     await echo.close();
   });
 });
+
+describe("slow requests on a kept-alive connection (issue 16, finding 5)", () => {
+  let r: StartedRelay;
+  beforeAll(async () => {
+    r = await startRelay({ tune: (c) => void (c.handshakeTimeoutMs = 1000) });
+  });
+  afterAll(() => r.stop());
+
+  it("after one complete request, a second one trickled in is cut off near the timeout", async () => {
+    const { connect } = await import("node:net");
+    const [host, port] = r.base.split(":");
+    const sock = connect(Number(port), host);
+    await new Promise<void>((ok) => sock.once("connect", () => ok()));
+    let got = "";
+    sock.on("data", (d: Buffer) => {
+      got += d.toString("latin1");
+    });
+    sock.write("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n");
+    const t0 = Date.now();
+    while (!got.includes("ok\n") && Date.now() - t0 < 5000) await new Promise((ok) => setTimeout(ok, 20));
+    expect(got).toContain("200 OK");
+    // The next request, one byte every 200 ms: it would take 8 s to send.
+    const next = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    const start = Date.now();
+    let i = 0;
+    const trickle = setInterval(() => {
+      if (i < next.length && !sock.destroyed) sock.write(next[i++]);
+    }, 200);
+    await new Promise<void>((ok) => sock.once("close", () => ok()));
+    clearInterval(trickle);
+    const held = Date.now() - start;
+    expect(i).toBeLessThan(next.length);
+    // Cut off around the 1 s timeout (the old code held it ~20 s: Node's check ran every 30 s).
+    expect(held).toBeLessThan(3500);
+  }, 20_000);
+});

@@ -106,12 +106,16 @@ export class Relay {
     };
     // Oversized frames are the switch's to drop and count; the WebSocket limit only bounds memory.
     this.l2wss = new WebSocketServer({ ...common, maxPayload: 64 * 1024 });
-    this.http = createServer((req, res) => this.onRequest(req, res));
+    // Node checks headersTimeout/requestTimeout every connectionsCheckingInterval (30 s by default): check each
+    // second, so a request trickled in on a kept-alive connection is cut off near the timeout, not 20 s after.
+    this.http = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => this.onRequest(req, res));
     this.http.on("connection", (socket: Socket) => this.onConnection(socket));
     this.http.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
     this.http.on("clientError", (_err, socket: Socket) => reject(socket, 400, "Bad Request"));
     this.http.headersTimeout = config.handshakeTimeoutMs;
     this.http.requestTimeout = config.handshakeTimeoutMs;
+    // A kept-alive connection serves a bounded number of requests (health checks, metrics scrapes).
+    this.http.maxRequestsPerSocket = 100;
   }
 
   listen(): Promise<AddressInfo> {
@@ -148,21 +152,36 @@ export class Relay {
 
   private onConnection(socket: Socket): void {
     this.rawSockets.add(socket);
-    socket.on("close", () => this.rawSockets.delete(socket));
-    // A peer that connects and never finishes a request (slowloris) is cut off here.
+    socket.on("close", () => {
+      this.rawSockets.delete(socket);
+      const t = (socket as Socket & { handshakeTimer?: NodeJS.Timeout }).handshakeTimer;
+      if (t) clearTimeout(t);
+    });
+    this.armHandshake(socket);
+  }
+
+  /**
+   * A peer that connects and never finishes a request (slowloris) is cut off: at the connection's start, and
+   * again after every plain request it was answered on a kept-alive connection (the next one gets the same time).
+   */
+  private armHandshake(socket: Socket): void {
+    const old = (socket as Socket & { handshakeTimer?: NodeJS.Timeout }).handshakeTimer;
+    if (old) clearTimeout(old);
+    if (socket.destroyed) return;
     const t = setTimeout(() => {
       if (!(socket as Socket & { upgraded?: boolean }).upgraded) {
         this.metrics.inc("relay_connections_refused_total", { reason: "handshake-timeout" });
         socket.destroy();
       }
     }, this.config.handshakeTimeoutMs);
-    socket.once("close", () => clearTimeout(t));
     (socket as Socket & { handshakeTimer?: NodeJS.Timeout }).handshakeTimer = t;
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const timer = (req.socket as Socket & { handshakeTimer?: NodeJS.Timeout }).handshakeTimer;
     if (timer) clearTimeout(timer);
+    // The next request on this connection (keep-alive) gets its own time, from the end of this answer.
+    res.once("finish", () => this.armHandshake(req.socket));
     const url = new URL(req.url ?? "/", "http://relay");
     if (req.method !== "GET") {
       res.writeHead(405).end();
