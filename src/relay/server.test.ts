@@ -124,3 +124,45 @@ describe("slow requests on a kept-alive connection (issue 16, finding 5)", () =>
     expect(held).toBeLessThan(3500);
   }, 20_000);
 });
+
+describe("--max-streams counts streams the client closed while their sockets drain (issue 16, finding 2)", () => {
+  it("CONNECT to a server that never reads, fill, CLOSE 0x02, again: refused once the sockets reach the limit", async () => {
+    const { createServer } = await import("node:net");
+    const held: import("node:net").Socket[] = [];
+    // Accepts and never reads: whatever the relay writes stays queued on its side.
+    const server = createServer((sock) => {
+      sock.pause();
+      held.push(sock);
+    });
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    const port = (server.address() as import("node:net").AddressInfo).port;
+    const r = await startRelay({ allow: ["127.0.0.1"], tune: (c) => void (c.wisp.maxStreams = 4) });
+    try {
+      const client = await TestWispClient.connect(r.url);
+      const reasons: number[] = [];
+      for (let round = 0; round < 8; round++) {
+        const s = client.open("127.0.0.1", port);
+        const first = await Promise.race([
+          s.closed.then((reason) => `closed:${reason}`),
+          new Promise<string>((ok) => setTimeout(() => ok("open"), 300)),
+        ]);
+        if (first !== "open") {
+          reasons.push(Number(first.slice(7)));
+          continue;
+        }
+        for (let k = 0; k < 15; k++) s.send(new Uint8Array(4096).fill(k));
+        s.close(0x02);
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+      // Four sockets drain (the server reads nothing); from then on new streams are throttled (0x49).
+      expect(reasons.length).toBeGreaterThanOrEqual(4);
+      expect(reasons.every((x) => x === 0x49)).toBe(true);
+      expect(held.length).toBeLessThanOrEqual(4);
+      client.close();
+    } finally {
+      for (const s of held) s.destroy();
+      server.close();
+      await r.stop();
+    }
+  }, 30_000);
+});

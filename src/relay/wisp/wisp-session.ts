@@ -126,6 +126,12 @@ const UDP_EARLY_MAX_BYTES = 64 * 1024;
 
 export class WispSession {
   private readonly streams = new Map<number, Stream>();
+  /**
+   * TCP streams the client closed that still hold their socket while it drains to the destination: they count
+   * against --max-streams until the socket is really gone, or a client could open, fill and close streams
+   * forever (the review: 1207 descriptors for a limit of 64).
+   */
+  private drainingSockets = 0;
   private readonly recentlyClosed = new Set<number>();
   private readonly up: TokenBucket;
   private readonly down: TokenBucket;
@@ -290,7 +296,7 @@ export class WispSession {
           this.protocolError("duplicate-stream", p.streamId);
           return;
         }
-        if (this.streams.size >= this.deps.limits.maxStreams) {
+        if (this.streams.size + this.drainingSockets >= this.deps.limits.maxStreams) {
           this.deps.metrics.inc("relay_denials_total", { reason: "max-streams" });
           this.log("wisp.refused", { client: this.deps.clientId, stream: p.streamId, reason: "max-streams" });
           this.send(encodeClose(p.streamId, CLOSE_REASON_THROTTLED));
@@ -339,6 +345,10 @@ export class WispSession {
           this.forget(s, "client-close");
           this.deps.metrics.inc("relay_stream_closes_total", { reason: "client" });
           s.draining = true;
+          if (s.socket !== null && !s.socket.destroyed) {
+            this.drainingSockets++;
+            s.socket.once("close", () => this.drainingSockets--);
+          }
           // A destination that never reads must not keep the socket (and its queue) forever.
           setTimeout(() => this.closeStream(s, null, "drain-timeout"), this.deps.limits.connectTimeoutMs).unref();
           this.flushTcp(s);
