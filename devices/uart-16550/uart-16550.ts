@@ -9,7 +9,7 @@
 
 import type { MmioDevice } from "../../src/core/bus.ts";
 import type { IrqLine } from "../../src/core/irq.ts";
-import { flag, record, SnapshotError, uint } from "../../src/machine/state-check.ts";
+import { bytes, bytesText, flag, record, SnapshotError, uint } from "../../src/machine/state-check.ts";
 
 export const UART_RBR = 0; // read, DLAB = 0 (THR on write, DLL with DLAB = 1)
 export const UART_IER = 1; // DLM with DLAB = 1
@@ -203,8 +203,6 @@ export class Uart16550 implements MmioDevice {
    */
   saveState(): UartState {
     this.flush();
-    let input = "";
-    for (const b of this.rx.peekAll()) input += String.fromCharCode(b);
     return {
       ier: this.ier,
       fcr: this.fcr,
@@ -214,7 +212,7 @@ export class Uart16550 implements MmioDevice {
       dll: this.dll,
       dlm: this.dlm,
       thrIpending: this.thrIpending,
-      input: btoa(input),
+      input: bytesText(this.rx.peekAll()),
     };
   }
 
@@ -231,15 +229,7 @@ export class Uart16550 implements MmioDevice {
     const dll = u8("dll");
     const dlm = u8("dlm");
     const thrIpending = flag(s.thrIpending, "uart.thrIpending");
-    if (typeof s.input !== "string" || s.input.length > (MAX_SAVED_INPUT * 4) / 3 + 4) {
-      throw new SnapshotError(`uart.input: not base64 of at most ${MAX_SAVED_INPUT} bytes`);
-    }
-    let text: string;
-    try {
-      text = atob(s.input);
-    } catch {
-      throw new SnapshotError("uart.input: not base64");
-    }
+    const input = bytes(s.input, "uart.input", MAX_SAVED_INPUT);
     this.ier = ier;
     this.fcr = fcr;
     this.lcr = lcr;
@@ -251,7 +241,7 @@ export class Uart16550 implements MmioDevice {
     this.iir = fcr & UART_FCR_ENABLE_FIFO ? UART_IIR_FIFO_ENABLED | UART_IIR_NO_INT : UART_IIR_NO_INT;
     this.txLen = 0;
     this.rx.clear();
-    this.rx.push(Uint8Array.from(text, (c) => c.charCodeAt(0)));
+    this.rx.push(input);
     this.updateIrq();
   }
 

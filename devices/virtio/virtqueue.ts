@@ -345,11 +345,12 @@ export class Virtqueue {
     const broken = flag(s.broken, `${path}.broken`);
     const eventIdx = flag(s.eventIdx, `${path}.eventIdx`);
     const indirect = flag(s.indirect, `${path}.indirect`);
-    const maxChainBytes = uint(s.maxChainBytes, `${path}.maxChainBytes`);
+    // Checked, not used: the device sets its chain limit at activation, and kicks are wanted after a restore.
+    uint(s.maxChainBytes, `${path}.maxChainBytes`);
     const lastAvail = uint(s.lastAvail, `${path}.lastAvail`, 0xffff);
     const usedIdx = uint(s.usedIdx, `${path}.usedIdx`, 0xffff);
     const signalledUsed = uint(s.signalledUsed, `${path}.signalledUsed`, 0xffff);
-    const notifyEnabled = flag(s.notifyEnabled, `${path}.notifyEnabled`);
+    flag(s.notifyEnabled, `${path}.notifyEnabled`);
     if (ready) {
       if (!isPowerOfTwo(size) || size > this.maxSize) {
         throw new SnapshotError(`${path}.size: ${size} is not a power of 2 ≤ ${this.maxSize}`);
@@ -390,8 +391,6 @@ export class Virtqueue {
     this.deviceAddr = device;
     this.eventIdx = eventIdx;
     this.indirectDesc = indirect;
-    // A device sets its own limit at activation (virtio-blk): the saved one is checked, not used.
-    void maxChainBytes;
     this.maxChainBytes = VIRTQUEUE_MAX_CHAIN_BYTES;
     this.isBroken = false;
     if (ready) {
@@ -401,9 +400,8 @@ export class Virtqueue {
     this.lastAvail = this.shadowAvail = lastAvail;
     this.usedIdx = usedIdx;
     this.signalledUsed = signalledUsed;
-    // Kicks wanted, as after enable(): no device turns them off for good (one that polls says so again when
-    // it loads); a saved "off" would leave the driver silent.
-    void notifyEnabled;
+    // As after enable(): no device turns kicks off for good (one that polls says so again when it loads), and a
+    // saved "off" would leave the driver silent.
     this.notifyEnabled = true;
     this.stats.lastAvailIdx = lastAvail;
     this.stats.lastUsedIdx = usedIdx;

@@ -21,6 +21,7 @@ import { framesForWire, WireCounters } from "./link/plain-wire.ts";
 import type { GsoInfo } from "./offload/gso.ts";
 import { tcpFrame } from "./stack/frames.ts";
 import { TCP_ACK } from "./stack/tcp/tcp-segment.ts";
+import { get32 } from "./wire/bytes.ts";
 
 /**
  * The /l2/<network> URL on the same relay as `relayUrl` (which may be its Wisp URL, ws://host/wisp/):
@@ -367,8 +368,8 @@ export class RelayBackend implements NetBackend {
     const t = 14 + ihl;
     if (f.length < t + 20) return;
     const flags = f[t + 13]!;
-    const src = u32(f, 26);
-    const dst = u32(f, 30);
+    const src = get32(f, 26);
+    const dst = get32(f, 30);
     const sport = (f[t]! << 8) | f[t + 1]!;
     const dport = (f[t + 2]! << 8) | f[t + 3]!;
     const key = `${src}:${sport}>${dst}:${dport}`;
@@ -381,8 +382,8 @@ export class RelayBackend implements NetBackend {
     const len = f.length - t - (f[t + 12]! >> 4) * 4;
     const e = this.guestTcp.get(key);
     if (e !== undefined) {
-      e.seqNext = (u32(f, t + 4) + Math.max(0, len)) >>> 0;
-      e.ack = u32(f, t + 8);
+      e.seqNext = (get32(f, t + 4) + Math.max(0, len)) >>> 0;
+      e.ack = get32(f, t + 8);
       return;
     }
     if (this.guestTcp.size >= MAX_TRACKED_TCP) this.guestTcp.delete(this.guestTcp.keys().next().value!);
@@ -393,8 +394,8 @@ export class RelayBackend implements NetBackend {
       guestPort: sport,
       remoteIp: dst,
       remotePort: dport,
-      seqNext: (u32(f, t + 4) + Math.max(0, len)) >>> 0,
-      ack: u32(f, t + 8),
+      seqNext: (get32(f, t + 4) + Math.max(0, len)) >>> 0,
+      ack: get32(f, t + 8),
     });
   }
 
@@ -503,8 +504,4 @@ interface GuestTcp {
   /** The guest's next sequence number and what it acknowledged last. */
   seqNext: number;
   ack: number;
-}
-
-function u32(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
