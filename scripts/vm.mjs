@@ -47,7 +47,9 @@ if (cliBundleIsStale()) {
   process.stderr.write(`vireo: bundled in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
 }
 
-// Stack traces name src/ files and lines, as they did under tsx.
-process.setSourceMapsEnabled(true);
+// Stack traces name src/ files and lines with VIREO_SOURCE_MAPS=1 (or NODE_OPTIONS=--enable-source-maps):
+// not by default, since reading the bundle's map costs every start ~10-15 ms (node --cpu-prof: lineLengths and
+// maybeCacheSourceMap), about 2% of the committed image's boot.
+if (process.env.VIREO_SOURCE_MAPS === "1") process.setSourceMapsEnabled(true);
 const cli = await import(pathToFileURL(OUTFILE).href);
 await cli.main(process.argv.slice(2));

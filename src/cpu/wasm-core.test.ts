@@ -298,6 +298,62 @@ describe("the WebAssembly core", () => {
     expect(h.jit?.compiled).toBeGreaterThan(0);
   });
 
+  it("Sstc: the run loop asks the host for the time at most once per 4096 instructions, at once after stimecmp is written, and takes the timer interrupt within that", () => {
+    // M-mode: menvcfg.STCE, mie.STIE, mstatus.MIE, stimecmp = a0, then a loop of CSR reads (a SYSTEM
+    // instruction each: the run loop checks for interrupts after every one). The handler at +0x100 spins.
+    const prog = [
+      0x00100293, // addi t0, zero, 1
+      0x03f29293, // slli t0, t0, 63
+      0x30a29073, // csrw menvcfg, t0
+      0x02000293, // addi t0, zero, 32
+      0x30429073, // csrw mie, t0
+      0x30046073, // csrsi mstatus, 8
+      0x14d51073, // csrw stimecmp, a0
+      0x34002373, // loop: csrr t1, mscratch
+      0x00158593, // addi a1, a1, 1
+      0xff9ff06f | 0, // j loop
+    ];
+    const boot = (now: { t: number; calls: number }, stimecmp: number): WasmHart => {
+      const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);
+      prog.forEach((w, i) => {
+        mem.i32[i] = w;
+      });
+      mem.i32[0x100 / 4] = 0x6f; // j .
+      const time = {
+        mtime: (): number => {
+          now.calls++;
+          return now.t;
+        },
+      };
+      const h = new WasmHart({ hartId: 0, mem, bus: new Bus(), time, module: loadCoreModule(), jit: false });
+      h.setPc(RAM_BASE);
+      h.writeCsrRaw(0x305, BigInt(RAM_BASE + 0x100));
+      h.setX(10, stimecmp);
+      return h;
+    };
+    // Not due: 3000 loop iterations (3000 SYSTEM instructions) ask the host a handful of times, not 3000.
+    const a = { t: 0, calls: 0 };
+    const h = boot(a, 1000);
+    expect(h.run(9007)).toBe(9007);
+    expect(h.getX(11)).toBe(3000n);
+    expect(a.calls).toBeGreaterThan(0);
+    expect(a.calls).toBeLessThanOrEqual(4);
+    // Time passes stimecmp with nothing written: the interrupt comes within 4096 instructions (+ one loop).
+    a.t = 5000;
+    const before = h.getX(11);
+    h.run(6000);
+    expect(h.readCsr(0x342)).toBe(0x8000_0000_0000_0005n); // mcause: supervisor timer interrupt
+    expect(h.getPc()).toBe(BigInt(RAM_BASE + 0x100));
+    expect(Number(h.getX(11) - before) * 3).toBeLessThanOrEqual(4096 + 3);
+    // stimecmp written with a time already past: taken right after the write, not up to 4096 later.
+    const b = { t: 5000, calls: 0 };
+    const g = boot(b, 1000);
+    g.run(100);
+    expect(g.readCsr(0x342)).toBe(0x8000_0000_0000_0005n);
+    expect(g.readCsr(0x341)).toBe(BigInt(RAM_BASE + 7 * 4)); // mepc: the first instruction after the write
+    expect(g.getX(11)).toBe(0n);
+  });
+
   it("says how much RAM it can hold when the memory is too large for it", () => {
     expect(wasmCoreUnsupported(new GuestMemory(RAM_BASE, 1 << 16))).toMatch(/at most 4090 MiB/);
   });

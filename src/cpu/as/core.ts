@@ -284,6 +284,17 @@ let tracing: bool = false;
 /** Blocks entered this often get compiled (0 = never compile). */
 let jitThreshold: i32 = 0;
 /**
+ * Block counts weigh the work a block did, not only its entries: each entry adds JIT_ENTRY_WEIGHT, and when
+ * the next block is entered the one before is charged the instructions it ran (from its entry to the jump out,
+ * in the interpreter). A long block (a straight-line function body of hundreds of instructions) gets hot after
+ * far fewer entries than a three-instruction loop: compiling it costs about as much per instruction, and every
+ * entry interpreted costs more. `jitPrevSlot` (-1: none) and `jitPrevN` (the run's retired count at its entry)
+ * name the block to charge.
+ */
+const JIT_ENTRY_WEIGHT: i32 = 8;
+let jitPrevSlot: isize = -1;
+let jitPrevN: i32 = 0;
+/**
  * Set by every slow path a compiled block calls when the block must stop after it: a trap (trapCause says
  * so, the instruction did not retire), a store into compiled code, or a device asking to stop.
  */
@@ -328,6 +339,7 @@ export function reset(): void {
   satpMode = 0;
   satpPpn = 0;
   stimecmp = 0xffffffffffffffff;
+  sstcNextCheck = 0;
   reservation = -1;
   instretOffset = 0 - instret;
   waiting = false;
@@ -530,6 +542,7 @@ export function loadState(len: u32): u32 {
   satpMode = <u32>mode;
   satpPpn = load<u64>(g, 88) & 0xfffffffffff;
   stimecmp = load<u64>(g, 96);
+  sstcNextCheck = 0;
   reservation = <i64>load<u64>(g, 104);
   instret = load<u64>(g, 112);
   instretOffset = load<u64>(g, 120);
@@ -584,6 +597,36 @@ export function pendingInterrupt(): i32 {
   let pending = (mip | (mipSeipHw ? 1 << IRQ_SEI : 0)) & mie;
   // The Sstc comparison asks the host for the time: only when the timer interrupt is enabled.
   if ((mie & (1 << IRQ_STI)) != 0) pending |= sstcStip();
+  return pickPending(pending);
+}
+
+/**
+ * The run loop's pendingInterrupt(), `n` instructions into run(): it asks the host for the time (the Sstc
+ * comparison) at most once per SSTC_RECHECK retired instructions, unless stimecmp or menvcfg was written since.
+ * The run loop asks after every trap and every SYSTEM instruction — Linux's interrupt masking alone is
+ * thousands of those per millisecond — and each question is a call out of the module (≈160 000 of them in the
+ * committed image's boot, ≈20 ms). A timer interrupt may so come up to SSTC_RECHECK instructions late; the
+ * host ends a run at the next timer deadline anyway, so it is never later than that.
+ */
+function pendingInterruptIn(n: i32): i32 {
+  let pending = (mip | (mipSeipHw ? 1 << IRQ_SEI : 0)) & mie;
+  if ((mie & (1 << IRQ_STI)) != 0) {
+    const now = instret + <u64>n;
+    if (now >= sstcNextCheck) {
+      sstcSeen = sstcStip();
+      sstcNextCheck = now + SSTC_RECHECK;
+    }
+    pending |= sstcSeen;
+  }
+  return pickPending(pending);
+}
+
+const SSTC_RECHECK: u64 = 4096;
+/** instret + n at which pendingInterruptIn() asks the host again (0: at once), and what it saw last. */
+let sstcNextCheck: u64 = 0;
+let sstcSeen: u32 = 0;
+
+function pickPending(pending: u32): i32 {
   if (pending == 0) return -1;
   const mEnabled = priv < PRV_M || (mstatus & MSTATUS_MIE) != 0;
   const m = pending & ~mideleg;
@@ -1155,6 +1198,7 @@ function csrWrite(csr: u32, v: u64): bool {
     case CSR_STIMECMP:
       if (!stimecmpAllowed()) return false;
       stimecmp = v;
+      sstcNextCheck = 0;
       return true;
     case CSR_SATP: {
       if (priv == PRV_S && (mstatus & MSTATUS_TVM) != 0) return false;
@@ -1212,6 +1256,7 @@ function csrWrite(csr: u32, v: u64): bool {
     case CSR_MENVCFG:
       // FIOM (bit 0) and STCE (bit 63, Sstc) are the only fields implemented.
       menvcfg = v & (MENVCFG_STCE | 1);
+      sstcNextCheck = 0;
       return true;
     default:
       if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG0 + 15 && (csr & 1) == 0) {
@@ -1593,8 +1638,9 @@ export function run(budget: i32): i32 {
   }
   stopRequested = false;
   let n: i32 = 0;
+  jitPrevSlot = -1;
   while (n < budget) {
-    const irq = pendingInterrupt();
+    const irq = pendingInterruptIn(n);
     if (irq >= 0) store<u64>(base + PC_OFF, takeTrap(load<u64>(base + PC_OFF), <u32>irq, true, 0));
     n = inner(n, budget);
     if (trapCause >= 0) {
@@ -1861,12 +1907,17 @@ function fast(start: u64, n: i32, budget: i32): i32 {
         fastEntry = true;
         break;
       }
-      const c = load<i32>(xb + JIT_COUNT_OFF + <usize>slot) + 1;
+      const prev = jitPrevSlot;
+      if (prev >= 0) store<i32>(xb + JIT_COUNT_OFF + <usize>prev, load<i32>(xb + JIT_COUNT_OFF + <usize>prev) + (n - jitPrevN));
+      jitPrevSlot = -1;
+      const c = load<i32>(xb + JIT_COUNT_OFF + <usize>slot) + JIT_ENTRY_WEIGHT;
       if (load<i32>(xb + JIT_FN_OFF + <usize>slot) != 0 || c >= threshold) {
         fastEntry = true;
         break;
       }
       store<i32>(xb + JIT_COUNT_OFF + <usize>slot, c);
+      jitPrevSlot = slot;
+      jitPrevN = n;
     }
   }
   store<u64>(xb + PC_OFF, pc);
@@ -1937,9 +1988,13 @@ function inner(n: i32, budget: i32): i32 {
       if (jitThreshold > 0 && (pc ^ fPage) < fLimit) {
         const off = <u32>pc + fAdd;
         const slot = jitSlotFor(off);
+        const prev = jitPrevSlot;
+        if (prev >= 0) store<i32>(base + JIT_COUNT_OFF + <usize>prev, load<i32>(base + JIT_COUNT_OFF + <usize>prev) + (n - jitPrevN));
+        jitPrevSlot = <isize>slot;
+        jitPrevN = n;
         let fn = load<i32>(base + JIT_FN_OFF + slot);
         if (fn == 0) {
-          const c = load<i32>(base + JIT_COUNT_OFF + slot) + 1;
+          const c = load<i32>(base + JIT_COUNT_OFF + slot) + JIT_ENTRY_WEIGHT;
           store<i32>(base + JIT_COUNT_OFF + slot, c);
           if (c >= jitThreshold) {
             fn = hostJitCompile(off, <u32>(slot >> 2));
@@ -1953,6 +2008,7 @@ function inner(n: i32, budget: i32): i32 {
           // Run compiled blocks back to back while the next pc has one: a hit in the fetch TLB and the
           // block cache, nothing else (the instruction fetch and decode of the interpreter are skipped).
           let ran = false;
+          jitPrevSlot = -1;
           while (true) {
             jitExit = 0;
             const r = call_indirect<i32>(<u32>fn & 0xfffff, pc, budget - n, <u32>fn >> 20);
@@ -2327,7 +2383,7 @@ function inner(n: i32, budget: i32): i32 {
         // (A one-page SFENCE.VMA may have dropped the page we fetch from: forget it after every SYSTEM.)
         fLimit = 0;
         entry = true;
-        if (stopRequested || waiting || pendingInterrupt() >= 0) {
+        if (stopRequested || waiting || pendingInterruptIn(n) >= 0) {
           n++;
           if (tracing) hostTrace(<u32>pc, <u32>(pc >> 32), insn, r == SYS_WRITE ? rd : 0, 0);
           store<u64>(base + PC_OFF, next);
