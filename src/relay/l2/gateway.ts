@@ -11,14 +11,15 @@ import { GATEWAY_MAC } from "../../net/stack/config.ts";
 import { NetStack } from "../../net/stack/stack.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { Lookup } from "../policy/destination.ts";
 import type { PolicyConfig } from "../policy/policy.ts";
+import type { ClientLookup } from "../policy/resolver.ts";
 import { ETH_HEADER_SIZE, type L2Network, type L2Port } from "./l2-switch.ts";
 import { PolicyUplink } from "./policy-uplink.ts";
 
 export interface GatewayContext {
   policy: PolicyConfig;
-  lookup: Lookup;
+  /** The network's own share of the relay's resolver (its lookups are capped and cancelled as one client's). */
+  newLookup: () => ClientLookup;
   metrics: Metrics;
   log: Logger;
 }
@@ -39,7 +40,8 @@ function ip4At(b: Uint8Array, off: number): number {
 }
 
 export function attachGateway(network: L2Network, ctx: GatewayContext): () => void {
-  const uplink = new PolicyUplink({ ...ctx, network: network.name });
+  const lookup = ctx.newLookup();
+  const uplink = new PolicyUplink({ ...ctx, lookup: lookup.lookup, network: network.name });
   const stack = new NetStack({ uplink });
   const neighbours = new Map<number, Uint8Array>();
   let inInput = false;
@@ -112,6 +114,7 @@ export function attachGateway(network: L2Network, ctx: GatewayContext): () => vo
     closed = true;
     if (timer !== undefined) clearTimeout(timer);
     uplink.close();
+    lookup.close();
     network.detach(port);
     ctx.log("l2.gateway-down", { network: network.name });
   };
