@@ -26,6 +26,15 @@ export interface GatewayContext {
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_ARP = 0x0806;
+/** The stack's drop reasons that lose a guest's UDP datagram, and their label on relay_udp_dropped_total. */
+const GUEST_UDP_DROPS: Record<string, string> = {
+  "udp-header": "guest-malformed",
+  "udp-checksum": "guest-checksum",
+  "udp6-header": "guest-malformed",
+  "udp-no-route": "guest-no-route",
+  "dns-query": "guest-malformed",
+  "dns-busy": "guest-dns-busy",
+};
 /** Guest addresses remembered per network (the DHCP pool is far smaller). */
 const MAX_NEIGHBOURS = 1024;
 
@@ -43,6 +52,14 @@ export function attachGateway(network: L2Network, ctx: GatewayContext): () => vo
   const lookup = ctx.newLookup();
   const uplink = new PolicyUplink({ ...ctx, lookup: lookup.lookup, network: network.name });
   const stack = new NetStack({ uplink });
+  // The stack counts its own drops; the UDP ones (guest datagrams it could not parse or route, DNS queries
+  // over its limit) are the relay's drops too, so they also reach relay_udp_dropped_total (finding 6).
+  const stackDrop = stack.drop.bind(stack);
+  stack.drop = (reason: string) => {
+    stackDrop(reason);
+    const label = GUEST_UDP_DROPS[reason];
+    if (label) ctx.metrics.inc("relay_udp_dropped_total", { reason: label });
+  };
   const neighbours = new Map<number, Uint8Array>();
   let inInput = false;
   let timer: NodeJS.Timeout | undefined;

@@ -141,7 +141,8 @@ export class WispSession {
   private charged = 0;
   /** Streams the client closed whose sockets still drain: they end with the client's WebSocket at the latest. */
   private readonly draining = new Set<TcpStream>();
-  private readonly recentlyClosed = new Set<number>();
+  /** Recently closed stream ids and what they carried (null: refused before it was a stream). */
+  private readonly recentlyClosed = new Map<number, Stream["kind"] | null>();
   private readonly up: TokenBucket;
   private readonly down: TokenBucket;
   private totalBytes = 0;
@@ -310,7 +311,7 @@ export class WispSession {
           this.log("wisp.refused", { client: this.deps.clientId, stream: p.streamId, reason: "max-streams" });
           this.send(encodeClose(p.streamId, CLOSE_REASON_THROTTLED));
           // DATA the client sent right after its CONNECT (as Wisp allows) is late, not garbage.
-          this.rememberClosed(p.streamId);
+          this.rememberClosed(p.streamId, p.streamType === STREAM_TYPE_TCP ? "tcp" : "udp");
           return;
         }
         this.recentlyClosed.delete(p.streamId);
@@ -329,6 +330,7 @@ export class WispSession {
           if (this.recentlyClosed.has(p.streamId)) {
             // In flight when we closed the stream: expected, not an attack.
             this.deps.metrics.inc("relay_protocol_errors_total", { error: "late-data" });
+            if (this.recentlyClosed.get(p.streamId) === "udp") this.udpDropped("late");
             this.countBytes(bytes, "up");
             return;
           }
@@ -336,7 +338,10 @@ export class WispSession {
           this.protocolError("unknown-stream", p.streamId);
           return;
         }
-        if (!this.countBytes(bytes, "up")) return;
+        if (!this.countBytes(bytes, "up")) {
+          if (s.kind === "udp") this.udpDropped("byte-limit");
+          return;
+        }
         if (s.kind === "tcp") this.tcpFromClient(s, payload, bytes);
         else this.udpFromClient(s, copyOf(payload, bytes));
         return;
@@ -624,19 +629,35 @@ export class WispSession {
       for (const d of early) if (this.streams.get(s.id) === s) socket.send(d);
     });
     socket.on("message", (msg) => {
-      if (this.streams.get(s.id) !== s) return;
+      if (this.streams.get(s.id) !== s) {
+        this.udpDropped("closed");
+        return;
+      }
       s.lastActivity = performance.now();
+      // The client's WebSocket is closing (its close frame is in): nothing more reaches it.
+      if (this.ws.readyState !== this.ws.OPEN) {
+        this.udpDropped("client-gone");
+        return;
+      }
       if (this.socketsPaused) {
-        this.deps.metrics.inc("relay_udp_dropped_total", { reason: "client-slow" });
+        this.udpDropped("client-slow");
         return;
       }
       if (!this.down.tryTake(msg.length)) {
-        this.deps.metrics.inc("relay_udp_dropped_total", { reason: "rate" });
+        this.udpDropped("rate");
         return;
       }
-      if (!this.countBytes(msg.length, "down")) return;
+      if (!this.countBytes(msg.length, "down")) {
+        this.udpDropped("byte-limit");
+        return;
+      }
       this.send(encodeData(s.id, msg));
     });
+  }
+
+  /** Every datagram the relay drops is counted here, by why (finding 6). */
+  private udpDropped(reason: string, n = 1): void {
+    this.deps.metrics.inc("relay_udp_dropped_total", { reason }, n);
   }
 
   private armUdpIdle(s: UdpStream): void {
@@ -654,11 +675,11 @@ export class WispSession {
     s.lastActivity = performance.now();
     // UDP has no credit to wait on, so excess is dropped (and counted) rather than queued.
     if (payload.length > MAX_UDP_PAYLOAD) {
-      this.deps.metrics.inc("relay_udp_dropped_total", { reason: "too-large" });
+      this.udpDropped("too-large");
       return;
     }
     if (!this.up.tryTake(payload.length)) {
-      this.deps.metrics.inc("relay_udp_dropped_total", { reason: "rate" });
+      this.udpDropped("rate");
       return;
     }
     if (!s.connected || !s.socket) {
@@ -666,18 +687,18 @@ export class WispSession {
       if (s.early.length < UDP_EARLY_MAX_DATAGRAMS && s.earlyBytes + payload.length <= UDP_EARLY_MAX_BYTES) {
         s.early.push(payload); // already a copy (onMessage)
         s.earlyBytes += payload.length;
-      } else this.deps.metrics.inc("relay_udp_dropped_total", { reason: "not-connected" });
+      } else this.udpDropped("not-connected");
       return;
     }
     // Our own copy (onMessage): dgram may still hold it if the kernel queue is full.
     s.socket.send(payload);
   }
 
-  private rememberClosed(id: number): void {
+  private rememberClosed(id: number, kind: Stream["kind"]): void {
     this.recentlyClosed.delete(id);
-    this.recentlyClosed.add(id);
+    this.recentlyClosed.set(id, kind);
     if (this.recentlyClosed.size > CLOSED_MEMORY) {
-      this.recentlyClosed.delete(this.recentlyClosed.values().next().value!);
+      this.recentlyClosed.delete(this.recentlyClosed.keys().next().value!);
     }
   }
 
@@ -703,7 +724,7 @@ export class WispSession {
     if (this.streams.get(s.id) !== s) return;
     this.streams.delete(s.id);
     this.settle(s);
-    this.rememberClosed(s.id);
+    this.rememberClosed(s.id, s.kind);
     this.deps.metrics.dec("relay_streams_active", { type: s.kind });
     this.log("wisp.close", { client: this.deps.clientId, stream: s.id, why });
   }
@@ -733,6 +754,10 @@ export class WispSession {
     } else {
       if (s.idleTimer) clearTimeout(s.idleTimer);
       s.idleTimer = null;
+      // Datagrams that waited for a destination that never came (refused, failed, or the stream closed first).
+      if (s.early.length > 0) this.udpDropped("closed", s.early.length);
+      s.early = [];
+      s.earlyBytes = 0;
       try {
         s.socket?.close();
       } catch {
