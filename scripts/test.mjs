@@ -13,6 +13,7 @@ const NEEDED = {
   opensbi: "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.elf",
   chromium: "chromium",
   tshark: "tshark",
+  haproxy: "haproxy", // tests/relay/scale-out.test.ts
 };
 
 function have(cmd) {

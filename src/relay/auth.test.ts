@@ -14,6 +14,12 @@ describe("authorize", () => {
     { name: "no token", c: cfg(), want: "401:no-token" },
     { name: "query token", c: cfg(), q: "?token=s3cret", want: "ok:null" },
     { name: "wrong query token", c: cfg(), q: "?token=s3cre", want: "401:bad-token" },
+    // wisp-js needs the URL to end in "/": these are the forms it can send
+    { name: "query token, then &/", c: cfg(), q: "?token=s3cret&/", want: "ok:null" },
+    { name: "query token ending in /", c: cfg(), q: "?token=s3cret/", want: "ok:null" },
+    { name: "query token after another parameter", c: cfg(), q: "?a=1&token=s3cret&/", want: "ok:null" },
+    { name: "only one trailing / is forgiven", c: cfg(), q: "?token=s3cret//", want: "401:bad-token" },
+    { name: "a / alone is not a token", c: cfg(), q: "?token=/", want: "401:bad-token" },
     { name: "empty query token", c: cfg(), q: "?token=", want: "401:bad-token" },
     { name: "subprotocol token", c: cfg(), proto: "vireo-token.s3cret", want: "ok:vireo-token.s3cret" },
     // the other protocol is echoed so the token is not reflected when it need not be

@@ -29,6 +29,14 @@ export function tokenMatches(candidate: string, tokens: string[]): boolean {
   return ok;
 }
 
+/**
+ * A `?token=` value. Wisp clients insist that the URL ends in "/" (wisp-js 0.5 refuses any other), so the token
+ * may arrive as `?token=T/` (or with a separate `&/`, which needs nothing here): one trailing "/" is forgiven.
+ */
+function queryTokenMatches(value: string, tokens: string[]): boolean {
+  return tokenMatches(value, tokens) || (value.endsWith("/") && tokenMatches(value.slice(0, -1), tokens));
+}
+
 /** Splits a Sec-WebSocket-Protocol header the way RFC 6455 §4.1 lists them (comma separated tokens). */
 export function offeredProtocols(header: string | undefined): string[] {
   if (!header) return [];
@@ -64,7 +72,7 @@ export function authorize(
   const other = offered.find((p) => !p.startsWith(TOKEN_SUBPROTOCOL_PREFIX)) ?? null;
   if (config.noAuth) return { ok: true, protocol: other ?? offered[0] ?? null };
   const fromQuery = url.searchParams.get("token");
-  if (fromQuery !== null && tokenMatches(fromQuery, config.tokens)) return { ok: true, protocol: other };
+  if (fromQuery !== null && queryTokenMatches(fromQuery, config.tokens)) return { ok: true, protocol: other };
   for (const p of offered) {
     if (p.startsWith(TOKEN_SUBPROTOCOL_PREFIX) && tokenMatches(p.slice(TOKEN_SUBPROTOCOL_PREFIX.length), config.tokens))
       return { ok: true, protocol: other ?? p };

@@ -39,6 +39,14 @@ describe("parseRelayArgs", () => {
     expect([...c.policy.denyPorts]).toEqual([25, 465, 587]);
     expect([c.wisp.maxStreams, c.wisp.bytesPerSecond, c.wisp.idleTimeoutMs]).toEqual([5, 1000, 3000]);
   });
+  it("reads the resolver's options", () => {
+    const c = parse(["--dns-server", "127.0.0.1:5353", "--dns-server", "::1", "--lookup-timeout", "2"]);
+    expect(c.dns.servers).toEqual(["127.0.0.1:5353", "::1"]);
+    expect([c.dns.timeoutMs, c.wisp.lookupTimeoutMs]).toEqual([2000, 2000]);
+    const d = parse(["--max-lookups", "100", "--max-lookups-per-client", "4"]);
+    expect([d.dns.maxInFlight, d.dns.maxPerClient, d.dns.servers]).toEqual([100, 4, []]);
+    expect(parse([]).dns.servers).toEqual([]);
+  });
   it("takes [v6]:port and a bare port", () => {
     expect(parse(["--listen", "[::1]:1234"]).host).toBe("::1");
     expect(parse(["--listen", "1234"]).port).toBe(1234);
@@ -51,6 +59,8 @@ describe("parseRelayArgs", () => {
     [["--token", "short"], /8 characters/],
     [["--listen", "host:99999"], /range/],
     [["--bogus"], /Unknown option/],
+    [["--dns-server", "dns.example"], /--dns-server/],
+    [["--max-lookups", "4", "--max-lookups-per-client", "8"], /--max-lookups-per-client/],
   ])("refuses %j", (args, msg) => {
     expect(() => parseRelayArgs(args)).toThrow(msg);
   });

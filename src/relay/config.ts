@@ -6,6 +6,7 @@ import type { AuthConfig } from "./auth.ts";
 import { DEFAULT_L2_LIMITS, type L2Limits } from "./l2/l2-switch.ts";
 import { parseIpLiteral } from "./policy/ip.ts";
 import { type AllowRule, classifyAddress, type PolicyConfig, parseAllowRule } from "./policy/policy.ts";
+import { DEFAULT_RESOLVER_CONFIG, parseDnsServer, type ResolverConfig } from "./policy/resolver.ts";
 import { DEFAULT_WISP_LIMITS, type WispLimits } from "./wisp/wisp-limits.ts";
 
 export interface RelayConfig {
@@ -15,6 +16,8 @@ export interface RelayConfig {
   policy: PolicyConfig;
   wisp: WispLimits;
   l2: L2Limits;
+  /** Name resolution for /wisp CONNECTs and the L2 gateways (policy/resolver.ts). */
+  dns: ResolverConfig;
   maxClients: number;
   /** WebSocket clients from one remote address, so one host cannot take every slot. */
   maxClientsPerAddress: number;
@@ -34,6 +37,7 @@ export function defaultConfig(): RelayConfig {
     policy: { allow: [], denyPorts: new Set([25]) },
     wisp: { ...DEFAULT_WISP_LIMITS },
     l2: { ...DEFAULT_L2_LIMITS },
+    dns: { ...DEFAULT_RESOLVER_CONFIG, servers: [] },
     maxClients: 1000,
     maxClientsPerAddress: 256,
     handshakeTimeoutMs: 10_000,
@@ -57,6 +61,11 @@ export const USAGE = `usage: npm run relay -- [options]
   --idle-timeout S         close a client idle this long (default 300)
   --handshake-timeout S    time to complete the WebSocket upgrade (default 10)
   --connect-timeout S      TCP connect timeout (default 10)
+  --dns-server IP[:PORT]   DNS server for names (repeatable; default: the system's, /etc/resolv.conf);
+                           /etc/hosts is read first either way
+  --lookup-timeout S       time for one name lookup, then it is cancelled (default 5)
+  --max-lookups N          name lookups in flight across the relay (default 256)
+  --max-lookups-per-client N  name lookups in flight for one client (default 8; over it: 0x49)
   --buffer N               Wisp per-stream buffer in packets (CONTINUE credit, default 128)
   --max-frame BYTES        largest /wisp message (default 65541)
   --help`;
@@ -92,6 +101,10 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
       "idle-timeout": { type: "string" },
       "handshake-timeout": { type: "string" },
       "connect-timeout": { type: "string" },
+      "dns-server": { type: "string", multiple: true },
+      "lookup-timeout": { type: "string" },
+      "max-lookups": { type: "string" },
+      "max-lookups-per-client": { type: "string" },
       buffer: { type: "string" },
       "max-frame": { type: "string" },
       help: { type: "boolean" },
@@ -139,6 +152,17 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
     c.handshakeTimeoutMs = positiveInt("--handshake-timeout", values["handshake-timeout"], 1) * 1000;
   if (values["connect-timeout"])
     c.wisp.connectTimeoutMs = positiveInt("--connect-timeout", values["connect-timeout"], 1) * 1000;
+  for (const d of values["dns-server"] ?? []) {
+    const server = parseDnsServer(d);
+    if (!server) throw new Error(`--dns-server: expected IP or IP:PORT, got ${d}`);
+    c.dns.servers.push(server);
+  }
+  if (values["lookup-timeout"])
+    c.dns.timeoutMs = c.wisp.lookupTimeoutMs = positiveInt("--lookup-timeout", values["lookup-timeout"], 1) * 1000;
+  if (values["max-lookups"]) c.dns.maxInFlight = positiveInt("--max-lookups", values["max-lookups"], 1);
+  if (values["max-lookups-per-client"])
+    c.dns.maxPerClient = positiveInt("--max-lookups-per-client", values["max-lookups-per-client"], 1);
+  if (c.dns.maxPerClient > c.dns.maxInFlight) throw new Error("--max-lookups-per-client: more than --max-lookups");
   if (values.buffer) c.wisp.bufferPackets = positiveInt("--buffer", values.buffer, 1);
   if (values["max-frame"]) c.maxWispMessageBytes = positiveInt("--max-frame", values["max-frame"], 64);
   return c;

@@ -13,12 +13,14 @@ import { acceptL2Client } from "./l2/l2-client.ts";
 import { type L2Network, L2Switch } from "./l2/l2-switch.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { boundedLookup, type Lookup, systemLookup } from "./policy/destination.ts";
+import type { Lookup } from "./policy/destination.ts";
+import { type ClientLookup, NameResolver } from "./policy/resolver.ts";
 import { WispSession } from "./wisp/wisp-session.ts";
 import { acceptWispUpgrade, WispSocket } from "./wisp/wisp-socket.ts";
 
 export interface RelayDeps {
   log?: Logger;
+  /** Replaces the resolver (config.dns) for every client: tests answer names themselves. */
   lookup?: Lookup;
   /** Attaches a gateway host to a new L2 network; returns its cleanup. main.ts passes l2/gateway.ts's. */
   l2Gateway?: (network: L2Network, ctx: GatewayContext) => (() => void) | undefined;
@@ -27,9 +29,6 @@ export interface RelayDeps {
 /** WebSocket close codes (RFC 6455 §7.4.1). */
 const WS_GOING_AWAY = 1001;
 const WS_TRY_AGAIN_LATER = 1013;
-
-/** Name lookups in flight across all clients (libuv's thread pool has 4 threads by default). */
-const MAX_LOOKUPS_IN_FLIGHT = 64;
 
 const NETWORK_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -78,7 +77,8 @@ export class Relay {
   private readonly http: Server;
   private readonly l2wss: WebSocketServer;
   private readonly log: Logger;
-  private readonly lookup: Lookup;
+  private readonly resolver: NameResolver;
+  private readonly fixedLookup: Lookup | undefined;
   private readonly switch: L2Switch;
   private readonly wispSessions = new Set<WispSession>();
   private readonly l2Clients = new Set<WebSocket>();
@@ -92,9 +92,15 @@ export class Relay {
     deps: RelayDeps = {},
   ) {
     this.log = deps.log ?? silentLogger;
-    this.lookup = deps.lookup ?? boundedLookup(systemLookup, MAX_LOOKUPS_IN_FLIGHT);
+    this.resolver = new NameResolver(config.dns);
+    this.fixedLookup = deps.lookup;
     const gateway = deps.l2Gateway;
-    const ctx: GatewayContext = { policy: config.policy, lookup: this.lookup, metrics: this.metrics, log: this.log };
+    const ctx: GatewayContext = {
+      policy: config.policy,
+      newLookup: () => this.newLookup(),
+      metrics: this.metrics,
+      log: this.log,
+    };
     this.switch = new L2Switch(config.l2, this.metrics, this.log, gateway && ((net) => gateway(net, ctx)));
     const common = {
       noServer: true,
@@ -116,6 +122,17 @@ export class Relay {
     this.http.requestTimeout = config.handshakeTimeoutMs;
     // A kept-alive connection serves a bounded number of requests (health checks, metrics scrapes).
     this.http.maxRequestsPerSocket = 100;
+  }
+
+  /** Lookups charged to one client (a Wisp connection, an L2 network's gateway) until close(). */
+  private newLookup(): ClientLookup {
+    const fixed = this.fixedLookup;
+    return fixed ? { lookup: fixed, close: () => {}, inFlight: 0 } : this.resolver.forClient();
+  }
+
+  /** Name lookups in flight now (all clients). */
+  get lookupsInFlight(): number {
+    return this.resolver.inFlight;
   }
 
   listen(): Promise<AddressInfo> {
@@ -275,9 +292,12 @@ export class Relay {
     if (ws instanceof WispSocket) ws.on("close", onClose);
     else ws.on("close", onClose);
     if (ws instanceof WispSocket) {
+      // The client's lookups are cancelled when it goes: names it left unresolved hold nothing of ours.
+      const lookup = this.newLookup();
+      ws.on("close", () => lookup.close());
       const session = new WispSession(ws, {
         policy: this.config.policy,
-        lookup: this.lookup,
+        lookup: lookup.lookup,
         limits: this.config.wisp,
         metrics: this.metrics,
         log: this.log,

@@ -1,6 +1,7 @@
 // WispUplink against Wisp servers: @mercuryworkshop/wisp-js's (an implementation we did not write) and
-// our relay's. A scripted guest behind the NetStack downloads through each, checks the bytes, gets a
-// refusal as RST, and round-trips UDP.
+// our relay's, both with a token required (wisp-js behind a gate that checks it as our relay does), the uplink
+// offering Wisp v1 or v2 and sending its token in the URL or as a subprotocol. A scripted guest behind the
+// NetStack downloads through each, checks the bytes, gets a refusal as RST, and round-trips UDP.
 
 import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
@@ -62,8 +63,15 @@ afterAll(() => {
   udp.close();
 });
 
-function suite(name: string, start: () => Promise<{ url: string; stop(): Promise<void> | void }>) {
-  describe(`WispUplink ↔ ${name}`, () => {
+const TOKEN = "interop-token-0123";
+
+interface Way {
+  version: 1 | 2;
+  token: "query" | "subprotocol";
+}
+
+function suite(name: string, way: Way, start: () => Promise<{ url: string; stop(): Promise<void> | void }>) {
+  describe(`WispUplink (v${way.version}, token as ${way.token}) ↔ ${name}`, () => {
     let url = "";
     let stop: () => Promise<void> | void = () => {};
     const uplinks: WispUplink[] = [];
@@ -75,7 +83,12 @@ function suite(name: string, start: () => Promise<{ url: string; stop(): Promise
       await stop();
     });
     const world = () => {
-      const up = new WispUplink({ url, createSocket: (u) => new WebSocket(u) as unknown as WebSocketLike });
+      const up = new WispUplink({
+        url: way.token === "query" ? `${url}?token=${TOKEN}&/` : url,
+        createSocket: (u, protocols) => new WebSocket(u, protocols) as unknown as WebSocketLike,
+        wispVersion: way.version,
+        protocols: way.token === "subprotocol" ? [`vireo-token.${TOKEN}`] : [],
+      });
       uplinks.push(up);
       return new GuestWorld({ uplink: up });
     };
@@ -130,24 +143,47 @@ function suite(name: string, start: () => Promise<{ url: string; stop(): Promise
   });
 }
 
-suite("@mercuryworkshop/wisp-js server", async () => {
-  logging.set_level(logging.NONE);
-  wispServer.options.allow_loopback_ips = true;
-  wispServer.options.allow_private_ips = true;
-  const http: HttpServer = createHttpServer((_q, r) => r.end());
-  http.on("upgrade", (req, socket, head) => wispServer.routeRequest(req, socket, head));
-  await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
-  const port = (http.address() as AddressInfo).port;
-  return {
-    url: `ws://127.0.0.1:${port}/`,
-    stop: () => {
-      http.closeAllConnections();
-      http.close();
-    },
-  };
-});
+const WAYS: Way[] = [
+  { version: 1, token: "query" },
+  { version: 2, token: "subprotocol" },
+  { version: 1, token: "subprotocol" },
+];
 
-suite("the vireo relay", async () => {
-  const r: StartedRelay = await startRelay({ allow: ["127.0.0.0/8"] });
-  return { url: r.url, stop: () => r.stop() };
-});
+for (const way of WAYS) {
+  suite("@mercuryworkshop/wisp-js server", way, async () => {
+    logging.set_level(logging.NONE);
+    wispServer.options.allow_loopback_ips = true;
+    wispServer.options.allow_private_ips = true;
+    const http: HttpServer = createHttpServer((_q, r) => r.end());
+    // wisp-js has no tokens of its own: a gate in front checks ours (query or subprotocol), as the relay does.
+    http.on("upgrade", (req, socket, head) => {
+      const query = new URL(req.url ?? "/", "http://x").searchParams.get("token");
+      const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+      if (query !== TOKEN && !offered.includes(`vireo-token.${TOKEN}`)) {
+        socket.end("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+      }
+      wispServer.routeRequest(req, socket, head);
+    });
+    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
+    const port = (http.address() as AddressInfo).port;
+    return {
+      url: `ws://127.0.0.1:${port}/wisp/`,
+      stop: () => {
+        http.closeAllConnections();
+        http.close();
+      },
+    };
+  });
+
+  suite("the vireo relay", way, async () => {
+    const r: StartedRelay = await startRelay({
+      allow: ["127.0.0.0/8"],
+      tune: (c) => {
+        c.auth.noAuth = false;
+        c.auth.tokens = [TOKEN];
+      },
+    });
+    return { url: r.url, stop: () => r.stop() };
+  });
+}

@@ -67,3 +67,43 @@ export function continueCredit(payload: Uint8Array): number | undefined {
   if (payload.length < 4) return undefined;
   return (payload[0]! | (payload[1]! << 8) | (payload[2]! << 16) | (payload[3]! << 24)) >>> 0;
 }
+
+/** Wisp v2 extension ids (spec/wisp.md §6). */
+export const WISP_EXT_UDP = 0x01;
+export const WISP_EXT_PASSWORD = 0x02;
+export const WISP_EXT_KEY = 0x03;
+/** v2 close reasons a server may end a handshake with. */
+export const WISP_CLOSE_INCOMPATIBLE = 0x04;
+
+export interface WispInfo {
+  major: number;
+  minor: number;
+  /** Extension id → its payload. */
+  extensions: Map<number, Uint8Array>;
+}
+
+/** A v2 INFO payload: u8 major, u8 minor, then records `u8 id | u32 LE length | payload`; undefined if malformed. */
+export function decodeInfo(p: Uint8Array): WispInfo | undefined {
+  if (p.length < 2) return undefined;
+  const extensions = new Map<number, Uint8Array>();
+  let at = 2;
+  while (at < p.length) {
+    if (at + 5 > p.length) return undefined;
+    const len = (p[at + 1]! | (p[at + 2]! << 8) | (p[at + 3]! << 16) | (p[at + 4]! << 24)) >>> 0;
+    if (at + 5 + len > p.length) return undefined;
+    extensions.set(p[at]!, p.subarray(at + 5, at + 5 + len));
+    at += 5 + len;
+  }
+  return { major: p[0]!, minor: p[1]!, extensions };
+}
+
+/** A v2 INFO packet on stream 0 listing `extensions` with empty payloads. */
+export function encodeInfo(major: number, minor: number, extensions: number[]): Uint8Array {
+  const p = new Uint8Array(2 + extensions.length * 5);
+  p[0] = major;
+  p[1] = minor;
+  extensions.forEach((id, i) => {
+    p[2 + i * 5] = id; // length 0 (the four bytes after stay zero)
+  });
+  return encodeWisp(WISP_INFO, 0, p);
+}

@@ -12,6 +12,7 @@ import {
   WISP_CONNECT,
   WISP_CONTINUE,
   WISP_DATA,
+  WISP_INFO,
 } from "./wisp-packet.ts";
 import { type WebSocketLike, WispUplink, wispReasonToError } from "./wisp-uplink.ts";
 
@@ -212,5 +213,102 @@ describe("WispUplink", () => {
     ws.push(WISP_CONTINUE, 0, [1]);
     expect(up.connectionState).toBe("connecting");
     up.close();
+  });
+
+  it("offers wisp-v2 only when asked, answers a v2 server's INFO, and opens on the CONTINUE after it", async () => {
+    const offered: string[][] = [];
+    const sockets: FakeSocket[] = [];
+    const make = (wispVersion: 1 | 2) =>
+      new WispUplink({
+        url: "ws://x/",
+        wispVersion,
+        protocols: ["vireo-token.t"],
+        createSocket: (_u, protocols) => {
+          offered.push(protocols);
+          const s = new FakeSocket();
+          sockets.push(s);
+          return s;
+        },
+      });
+    make(1).close();
+    const up = make(2);
+    expect(offered).toEqual([["vireo-token.t"], ["wisp-v2", "vireo-token.t"]]);
+    const ws = sockets[1]!;
+    // Server INFO 2.0 listing UDP (id 1, empty) and a MOTD (id 4, "hi").
+    ws.push(WISP_INFO, 0, [2, 0, 1, 0, 0, 0, 0, 4, 2, 0, 0, 0, 0x68, 0x69]);
+    expect(ws.sent).toEqual([{ type: WISP_INFO, stream: 0, payload: Uint8Array.from([2, 0, 1, 0, 0, 0, 0]) }]);
+    expect(up.connectionState).toBe("connecting");
+    const a = handlers();
+    up.openTcp("a", 1, a.h);
+    ws.credit(0, 8);
+    expect(up.connectionState).toBe("ready");
+    await tick();
+    expect(ws.sent[1]!.type).toBe(WISP_CONNECT);
+    up.close();
+  });
+
+  it("a v2 handshake that fails reaches waiting streams as an error at once", () => {
+    const cases: [string, (ws: FakeSocket) => void, string][] = [
+      ["server closes stream 0 (0xc2: credentials required)", (ws) => ws.push(WISP_CLOSE, 0, [0xc2]), "error:blocked"],
+      ["password required", (ws) => ws.push(WISP_INFO, 0, [2, 0, 2, 1, 0, 0, 0, 1]), "error:blocked"],
+      ["malformed INFO", (ws) => ws.push(WISP_INFO, 0, [2, 0, 9, 200, 0, 0, 0]), "error:unreachable"],
+      ["socket closes before CONTINUE", (ws) => ws.onclose?.({}), "error:unreachable"],
+    ];
+    for (const [name, act, want] of cases) {
+      const { up, sockets } = setup();
+      const a = handlers();
+      up.openTcp("a", 1, a.h);
+      act(sockets[0]!);
+      expect([name, a.ev]).toEqual([name, [want]]);
+      up.close();
+    }
+  });
+
+  it("a v2 server without the UDP extension: UDP streams fail, TCP works", async () => {
+    const { up, sockets } = setup();
+    const ws = sockets[0]!;
+    ws.push(WISP_INFO, 0, [2, 0]);
+    expect(ws.sent[0]!.payload).toEqual(Uint8Array.from([2, 0])); // we list nothing it did not
+    ws.credit(0, 8);
+    const errors: string[] = [];
+    up.openUdp("a", 53, { onMessage: () => {}, onError: (e) => errors.push(e) });
+    const t = handlers();
+    up.openTcp("b", 80, t.h);
+    await tick();
+    expect(errors).toEqual(["unreachable"]);
+    expect(ws.sent.filter((p) => p.type === WISP_CONNECT).length).toBe(1);
+    up.close();
+  });
+
+  it("no CONTINUE within handshakeTimeoutMs: the attempt fails, and so do streams that waited that long", async () => {
+    vi.useFakeTimers();
+    try {
+      const sockets: FakeSocket[] = [];
+      const up = new WispUplink({
+        url: "ws://x/",
+        handshakeTimeoutMs: 1000,
+        reconnectMinMs: 5000,
+        createSocket: () => {
+          const s = new FakeSocket();
+          sockets.push(s);
+          return s;
+        },
+      });
+      const a = handlers();
+      up.openTcp("a", 1, a.h);
+      await vi.advanceTimersByTimeAsync(999);
+      expect(a.ev).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(a.ev).toEqual(["error:unreachable"]);
+      expect(sockets[0]!.closed).toBe(true);
+      // Opened while down (the next attempt is 5 s away): it fails after 1 s, not after the reconnection.
+      const b = handlers();
+      up.openTcp("b", 2, b.h);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(b.ev).toEqual(["error:unreachable"]);
+      up.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

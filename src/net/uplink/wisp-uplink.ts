@@ -5,6 +5,13 @@
 // live stream is reset (the guest is told nothing false) and new streams wait for the reconnection,
 // which backs off exponentially.
 //
+// Wisp v2 (spec/wisp.md §5–6) is offered only when asked (`wispVersion: 2`), but the handshake is always
+// understood, since some servers (wisp-js) speak v2 to any client that sends a subprotocol, such as a token:
+// a server INFO first is answered with our INFO (UDP only), and the stream-0 CONTINUE after it opens the
+// connection; CONTINUE first means v1. A server that wants credentials we do not have, closes stream 0, or
+// has not opened the connection within `handshakeTimeoutMs` fails the attempt: streams waiting for it get an
+// error then (as does any stream that waited that long), rather than waiting through the reconnections.
+//
 // Wisp v1 has no "connected" reply: a stream is reported open after `openGraceMs` unless the server
 // closed it first (then the guest sees a refusal). It also has no flow control toward the client, so
 // data the stack has paused is buffered here up to a cap, past which the stream is closed with 0x81.
@@ -12,9 +19,11 @@
 import type { Uplink, UplinkError, UplinkTcp, UplinkTcpHandlers, UplinkUdp, UplinkUdpHandlers } from "./uplink.ts";
 import {
   continueCredit,
+  decodeInfo,
   decodeWisp,
   encodeClose,
   encodeConnect,
+  encodeInfo,
   encodeWisp,
   WISP_CLOSE,
   WISP_CLOSE_BLOCKED,
@@ -29,6 +38,10 @@ import {
   WISP_CLOSE_VOLUNTARY,
   WISP_CONTINUE,
   WISP_DATA,
+  WISP_EXT_KEY,
+  WISP_EXT_PASSWORD,
+  WISP_EXT_UDP,
+  WISP_INFO,
   WISP_STREAM_TCP,
   WISP_STREAM_UDP,
 } from "./wisp-packet.ts";
@@ -47,8 +60,14 @@ export interface WebSocketLike {
 
 export interface WispUplinkOptions {
   url: string;
-  /** Makes a WebSocket (default: the global WebSocket). */
-  createSocket?: (url: string) => WebSocketLike;
+  /** Makes a WebSocket offering `protocols` as subprotocols (default: the global WebSocket). */
+  createSocket?: (url: string, protocols: string[]) => WebSocketLike;
+  /** Subprotocols to offer besides the version's (e.g. the relay's `vireo-token.T`). */
+  protocols?: string[];
+  /** 2: offer Wisp v2 (`wisp-v2`); the server may still answer v1. Default 1. */
+  wispVersion?: 1 | 2;
+  /** From opening the WebSocket to the server's stream-0 CONTINUE; also how long a stream waits for one. */
+  handshakeTimeoutMs?: number;
   /** How long a new TCP stream waits for an early CLOSE before it is reported open. */
   openGraceMs?: number;
   /** Largest DATA payload we send. */
@@ -83,6 +102,8 @@ interface Stream {
   tcpH?: UplinkTcpHandlers;
   udpH?: UplinkUdpHandlers;
   graceTimer?: ReturnType<typeof setTimeout>;
+  /** A stream made while the connection is not up fails if it is still not sent after handshakeTimeoutMs. */
+  waitTimer?: ReturnType<typeof setTimeout>;
 }
 
 export function wispReasonToError(reason: number, opened: boolean): UplinkError {
@@ -112,6 +133,11 @@ export class WispUplink implements Uplink {
   private streams = new Map<number, Stream>();
   private backoff: number;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The server's v2 INFO came and ours went: its stream-0 CONTINUE opens the connection. */
+  private infoExchanged = false;
+  /** v1, or a v2 server that listed the UDP extension. */
+  private udpAllowed = true;
   private readonly o: Required<Omit<WispUplinkOptions, "createSocket">> & Pick<WispUplinkOptions, "createSocket">;
   /** For the UI: connection state changes. */
   onState: ((state: State) => void) | undefined;
@@ -124,6 +150,9 @@ export class WispUplink implements Uplink {
       pausedLimit: 4 * 1024 * 1024,
       reconnectMinMs: 500,
       reconnectMaxMs: 30_000,
+      protocols: [],
+      wispVersion: 1,
+      handshakeTimeoutMs: 5_000,
       ...opts,
     };
     this.backoff = this.o.reconnectMinMs;
@@ -137,6 +166,7 @@ export class WispUplink implements Uplink {
   close(): void {
     this.setState("closed");
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.resetStreams();
     this.ws?.close();
     this.ws = undefined;
@@ -150,17 +180,25 @@ export class WispUplink implements Uplink {
   private connect(): void {
     if (this.state === "closed") return;
     this.setState("connecting");
+    this.infoExchanged = false;
+    this.udpAllowed = true;
     let ws: WebSocketLike;
     try {
       const make =
         this.o.createSocket ??
-        ((url: string) =>
-          new (globalThis as unknown as { WebSocket: new (u: string) => WebSocketLike }).WebSocket(url));
-      ws = make(this.o.url);
+        ((url: string, protocols: string[]) =>
+          new (globalThis as unknown as { WebSocket: new (u: string, p: string[]) => WebSocketLike }).WebSocket(
+            url,
+            protocols,
+          ));
+      ws = make(this.o.url, [...(this.o.wispVersion === 2 ? ["wisp-v2"] : []), ...this.o.protocols]);
     } catch {
       this.lost();
       return;
     }
+    this.handshakeTimer = setTimeout(() => {
+      if (this.ws === ws && this.state === "connecting") this.lost();
+    }, this.o.handshakeTimeoutMs);
     this.ws = ws;
     ws.binaryType = "arraybuffer";
     ws.onmessage = (ev) => {
@@ -177,8 +215,14 @@ export class WispUplink implements Uplink {
     };
   }
 
-  /** The WebSocket is gone: reset every stream, retry later. */
-  private lost(): void {
+  /**
+   * The WebSocket is gone: reset every stream, retry later. An attempt that never opened (refused upgrade, failed
+   * or timed-out handshake) also fails the streams waiting for it, with `error`.
+   */
+  private lost(error: UplinkError = "unreachable"): void {
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+    const failedAttempt = this.state === "connecting";
     const ws = this.ws;
     this.ws = undefined;
     if (ws) {
@@ -192,6 +236,7 @@ export class WispUplink implements Uplink {
     if (this.state === "closed") return;
     this.setState("down");
     this.resetStreams(true);
+    if (failedAttempt) for (const s of [...this.streams.values()]) this.fail(s, error);
     const delay = this.backoff;
     this.backoff = Math.min(this.o.reconnectMaxMs, this.backoff * 2);
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
@@ -208,10 +253,16 @@ export class WispUplink implements Uplink {
   private message(b: Uint8Array): void {
     const p = decodeWisp(b);
     if (p === undefined) return;
+    if (p.stream === 0 && this.state === "connecting" && (p.type === WISP_INFO || p.type === WISP_CLOSE)) {
+      this.handshake(p.type, p.payload);
+      return;
+    }
     if (p.type === WISP_CONTINUE && p.stream === 0) {
       const c = continueCredit(p.payload);
       if (c === undefined) return;
       if (this.state === "connecting") {
+        if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = undefined;
         this.initialCredit = c;
         this.backoff = this.o.reconnectMinMs;
         this.setState("ready");
@@ -255,6 +306,30 @@ export class WispUplink implements Uplink {
     }
   }
 
+  /** A v2 server's INFO (answered with ours) or its CLOSE on stream 0 (it refused us). */
+  private handshake(type: number, payload: Uint8Array): void {
+    if (type === WISP_CLOSE) {
+      this.lost("blocked");
+      return;
+    }
+    const info = this.infoExchanged ? undefined : decodeInfo(payload);
+    if (info === undefined || info.major !== 2) {
+      this.lost();
+      return;
+    }
+    // Credentials it requires (u8 "required" first in both auth extensions' server payloads) we cannot give.
+    for (const id of [WISP_EXT_PASSWORD, WISP_EXT_KEY]) {
+      const ext = info.extensions.get(id);
+      if (ext !== undefined && ext[0] !== 0) {
+        this.lost("blocked");
+        return;
+      }
+    }
+    this.infoExchanged = true;
+    this.udpAllowed = info.extensions.has(WISP_EXT_UDP);
+    this.send(encodeInfo(2, 0, this.udpAllowed ? [WISP_EXT_UDP] : []));
+  }
+
   private markOpen(s: Stream): void {
     if (s.open || !s.tcp) return;
     s.open = true;
@@ -279,6 +354,7 @@ export class WispUplink implements Uplink {
     if (s.dead) return;
     s.dead = true;
     if (s.graceTimer) clearTimeout(s.graceTimer);
+    if (s.waitTimer) clearTimeout(s.waitTimer);
     this.streams.delete(s.id);
     if (s.tcp) s.tcpH?.onError(e);
     else s.udpH?.onError(e);
@@ -293,6 +369,11 @@ export class WispUplink implements Uplink {
   }
 
   private sendConnect(s: Stream): void {
+    if (s.waitTimer) clearTimeout(s.waitTimer);
+    if (!s.tcp && !this.udpAllowed) {
+      this.fail(s, "unreachable"); // a v2 server without the UDP extension
+      return;
+    }
     s.connectSent = true;
     s.credit = this.initialCredit;
     this.send(encodeConnect(s.id, s.tcp ? WISP_STREAM_TCP : WISP_STREAM_UDP, s.port, s.host));
@@ -338,6 +419,10 @@ export class WispUplink implements Uplink {
     };
     this.streams.set(id, s);
     if (this.state === "ready") queueMicrotask(() => !s.dead && !s.connectSent && this.sendConnect(s));
+    else
+      s.waitTimer = setTimeout(() => {
+        if (!s.dead && !s.connectSent) this.fail(s, "unreachable");
+      }, this.o.handshakeTimeoutMs);
     return s;
   }
 
@@ -358,6 +443,7 @@ export class WispUplink implements Uplink {
       if (s.dead) return;
       s.dead = true;
       if (s.graceTimer) clearTimeout(s.graceTimer);
+      if (s.waitTimer) clearTimeout(s.waitTimer);
       this.streams.delete(s.id);
       if (s.connectSent) this.send(encodeClose(s.id, reason));
     };
@@ -406,6 +492,7 @@ export class WispUplink implements Uplink {
       close: () => {
         if (s.dead) return;
         s.dead = true;
+        if (s.waitTimer) clearTimeout(s.waitTimer);
         this.streams.delete(s.id);
         if (s.connectSent) this.send(encodeClose(s.id, WISP_CLOSE_VOLUNTARY));
       },

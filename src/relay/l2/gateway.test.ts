@@ -3,8 +3,9 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
+import { type DnsTestServer, dnsTestServer } from "../../../tests/relay/dns-test-server.ts";
 import { type StartedRelay, startRelay, tcpEchoServer } from "../../../tests/relay/wisp-test-client.ts";
-import { GATEWAY_ADDR, GATEWAY_MAC, GUEST_ADDR } from "../../net/stack/config.ts";
+import { DNS_ADDR, GATEWAY_ADDR, GATEWAY_MAC, GUEST_ADDR } from "../../net/stack/config.ts";
 import { parseTcpFrame, tcpFrame, udpFrame } from "../../net/stack/frames.ts";
 import { TCP_ACK, TCP_RST, TCP_SYN } from "../../net/stack/tcp/tcp-segment.ts";
 import { attachGateway } from "./gateway.ts";
@@ -33,6 +34,25 @@ function dhcpDiscover(xid: number): Uint8Array {
   dv.setUint32(236, 0x63825363); // magic cookie
   m.set([53, 1, 1, 255], 240);
   return udpFrame({ srcMac: GUEST_MAC, dstMac: BROADCAST, src: 0, dst: 0xffffffff }, 68, 67, m);
+}
+
+/** A guest's DNS query for `name` (type A) to the gateway's resolver at 10.0.2.3. */
+function dnsQuery(id: number, name: string): Uint8Array {
+  const labels = name.split(".").flatMap((l) => [l.length, ...Buffer.from(l)]);
+  const q = Uint8Array.from([id >> 8, id & 0xff, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, ...labels, 0, 0, 1, 0, 1]);
+  return udpFrame({ srcMac: GUEST_MAC, dstMac: GATEWAY_MAC, src: GUEST_ADDR, dst: DNS_ADDR }, 5353, 53, q);
+}
+
+/** The DNS reply to query `id` in a frame from the gateway: [rcode, A records as dotted quads]. */
+function dnsReply(f: Uint8Array, id: number): [number, string[]] | null {
+  if (ethType(f) !== 0x0800 || f[23] !== 17 || ((f[34]! << 8) | f[35]!) !== 53) return null;
+  const d = f.subarray(42);
+  if (((d[0]! << 8) | d[1]!) !== id) return null;
+  const answers: string[] = [];
+  // Answers follow the question; each A record ends in its 4 address bytes (rdlength 4).
+  for (let i = d.length - 16; i >= 12; i -= 16)
+    if (d[i + 11] === 4) answers.unshift(d.subarray(i + 12, i + 16).join("."));
+  return [d[3]! & 0xf, answers];
 }
 
 function syn(dstPort: number): Uint8Array {
@@ -68,15 +88,25 @@ const ethType = (f: Uint8Array) => (f[12]! << 8) | f[13]!;
 let echo: Awaited<ReturnType<typeof tcpEchoServer>>;
 let open: StartedRelay;
 let strict: StartedRelay;
+let dns: DnsTestServer;
 beforeAll(async () => {
   echo = await tcpEchoServer();
-  open = await startRelay({ allow: ["127.0.0.1"], deps: { l2Gateway: attachGateway } });
+  dns = await dnsTestServer({ "good.test": ["93.184.216.34"] });
+  open = await startRelay({
+    allow: ["127.0.0.1"],
+    deps: { l2Gateway: attachGateway },
+    tune: (c) => {
+      c.dns.servers = [dns.address];
+      c.dns.timeoutMs = 1000;
+    },
+  });
   strict = await startRelay({ deps: { l2Gateway: attachGateway } });
 });
 afterAll(async () => {
   await open.stop();
   await strict.stop();
   await echo.close();
+  dns.close();
 });
 
 describe("L2 gateway", () => {
@@ -118,6 +148,28 @@ describe("L2 gateway", () => {
     expect(parseTcpFrame(answer)?.seg.flags).not.toBe(TCP_SYN | TCP_ACK);
     expect(strict.relay.metrics.get("relay_denials_total", { reason: "loopback" })).toBeGreaterThan(0);
     g.ws.close();
+  });
+
+  it("answers a guest's DNS query through the relay's resolver (--dns-server)", async () => {
+    const g = await guest(open, "gw-dns");
+    g.send(dnsQuery(0x4242, "good.test"));
+    const reply = await g.wait((f) => dnsReply(f, 0x4242) !== null);
+    expect(dnsReply(reply, 0x4242)).toEqual([0, ["93.184.216.34"]]);
+    expect(dns.asked.get("good.test")).toBeGreaterThan(0);
+    g.ws.close();
+  });
+
+  it("a network's unanswered lookups are capped as one client's and cancelled when it goes", async () => {
+    const g = await guest(open, "gw-dns-flood");
+    for (let i = 0; i < 20; i++) g.send(dnsQuery(0x100 + i, `silent-${i}.black.test`));
+    await new Promise((res) => setTimeout(res, 200));
+    expect(open.relay.lookupsInFlight).toBe(open.relay.config.dns.maxPerClient);
+    g.ws.close();
+    const t0 = performance.now();
+    while (open.relay.lookupsInFlight > 0 && performance.now() - t0 < 2000)
+      await new Promise((res) => setTimeout(res, 20));
+    expect(open.relay.lookupsInFlight).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(500);
   });
 
   it("removes the gateway when the last guest leaves", async () => {

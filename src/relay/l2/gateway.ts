@@ -11,20 +11,30 @@ import { GATEWAY_MAC } from "../../net/stack/config.ts";
 import { NetStack } from "../../net/stack/stack.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { Lookup } from "../policy/destination.ts";
 import type { PolicyConfig } from "../policy/policy.ts";
+import type { ClientLookup } from "../policy/resolver.ts";
 import { ETH_HEADER_SIZE, type L2Network, type L2Port } from "./l2-switch.ts";
 import { PolicyUplink } from "./policy-uplink.ts";
 
 export interface GatewayContext {
   policy: PolicyConfig;
-  lookup: Lookup;
+  /** The network's own share of the relay's resolver (its lookups are capped and cancelled as one client's). */
+  newLookup: () => ClientLookup;
   metrics: Metrics;
   log: Logger;
 }
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_ARP = 0x0806;
+/** The stack's drop reasons that lose a guest's UDP datagram, and their label on relay_udp_dropped_total. */
+const GUEST_UDP_DROPS: Record<string, string> = {
+  "udp-header": "guest-malformed",
+  "udp-checksum": "guest-checksum",
+  "udp6-header": "guest-malformed",
+  "udp-no-route": "guest-no-route",
+  "dns-query": "guest-malformed",
+  "dns-busy": "guest-dns-busy",
+};
 /** Guest addresses remembered per network (the DHCP pool is far smaller). */
 const MAX_NEIGHBOURS = 1024;
 
@@ -39,8 +49,17 @@ function ip4At(b: Uint8Array, off: number): number {
 }
 
 export function attachGateway(network: L2Network, ctx: GatewayContext): () => void {
-  const uplink = new PolicyUplink({ ...ctx, network: network.name });
+  const lookup = ctx.newLookup();
+  const uplink = new PolicyUplink({ ...ctx, lookup: lookup.lookup, network: network.name });
   const stack = new NetStack({ uplink });
+  // The stack counts its own drops; the UDP ones (guest datagrams it could not parse or route, DNS queries
+  // over its limit) are the relay's drops too, so they also reach relay_udp_dropped_total (finding 6).
+  const stackDrop = stack.drop.bind(stack);
+  stack.drop = (reason: string) => {
+    stackDrop(reason);
+    const label = GUEST_UDP_DROPS[reason];
+    if (label) ctx.metrics.inc("relay_udp_dropped_total", { reason: label });
+  };
   const neighbours = new Map<number, Uint8Array>();
   let inInput = false;
   let timer: NodeJS.Timeout | undefined;
@@ -112,6 +131,7 @@ export function attachGateway(network: L2Network, ctx: GatewayContext): () => vo
     closed = true;
     if (timer !== undefined) clearTimeout(timer);
     uplink.close();
+    lookup.close();
     network.detach(port);
     ctx.log("l2.gateway-down", { network: network.name });
   };

@@ -155,6 +155,10 @@ export class PolicyUplink implements Uplink {
     };
   }
 
+  private udpDropped(reason: string, n = 1): void {
+    if (n > 0) this.o.metrics.inc("relay_udp_dropped_total", { reason }, n);
+  }
+
   openUdp(host: string, port: number, h: UplinkUdpHandlers): UplinkUdp {
     let sock: dgram.Socket | null = null;
     let connected = false;
@@ -163,6 +167,9 @@ export class PolicyUplink implements Uplink {
     const fail = (e: UplinkError) => {
       if (dead) return;
       dead = true;
+      // What the guest sent while the destination was checked goes nowhere now.
+      this.udpDropped(e === "blocked" ? "blocked" : "closed", pending.length);
+      pending.length = 0;
       try {
         sock?.close();
       } catch {
@@ -180,6 +187,7 @@ export class PolicyUplink implements Uplink {
       s.on("error", (e: NodeJS.ErrnoException) => fail(e.code === "ECONNREFUSED" ? "refused" : "unreachable"));
       s.on("message", (m: Buffer) => {
         if (!dead) h.onMessage(Uint8Array.from(m));
+        else this.udpDropped("closed");
       });
       // Connected: replies from anyone but the checked destination never reach the guest.
       s.connect(port, d.address, () => {
@@ -189,13 +197,16 @@ export class PolicyUplink implements Uplink {
     });
     return {
       send: (data) => {
-        if (dead) return;
-        if (connected && sock) sock.send(data);
+        if (dead) this.udpDropped("closed");
+        else if (connected && sock) sock.send(data);
         else if (pending.length < UDP_PENDING_LIMIT) pending.push(data.slice());
+        else this.udpDropped("not-connected");
       },
       close: () => {
         if (dead) return;
         dead = true;
+        this.udpDropped("closed", pending.length);
+        pending.length = 0;
         try {
           sock?.close();
         } catch {

@@ -2,38 +2,24 @@
 // The name is resolved once here and the checked address is what the socket connects to, so a DNS
 // answer that changes between check and connect (rebinding) has nothing to change.
 
-import { lookup as dnsLookup } from "node:dns/promises";
 import { formatIp, type IpAddress, looksNumeric, parseIpLiteral } from "./ip.ts";
 import { checkDestination, type DenyReason, type PolicyConfig } from "./policy.ts";
 
-/** Resolves a name to address strings; injectable so tests never touch a real resolver. */
+/** Resolves a name to address strings (resolver.ts; tests inject their own). */
 export type Lookup = (host: string) => Promise<string[]>;
 
-export const systemLookup: Lookup = async (host) =>
-  (await dnsLookup(host, { all: true, verbatim: true })).map((r) => r.address);
-
-/** Thrown by a bounded lookup that is saturated (see boundedLookup). */
+/** Thrown by a lookup when its client (or the relay) has too many lookups in flight (resolver.ts). */
 export class LookupBusyError extends Error {
   constructor() {
     super("too many name lookups in flight");
   }
 }
 
-/**
- * Caps lookups in flight. getaddrinfo runs on libuv's small thread pool and cannot be cancelled, so a
- * flood of names that never resolve would otherwise stall every other lookup (and file I/O) in the relay.
- */
-export function boundedLookup(lookup: Lookup, maxInFlight: number): Lookup {
-  let inFlight = 0;
-  return async (host) => {
-    if (inFlight >= maxInFlight) throw new LookupBusyError();
-    inFlight++;
-    try {
-      return await lookup(host);
-    } finally {
-      inFlight--;
-    }
-  };
+/** Thrown by a lookup that no server answered in time. */
+export class LookupTimeoutError extends Error {
+  constructor() {
+    super("name lookup timed out");
+  }
 }
 
 export type Destination =
@@ -80,7 +66,9 @@ export async function resolveDestination(
     try {
       answer = await Promise.race([lookup(host), t.promise]);
     } catch (err) {
-      return { ok: false, error: err instanceof LookupBusyError ? "busy" : "unreachable" };
+      const error =
+        err instanceof LookupBusyError ? "busy" : err instanceof LookupTimeoutError ? "timeout" : "unreachable";
+      return { ok: false, error };
     } finally {
       t.cancel();
     }

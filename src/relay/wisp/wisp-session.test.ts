@@ -333,6 +333,28 @@ describe("limits", () => {
     await lr.stop();
   });
 
+  it("DATA and CLOSE a client sent right after a CONNECT refused with 0x49 are late, not protocol errors", async () => {
+    const lr = await startRelay({ allow: ["127.0.0.1"], tune: (c) => void (c.wisp.maxStreams = 1) });
+    const c = await TestWispClient.connect(lr.url);
+    const kept = c.open("127.0.0.1", echo.port);
+    // Wisp lets a client send DATA before it hears back: ten refused streams, each with data and a CLOSE.
+    const refused = Array.from({ length: 10 }, () => {
+      const s = c.open("127.0.0.1", echo.port);
+      s.send(Buffer.from("early"));
+      s.close(0x02);
+      return s;
+    });
+    expect(await Promise.all(refused.map((s) => s.closed))).toEqual(refused.map(() => CLOSE_REASON_THROTTLED));
+    kept.send(Buffer.from("still here"));
+    const gone = c.wsClosed.then(({ code }) => Promise.reject(new Error(`relay closed the connection: ${code}`)));
+    await Promise.race([kept.waitForBytes(10), gone]);
+    expect(lr.relay.metrics.get("relay_protocol_errors_total", { error: "unknown-stream" })).toBe(0);
+    expect(lr.relay.metrics.get("relay_protocol_errors_total", { error: "close-unknown-stream" })).toBe(0);
+    expect(c.strayCloses).toEqual([]);
+    c.close();
+    await lr.stop();
+  });
+
   it("closes idle clients", async () => {
     const lr = await startRelay({ tune: (c) => void (c.wisp.idleTimeoutMs = 150) });
     const c = await TestWispClient.connect(lr.url);

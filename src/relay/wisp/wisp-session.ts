@@ -105,6 +105,8 @@ interface TcpStream {
   draining: boolean;
   /** A credit check is due at the end of this tick (see grantCredit). */
   grantDue: boolean;
+  charged: boolean;
+  socketOpen: boolean;
 }
 
 interface UdpStream {
@@ -117,6 +119,10 @@ interface UdpStream {
   /** Datagrams the client sent before the destination was resolved and connected (copies). */
   early: Uint8Array[];
   earlyBytes: number;
+  /** Counted in the client's budget (WispSession.charged): from CONNECT until out of the table and socket closed. */
+  charged: boolean;
+  /** Its socket exists and has not emitted 'close' (the descriptor may still be open). */
+  socketOpen: boolean;
 }
 
 type Stream = TcpStream | UdpStream;
@@ -127,12 +133,16 @@ const UDP_EARLY_MAX_BYTES = 64 * 1024;
 export class WispSession {
   private readonly streams = new Map<number, Stream>();
   /**
-   * TCP streams the client closed that still hold their socket while it drains to the destination: they count
-   * against --max-streams until the socket is really gone, or a client could open, fill and close streams
-   * forever (the review: 1207 descriptors for a limit of 64).
+   * The client's socket budget (--max-streams): a stream is charged from its CONNECT until it has left the table
+   * AND its socket has emitted 'close' (the descriptor is gone). So a stream the client closed while its socket
+   * drains to the destination, or one whose socket is still being torn down, still counts: otherwise a client
+   * could open, fill and close streams forever (the review: 1207 descriptors for a limit of 64).
    */
-  private drainingSockets = 0;
-  private readonly recentlyClosed = new Set<number>();
+  private charged = 0;
+  /** Streams the client closed whose sockets still drain: they end with the client's WebSocket at the latest. */
+  private readonly draining = new Set<TcpStream>();
+  /** Recently closed stream ids and what they carried (null: refused before it was a stream). */
+  private readonly recentlyClosed = new Map<number, Stream["kind"] | null>();
   private readonly up: TokenBucket;
   private readonly down: TokenBucket;
   private totalBytes = 0;
@@ -296,10 +306,12 @@ export class WispSession {
           this.protocolError("duplicate-stream", p.streamId);
           return;
         }
-        if (this.streams.size + this.drainingSockets >= this.deps.limits.maxStreams) {
+        if (this.charged >= this.deps.limits.maxStreams) {
           this.deps.metrics.inc("relay_denials_total", { reason: "max-streams" });
           this.log("wisp.refused", { client: this.deps.clientId, stream: p.streamId, reason: "max-streams" });
           this.send(encodeClose(p.streamId, CLOSE_REASON_THROTTLED));
+          // DATA the client sent right after its CONNECT (as Wisp allows) is late, not garbage.
+          this.rememberClosed(p.streamId, p.streamType === STREAM_TYPE_TCP ? "tcp" : "udp");
           return;
         }
         this.recentlyClosed.delete(p.streamId);
@@ -318,6 +330,7 @@ export class WispSession {
           if (this.recentlyClosed.has(p.streamId)) {
             // In flight when we closed the stream: expected, not an attack.
             this.deps.metrics.inc("relay_protocol_errors_total", { error: "late-data" });
+            if (this.recentlyClosed.get(p.streamId) === "udp") this.udpDropped("late");
             this.countBytes(bytes, "up");
             return;
           }
@@ -325,7 +338,10 @@ export class WispSession {
           this.protocolError("unknown-stream", p.streamId);
           return;
         }
-        if (!this.countBytes(bytes, "up")) return;
+        if (!this.countBytes(bytes, "up")) {
+          if (s.kind === "udp") this.udpDropped("byte-limit");
+          return;
+        }
         if (s.kind === "tcp") this.tcpFromClient(s, payload, bytes);
         else this.udpFromClient(s, copyOf(payload, bytes));
         return;
@@ -345,10 +361,7 @@ export class WispSession {
           this.forget(s, "client-close");
           this.deps.metrics.inc("relay_stream_closes_total", { reason: "client" });
           s.draining = true;
-          if (s.socket !== null && !s.socket.destroyed) {
-            this.drainingSockets++;
-            s.socket.once("close", () => this.drainingSockets--);
-          }
+          this.draining.add(s);
           // A destination that never reads must not keep the socket (and its queue) forever.
           setTimeout(() => this.closeStream(s, null, "drain-timeout"), this.deps.limits.connectTimeoutMs).unref();
           this.flushTcp(s);
@@ -382,6 +395,8 @@ export class WispSession {
             connectTimer: null,
             draining: false,
             grantDue: false,
+            charged: true,
+            socketOpen: false,
           }
         : {
             kind: "udp",
@@ -392,8 +407,11 @@ export class WispSession {
             idleTimer: null,
             early: [],
             earlyBytes: 0,
+            charged: true,
+            socketOpen: false,
           };
     this.streams.set(id, stream);
+    this.charged++;
     deps.metrics.inc("relay_streams_total", { type: stream.kind });
     deps.metrics.inc("relay_streams_active", { type: stream.kind });
     const dest = await resolveDestination(deps.policy, hostname, port, deps.lookup, deps.limits.lookupTimeoutMs);
@@ -435,6 +453,7 @@ export class WispSession {
       onread: { buffer: sharedReadBuffer, callback: (n, buf) => this.tcpFromSocket(s, n, buf) },
     });
     s.socket = socket;
+    this.holdSocket(s, socket);
     s.connectTimer = setTimeout(() => {
       s.connectTimer = null;
       this.closeStream(s, CLOSE_REASON_CONNECT_TIMEOUT, "connect-timeout");
@@ -596,6 +615,7 @@ export class WispSession {
   private connectUdp(s: UdpStream, address: string, family: 4 | 6, port: number): void {
     const socket = dgram.createSocket(family === 6 ? "udp6" : "udp4");
     s.socket = socket;
+    this.holdSocket(s, socket);
     socket.on("error", (err: Error & { code?: string }) =>
       this.closeStream(s, s.connected ? CLOSE_REASON_NETWORK_ERROR : CLOSE_REASON_UNREACHABLE, err.code ?? "udp-error"),
     );
@@ -609,19 +629,35 @@ export class WispSession {
       for (const d of early) if (this.streams.get(s.id) === s) socket.send(d);
     });
     socket.on("message", (msg) => {
-      if (this.streams.get(s.id) !== s) return;
+      if (this.streams.get(s.id) !== s) {
+        this.udpDropped("closed");
+        return;
+      }
       s.lastActivity = performance.now();
+      // The client's WebSocket is closing (its close frame is in): nothing more reaches it.
+      if (this.ws.readyState !== this.ws.OPEN) {
+        this.udpDropped("client-gone");
+        return;
+      }
       if (this.socketsPaused) {
-        this.deps.metrics.inc("relay_udp_dropped_total", { reason: "client-slow" });
+        this.udpDropped("client-slow");
         return;
       }
       if (!this.down.tryTake(msg.length)) {
-        this.deps.metrics.inc("relay_udp_dropped_total", { reason: "rate" });
+        this.udpDropped("rate");
         return;
       }
-      if (!this.countBytes(msg.length, "down")) return;
+      if (!this.countBytes(msg.length, "down")) {
+        this.udpDropped("byte-limit");
+        return;
+      }
       this.send(encodeData(s.id, msg));
     });
+  }
+
+  /** Every datagram the relay drops is counted here, by why (finding 6). */
+  private udpDropped(reason: string, n = 1): void {
+    this.deps.metrics.inc("relay_udp_dropped_total", { reason }, n);
   }
 
   private armUdpIdle(s: UdpStream): void {
@@ -639,11 +675,11 @@ export class WispSession {
     s.lastActivity = performance.now();
     // UDP has no credit to wait on, so excess is dropped (and counted) rather than queued.
     if (payload.length > MAX_UDP_PAYLOAD) {
-      this.deps.metrics.inc("relay_udp_dropped_total", { reason: "too-large" });
+      this.udpDropped("too-large");
       return;
     }
     if (!this.up.tryTake(payload.length)) {
-      this.deps.metrics.inc("relay_udp_dropped_total", { reason: "rate" });
+      this.udpDropped("rate");
       return;
     }
     if (!s.connected || !s.socket) {
@@ -651,21 +687,44 @@ export class WispSession {
       if (s.early.length < UDP_EARLY_MAX_DATAGRAMS && s.earlyBytes + payload.length <= UDP_EARLY_MAX_BYTES) {
         s.early.push(payload); // already a copy (onMessage)
         s.earlyBytes += payload.length;
-      } else this.deps.metrics.inc("relay_udp_dropped_total", { reason: "not-connected" });
+      } else this.udpDropped("not-connected");
       return;
     }
     // Our own copy (onMessage): dgram may still hold it if the kernel queue is full.
     s.socket.send(payload);
   }
 
+  private rememberClosed(id: number, kind: Stream["kind"]): void {
+    this.recentlyClosed.delete(id);
+    this.recentlyClosed.set(id, kind);
+    if (this.recentlyClosed.size > CLOSED_MEMORY) {
+      this.recentlyClosed.delete(this.recentlyClosed.keys().next().value!);
+    }
+  }
+
+  /** The stream's socket is charged to the client until it has really closed. */
+  private holdSocket(s: Stream, socket: net.Socket | dgram.Socket): void {
+    s.socketOpen = true;
+    socket.once("close", () => {
+      s.socketOpen = false;
+      if (s.kind === "tcp") this.draining.delete(s);
+      this.settle(s);
+    });
+  }
+
+  /** Gives the stream's charge back once it is out of the table and holds no socket. */
+  private settle(s: Stream): void {
+    if (!s.charged || s.socketOpen || this.streams.get(s.id) === s) return;
+    s.charged = false;
+    this.charged--;
+  }
+
   /** Removes the stream from the table (its id may be reused) without touching its socket. */
   private forget(s: Stream, why: string): void {
     if (this.streams.get(s.id) !== s) return;
     this.streams.delete(s.id);
-    this.recentlyClosed.add(s.id);
-    if (this.recentlyClosed.size > CLOSED_MEMORY) {
-      this.recentlyClosed.delete(this.recentlyClosed.values().next().value!);
-    }
+    this.settle(s);
+    this.rememberClosed(s.id, s.kind);
     this.deps.metrics.dec("relay_streams_active", { type: s.kind });
     this.log("wisp.close", { client: this.deps.clientId, stream: s.id, why });
   }
@@ -695,6 +754,10 @@ export class WispSession {
     } else {
       if (s.idleTimer) clearTimeout(s.idleTimer);
       s.idleTimer = null;
+      // Datagrams that waited for a destination that never came (refused, failed, or the stream closed first).
+      if (s.early.length > 0) this.udpDropped("closed", s.early.length);
+      s.early = [];
+      s.earlyBytes = 0;
       try {
         s.socket?.close();
       } catch {
@@ -709,5 +772,8 @@ export class WispSession {
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     for (const s of [...this.streams.values()]) this.closeStream(s, CLOSE_REASON_NETWORK_ERROR, "client-gone");
+    // The client is gone, and so is what it was owed: a socket still draining would otherwise outlive its budget.
+    for (const s of [...this.draining]) this.closeStream(s, null, "client-gone");
+    this.draining.clear();
   }
 }
