@@ -13,7 +13,7 @@ import { buildCore } from "../scripts/build-core.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const CHROMIUM = process.env.VIREO_CHROMIUM ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
   "--disable-gpu",

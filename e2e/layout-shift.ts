@@ -4,7 +4,7 @@
 // prints every shift as JSON.
 
 import { pathToFileURL } from "node:url";
-import type { BrowserContext } from "playwright-core";
+import type { BrowserContext } from "@playwright/test";
 import { openBrowser, PROMPT_AT_END, typeLine, waitForTerminal } from "./harness.ts";
 
 /** The web-vitals "good" bar is 0.1; the page holds a stricter one. */

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Page } from "@playwright/test";
 import { ROOT, typeLine, waitForTerminal } from "./harness.ts";
 
 const COMMAND_TIMEOUT_MS = 20_000;
