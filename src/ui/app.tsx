@@ -13,7 +13,7 @@ import type {
 import { configToSearch, imageRoleForName, isSnapshotFile, snapshotFileName } from "./config.ts";
 import { BootProgress } from "./features/console/boot-progress.tsx";
 import { type BootStage, BootStageTracker } from "./features/console/boot-stages.ts";
-import { TerminalView } from "./features/console/terminal-view.tsx";
+import { LEAVE_HINT, TerminalView } from "./features/console/terminal-view.tsx";
 import { Controls } from "./features/controls/controls.tsx";
 import { MachineStatus } from "./features/controls/machine-status.tsx";
 import { DevicesPanel } from "./features/devices/devices-panel.tsx";
@@ -22,7 +22,7 @@ import { ThroughputHistory } from "./features/network/throughput.ts";
 import { QueuesPanel } from "./features/queues/queues-panel.tsx";
 import { forget, type KeptMeta, keep, keepWanted, keptSnapshot, setKeepWanted } from "./keep.ts";
 import type { MachineClient } from "./machine-client.ts";
-import { Tabs } from "./tabs.tsx";
+import { Tabs, tabId, tabPanelId, tabPanelProps } from "./tabs.tsx";
 
 interface Props {
   client: MachineClient;
@@ -40,6 +40,16 @@ interface Props {
 /** While "keep this machine" is on: a save this long after the last keystroke, and at least this often. */
 const KEEP_AFTER_INPUT_MS = 1500;
 const KEEP_EVERY_MS = 30_000;
+/** The screen-reader switch, remembered in this browser. */
+const SCREEN_READER_KEY = "vireo.screenReader";
+
+function storedFlag(key: string): boolean {
+  try {
+    return localStorage.getItem(key) === "1";
+  } catch {
+    return false;
+  }
+}
 
 function clock(ms: number): string {
   return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
@@ -78,6 +88,15 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
   const [errors, setErrors] = useState<string[]>(warnings);
   const [consoleTab, setConsoleTab] = useState<ConsoleTab>("uart");
   const [panelTab, setPanelTab] = useState<PanelTab>("devices");
+  const [screenReader, setScreenReader] = useState(() => storedFlag(SCREEN_READER_KEY));
+  const changeScreenReader = (on: boolean): void => {
+    setScreenReader(on);
+    try {
+      localStorage.setItem(SCREEN_READER_KEY, on ? "1" : "0");
+    } catch {
+      // Storage refused (a private window's policy): the switch holds for this visit only.
+    }
+  };
   const tracker = useRef(new BootStageTracker());
   const lastReport = useRef(performance.now());
   const throughput = useRef(new ThroughputHistory());
@@ -311,7 +330,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
           keepNote={keepNote}
         />
       </header>
-      <div className="status-row">
+      <section className="status-row" aria-label="machine state">
         <BootProgress
           phase={phase}
           downloads={downloads}
@@ -321,7 +340,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
           choosing={offer !== undefined && phase === "idle"}
         />
         <MachineStatus phase={phase} snapshot={snapshot} />
-      </div>
+      </section>
       <main className="workspace">
         <section
           className="console-pane"
@@ -329,7 +348,13 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
           onDragOver={(e) => e.preventDefault()}
           onDrop={(e) => void dropImages(e)}
         >
-          <Tabs label="console" tabs={CONSOLE_TABS} active={consoleTab} onSelect={setConsoleTab} />
+          <div className="console-bar">
+            <Tabs label="console" tabs={CONSOLE_TABS} active={consoleTab} onSelect={setConsoleTab} />
+            <label className="screen-reader-toggle" title="xterm's screen-reader mode: the terminal's rows as text">
+              <input type="checkbox" checked={screenReader} onChange={(e) => changeScreenReader(e.target.checked)} />
+              screen reader
+            </label>
+          </div>
           {offer !== undefined && phase === "idle" && (
             <fieldset className="resume-offer" aria-label="kept machine">
               <p>This tab kept a machine ({(offer.bytes / 1048576).toFixed(1)} MiB snapshot).</p>
@@ -342,10 +367,33 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
               </button>
             </fieldset>
           )}
-          <div className="terminals">
-            <TerminalView client={client} port="uart" visible={consoleTab === "uart"} label="serial console ttyS0" />
-            <TerminalView client={client} port="hvc0" visible={consoleTab === "hvc0"} label="virtio console hvc0" />
+          {/* No tabIndex: the terminal inside takes the focus. */}
+          <div
+            className="terminals"
+            id={tabPanelId("console")}
+            role="tabpanel"
+            aria-labelledby={tabId("console", consoleTab)}
+          >
+            <TerminalView
+              client={client}
+              port="uart"
+              visible={consoleTab === "uart"}
+              label="serial console ttyS0"
+              screenReader={screenReader}
+              describedBy="terminal-hint"
+            />
+            <TerminalView
+              client={client}
+              port="hvc0"
+              visible={consoleTab === "hvc0"}
+              label="virtio console hvc0"
+              screenReader={screenReader}
+              describedBy="terminal-hint"
+            />
           </div>
+          <p className="terminal-hint" id="terminal-hint">
+            {LEAVE_HINT}
+          </p>
           {(errors.length > 0 || stalled) && (
             <div className="errors" role="alert">
               {errors.map((e, i) => (
@@ -361,7 +409,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
         </section>
         <aside className="side-pane" aria-label="inspector">
           <Tabs label="inspector" tabs={PANEL_TABS} active={panelTab} onSelect={setPanelTab} />
-          <div className="panel" role="tabpanel" aria-label={panelTab}>
+          <div className="panel" {...tabPanelProps("inspector", panelTab)}>
             {!live && (
               <p className="empty">
                 Live panels are off (<code>?ui=off</code>): the machine runs without sending snapshots.
