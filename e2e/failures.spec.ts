@@ -32,7 +32,7 @@ test("a page whose CSP forbids compiling WebAssembly says so in the page (the co
     await alert.waitFor({ timeout: 30_000 });
     const text = (await alert.textContent()) ?? "";
     if (!text.includes("must allow 'wasm-unsafe-eval' in script-src")) throw new Error(`alert says: ${text}`);
-    await bad.locator('[data-testid="phase"]', { hasText: "error" }).waitFor({ timeout: 5000 });
+    await bad.locator('[data-testid="phase"][data-phase="error"]', { hasText: "failed" }).waitFor({ timeout: 5000 });
   } finally {
     await bad.close();
   }

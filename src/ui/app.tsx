@@ -20,6 +20,7 @@ import { DevicesPanel } from "./features/devices/devices-panel.tsx";
 import { NetworkPanel } from "./features/network/network-panel.tsx";
 import { ThroughputHistory } from "./features/network/throughput.ts";
 import { QueuesPanel } from "./features/queues/queues-panel.tsx";
+import { machineState, runButtons, stateLabel } from "./features/status/machine-state.ts";
 import { forget, type KeptMeta, keep, keepWanted, keptSnapshot, setKeepWanted } from "./keep.ts";
 import type { MachineClient } from "./machine-client.ts";
 import { Tabs, tabId, tabPanelId, tabPanelProps } from "./tabs.tsx";
@@ -111,6 +112,9 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
   const [keepOn, setKeepOn] = useState(() => keepWanted());
   const [keptAt, setKeptAt] = useState<number | undefined>(kept?.savedAt);
   const [keepNote, setKeepNote] = useState<string | undefined>(undefined);
+  /** The last failure's message and the guest's power-off code, since the machine last started. */
+  const [failure, setFailure] = useState<string | undefined>(undefined);
+  const [exitCode, setExitCode] = useState<number | undefined>(undefined);
   const configRef = useRef(config);
   configRef.current = config;
 
@@ -127,6 +131,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
       client.on("error", (stage, message) => {
         if (stage === "restore" || stage === "download") setRestoringNow(false);
         setErrors((e) => [...e.slice(-4), `${stage}: ${message}`]);
+        setFailure(`${stage}: ${message}`);
       }),
       client.on("console", (port, bytes) => {
         if (port !== "uart") return;
@@ -134,6 +139,8 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
         if (advanced !== undefined) setStage(advanced);
       }),
       client.on("restart", (why) => {
+        setFailure(undefined);
+        setExitCode(undefined);
         if (why === "restore") {
           // The restored guest is where it was saved (at its prompt, most likely): no boot stages to watch.
           tracker.current.restored();
@@ -157,6 +164,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
         }
       }),
       client.on("powerOff", (code) => {
+        setExitCode(code);
         if (code !== 0) setErrors((e) => [...e.slice(-4), `the guest powered off with code ${code}`]);
       }),
     ];
@@ -311,6 +319,20 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
     if (live) client.setSnapshots(true, needDevices);
   }, [client, live, needDevices]);
   const devices = snapshot?.devices ?? lastDevices.current;
+  const state = machineState({
+    phase,
+    downloads,
+    stage,
+    restoring: restoringNow,
+    restoredFrom,
+    choosing: offer !== undefined && phase === "idle",
+    failure,
+    exitCode,
+  });
+  const label = stateLabel(state);
+  useEffect(() => {
+    document.title = `vireo · ${label}`;
+  }, [label]);
   return (
     <div className="app">
       <header className="top">
@@ -320,6 +342,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
         <Controls
           client={client}
           phase={phase}
+          buttons={runButtons(state)}
           config={config}
           onConfig={changeConfig}
           onSave={saveToFile}
@@ -331,15 +354,8 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
         />
       </header>
       <section className="status-row" aria-label="machine state">
-        <BootProgress
-          phase={phase}
-          downloads={downloads}
-          stage={stage}
-          restoring={restoringNow}
-          restoredFrom={restoredFrom}
-          choosing={offer !== undefined && phase === "idle"}
-        />
-        <MachineStatus phase={phase} snapshot={snapshot} />
+        <BootProgress state={state} stage={stage} />
+        <MachineStatus state={state} phase={phase} snapshot={snapshot} />
       </section>
       <main className="workspace">
         <section
