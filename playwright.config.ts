@@ -28,6 +28,8 @@ export default defineConfig({
     browserName: "chromium",
     headless: true,
     viewport: { width: 1280, height: 720 },
+    // The page follows prefers-color-scheme; the README's picture is the dark theme (responsive.spec.ts checks both).
+    colorScheme: "dark",
     launchOptions: { executablePath: CHROMIUM, args: CHROMIUM_ARGS },
     acceptDownloads: true,
     // A failed test keeps its trace (actions, console, network, sources; `npx playwright show-trace FILE`) and

@@ -11,7 +11,7 @@ let context: BrowserContext;
 let page: Page;
 
 test.beforeAll(async ({ browser, url }) => {
-  context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  context = await browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: "dark" });
   page = await context.newPage();
   await page.goto(url);
   await bootToPrompt(page);

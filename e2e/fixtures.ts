@@ -46,7 +46,11 @@ export const test = base.extend<{ url: string }, { shell: Shell }>({
   },
   shell: [
     async ({ browser }, use) => {
-      const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, acceptDownloads: true });
+      const context = await browser.newContext({
+        viewport: { width: 1280, height: 720 },
+        colorScheme: "dark",
+        acceptDownloads: true,
+      });
       const page = await context.newPage();
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(e.message));

@@ -24,7 +24,11 @@ let fromUrl: Page;
 let cliSnapshot: Uint8Array;
 
 test.beforeAll(async ({ browser }) => {
-  context = await browser.newContext({ viewport: { width: 1280, height: 720 }, acceptDownloads: true });
+  context = await browser.newContext({
+    viewport: { width: 1280, height: 720 },
+    colorScheme: "dark",
+    acceptDownloads: true,
+  });
 });
 test.afterAll(async () => {
   await context.close();

@@ -70,6 +70,12 @@ type ConsoleTab = "uart" | "hvc0";
 /** Snapshots come four times a second; this long without one means the worker is stuck. */
 const STALL_MS = 5000;
 type PanelTab = "devices" | "queues" | "network";
+/** At 700 px and less the console and the inspector take turns on the whole width (app.css). */
+type NarrowView = "console" | "inspector";
+const VIEW_TABS: { id: NarrowView; label: string }[] = [
+  { id: "console", label: "Console" },
+  { id: "inspector", label: "Inspector" },
+];
 const CONSOLE_TABS: { id: ConsoleTab; label: string }[] = [
   { id: "uart", label: "ttyS0 (UART)" },
   { id: "hvc0", label: "hvc0 (virtio-console)" },
@@ -89,6 +95,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
   const [errors, setErrors] = useState<string[]>(warnings);
   const [consoleTab, setConsoleTab] = useState<ConsoleTab>("uart");
   const [panelTab, setPanelTab] = useState<PanelTab>("devices");
+  const [view, setView] = useState<NarrowView>("console");
   const [screenReader, setScreenReader] = useState(() => storedFlag(SCREEN_READER_KEY));
   const changeScreenReader = (on: boolean): void => {
     setScreenReader(on);
@@ -357,7 +364,11 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
         <BootProgress state={state} stage={stage} />
         <MachineStatus state={state} phase={phase} snapshot={snapshot} />
       </section>
-      <main className="workspace">
+      {/* Shown only on narrow screens (app.css). */}
+      <nav className="view-switch" aria-label="view">
+        <Tabs label="view" tabs={VIEW_TABS} active={view} onSelect={setView} />
+      </nav>
+      <main className="workspace" id={tabPanelId("view")} data-view={view}>
         <section
           className="console-pane"
           aria-label="consoles"

@@ -30,12 +30,29 @@ const MODIFIER_KEYS = new Set(["Shift", "Control", "Alt", "Meta", "AltGraph", "C
 
 export const LEAVE_HINT = "Esc then Tab (or Shift+Tab) leaves the terminal, Tab returns · Ctrl+Shift+C / V copy, paste";
 
-const THEME = {
+const DARK_THEME = {
   background: "#0d1117",
   foreground: "#d7dce2",
   cursor: "#7ee787",
   selectionBackground: "#2f4a6b",
 };
+
+/** For prefers-color-scheme: light (app.css has the page's side); ANSI white and yellow darkened to read on white. */
+const LIGHT_THEME = {
+  background: "#ffffff",
+  foreground: "#1f2328",
+  cursor: "#1a7f37",
+  cursorAccent: "#ffffff",
+  selectionBackground: "#b6d7ff",
+  yellow: "#9a6700",
+  brightYellow: "#7d4e00",
+  white: "#6e7781",
+  brightWhite: "#57606a",
+};
+
+function lightScheme(): MediaQueryList | undefined {
+  return typeof window.matchMedia === "function" ? window.matchMedia("(prefers-color-scheme: light)") : undefined;
+}
 
 export const TerminalView = memo(function TerminalView({
   client,
@@ -62,7 +79,7 @@ export const TerminalView = memo(function TerminalView({
       // No blinking: xterm's DOM renderer blinks with an endless CSS animation, which has Chromium
       // restyle and composite the page 60 times a second for as long as the tab is open.
       cursorBlink: false,
-      theme: THEME,
+      theme: lightScheme()?.matches === true ? LIGHT_THEME : DARK_THEME,
       screenReaderMode: screenReaderAtStart.current,
     });
     const fit = new FitAddon();
@@ -126,12 +143,20 @@ export const TerminalView = memo(function TerminalView({
       }
     });
 
+    // The system's light/dark choice, followed while the page is open.
+    const scheme = lightScheme();
+    const schemeChanged = (e: MediaQueryListEvent): void => {
+      term.options.theme = e.matches ? LIGHT_THEME : DARK_THEME;
+    };
+    scheme?.addEventListener("change", schemeChanged);
+
     const observer = new ResizeObserver(() => {
       if (box.offsetWidth > 0 && box.offsetHeight > 0) fit.fit();
     });
     observer.observe(box);
     return () => {
       observer.disconnect();
+      scheme?.removeEventListener("change", schemeChanged);
       offConsole();
       offRestart();
       clearTimeout(pendingEsc);
