@@ -39,10 +39,14 @@ test("loading, then booting, then running: never idle while the images download,
   url,
 }) => {
   await page.addInitScript(RECORD_STATES);
-  // The kernel's download held for a moment, so the loading state is on screen long enough to read.
+  // The kernel's download is held until the loading state has been read (a fixed delay raced a busy machine).
+  let release = (): void => {};
+  const released = new Promise<void>((r) => {
+    release = r;
+  });
   await page.route("**/images/Image", async (route) => {
-    await new Promise((r) => setTimeout(r, 1500));
-    await route.continue();
+    await released;
+    await route.continue().catch(() => {});
   });
   await page.goto(url);
   const s = statusOf(page);
@@ -51,6 +55,7 @@ test("loading, then booting, then running: never idle while the images download,
   await expect(s.pause).toBeDisabled();
   await expect(s.reset).toBeDisabled();
   await expect(s.powerOn).toBeDisabled();
+  release();
   await bootToPrompt(page);
   await expect(s.word).toHaveText("running");
   await expect(s.text).toHaveText("running: the shell is ready");
