@@ -50,7 +50,7 @@ test("loading, then booting, then running: never idle while the images download,
   });
   await page.goto(url);
   const s = statusOf(page);
-  await expect(s.word).toHaveText("loading");
+  await expect(s.word).toHaveText("loading", { timeout: 20_000 });
   await expect(s.text).toHaveText(/^(loading images…|downloading images: [\d.]+ \/ [\d.?]+ MiB)$/);
   await expect(s.pause).toBeDisabled();
   await expect(s.reset).toBeDisabled();
@@ -100,7 +100,8 @@ test("Power off says powered off (not that the shell is ready), Power on boots a
 test("a failure reads failed with its reason, not a boot stage; only Power on is offered", async ({ page, url }) => {
   await page.goto(`${url}?kernel=no-such-kernel`);
   const s = statusOf(page);
-  await expect(s.word).toHaveText("failed");
+  // As long as the page's own "missing image" check allows: the worker starts and fetches first.
+  await expect(s.word).toHaveText("failed", { timeout: 20_000 });
   await expect(s.text).toHaveText(/^failed: download: .*no-such-kernel/);
   await expect(page.locator(".boot-progress")).toHaveAttribute("data-state", "failed");
   await expect(page).toHaveTitle("vireo · failed");
