@@ -1,6 +1,8 @@
-// What the e2e test and the page benchmark share: build the page, serve it with `vite preview`
-// (COOP/COEP from vite.config.ts), start Debian's chromium through playwright-core with a fresh
-// profile (never a downloaded browser), and read the guest's terminal out of xterm.js.
+// What the e2e specs and the page benchmark share: Debian's chromium and its flags (playwright.config.ts
+// launches it for the specs), reading the guest's terminal out of xterm.js and typing into it; and, for
+// the benchmark and `npx tsx e2e/layout-shift.ts` outside Playwright Test, openBrowser(): build the page,
+// serve it with `vite preview` (COOP/COEP from vite.config.ts) and start chromium through playwright-core
+// with a fresh profile (never a downloaded browser).
 
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +15,7 @@ import { buildCore } from "../scripts/build-core.mjs";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const CHROMIUM = process.env.VIREO_CHROMIUM ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   "--headless",
   "--no-sandbox",
   "--disable-gpu",

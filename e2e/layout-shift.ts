@@ -1,10 +1,10 @@
 // The page's layout stability (issue 8: "no layout jumps while the guest runs"): Cumulative Layout
 // Shift measured in the page with a buffered PerformanceObserver while the guest boots and then runs a
-// command with the inspector panels updating. e2e/run.ts asserts it; `npx tsx e2e/layout-shift.ts`
+// command with the inspector panels updating. e2e/layout.spec.ts asserts it; `npx tsx e2e/layout-shift.ts`
 // prints every shift as JSON.
 
 import { pathToFileURL } from "node:url";
-import type { BrowserContext } from "playwright-core";
+import type { BrowserContext } from "@playwright/test";
 import { openBrowser, PROMPT_AT_END, typeLine, waitForTerminal } from "./harness.ts";
 
 /** The web-vitals "good" bar is 0.1; the page holds a stricter one. */

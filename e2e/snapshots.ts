@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Page } from "@playwright/test";
 import { ROOT, typeLine, waitForTerminal } from "./harness.ts";
 
 const COMMAND_TIMEOUT_MS = 20_000;
@@ -125,8 +125,11 @@ export async function keepAcrossReload(page: Page): Promise<void> {
     await page.reload();
     const resume = page.getByRole("button", { name: /^Resume saved machine from / });
     await resume.waitFor({ timeout: 20_000 });
-    const phase = await page.locator('[data-testid="phase"]').textContent();
+    // The worker has not started a machine, and the status row says the page waits.
+    const phase = await page.locator('[data-testid="phase"]').getAttribute("data-phase");
     if (phase !== "idle") throw new Error(`the page did not wait for the choice: its machine is ${phase}`);
+    const word = await page.locator('[data-testid="phase"]').textContent();
+    if (word !== "waiting") throw new Error(`while the page waits for the choice its status says "${word}"`);
     const progress = await page.locator(".boot-progress-text").textContent();
     if (!/a kept machine is waiting/.test(progress ?? "")) {
       throw new Error(`while the page waits for the choice its progress line says "${progress}"`);

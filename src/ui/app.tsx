@@ -13,16 +13,17 @@ import type {
 import { configToSearch, imageRoleForName, isSnapshotFile, snapshotFileName } from "./config.ts";
 import { BootProgress } from "./features/console/boot-progress.tsx";
 import { type BootStage, BootStageTracker } from "./features/console/boot-stages.ts";
-import { TerminalView } from "./features/console/terminal-view.tsx";
+import { LEAVE_HINT, TerminalView } from "./features/console/terminal-view.tsx";
 import { Controls } from "./features/controls/controls.tsx";
 import { MachineStatus } from "./features/controls/machine-status.tsx";
 import { DevicesPanel } from "./features/devices/devices-panel.tsx";
 import { NetworkPanel } from "./features/network/network-panel.tsx";
 import { ThroughputHistory } from "./features/network/throughput.ts";
 import { QueuesPanel } from "./features/queues/queues-panel.tsx";
+import { machineState, runButtons, stateLabel } from "./features/status/machine-state.ts";
 import { forget, type KeptMeta, keep, keepWanted, keptSnapshot, setKeepWanted } from "./keep.ts";
 import type { MachineClient } from "./machine-client.ts";
-import { Tabs } from "./tabs.tsx";
+import { Tabs, tabId, tabPanelId, tabPanelProps } from "./tabs.tsx";
 
 interface Props {
   client: MachineClient;
@@ -40,6 +41,16 @@ interface Props {
 /** While "keep this machine" is on: a save this long after the last keystroke, and at least this often. */
 const KEEP_AFTER_INPUT_MS = 1500;
 const KEEP_EVERY_MS = 30_000;
+/** The screen-reader switch, remembered in this browser. */
+const SCREEN_READER_KEY = "vireo.screenReader";
+
+function storedFlag(key: string): boolean {
+  try {
+    return localStorage.getItem(key) === "1";
+  } catch {
+    return false;
+  }
+}
 
 function clock(ms: number): string {
   return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
@@ -59,6 +70,12 @@ type ConsoleTab = "uart" | "hvc0";
 /** Snapshots come four times a second; this long without one means the worker is stuck. */
 const STALL_MS = 5000;
 type PanelTab = "devices" | "queues" | "network";
+/** At 700 px and less the console and the inspector take turns on the whole width (app.css). */
+type NarrowView = "console" | "inspector";
+const VIEW_TABS: { id: NarrowView; label: string }[] = [
+  { id: "console", label: "Console" },
+  { id: "inspector", label: "Inspector" },
+];
 const CONSOLE_TABS: { id: ConsoleTab; label: string }[] = [
   { id: "uart", label: "ttyS0 (UART)" },
   { id: "hvc0", label: "hvc0 (virtio-console)" },
@@ -78,6 +95,16 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
   const [errors, setErrors] = useState<string[]>(warnings);
   const [consoleTab, setConsoleTab] = useState<ConsoleTab>("uart");
   const [panelTab, setPanelTab] = useState<PanelTab>("devices");
+  const [view, setView] = useState<NarrowView>("console");
+  const [screenReader, setScreenReader] = useState(() => storedFlag(SCREEN_READER_KEY));
+  const changeScreenReader = (on: boolean): void => {
+    setScreenReader(on);
+    try {
+      localStorage.setItem(SCREEN_READER_KEY, on ? "1" : "0");
+    } catch {
+      // Storage refused (a private window's policy): the switch holds for this visit only.
+    }
+  };
   const tracker = useRef(new BootStageTracker());
   const lastReport = useRef(performance.now());
   const throughput = useRef(new ThroughputHistory());
@@ -92,6 +119,9 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
   const [keepOn, setKeepOn] = useState(() => keepWanted());
   const [keptAt, setKeptAt] = useState<number | undefined>(kept?.savedAt);
   const [keepNote, setKeepNote] = useState<string | undefined>(undefined);
+  /** The last failure's message and the guest's power-off code, since the machine last started. */
+  const [failure, setFailure] = useState<string | undefined>(undefined);
+  const [exitCode, setExitCode] = useState<number | undefined>(undefined);
   const configRef = useRef(config);
   configRef.current = config;
 
@@ -108,6 +138,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
       client.on("error", (stage, message) => {
         if (stage === "restore" || stage === "download") setRestoringNow(false);
         setErrors((e) => [...e.slice(-4), `${stage}: ${message}`]);
+        setFailure(`${stage}: ${message}`);
       }),
       client.on("console", (port, bytes) => {
         if (port !== "uart") return;
@@ -115,6 +146,8 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
         if (advanced !== undefined) setStage(advanced);
       }),
       client.on("restart", (why) => {
+        setFailure(undefined);
+        setExitCode(undefined);
         if (why === "restore") {
           // The restored guest is where it was saved (at its prompt, most likely): no boot stages to watch.
           tracker.current.restored();
@@ -138,6 +171,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
         }
       }),
       client.on("powerOff", (code) => {
+        setExitCode(code);
         if (code !== 0) setErrors((e) => [...e.slice(-4), `the guest powered off with code ${code}`]);
       }),
     ];
@@ -292,6 +326,20 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
     if (live) client.setSnapshots(true, needDevices);
   }, [client, live, needDevices]);
   const devices = snapshot?.devices ?? lastDevices.current;
+  const state = machineState({
+    phase,
+    downloads,
+    stage,
+    restoring: restoringNow,
+    restoredFrom,
+    choosing: offer !== undefined && phase === "idle",
+    failure,
+    exitCode,
+  });
+  const label = stateLabel(state);
+  useEffect(() => {
+    document.title = `vireo · ${label}`;
+  }, [label]);
   return (
     <div className="app">
       <header className="top">
@@ -301,6 +349,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
         <Controls
           client={client}
           phase={phase}
+          buttons={runButtons(state)}
           config={config}
           onConfig={changeConfig}
           onSave={saveToFile}
@@ -311,25 +360,28 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
           keepNote={keepNote}
         />
       </header>
-      <div className="status-row">
-        <BootProgress
-          phase={phase}
-          downloads={downloads}
-          stage={stage}
-          restoring={restoringNow}
-          restoredFrom={restoredFrom}
-          choosing={offer !== undefined && phase === "idle"}
-        />
-        <MachineStatus phase={phase} snapshot={snapshot} />
-      </div>
-      <main className="workspace">
+      <section className="status-row" aria-label="machine state">
+        <BootProgress state={state} stage={stage} />
+        <MachineStatus state={state} phase={phase} snapshot={snapshot} />
+      </section>
+      {/* Shown only on narrow screens (app.css). */}
+      <nav className="view-switch" aria-label="view">
+        <Tabs label="view" tabs={VIEW_TABS} active={view} onSelect={setView} />
+      </nav>
+      <main className="workspace" id={tabPanelId("view")} data-view={view}>
         <section
           className="console-pane"
           aria-label="consoles"
           onDragOver={(e) => e.preventDefault()}
           onDrop={(e) => void dropImages(e)}
         >
-          <Tabs label="console" tabs={CONSOLE_TABS} active={consoleTab} onSelect={setConsoleTab} />
+          <div className="console-bar">
+            <Tabs label="console" tabs={CONSOLE_TABS} active={consoleTab} onSelect={setConsoleTab} />
+            <label className="screen-reader-toggle" title="xterm's screen-reader mode: the terminal's rows as text">
+              <input type="checkbox" checked={screenReader} onChange={(e) => changeScreenReader(e.target.checked)} />
+              screen reader
+            </label>
+          </div>
           {offer !== undefined && phase === "idle" && (
             <fieldset className="resume-offer" aria-label="kept machine">
               <p>This tab kept a machine ({(offer.bytes / 1048576).toFixed(1)} MiB snapshot).</p>
@@ -342,10 +394,33 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
               </button>
             </fieldset>
           )}
-          <div className="terminals">
-            <TerminalView client={client} port="uart" visible={consoleTab === "uart"} label="serial console ttyS0" />
-            <TerminalView client={client} port="hvc0" visible={consoleTab === "hvc0"} label="virtio console hvc0" />
+          {/* No tabIndex: the terminal inside takes the focus. */}
+          <div
+            className="terminals"
+            id={tabPanelId("console")}
+            role="tabpanel"
+            aria-labelledby={tabId("console", consoleTab)}
+          >
+            <TerminalView
+              client={client}
+              port="uart"
+              visible={consoleTab === "uart"}
+              label="serial console ttyS0"
+              screenReader={screenReader}
+              describedBy="terminal-hint"
+            />
+            <TerminalView
+              client={client}
+              port="hvc0"
+              visible={consoleTab === "hvc0"}
+              label="virtio console hvc0"
+              screenReader={screenReader}
+              describedBy="terminal-hint"
+            />
           </div>
+          <p className="terminal-hint" id="terminal-hint">
+            {LEAVE_HINT}
+          </p>
           {(errors.length > 0 || stalled) && (
             <div className="errors" role="alert">
               {errors.map((e, i) => (
@@ -361,7 +436,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
         </section>
         <aside className="side-pane" aria-label="inspector">
           <Tabs label="inspector" tabs={PANEL_TABS} active={panelTab} onSelect={setPanelTab} />
-          <div className="panel" role="tabpanel" aria-label={panelTab}>
+          <div className="panel" {...tabPanelProps("inspector", panelTab)}>
             {!live && (
               <p className="empty">
                 Live panels are off (<code>?ui=off</code>): the machine runs without sending snapshots.

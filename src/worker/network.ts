@@ -16,6 +16,7 @@ import { FetchUplink } from "../net/uplink/fetch-uplink.ts";
 import type { Uplink } from "../net/uplink/uplink.ts";
 import { WispUplink } from "../net/uplink/wisp-uplink.ts";
 import { ip4ToString, macToString, parseMac } from "../net/wire/bytes.ts";
+import { GuestAddress } from "./guest-address.ts";
 import type { MachineConfig, NetworkSnapshot } from "./protocol.ts";
 
 /** How long the page waits for the relay before falling back to fetch. */
@@ -151,6 +152,9 @@ export async function setupNetwork(config: MachineConfig, wake: () => void, save
   const backend = uplink !== undefined ? new StackBackend({ uplink, onActivity: wake }) : undefined;
   const device = new VirtioNet({ name: saved?.name ?? "virtio-net0", backend: backend ?? relay ?? tab, features, mac });
   let capture: { chunks: Uint8Array[]; bytes: number; frames: number } | undefined;
+  // The guest's address as its frames show it: the in-page stack's lease says it only for net=stack/fetch.
+  const address = new GuestAddress(() => device.mac);
+  device.tap = address.tap;
 
   return {
     device,
@@ -183,7 +187,8 @@ export async function setupNetwork(config: MachineConfig, wake: () => void, save
         note: relay !== undefined && relay.status !== "open" ? `${l2Url}: ${relay.lastError ?? relay.status}` : note,
         linkUp: device.linkUp,
         mac: typeof s.mac === "string" ? s.mac : undefined,
-        guestIp: lease !== undefined ? ip4ToString(lease) : undefined,
+        guestIp:
+          lease !== undefined ? ip4ToString(lease) : address.ip !== undefined ? ip4ToString(address.ip) : undefined,
         capturing: capture !== undefined,
         counters,
       };
@@ -197,12 +202,13 @@ export async function setupNetwork(config: MachineConfig, wake: () => void, save
         c.bytes += chunk.length;
       });
       device.tap = (dir, frame, gso) => {
+        address.tap(dir, frame);
         c.frames++;
         writer.write(frame, dir, gso);
       };
     },
     stopCapture: () => {
-      device.tap = undefined;
+      device.tap = address.tap;
       const c = capture;
       capture = undefined;
       if (c === undefined) return undefined;

@@ -1,7 +1,8 @@
 // One xterm.js terminal bound to a guest console port. Output is written straight from the worker's
 // messages (no React state per chunk); keystrokes and pastes go back as bytes. The terminal refits
 // whenever its box changes size. Ctrl+Shift+C / Ctrl+Shift+V copy and paste, since plain Ctrl+C
-// belongs to the guest (SIGINT).
+// belongs to the guest (SIGINT). Tab belongs to the guest too (the shell completes with it): Esc then
+// Tab (or Shift+Tab) leaves the terminal, and Tab comes back to it (LEAVE_HINT says so beside it).
 
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
@@ -16,19 +17,56 @@ interface Props {
   /** Hidden terminals keep receiving output but are not refitted until shown. */
   visible: boolean;
   label: string;
+  /** xterm's screen-reader mode: the screen's rows as an accessibility tree a screen reader reads. */
+  screenReader: boolean;
+  /** The id of the element that says how to leave the terminal (its input's description). */
+  describedBy?: string;
 }
 
-const THEME = {
+/** The documented way out of the terminal (README): the key after an Esc, when it is Tab, is the page's. */
+/** How long an Esc waits for a Tab that makes it the way out (README: "within a second"). */
+const ESC_WAIT_MS = 1000;
+const MODIFIER_KEYS = new Set(["Shift", "Control", "Alt", "Meta", "AltGraph", "CapsLock"]);
+
+export const LEAVE_HINT = "Esc then Tab (or Shift+Tab) leaves the terminal, Tab returns · Ctrl+Shift+C / V copy, paste";
+
+const DARK_THEME = {
   background: "#0d1117",
   foreground: "#d7dce2",
   cursor: "#7ee787",
   selectionBackground: "#2f4a6b",
 };
 
-export const TerminalView = memo(function TerminalView({ client, port, visible, label }: Props) {
+/** For prefers-color-scheme: light (app.css has the page's side); ANSI white and yellow darkened to read on white. */
+const LIGHT_THEME = {
+  background: "#ffffff",
+  foreground: "#1f2328",
+  cursor: "#1a7f37",
+  cursorAccent: "#ffffff",
+  selectionBackground: "#b6d7ff",
+  yellow: "#9a6700",
+  brightYellow: "#7d4e00",
+  white: "#6e7781",
+  brightWhite: "#57606a",
+};
+
+function lightScheme(): MediaQueryList | undefined {
+  return typeof window.matchMedia === "function" ? window.matchMedia("(prefers-color-scheme: light)") : undefined;
+}
+
+export const TerminalView = memo(function TerminalView({
+  client,
+  port,
+  visible,
+  label,
+  screenReader,
+  describedBy,
+}: Props) {
   const boxRef = useRef<HTMLElement>(null);
   const fitRef = useRef<FitAddon | undefined>(undefined);
   const termRef = useRef<Terminal | undefined>(undefined);
+  /** Read once when the terminal is made; later changes go through term.options (the effect below). */
+  const screenReaderAtStart = useRef(screenReader);
 
   useEffect(() => {
     const box = boxRef.current;
@@ -41,7 +79,8 @@ export const TerminalView = memo(function TerminalView({ client, port, visible, 
       // No blinking: xterm's DOM renderer blinks with an endless CSS animation, which has Chromium
       // restyle and composite the page 60 times a second for as long as the tab is open.
       cursorBlink: false,
-      theme: THEME,
+      theme: lightScheme()?.matches === true ? LIGHT_THEME : DARK_THEME,
+      screenReaderMode: screenReaderAtStart.current,
     });
     const fit = new FitAddon();
     term.loadAddon(fit);
@@ -51,7 +90,32 @@ export const TerminalView = memo(function TerminalView({ client, port, visible, 
     // The page's e2e test and curious people can read the screen without xterm internals.
     (box as HTMLElement & { vireoTerminal?: Terminal }).vireoTerminal = term;
 
+    if (describedBy !== undefined) term.textarea?.setAttribute("aria-describedby", describedBy);
+
+    // Esc then Tab is the page's way out. The Esc waits up to ESC_WAIT_MS for the next key: a Tab then
+    // leaves the terminal (the browser moves the focus on: xterm leaves alone an event it is told not to
+    // handle) and the guest never sees the Esc; any other key, or the time running out, sends it first.
+    // Sent at once, a lone ESC would sit in the shell's line editor and swallow what is typed next.
+    let pendingEsc: ReturnType<typeof setTimeout> | undefined;
+    const sendEsc = (): void => {
+      if (pendingEsc === undefined) return;
+      clearTimeout(pendingEsc);
+      pendingEsc = undefined;
+      client.input(port, "\x1b");
+    };
     term.attachCustomKeyEventHandler((ev) => {
+      if (ev.type === "keydown" && !MODIFIER_KEYS.has(ev.key)) {
+        if (ev.key === "Tab" && pendingEsc !== undefined) {
+          clearTimeout(pendingEsc);
+          pendingEsc = undefined;
+          return false;
+        }
+        sendEsc();
+        if (ev.key === "Escape" && !ev.ctrlKey && !ev.altKey && !ev.metaKey && !ev.shiftKey) {
+          pendingEsc = setTimeout(sendEsc, ESC_WAIT_MS);
+          return false;
+        }
+      }
       if (ev.type !== "keydown" || !ev.ctrlKey || !ev.shiftKey) return true;
       if (ev.code === "KeyC") {
         if (term.hasSelection()) void navigator.clipboard?.writeText(term.getSelection());
@@ -79,25 +143,40 @@ export const TerminalView = memo(function TerminalView({ client, port, visible, 
       }
     });
 
+    // The system's light/dark choice, followed while the page is open.
+    const scheme = lightScheme();
+    const schemeChanged = (e: MediaQueryListEvent): void => {
+      term.options.theme = e.matches ? LIGHT_THEME : DARK_THEME;
+    };
+    scheme?.addEventListener("change", schemeChanged);
+
     const observer = new ResizeObserver(() => {
       if (box.offsetWidth > 0 && box.offsetHeight > 0) fit.fit();
     });
     observer.observe(box);
     return () => {
       observer.disconnect();
+      scheme?.removeEventListener("change", schemeChanged);
       offConsole();
       offRestart();
+      clearTimeout(pendingEsc);
       data.dispose();
       term.dispose();
       termRef.current = undefined;
       fitRef.current = undefined;
     };
-  }, [client, port]);
+  }, [client, port, describedBy]);
+
+  useEffect(() => {
+    const term = termRef.current;
+    if (term !== undefined) term.options.screenReaderMode = screenReader;
+  }, [screenReader]);
 
   useEffect(() => {
     if (!visible) return;
     fitRef.current?.fit();
-    termRef.current?.focus();
+    // Shown by a click, the terminal takes the keyboard; shown by arrow keys on its tab, the tab keeps it.
+    if (document.activeElement?.getAttribute("role") !== "tab") termRef.current?.focus();
   }, [visible]);
 
   return <section ref={boxRef} className="terminal" data-port={port} aria-label={label} hidden={!visible} />;

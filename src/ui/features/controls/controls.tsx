@@ -11,10 +11,13 @@ import {
   type VirtioTransportKind,
 } from "../../../worker/protocol.ts";
 import type { MachineClient } from "../../machine-client.ts";
+import type { RunButtons } from "../status/machine-state.ts";
 
 interface Props {
   client: MachineClient;
   phase: MachinePhase;
+  /** Which run buttons show and work, from the page's MachineState. */
+  buttons: RunButtons;
   config: MachineConfig;
   onConfig: (config: MachineConfig) => void;
   /** Save: download the running machine as a .vireo file. */
@@ -47,6 +50,7 @@ const IMAGE_ROLES: { role: keyof ImageSources; label: string }[] = [
 export const Controls = memo(function Controls({
   client,
   phase,
+  buttons,
   config,
   onConfig,
   onSave,
@@ -79,24 +83,24 @@ export const Controls = memo(function Controls({
   return (
     <div className="controls" role="toolbar" aria-label="machine controls">
       <div className="control-group">
-        {phase === "paused" ? (
+        {buttons.pause === "resume" ? (
           <button type="button" onClick={() => client.resume()}>
             Resume
           </button>
         ) : (
-          <button type="button" onClick={() => client.pause()} disabled={phase !== "running"}>
+          <button type="button" onClick={() => client.pause()} disabled={buttons.pause === "disabled"}>
             Pause
           </button>
         )}
-        <button type="button" onClick={() => client.reset()} disabled={phase === "idle" || phase === "downloading"}>
+        <button type="button" onClick={() => client.reset()} disabled={!buttons.reset}>
           Reset
         </button>
-        {live ? (
+        {buttons.power === "off" ? (
           <button type="button" onClick={() => client.powerOff()}>
             Power off
           </button>
         ) : (
-          <button type="button" onClick={() => onConfig(config)} disabled={phase === "downloading"}>
+          <button type="button" onClick={() => onConfig(config)} disabled={buttons.power === "on-disabled"}>
             Power on
           </button>
         )}

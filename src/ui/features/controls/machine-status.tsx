@@ -1,6 +1,7 @@
 // The hart at a glance: phase, instruction rate, retired count, where it is and in which mode.
 
 import type { MachinePhase, MachineSnapshot } from "../../../worker/protocol.ts";
+import { type MachineState, stateLabel } from "../status/machine-state.ts";
 
 const PRIVILEGE = ["U", "S", "H", "M"];
 
@@ -13,18 +14,20 @@ function pad(s: string, width: number): string {
 }
 
 interface Props {
+  /** The page's state (its word is shown); the worker's own phase rides along as data-phase. */
+  state: MachineState;
   phase: MachinePhase;
   snapshot: MachineSnapshot | undefined;
 }
 
-export function MachineStatus({ phase, snapshot }: Props) {
+export function MachineStatus({ state, phase, snapshot }: Props) {
   const h = snapshot?.hart;
   return (
     <dl className="machine-status" aria-label="machine status">
       <div>
         <dt>state</dt>
-        <dd data-testid="phase" className={`phase phase-${phase}`}>
-          {phase}
+        <dd data-testid="phase" data-phase={phase} className={`phase state-${state.kind}`}>
+          {stateLabel(state)}
         </dd>
       </div>
       <div>

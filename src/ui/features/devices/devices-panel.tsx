@@ -95,9 +95,9 @@ function sameDevice(a: { d: DeviceSnapshot }, b: { d: DeviceSnapshot }): boolean
 const DeviceSection = memo(function DeviceSection({ d }: { d: DeviceSnapshot }) {
   return (
     <section className="device" data-device={d.name} aria-label={d.name}>
-      <h3>
+      <h2>
         {d.name} <small>(device id {d.deviceId})</small>
-      </h3>
+      </h2>
       <p className="location">
         <Location loc={d.location} />
       </p>

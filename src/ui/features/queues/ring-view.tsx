@@ -35,9 +35,9 @@ export function RingView({ target, picture, note, onRefresh, onClose }: Props) {
   return (
     <section className="ring-view" aria-label={`ring view of ${target.device} ${target.name}`}>
       <header>
-        <h3>
+        <h2>
           {target.device} <span className="queue-name">{target.name}</span>
-        </h3>
+        </h2>
         <button type="button" onClick={onRefresh}>
           Snapshot again
         </button>
@@ -80,7 +80,7 @@ function RingBody({ p }: { p: RingPicture }) {
           </dd>
         </div>
       </dl>
-      <h4>chains waiting for the device ({p.pending.length})</h4>
+      <h3>chains waiting for the device ({p.pending.length})</h3>
       {p.pending.length === 0 && <p className="empty">none — the device has used everything made available</p>}
       <ol className="chains">
         {p.pending.map((c) => (
