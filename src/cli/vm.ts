@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { createInflate, deflateSync, inflateSync } from "node:zlib";
 import { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE, VIRTIO_ID_NET, VIRTIO_ID_RNG } from "../../devices/virtio/virtio-ids.ts";
+import { VIRTIO_9P_MAX_TAG, Virtio9p } from "../../devices/virtio-9p/virtio-9p.ts";
 import type { BlockBackend } from "../../devices/virtio-blk/block-backend.ts";
 import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
 import { parseNetFeatures } from "../../devices/virtio-net/net-features.ts";
@@ -26,6 +27,7 @@ import { consoleText, PROMPT_RE } from "./console-text.ts";
 import { loadCoreModule } from "./core-module.ts";
 import { openDiskImage } from "./file-block-backend.ts";
 import { GuestProfiler, PROFILE_CHUNK } from "./guest-profile.ts";
+import { HostShare } from "./host-share.ts";
 import { nodeRelayOptions } from "./relay-connect.ts";
 import { type ForwardSpec, listenForward, parseForwardSpec, SocketUplink } from "./socket-uplink.ts";
 
@@ -66,6 +68,15 @@ Boot images (default: public/images/{fw_dynamic.bin,Image,initramfs.cpio} in the
                      a virtio-blk disk from a raw image (repeatable: /dev/vda, /dev/vdb, …); the
                      guest's writes stay in memory and the file is never modified, unless
                      writethrough; ro gives the guest a read-only disk
+  --share DIR[,ro][,tag=TAG][,transport=mmio|pci]
+                     share the host directory DIR with the guest over virtio-9p (9P2000.L), mount
+                     tag TAG (default host; repeatable with different tags). The committed image
+                     mounts the tag "host" at /mnt/host; by hand:
+                       mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 host /mnt/host
+                     The guest is confined to DIR: no .., no symlink is followed on the host (the
+                     guest sees symlinks and resolves them itself; it cannot create new ones), no
+                     FIFO or device file is opened, ownership changes are ignored. ro refuses
+                     every change with EROFS. A snapshot cannot be saved while the share is mounted
   --net stack|relay|loopback|none
                      the virtio-net device's backend. stack (default): the built-in gateway in
                      QEMU user-net shape (DHCP gives 10.0.2.15, gateway 10.0.2.2 = the host's
@@ -148,6 +159,32 @@ export function parseDiskSpec(spec: string): DiskSpec {
   return d;
 }
 
+/** One --share DIR[,ro][,tag=TAG][,transport=mmio|pci]. */
+export interface ShareSpec {
+  dir: string;
+  readOnly: boolean;
+  tag: string;
+  transport?: "mmio" | "pci";
+}
+
+export function parseShareSpec(spec: string): ShareSpec {
+  const [dir, ...opts] = spec.split(",");
+  if (dir === "") throw new UsageError(`--share needs a directory: "${spec}"`);
+  const s: ShareSpec = { dir, readOnly: false, tag: "host" };
+  for (const opt of opts) {
+    if (opt === "ro") s.readOnly = true;
+    else if (opt.startsWith("tag=")) s.tag = opt.slice(4);
+    else if (opt === "transport=mmio" || opt === "transport=pci")
+      s.transport = opt === "transport=pci" ? "pci" : "mmio";
+    else throw new UsageError(`--share: unknown option "${opt}" (ro, tag=TAG, transport=mmio|pci)`);
+  }
+  const bytes = new TextEncoder().encode(s.tag).length;
+  if (bytes < 1 || bytes > VIRTIO_9P_MAX_TAG) {
+    throw new UsageError(`--share: a mount tag has 1 to ${VIRTIO_9P_MAX_TAG} bytes, not "${s.tag}"`);
+  }
+  return s;
+}
+
 export interface CliOptions {
   bios?: string;
   kernel?: string;
@@ -159,6 +196,8 @@ export interface CliOptions {
   console?: "uart" | "hvc";
   /** --disk, in order; absent when none was given. */
   disks?: DiskSpec[];
+  /** --share, in order; absent when none was given. */
+  shares?: ShareSpec[];
   net: NetBackendKind;
   /** Offered virtio-net features (from --net-features), undefined for the default offer. */
   netFeatures?: bigint;
@@ -204,6 +243,7 @@ export function parseCli(argv: string[]): CliOptions {
         transport: { type: "string" },
         console: { type: "string" },
         disk: { type: "string", multiple: true },
+        share: { type: "string", multiple: true },
         net: { type: "string" },
         "net-features": { type: "string" },
         mac: { type: "string" },
@@ -272,6 +312,13 @@ export function parseCli(argv: string[]): CliOptions {
   }
   const disks = values.disk as string[] | undefined;
   if (disks !== undefined) o.disks = disks.map(parseDiskSpec);
+  const shares = values.share as string[] | undefined;
+  if (shares !== undefined) {
+    o.shares = shares.map(parseShareSpec);
+    const tags = o.shares.map((x) => x.tag);
+    const twice = tags.find((t, i) => tags.indexOf(t) !== i);
+    if (twice !== undefined) throw new UsageError(`--share: the tag "${twice}" is given twice`);
+  }
   const transport = str("transport");
   if (transport !== undefined) {
     if (transport !== "mmio" && transport !== "pci") {
@@ -338,10 +385,10 @@ export function parseCli(argv: string[]): CliOptions {
     o.timeoutSec = t;
   }
   if (o.elf !== undefined) {
-    for (const k of ["bios", "kernel", "initrd", "append", "exec", "disks", "console"] as const) {
+    for (const k of ["bios", "kernel", "initrd", "append", "exec", "disks", "shares", "console"] as const) {
       if (o[k] !== undefined)
         throw new UsageError(
-          `--elf runs a bare-metal program; it cannot be combined with --${k === "disks" ? "disk" : k}`,
+          `--elf runs a bare-metal program; it cannot be combined with --${k === "disks" ? "disk" : k === "shares" ? "share" : k}`,
         );
     }
   }
@@ -526,6 +573,20 @@ function openDisk(d: DiskSpec, index: number): VirtioAttachment {
   return { device, transport: d.transport };
 }
 
+/** A --share as a virtio-9p device over the host directory; a missing directory is the user's error. */
+function openShare(s: ShareSpec, index: number): VirtioAttachment {
+  let backend: HostShare;
+  try {
+    backend = new HostShare(s.dir, { readOnly: s.readOnly });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === "ENOENT" ? "no such directory" : err.message;
+    throw new UsageError(`cannot share ${s.dir}: ${why}`);
+  }
+  const device = new Virtio9p(backend, { name: `virtio-9p${index}`, tag: s.tag });
+  return { device, transport: s.transport };
+}
+
 /** The virtio-net device for --net/--net-features/--mac, with its --pcap capture; undefined for --net none. */
 function createNet(o: CliOptions, wake: () => void = () => {}): { device: VirtioNet; close(): void } | undefined {
   const report = (m: string) => process.stderr.write(`\r\nvireo: ${m}\r\n`);
@@ -671,6 +732,7 @@ export async function runVm(o: CliOptions): Promise<number> {
     for (const [option, given, name] of specs) images.set(option, imageOption(option, given, name));
   }
   const disks = (o.disks ?? []).map((d, i) => openDisk(d, i));
+  const shares = (o.shares ?? []).map((s, i) => openShare(s, i));
   // Frames from the relay arrive on their own: they must wake a loop sleeping while the guest idles.
   let wakeLoop = (): void => {};
   let net = elf === undefined ? createNet(o, () => wakeLoop()) : undefined;
@@ -903,7 +965,7 @@ export async function runVm(o: CliOptions): Promise<number> {
         memMiB: o.memMiB,
         virtioTransport: o.transport,
         defaultTransports: savedDevices !== undefined ? savedTransports(savedDevices) : undefined,
-        virtio: disks,
+        virtio: [...disks, ...shares],
         net: net?.device ?? null,
         firmware: images.get("--bios"),
         kernel: images.get("--kernel"),
