@@ -6,6 +6,7 @@
 // a reply buffer too small for an Rlerror, cannot be answered and is counted as dropped.
 // Modelled on the protocol as Linux's net/9p client speaks it and QEMU's hw/9pfs serves it (STYLE.md).
 
+import { flag, list, record, SnapshotError, uint } from "../../src/machine/state-check.ts";
 import {
   EBADF,
   EBUSY,
@@ -128,6 +129,19 @@ export interface P9ServerStats {
   bytesWritten: number;
 }
 
+/** One fid in a snapshot. */
+export interface SavedFid {
+  id: number;
+  path: string[];
+  uid: number;
+  open: { dir: boolean; access: 0 | 1 | 2; append: boolean } | null;
+}
+
+export interface P9ServerState {
+  msize: number;
+  fids: SavedFid[];
+}
+
 // d_type values (Linux dirent.h).
 const DT_DIR = 4;
 const DT_REG = 8;
@@ -164,6 +178,94 @@ export class P9Server {
 
   get fidCount(): number {
     return this.fids.size;
+  }
+
+  /**
+   * The session as plain data for a snapshot (issue 15): msize and every fid by path, with how it was opened.
+   * Throws a SnapshotError when that would not be faithful: fids on a share whose files a snapshot does not
+   * carry, or a file held open whose name no longer leads to it (deleted or replaced while open).
+   */
+  saveState(): P9ServerState {
+    if (this.fids.size > 0 && this.backend.persistent !== true) {
+      throw new SnapshotError(
+        `the guest holds ${this.fids.size} fid(s) on the ${this.backend.description} 9p share, whose files a snapshot ` +
+          "does not carry — unmount it in the guest first",
+      );
+    }
+    const fids: SavedFid[] = [];
+    for (const [id, f] of this.fids) {
+      const h = f.open?.handle;
+      if (h !== undefined && this.backend.sameObject?.(h, f.path) !== true) {
+        throw new SnapshotError(
+          `the guest holds /${f.path.join("/")} open on the 9p share, but it was deleted or replaced since, so it ` +
+            "cannot be reopened at a restore — close it in the guest first",
+        );
+      }
+      const open =
+        f.open === undefined ? null : { dir: f.open.dir, access: f.open.flags.access, append: f.open.flags.append };
+      fids.push({ id, path: [...f.path], uid: f.uid, open });
+    }
+    return { msize: this.msize, fids };
+  }
+
+  /**
+   * Restores saveState()'s output: every fid again, files reopened by path (never truncated). Throws a
+   * SnapshotError naming the field or the file that cannot be reopened, leaving the server empty.
+   */
+  loadState(state: unknown, path: string): void {
+    const s = record(state, path);
+    const msize = uint(s.msize, `${path}.msize`, P9_MAX_MSIZE);
+    if (msize < MIN_MSIZE) throw new SnapshotError(`${path}.msize: ${msize} is below ${MIN_MSIZE}`);
+    if (!Array.isArray(s.fids)) throw new SnapshotError(`${path}.fids: not a list`);
+    if (s.fids.length > this.maxFids) throw new SnapshotError(`${path}.fids: more than ${this.maxFids}`);
+    const fids = list(s.fids, `${path}.fids`, s.fids.length, (x, p) => {
+      const f = record(x, p);
+      const id = uint(f.id, `${p}.id`);
+      const uid = uint(f.uid, `${p}.uid`);
+      if (!Array.isArray(f.path) || f.path.length > PATH_DEPTH_MAX) throw new SnapshotError(`${p}.path: not a list`);
+      const names = f.path.map((n: unknown, i: number) => {
+        if (typeof n !== "string") throw new SnapshotError(`${p}.path[${i}]: not a string`);
+        try {
+          return checkName(n);
+        } catch {
+          throw new SnapshotError(`${p}.path[${i}]: not a file name`);
+        }
+      });
+      let open: SavedFid["open"] = null;
+      if (f.open !== null) {
+        const o = record(f.open, `${p}.open`);
+        const access = uint(o.access, `${p}.open.access`, 2) as 0 | 1 | 2;
+        open = { dir: flag(o.dir, `${p}.open.dir`), access, append: flag(o.append, `${p}.open.append`) };
+      }
+      return { id, path: names, uid, open };
+    });
+    if (new Set(fids.map((f) => f.id)).size !== fids.length) throw new SnapshotError(`${path}.fids: an id twice`);
+    this.reset();
+    try {
+      for (const [i, f] of fids.entries()) {
+        const fid: Fid = { path: f.path, uid: f.uid, open: undefined, dirents: undefined };
+        if (f.open !== null) {
+          const flags: ShareOpenFlags = { access: f.open.access, truncate: false, append: f.open.append };
+          let handle: number | undefined;
+          if (!f.open.dir) {
+            try {
+              handle = this.backend.open(f.path, flags);
+            } catch (e) {
+              throw new SnapshotError(
+                `${path}.fids[${i}]: /${f.path.join("/")} cannot be reopened on the share (${(e as Error).message})`,
+              );
+            }
+            this.openCount++;
+          }
+          fid.open = { handle, flags, dir: f.open.dir };
+        }
+        this.fids.set(f.id, fid);
+      }
+    } catch (e) {
+      this.reset();
+      throw e;
+    }
+    this.msize = msize;
   }
 
   /** Forgets every fid and closes every open file (device reset, Tversion). */

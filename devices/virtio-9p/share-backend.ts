@@ -67,6 +67,14 @@ export interface ShareBackend {
   readonly readOnly: boolean;
   /** For the UI and logs: "host directory /srv/x", "in-memory". */
   readonly description: string;
+  /**
+   * Its files live outside the machine (a host directory), so a snapshot may name them by path and reopen
+   * them at restore. Absent or false (the in-memory share, whose files a snapshot does not carry): a save
+   * while the guest holds fids is refused.
+   */
+  readonly persistent?: boolean;
+  /** For a save: whether `handle` is still the object `path` names (false once it was deleted or replaced). */
+  sameObject?(handle: number, path: SharePath): boolean;
   lstat(path: SharePath): ShareStat;
   /** The names in a directory, without "." and "..". */
   readdir(path: SharePath): string[];

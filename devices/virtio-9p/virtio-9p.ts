@@ -4,7 +4,7 @@
 // writes the reply into the writable part. Config space: tag_len (le16) and the mount tag, with
 // VIRTIO_9P_MOUNT_TAG. A chain the server cannot answer (no tag, no room) is returned empty and counted.
 
-import { SnapshotError } from "../../src/machine/state-check.ts";
+import { record, SnapshotError } from "../../src/machine/state-check.ts";
 import { copyFromReadable, copyToWritable } from "../virtio/chain-io.ts";
 import { featureMaskOf, VIRTIO_9P_MOUNT_TAG, VIRTIO_TRANSPORT_FEATURES } from "../virtio/features.ts";
 import type { VirtioDevice, VirtioDeviceContext, VirtioDeviceSnapshot } from "../virtio/virtio-device.ts";
@@ -110,16 +110,26 @@ export class Virtio9p implements VirtioDevice {
   }
 
   /**
-   * The fid table names host objects (open file descriptors, files unlinked while open) that a snapshot
-   * cannot carry, so a save while the guest holds any fid is refused; an unused device saves nothing.
+   * The 9P session (fids by path, msize) and the mount tag; the share's files themselves are not in the
+   * snapshot — a restore reopens them by path (P9Server.saveState refuses what that could not restore).
    */
   saveState(): unknown {
-    if (this.server.fidCount > 0) {
+    try {
+      return { tag: this.tag, server: this.server.saveState() };
+    } catch (e) {
+      if (e instanceof SnapshotError) throw new SnapshotError(`${this.name} (tag "${this.tag}"): ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** After activate(); a snapshot of another tag's device is refused. */
+  loadState(state: unknown, path: string): void {
+    const s = record(state, path);
+    if (s.tag !== this.tag) {
       throw new SnapshotError(
-        `${this.name}: the guest has the 9p share "${this.tag}" attached (${this.server.fidCount} fids); ` +
-          "its open files cannot be saved in a snapshot — unmount it in the guest first",
+        `${path}.tag: the saved share is tagged ${JSON.stringify(s.tag)}, this one "${this.tag}"`,
       );
     }
-    return null;
+    this.server.loadState(s.server, `${path}.server`);
   }
 }

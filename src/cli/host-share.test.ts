@@ -195,3 +195,71 @@ function errnoOf9(f: () => unknown): number {
     return (e as { errno: number }).errno;
   }
 }
+
+describe("a host share's 9P session in a snapshot", () => {
+  const dir = tempDir();
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+  it("saves fids by path and reopens them on a fresh server", () => {
+    writeFileSync(join(dir, "log.txt"), "first\n");
+    mkdirSync(join(dir, "sub"));
+    const a = new P9Server(new HostShare(dir));
+    const ca = new P9Client((req) => a.handle(req, 1 << 20)).mount(65536);
+    ca.walkTo(2, "log.txt");
+    ca.lopen(2, P9_DOTL_RDWR);
+    ca.walkTo(3, "sub");
+    ca.lopen(3, 0);
+    const saved = JSON.parse(JSON.stringify(a.saveState()));
+    expect(saved.fids.length).toBe(3);
+
+    const b = new P9Server(new HostShare(dir));
+    b.loadState(saved, "p9");
+    expect(b.msize).toBe(65536);
+    const cb = new P9Client((req) => b.handle(req, 1 << 20));
+    cb.msize = 65536;
+    expect(dec(cb.read(2, 0, 100))).toBe("first\n");
+    cb.write(2, 6, enc("second\n"));
+    expect(readFileSync(join(dir, "log.txt"), "utf8")).toBe("first\nsecond\n");
+    expect(cb.listAll(3)).toContain(".");
+    cb.writeFile("sub/new.txt", enc("x")); // fid 1, the root, came back too
+    expect(readFileSync(join(dir, "sub", "new.txt"), "utf8")).toBe("x");
+  });
+
+  it("refuses to save a file held open after it was deleted, and to load one that is gone", () => {
+    writeFileSync(join(dir, "tmp.txt"), "t");
+    const a = new P9Server(new HostShare(dir));
+    const c = new P9Client((req) => a.handle(req, 1 << 20)).mount();
+    c.walkTo(2, "tmp.txt");
+    c.lopen(2, 0);
+    const ok = a.saveState();
+    rmSync(join(dir, "tmp.txt"));
+    expect(() => a.saveState()).toThrow(/\/tmp.txt open .* deleted or replaced/);
+    const b = new P9Server(new HostShare(dir));
+    expect(() => b.loadState(ok, "p9")).toThrow(/p9.fids\[1\]: \/tmp.txt cannot be reopened/);
+    expect(b.fidCount).toBe(0);
+  });
+
+  it("refuses hostile saved sessions by field", () => {
+    const b = new P9Server(new HostShare(dir));
+    const bad: [unknown, RegExp][] = [
+      [null, /p9: not an object|p9/],
+      [{ msize: 100, fids: [] }, /p9.msize/],
+      [{ msize: 8192, fids: [{ id: 1, uid: 0, path: [".."], open: null }] }, /p9.fids\[0\].path\[0\]: not a file name/],
+      [{ msize: 8192, fids: [{ id: 1, uid: 0, path: ["a/b"], open: null }] }, /p9.fids\[0\].path\[0\]/],
+      [{ msize: 8192, fids: [{ id: 1, uid: 0, path: [], open: { dir: false, access: 3, append: false } }] }, /access/],
+      [
+        {
+          msize: 8192,
+          fids: [
+            { id: 1, uid: 0, path: [], open: null },
+            { id: 1, uid: 0, path: [], open: null },
+          ],
+        },
+        /an id twice/,
+      ],
+    ];
+    for (const [state, re] of bad) expect(() => b.loadState(state, "p9"), JSON.stringify(state)).toThrow(re);
+    expect(b.fidCount).toBe(0);
+  });
+});

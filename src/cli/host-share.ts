@@ -118,6 +118,8 @@ export class HostShare implements ShareBackend {
   readonly root: string;
   readonly readOnly: boolean;
   readonly description: string;
+  /** Its files outlive the machine: a snapshot names them by path and a restore reopens them. */
+  readonly persistent = true;
   private readonly handles = new Map<number, Handle>();
 
   constructor(dir: string, opts: { readOnly?: boolean } = {}) {
@@ -346,6 +348,18 @@ export class HostShare implements ShareBackend {
       fsid: 0n,
       namelen: 255,
     };
+  }
+
+  sameObject(h: number, path: SharePath): boolean {
+    const x = this.handles.get(h);
+    if (x === undefined) return false;
+    try {
+      const a = fstatSync(x.fd, { bigint: true });
+      const b = lstatSync(this.objPath(path), { bigint: true });
+      return a.ino === b.ino && a.dev === b.dev && a.nlink > 0n;
+    } catch {
+      return false;
+    }
   }
 
   /** Closes every descriptor (at exit). */

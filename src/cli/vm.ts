@@ -9,7 +9,13 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { createInflate, deflateSync, inflateSync } from "node:zlib";
-import { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE, VIRTIO_ID_NET, VIRTIO_ID_RNG } from "../../devices/virtio/virtio-ids.ts";
+import {
+  VIRTIO_ID_9P,
+  VIRTIO_ID_BLOCK,
+  VIRTIO_ID_CONSOLE,
+  VIRTIO_ID_NET,
+  VIRTIO_ID_RNG,
+} from "../../devices/virtio/virtio-ids.ts";
 import { VIRTIO_9P_MAX_TAG, Virtio9p } from "../../devices/virtio-9p/virtio-9p.ts";
 import type { BlockBackend } from "../../devices/virtio-blk/block-backend.ts";
 import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
@@ -76,7 +82,9 @@ Boot images (default: public/images/{fw_dynamic.bin,Image,initramfs.cpio} in the
                      The guest is confined to DIR: no .., no symlink is followed on the host (the
                      guest sees symlinks and resolves them itself; it cannot create new ones), no
                      FIFO or device file is opened, ownership changes are ignored. ro refuses
-                     every change with EROFS. A snapshot cannot be saved while the share is mounted
+                     every change with EROFS. A snapshot records the guest's open files by path and
+                     --restore reopens them in the same directory (a save is refused while the guest
+                     holds open a file that was deleted or replaced since)
   --net stack|relay|loopback|none
                      the virtio-net device's backend. stack (default): the built-in gateway in
                      QEMU user-net shape (DHCP gives 10.0.2.15, gateway 10.0.2.2 = the host's
@@ -120,11 +128,12 @@ Running:
                      then quits. (A guest that powers itself off has nothing left to save.)
   --save-at TEXT     with --save: write the snapshot when TEXT first appears on the console, then
                      exit 0 (for scripts, e.g. --save-at "# " saves at the first shell prompt)
-  --restore FILE     start from a snapshot instead of booting: RAM size, devices, transports and
-                     disks come from FILE (the disk files must be unchanged); --net picks the
-                     network backend as usual (connections open at the save are gone, the link
-                     comes back up to the guest). With --exec the command is typed after a fresh
-                     prompt. A guest restored this way cannot reboot (no boot images)
+  --restore FILE     start from a snapshot instead of booting: RAM size, devices, transports,
+                     disks and shared directories come from FILE (the disk files must be
+                     unchanged); --net picks the network backend as usual (connections open at
+                     the save are gone, the link comes back up to the guest). With --exec the
+                     command is typed after a fresh prompt. A guest restored this way cannot
+                     reboot (no boot images)
   --timeout SECONDS  give up after SECONDS of host time: exit 124
   --stats            at exit, print the guest instructions retired to stderr: "vireo: instret N"
                      (with --exec also "vireo: instret N when the command was typed")
@@ -420,6 +429,7 @@ export function parseCli(argv: string[]): CliOptions {
       ["mem", mem],
       ["transport", transport],
       ["disk", o.disks],
+      ["share", o.shares],
       ["net-features", features],
       ["mac", mac],
     ];
@@ -718,6 +728,7 @@ export async function runVm(o: CliOptions): Promise<number> {
     }
     o.memMiB = restore.machine.memMiB;
     o.disks = host.disks;
+    o.shares = host.shares;
     if (host.mac !== null) o.mac = parseMac(host.mac);
     const savedNet = restore.machine.devices.find((d) => d.deviceId === VIRTIO_ID_NET);
     if (savedNet !== undefined) o.netFeatures = BigInt(savedNet.features);
@@ -857,6 +868,7 @@ export async function runVm(o: CliOptions): Promise<number> {
     const hostRecord: SavedHost & { cli: 1 } = {
       cli: 1,
       disks: (o.disks ?? []).map((d) => ({ ...d, path: resolve(d.path) })),
+      shares: (o.shares ?? []).map((x) => ({ ...x, dir: resolve(x.dir) })),
       mac: o.mac !== undefined ? macToString(o.mac) : null,
     };
 
@@ -1090,11 +1102,44 @@ const ZLIB_CODEC = {
 /** What the CLI records about itself in a snapshot (VirtMachine.saveSnapshot's `host`), to rebuild the machine. */
 interface SavedHost {
   disks: DiskSpec[];
+  shares: ShareSpec[];
   mac: string | null;
 }
 
+/** The --share directories of a saved machine, one per virtio-9p device; each must be a directory here. */
+function savedShares(v: unknown, devices: readonly SavedDevice[]): ShareSpec[] {
+  const ninep = devices.filter((d) => d.deviceId === VIRTIO_ID_9P);
+  const list = v === undefined ? [] : v;
+  if (!Array.isArray(list)) throw new Error("host.shares: not a list");
+  if (list.length !== ninep.length) {
+    throw new Error(`its record names ${list.length} shared directory(ies) for ${ninep.length} virtio-9p device(s)`);
+  }
+  return list.map((x: unknown, i: number): ShareSpec => {
+    const s = x as Partial<ShareSpec> | null;
+    if (typeof s !== "object" || s === null || typeof s.dir !== "string" || typeof s.readOnly !== "boolean") {
+      throw new Error(`host.shares[${i}]: not a shared directory`);
+    }
+    if (typeof s.tag !== "string") throw new Error(`host.shares[${i}]: no mount tag`);
+    let dir = false;
+    try {
+      dir = statSync(s.dir).isDirectory();
+    } catch {
+      dir = false;
+    }
+    if (!dir) throw new Error(`its shared directory ${s.dir} is not a directory here`);
+    return { dir: s.dir, readOnly: s.readOnly, tag: s.tag, transport: ninep[i].transport as "mmio" | "pci" };
+  });
+}
+
 function savedHost(v: unknown, devices: readonly SavedDevice[]): SavedHost {
-  const h = v as { cli?: unknown; page?: unknown; disks?: unknown; diskFiles?: unknown; mac?: unknown } | null;
+  const h = v as {
+    cli?: unknown;
+    page?: unknown;
+    disks?: unknown;
+    shares?: unknown;
+    diskFiles?: unknown;
+    mac?: unknown;
+  } | null;
   const blk = devices.filter((d) => d.deviceId === VIRTIO_ID_BLOCK);
   const mac = typeof h?.mac === "string" && parseMac(h.mac) !== undefined ? h.mac : null;
   if (typeof h === "object" && h !== null && h.page === 1) {
@@ -1104,7 +1149,7 @@ function savedHost(v: unknown, devices: readonly SavedDevice[]): SavedHost {
         `the page saved it with ${blk.length} disk(s) read from URLs or picked files; the command line opens only files`,
       );
     }
-    return { disks: [], mac };
+    return { disks: [], shares: savedShares(undefined, devices), mac };
   }
   if (typeof h !== "object" || h === null || h.cli !== 1 || !Array.isArray(h.disks)) {
     throw new Error("the snapshot was saved by neither this command line nor the page (no disk list)");
@@ -1130,7 +1175,7 @@ function savedHost(v: unknown, devices: readonly SavedDevice[]): SavedHost {
     // The transport the saved machine had it on (a machine-wide --transport is not in the record).
     return { path: x.path, readOnly: x.readOnly, writeThrough: false, transport: blk[i].transport as "mmio" | "pci" };
   });
-  return { disks, mac };
+  return { disks, shares: savedShares(h.shares, devices), mac };
 }
 
 /** The transports of a saved machine's default devices (net, console, rng). */
