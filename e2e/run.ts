@@ -416,6 +416,23 @@ async function main(): Promise<void> {
       },
     );
 
+    await check("?share=memory: the guest mounts the in-page 9p share; the devices panel shows 9p", async () => {
+      await page.goto(`${url}?share=memory`);
+      await waitForTerminal(page, (t) => PROMPT_AT_END.test(t), "prompt", BOOT_TIMEOUT_MS);
+      await typeLine(page, "echo in-page-9p > /mnt/host/f && cat /mnt/host/f | tr a-z A-Z");
+      await waitForTerminal(page, (t) => t.includes("IN-PAGE-9P"), "a file through the share", COMMAND_TIMEOUT_MS);
+      await page.locator('[data-tab="devices"]').click();
+      const dev = page.locator('[data-device="virtio-9p0"]');
+      await dev.locator('[data-feature="VIRTIO_9P_MOUNT_TAG"][data-accepted="true"]').waitFor({ timeout: 10_000 });
+      // The device's facts: its mount tag and a counter per 9P message type.
+      await dev.locator(".device-facts dd").first().waitFor({ state: "attached", timeout: 5000 });
+      const text = (await dev.textContent()) ?? "";
+      if (!/mountTag\s*host/.test(text) || !/Twrite\s*[1-9]/.test(text) || !/Twalk\s*[1-9]/.test(text)) {
+        throw new Error(`virtio-9p0 shows: ${text.slice(0, 400)}`);
+      }
+      await page.screenshot({ path: join(ARTIFACTS, "devices-9p.png") });
+    });
+
     await check("HOST_TSO4 switched off in the controls is offered-off and not accepted after the reboot", async () => {
       await page.goto(url);
       await waitForTerminal(page, (t) => PROMPT_AT_END.test(t), "prompt", BOOT_TIMEOUT_MS);

@@ -250,7 +250,12 @@ async function boot(config: MachineConfig): Promise<void> {
       net: net.device,
       wasmCore: core,
       // transport.blk= applies to every disk; disks.ts leaves theirs to the board's default.
-      virtio: disks.map((d) => ({ ...d, transport: config.transports?.blk ?? d.transport })),
+      virtio: [
+        ...disks.map((d) => ({ ...d, transport: config.transports?.blk ?? d.transport })),
+        ...(config.share === "memory"
+          ? [{ device: new p.Virtio9p(new p.MemoryShare(), { name: "virtio-9p0", tag: "host" }) }]
+          : []),
+      ],
     });
   } catch (e) {
     net.dispose();

@@ -48,6 +48,11 @@ export interface MachineConfig {
   disks?: string[];
   /** Disk images the person picked, after the URL ones: read in place (a File clones by reference). */
   diskFiles?: File[];
+  /**
+   * ?share=memory: a virtio-9p share tagged "host" held in the worker's memory (the image's init mounts it at
+   * /mnt/host). Its files are not in a snapshot, so a save is refused while the guest has it mounted.
+   */
+  share?: "memory";
 }
 
 // ---- page → worker ----
