@@ -430,6 +430,10 @@ async function main(): Promise<void> {
       if (!/mountTag\s*host/.test(text) || !/Twrite\s*[1-9]/.test(text) || !/Twalk\s*[1-9]/.test(text)) {
         throw new Error(`virtio-9p0 shows: ${text.slice(0, 400)}`);
       }
+      // The picture: the 9p section with its facts unfolded.
+      const more = dev.locator("details.device-facts-more summary");
+      if ((await more.count()) > 0) await more.click();
+      await dev.scrollIntoViewIfNeeded();
       await page.screenshot({ path: join(ARTIFACTS, "devices-9p.png") });
     });
 

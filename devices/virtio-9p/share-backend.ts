@@ -84,6 +84,8 @@ export interface ShareBackend {
   create(dir: SharePath, name: string, flags: ShareOpenFlags, mode: number): number;
   /** Up to `count` bytes at `offset` (fewer at the end of the file). */
   read(handle: number, offset: number, count: number): Uint8Array;
+  /** Optional, the same into `dst` (up to its length); returns the bytes read. Saves the Rread a copy. */
+  readInto?(handle: number, offset: number, dst: Uint8Array): number;
   /** Returns the bytes written. */
   write(handle: number, offset: number, data: Uint8Array): number;
   fsync(handle: number): void;

@@ -251,6 +251,18 @@ export class HostShare implements ShareBackend {
     return buf.subarray(0, n);
   }
 
+  readInto(h: number, offset: number, dst: Uint8Array): number {
+    const { fd } = this.handle(h);
+    let done = 0;
+    // A regular file reads short only at its end; loop anyway so a short read is never mistaken for it.
+    while (done < dst.length) {
+      const n = host(() => readSync(fd, dst, done, dst.length - done, offset + done));
+      if (n <= 0) break;
+      done += n;
+    }
+    return done;
+  }
+
   write(h: number, offset: number, data: Uint8Array): number {
     this.writable();
     const { fd } = this.handle(h);
