@@ -424,12 +424,15 @@ async function main(): Promise<void> {
       await page.locator('[data-tab="devices"]').click();
       const dev = page.locator('[data-device="virtio-9p0"]');
       await dev.locator('[data-feature="VIRTIO_9P_MOUNT_TAG"][data-accepted="true"]').waitFor({ timeout: 10_000 });
-      // The device's facts: its mount tag and a counter per 9P message type.
-      await dev.locator(".device-facts dd").first().waitFor({ state: "attached", timeout: 5000 });
-      const text = (await dev.textContent()) ?? "";
-      if (!/mountTag\s*host/.test(text) || !/Twrite\s*[1-9]/.test(text) || !/Twalk\s*[1-9]/.test(text)) {
-        throw new Error(`virtio-9p0 shows: ${text.slice(0, 400)}`);
+      // The device's facts: its mount tag and a counter per 9P message type. The panel's first picture after
+      // the tab opens may predate the command, so read until the counters show it (10 s at most).
+      const shows = (t: string) => /mountTag\s*host/.test(t) && /Twrite\s*[1-9]/.test(t) && /Twalk\s*[1-9]/.test(t);
+      let text = "";
+      for (const until = Date.now() + 10_000; Date.now() < until; await page.waitForTimeout(250)) {
+        text = (await dev.textContent()) ?? "";
+        if (shows(text)) break;
       }
+      if (!shows(text)) throw new Error(`virtio-9p0 shows: ${text.slice(text.indexOf("mountTag"), 600)}`);
       // The picture: the 9p section with its facts unfolded.
       const more = dev.locator("details.device-facts-more summary");
       if ((await more.count()) > 0) await more.click();
