@@ -6,12 +6,12 @@
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
-import { CHROMIUM, openBrowser, PROMPT_AT_END, ROOT, typeLine, waitForTerminal } from "./harness.ts";
+import { CHROMIUM, openBrowser, PROMPT_AT_END, ROOT, terminalText, typeLine, waitForTerminal } from "./harness.ts";
 import { CLS_LIMIT, layoutShifts } from "./layout-shift.ts";
 import {
   cliPromptSnapshot,
@@ -439,6 +439,63 @@ async function main(): Promise<void> {
       await dev.scrollIntoViewIfNeeded();
       await page.screenshot({ path: join(ARTIFACTS, "devices-9p.png") });
     });
+
+    await check(
+      "?share=memory: files uploaded in the page (picker, drop on the console) are read in the guest; a guest file downloads whole",
+      async () => {
+        // The page is still on ?share=memory from the check above.
+        const up = randomBytes(200_000);
+        await page.locator('[data-tab="files"]').click();
+        await page.getByLabel("Upload to /mnt/host").setInputFiles({
+          name: "uploaded.bin",
+          mimeType: "application/octet-stream",
+          buffer: up,
+        });
+        await page.locator('[data-share-file="uploaded.bin"]').waitFor({ timeout: 10_000 });
+        const upMd5 = createHash("md5").update(up).digest("hex");
+        await typeLine(page, "md5sum /mnt/host/uploaded.bin");
+        await waitForTerminal(
+          page,
+          (t) => t.includes(`${upMd5}  /mnt/host/uploaded.bin`),
+          "md5 of the upload",
+          COMMAND_TIMEOUT_MS,
+        );
+        await typeLine(
+          page,
+          "head -c 150000 /dev/urandom > /mnt/host/guest.bin && echo gmd5-$(md5sum < /mnt/host/guest.bin | cut -c1-32)",
+        );
+        await waitForTerminal(page, (t) => /gmd5-[0-9a-f]{32}/.test(t), "the guest's file", COMMAND_TIMEOUT_MS);
+        const guestMd5 = /gmd5-([0-9a-f]{32})/.exec(await terminalText(page))?.[1];
+        await page.getByRole("button", { name: "Refresh" }).click();
+        await page.locator('[data-share-file="guest.bin"]').waitFor({ timeout: 10_000 });
+        const [dl] = await Promise.all([
+          page.waitForEvent("download", { timeout: 10_000 }),
+          page.getByRole("button", { name: "Download guest.bin" }).click(),
+        ]);
+        const got = readFileSync(await dl.path());
+        if (got.length !== 150_000 || createHash("md5").update(got).digest("hex") !== guestMd5) {
+          throw new Error(
+            `downloaded ${got.length} bytes, md5 ${createHash("md5").update(got).digest("hex")}, guest says ${guestMd5}`,
+          );
+        }
+        // A file dropped on the console lands in the share too.
+        const dropped = await page.evaluateHandle(() => {
+          const d = new DataTransfer();
+          d.items.add(new File(["dropped-on-the-console\n"], "dropped.txt"));
+          return d;
+        });
+        await page.locator(".console-pane").dispatchEvent("drop", { dataTransfer: dropped });
+        await page.locator('[data-share-file="dropped.txt"]').waitFor({ timeout: 10_000 });
+        await typeLine(page, "tr a-z A-Z < /mnt/host/dropped.txt");
+        await waitForTerminal(
+          page,
+          (t) => t.includes("DROPPED-ON-THE-CONSOLE"),
+          "the dropped file",
+          COMMAND_TIMEOUT_MS,
+        );
+        await page.screenshot({ path: join(ARTIFACTS, "files-9p.png") });
+      },
+    );
 
     await check("HOST_TSO4 switched off in the controls is offered-off and not accepted after the reboot", async () => {
       await page.goto(url);

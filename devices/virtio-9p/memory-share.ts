@@ -87,7 +87,9 @@ export class MemoryShare implements ShareBackend {
   /** Host-side helpers (the page's upload, tests): write a whole file, creating parent directories. */
   putFile(path: string, data: Uint8Array): void {
     const names = path.split("/").filter((n) => n !== "");
-    if (names.length === 0) throw new P9Error(EINVAL, "empty path");
+    if (names.length === 0 || names.some((n) => n === "." || n === ".." || n.includes("\0"))) {
+      throw new P9Error(EINVAL, `not a file name: ${path}`);
+    }
     let dir = this.root;
     for (const name of names.slice(0, -1)) {
       let next = dir.children?.get(name);
@@ -114,6 +116,21 @@ export class MemoryShare implements ShareBackend {
     const n = this.walk(path.split("/").filter((x) => x !== ""));
     if (n.kind !== "file") throw new P9Error(EISDIR, path);
     return n.data.slice(0, n.size);
+  }
+
+  /** Every regular file with its size, paths from the root ("dir/f.txt"), in name order; at most `max`. */
+  list(max = 10000): { path: string; size: number }[] {
+    const out: { path: string; size: number }[] = [];
+    const walk = (n: MemNode, prefix: string): void => {
+      for (const name of [...(n.children?.keys() ?? [])].sort()) {
+        if (out.length >= max) return;
+        const c = n.children?.get(name) as MemNode;
+        if (c.kind === "file") out.push({ path: prefix + name, size: c.size });
+        else if (c.kind === "dir") walk(c, `${prefix}${name}/`);
+      }
+    };
+    walk(this.root, "");
+    return out;
   }
 
   lstat(path: SharePath): ShareStat {

@@ -37,6 +37,22 @@ describe("9P server over the in-memory share", () => {
     expect(errnoOf(() => c.lopen(2, 0))).toBe(40); // ELOOP: never followed by the server
   });
 
+  it("host side: lists its files and refuses names that are not file names", () => {
+    const share = new MemoryShare();
+    share.putFile("b.txt", new Uint8Array(3));
+    share.putFile("d/a.bin", new Uint8Array(10));
+    const server = new P9Server(share);
+    const c = new P9Client((req) => server.handle(req, 65536)).mount();
+    c.writeFile("from-guest", new Uint8Array(7));
+    expect(share.list()).toEqual([
+      { path: "b.txt", size: 3 },
+      { path: "d/a.bin", size: 10 },
+      { path: "from-guest", size: 7 },
+    ]);
+    for (const bad of ["..", "d/../x", ".", "", "a\0b"]) expect(() => share.putFile(bad, new Uint8Array(1))).toThrow();
+    expect(share.list().length).toBe(3);
+  });
+
   it("keeps to its byte budget", () => {
     const server = new P9Server(new MemoryShare({ maxBytes: 64 * 1024 }));
     const c = new P9Client((req) => server.handle(req, 1 << 20)).mount(1 << 20);
