@@ -53,6 +53,20 @@ describe("9P server over the in-memory share", () => {
     expect(share.list().length).toBe(3);
   });
 
+  it("clones a fid whose file is gone, and a walk of a fid onto itself with no names keeps it open", () => {
+    const share = new MemoryShare();
+    share.putFile("f", new Uint8Array(4).fill(9));
+    const server = new P9Server(share);
+    const c = new P9Client((req) => server.handle(req, 65536)).mount();
+    c.walkTo(2, "f");
+    c.lopen(2, 0);
+    c.unlinkat(1, "f");
+    expect(c.walk(2, 3, [])).toEqual([]); // the clone exists although "f" does not
+    expect(errnoOf(() => c.getattr(3))).toBe(2); // ENOENT by its path
+    expect(c.walk(2, 2, [])).toEqual([]);
+    expect(Array.from(c.read(2, 0, 10))).toEqual([9, 9, 9, 9]); // still open, still reading the unlinked file
+  });
+
   it("keeps to its byte budget", () => {
     const server = new P9Server(new MemoryShare({ maxBytes: 64 * 1024 }));
     const c = new P9Client((req) => server.handle(req, 1 << 20)).mount(1 << 20);

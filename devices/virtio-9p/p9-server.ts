@@ -446,8 +446,9 @@ export class P9Server {
       qids.push(this.qid(st));
       path = next;
     }
-    if (qids.length === names.length) {
-      if (n === 0) this.backend.lstat(path); // a clone of a fid whose file is gone is still a clone
+    // A clone (no names) never looks at the file: a fid whose file was deleted still clones. Walking a fid
+    // onto itself with no names changes nothing.
+    if (qids.length === names.length && !(n === 0 && this.fids.get(newfid) === from)) {
       const f: Fid = { path, uid: from.uid, open: undefined, dirents: undefined };
       if (this.fids.get(newfid) === from) {
         this.closeFid(from);
