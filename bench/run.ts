@@ -33,6 +33,7 @@
 //   BENCH_RESTORE=0  leave out restoring a snapshot (--restore → a command's output, beside a cold boot)
 //   BENCH_NET=0      leave out guest-to-guest TCP (bench/net.ts)
 //   BENCH_STACK=0    leave out the in-page stack beside QEMU's slirp (bench/net-stack.ts)
+//   BENCH_9P=0       leave out files through virtio-9p beside QEMU's virtio-9p (bench/ninep.ts)
 //   BENCH_PAGE=0     leave out the page in headless chromium (e2e/page-bench.ts)
 //   BENCH_OUT=FILE   write the report there instead of bench/results.md
 // Rough duration with the defaults on this 2-core machine (from BENCH_RUNS=1 trials under other load,
@@ -64,6 +65,7 @@ import { ExecDriver } from "../src/cli/vm.ts";
 import { VirtMachine, type VirtMachineOptions } from "../src/machine/virt.ts";
 import { netBench } from "./net.ts";
 import { stackBench } from "./net-stack.ts";
+import { ninepBench } from "./ninep.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const IMAGES = join(ROOT, "public/images");
@@ -851,6 +853,8 @@ ${lines.join("\n")}
   const net = on("NET") ? await timed("net (bench/net.ts)", () => netBench(IMAGES)) : undefined;
   // Issue 6: one guest through the in-page stack, beside QEMU's slirp, download and upload.
   const stack = on("STACK") ? await timed("stack (bench/net-stack.ts)", () => stackBench()) : undefined;
+  // Issue 18: a 64 MiB file read and written through virtio-9p, beside QEMU's virtio-9p.
+  const ninep = on("9P") ? await timed("9p (bench/ninep.ts)", () => ninepBench()) : undefined;
   // The page (issue 8): the same boot and workload in headless Debian chromium, machine in a Web Worker,
   // RUNS times with the UI live and RUNS times with ?ui=off, alternating; the worker counts instret.
   const page = on("PAGE")
@@ -1000,7 +1004,7 @@ ${everyRun.join("\n")}
 ${restoreSection}
 
 ${workloadText}Targets (issue 3): boot to prompt ≤ 3 s in Node, ≥ 80 MIPS sustained on the workload.
-${warmSection}${net ? `\n${net.markdown}` : ""}${stack ? `\n${stack.markdown}` : ""}${pageSection}`;
+${warmSection}${net ? `\n${net.markdown}` : ""}${stack ? `\n${stack.markdown}` : ""}${ninep ? `\n${ninep.markdown}` : ""}${pageSection}`;
   const out = process.env.BENCH_OUT ?? join(ROOT, "bench/results.md");
   writeFileSync(out, report);
   console.log(`\n${report}`);

@@ -4,7 +4,7 @@
 // Sources: virtio 1.2 §2.2 and §6 "Reserved Feature Bits" (device-independent), §5.1.3 (net),
 // §5.2.3 (block), §5.3.3 (console); spec/virtio.md §3 and spec/virtio-net.md §2.
 
-import { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE, VIRTIO_ID_NET } from "./virtio-ids.ts";
+import { VIRTIO_ID_9P, VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE, VIRTIO_ID_NET } from "./virtio-ids.ts";
 
 // Device-independent ("transport") bits, virtio 1.2 §6.
 export const VIRTIO_F_NOTIFY_ON_EMPTY = 24;
@@ -87,6 +87,9 @@ export const VIRTIO_CONSOLE_F_SIZE = 0;
 export const VIRTIO_CONSOLE_F_MULTIPORT = 1;
 export const VIRTIO_CONSOLE_F_EMERG_WRITE = 2;
 
+// virtio-9p, Linux include/uapi/linux/virtio_9p.h (the virtio spec reserves ID 9 without describing it).
+export const VIRTIO_9P_MOUNT_TAG = 0;
+
 /** The bigint mask of one feature bit. */
 export function featureMask(bit: number): bigint {
   return 1n << BigInt(bit);
@@ -104,7 +107,7 @@ export function hasFeature(features: bigint, bit: number): boolean {
 }
 
 /** Who a bit belongs to: device-independent bits apply to every device, the rest to one device type. */
-export type FeatureScope = "transport" | "net" | "blk" | "console";
+export type FeatureScope = "transport" | "net" | "blk" | "console" | "9p";
 
 export interface FeatureInfo {
   bit: number;
@@ -231,12 +234,20 @@ export const FEATURE_TABLE: readonly FeatureInfo[] = [
   c(VIRTIO_CONSOLE_F_SIZE, "VIRTIO_CONSOLE_F_SIZE", "config cols and rows hold the console size"),
   c(VIRTIO_CONSOLE_F_MULTIPORT, "VIRTIO_CONSOLE_F_MULTIPORT", "several ports and a control queue pair"),
   c(VIRTIO_CONSOLE_F_EMERG_WRITE, "VIRTIO_CONSOLE_F_EMERG_WRITE", "config emerg_wr writes one character at once"),
+
+  {
+    bit: VIRTIO_9P_MOUNT_TAG,
+    name: "VIRTIO_9P_MOUNT_TAG",
+    scope: "9p",
+    description: "config holds the share's mount tag (tag_len, tag)",
+  },
 ];
 
 const SCOPE_OF_DEVICE: Record<number, FeatureScope> = {
   [VIRTIO_ID_NET]: "net",
   [VIRTIO_ID_BLOCK]: "blk",
   [VIRTIO_ID_CONSOLE]: "console",
+  [VIRTIO_ID_9P]: "9p",
 };
 
 /** The table rows that apply to a device type (device-independent bits, then its own). */

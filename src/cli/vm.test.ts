@@ -31,6 +31,19 @@ function vmWith(env: Record<string, string>, ...args: string[]) {
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe("parseCli", () => {
+  it("--share DIR[,ro][,tag=TAG][,transport=…]", () => {
+    expect(parseCli(["--share", "/srv/x"]).shares).toEqual([{ dir: "/srv/x", readOnly: false, tag: "host" }]);
+    expect(parseCli(["--share", "d,ro,tag=data,transport=pci", "--share", "e"]).shares).toEqual([
+      { dir: "d", readOnly: true, tag: "data", transport: "pci" },
+      { dir: "e", readOnly: false, tag: "host" },
+    ]);
+    expect(() => parseCli(["--share", "d,rw"])).toThrow(/unknown option "rw"/);
+    expect(() => parseCli(["--share", ",ro"])).toThrow(/needs a directory/);
+    expect(() => parseCli(["--share", `d,tag=${"t".repeat(32)}`])).toThrow(/1 to 31 bytes/);
+    expect(() => parseCli(["--share", "a", "--share", "b"])).toThrow(/"host" is given twice/);
+    expect(() => parseCli(["--elf", "x", "--share", "a"])).toThrow(/--share/);
+  });
+
   it("defaults and every option", () => {
     expect(parseCli([])).toEqual({
       memMiB: 256,

@@ -9,7 +9,14 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { createInflate, deflateSync, inflateSync } from "node:zlib";
-import { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE, VIRTIO_ID_NET, VIRTIO_ID_RNG } from "../../devices/virtio/virtio-ids.ts";
+import {
+  VIRTIO_ID_9P,
+  VIRTIO_ID_BLOCK,
+  VIRTIO_ID_CONSOLE,
+  VIRTIO_ID_NET,
+  VIRTIO_ID_RNG,
+} from "../../devices/virtio/virtio-ids.ts";
+import { VIRTIO_9P_MAX_TAG, Virtio9p } from "../../devices/virtio-9p/virtio-9p.ts";
 import type { BlockBackend } from "../../devices/virtio-blk/block-backend.ts";
 import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
 import { parseNetFeatures } from "../../devices/virtio-net/net-features.ts";
@@ -26,6 +33,7 @@ import { consoleText, PROMPT_RE } from "./console-text.ts";
 import { loadCoreModule } from "./core-module.ts";
 import { openDiskImage } from "./file-block-backend.ts";
 import { GuestProfiler, PROFILE_CHUNK } from "./guest-profile.ts";
+import { HostShare } from "./host-share.ts";
 import { nodeRelayOptions } from "./relay-connect.ts";
 import { type ForwardSpec, listenForward, parseForwardSpec, SocketUplink } from "./socket-uplink.ts";
 
@@ -66,6 +74,17 @@ Boot images (default: public/images/{fw_dynamic.bin,Image,initramfs.cpio} in the
                      a virtio-blk disk from a raw image (repeatable: /dev/vda, /dev/vdb, …); the
                      guest's writes stay in memory and the file is never modified, unless
                      writethrough; ro gives the guest a read-only disk
+  --share DIR[,ro][,tag=TAG][,transport=mmio|pci]
+                     share the host directory DIR with the guest over virtio-9p (9P2000.L), mount
+                     tag TAG (default host; repeatable with different tags). The committed image
+                     mounts the tag "host" at /mnt/host; by hand:
+                       mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 host /mnt/host
+                     The guest is confined to DIR: no .., no symlink is followed on the host (the
+                     guest sees symlinks and resolves them itself; it cannot create new ones), no
+                     FIFO or device file is opened, ownership changes are ignored. ro refuses
+                     every change with EROFS. A snapshot records the guest's open files by path and
+                     --restore reopens them in the same directory (a save is refused while the guest
+                     holds open a file that was deleted or replaced since)
   --net stack|relay|loopback|none
                      the virtio-net device's backend. stack (default): the built-in gateway in
                      QEMU user-net shape (DHCP gives 10.0.2.15, gateway 10.0.2.2 = the host's
@@ -109,11 +128,12 @@ Running:
                      then quits. (A guest that powers itself off has nothing left to save.)
   --save-at TEXT     with --save: write the snapshot when TEXT first appears on the console, then
                      exit 0 (for scripts, e.g. --save-at "# " saves at the first shell prompt)
-  --restore FILE     start from a snapshot instead of booting: RAM size, devices, transports and
-                     disks come from FILE (the disk files must be unchanged); --net picks the
-                     network backend as usual (connections open at the save are gone, the link
-                     comes back up to the guest). With --exec the command is typed after a fresh
-                     prompt. A guest restored this way cannot reboot (no boot images)
+  --restore FILE     start from a snapshot instead of booting: RAM size, devices, transports,
+                     disks and shared directories come from FILE (the disk files must be
+                     unchanged); --net picks the network backend as usual (connections open at
+                     the save are gone, the link comes back up to the guest). With --exec the
+                     command is typed after a fresh prompt. A guest restored this way cannot
+                     reboot (no boot images)
   --timeout SECONDS  give up after SECONDS of host time: exit 124
   --stats            at exit, print the guest instructions retired to stderr: "vireo: instret N"
                      (with --exec also "vireo: instret N when the command was typed")
@@ -148,6 +168,32 @@ export function parseDiskSpec(spec: string): DiskSpec {
   return d;
 }
 
+/** One --share DIR[,ro][,tag=TAG][,transport=mmio|pci]. */
+export interface ShareSpec {
+  dir: string;
+  readOnly: boolean;
+  tag: string;
+  transport?: "mmio" | "pci";
+}
+
+export function parseShareSpec(spec: string): ShareSpec {
+  const [dir, ...opts] = spec.split(",");
+  if (dir === "") throw new UsageError(`--share needs a directory: "${spec}"`);
+  const s: ShareSpec = { dir, readOnly: false, tag: "host" };
+  for (const opt of opts) {
+    if (opt === "ro") s.readOnly = true;
+    else if (opt.startsWith("tag=")) s.tag = opt.slice(4);
+    else if (opt === "transport=mmio" || opt === "transport=pci")
+      s.transport = opt === "transport=pci" ? "pci" : "mmio";
+    else throw new UsageError(`--share: unknown option "${opt}" (ro, tag=TAG, transport=mmio|pci)`);
+  }
+  const bytes = new TextEncoder().encode(s.tag).length;
+  if (bytes < 1 || bytes > VIRTIO_9P_MAX_TAG) {
+    throw new UsageError(`--share: a mount tag has 1 to ${VIRTIO_9P_MAX_TAG} bytes, not "${s.tag}"`);
+  }
+  return s;
+}
+
 export interface CliOptions {
   bios?: string;
   kernel?: string;
@@ -159,6 +205,8 @@ export interface CliOptions {
   console?: "uart" | "hvc";
   /** --disk, in order; absent when none was given. */
   disks?: DiskSpec[];
+  /** --share, in order; absent when none was given. */
+  shares?: ShareSpec[];
   net: NetBackendKind;
   /** Offered virtio-net features (from --net-features), undefined for the default offer. */
   netFeatures?: bigint;
@@ -204,6 +252,7 @@ export function parseCli(argv: string[]): CliOptions {
         transport: { type: "string" },
         console: { type: "string" },
         disk: { type: "string", multiple: true },
+        share: { type: "string", multiple: true },
         net: { type: "string" },
         "net-features": { type: "string" },
         mac: { type: "string" },
@@ -272,6 +321,13 @@ export function parseCli(argv: string[]): CliOptions {
   }
   const disks = values.disk as string[] | undefined;
   if (disks !== undefined) o.disks = disks.map(parseDiskSpec);
+  const shares = values.share as string[] | undefined;
+  if (shares !== undefined) {
+    o.shares = shares.map(parseShareSpec);
+    const tags = o.shares.map((x) => x.tag);
+    const twice = tags.find((t, i) => tags.indexOf(t) !== i);
+    if (twice !== undefined) throw new UsageError(`--share: the tag "${twice}" is given twice`);
+  }
   const transport = str("transport");
   if (transport !== undefined) {
     if (transport !== "mmio" && transport !== "pci") {
@@ -338,10 +394,10 @@ export function parseCli(argv: string[]): CliOptions {
     o.timeoutSec = t;
   }
   if (o.elf !== undefined) {
-    for (const k of ["bios", "kernel", "initrd", "append", "exec", "disks", "console"] as const) {
+    for (const k of ["bios", "kernel", "initrd", "append", "exec", "disks", "shares", "console"] as const) {
       if (o[k] !== undefined)
         throw new UsageError(
-          `--elf runs a bare-metal program; it cannot be combined with --${k === "disks" ? "disk" : k}`,
+          `--elf runs a bare-metal program; it cannot be combined with --${k === "disks" ? "disk" : k === "shares" ? "share" : k}`,
         );
     }
   }
@@ -373,6 +429,7 @@ export function parseCli(argv: string[]): CliOptions {
       ["mem", mem],
       ["transport", transport],
       ["disk", o.disks],
+      ["share", o.shares],
       ["net-features", features],
       ["mac", mac],
     ];
@@ -526,6 +583,20 @@ function openDisk(d: DiskSpec, index: number): VirtioAttachment {
   return { device, transport: d.transport };
 }
 
+/** A --share as a virtio-9p device over the host directory; a missing directory is the user's error. */
+function openShare(s: ShareSpec, index: number): VirtioAttachment {
+  let backend: HostShare;
+  try {
+    backend = new HostShare(s.dir, { readOnly: s.readOnly });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === "ENOENT" ? "no such directory" : err.message;
+    throw new UsageError(`cannot share ${s.dir}: ${why}`);
+  }
+  const device = new Virtio9p(backend, { name: `virtio-9p${index}`, tag: s.tag });
+  return { device, transport: s.transport };
+}
+
 /** The virtio-net device for --net/--net-features/--mac, with its --pcap capture; undefined for --net none. */
 function createNet(o: CliOptions, wake: () => void = () => {}): { device: VirtioNet; close(): void } | undefined {
   const report = (m: string) => process.stderr.write(`\r\nvireo: ${m}\r\n`);
@@ -657,6 +728,7 @@ export async function runVm(o: CliOptions): Promise<number> {
     }
     o.memMiB = restore.machine.memMiB;
     o.disks = host.disks;
+    o.shares = host.shares;
     if (host.mac !== null) o.mac = parseMac(host.mac);
     const savedNet = restore.machine.devices.find((d) => d.deviceId === VIRTIO_ID_NET);
     if (savedNet !== undefined) o.netFeatures = BigInt(savedNet.features);
@@ -671,6 +743,7 @@ export async function runVm(o: CliOptions): Promise<number> {
     for (const [option, given, name] of specs) images.set(option, imageOption(option, given, name));
   }
   const disks = (o.disks ?? []).map((d, i) => openDisk(d, i));
+  const shares = (o.shares ?? []).map((s, i) => openShare(s, i));
   // Frames from the relay arrive on their own: they must wake a loop sleeping while the guest idles.
   let wakeLoop = (): void => {};
   let net = elf === undefined ? createNet(o, () => wakeLoop()) : undefined;
@@ -795,6 +868,7 @@ export async function runVm(o: CliOptions): Promise<number> {
     const hostRecord: SavedHost & { cli: 1 } = {
       cli: 1,
       disks: (o.disks ?? []).map((d) => ({ ...d, path: resolve(d.path) })),
+      shares: (o.shares ?? []).map((x) => ({ ...x, dir: resolve(x.dir) })),
       mac: o.mac !== undefined ? macToString(o.mac) : null,
     };
 
@@ -903,7 +977,7 @@ export async function runVm(o: CliOptions): Promise<number> {
         memMiB: o.memMiB,
         virtioTransport: o.transport,
         defaultTransports: savedDevices !== undefined ? savedTransports(savedDevices) : undefined,
-        virtio: disks,
+        virtio: [...disks, ...shares],
         net: net?.device ?? null,
         firmware: images.get("--bios"),
         kernel: images.get("--kernel"),
@@ -1028,11 +1102,44 @@ const ZLIB_CODEC = {
 /** What the CLI records about itself in a snapshot (VirtMachine.saveSnapshot's `host`), to rebuild the machine. */
 interface SavedHost {
   disks: DiskSpec[];
+  shares: ShareSpec[];
   mac: string | null;
 }
 
+/** The --share directories of a saved machine, one per virtio-9p device; each must be a directory here. */
+function savedShares(v: unknown, devices: readonly SavedDevice[]): ShareSpec[] {
+  const ninep = devices.filter((d) => d.deviceId === VIRTIO_ID_9P);
+  const list = v === undefined ? [] : v;
+  if (!Array.isArray(list)) throw new Error("host.shares: not a list");
+  if (list.length !== ninep.length) {
+    throw new Error(`its record names ${list.length} shared directory(ies) for ${ninep.length} virtio-9p device(s)`);
+  }
+  return list.map((x: unknown, i: number): ShareSpec => {
+    const s = x as Partial<ShareSpec> | null;
+    if (typeof s !== "object" || s === null || typeof s.dir !== "string" || typeof s.readOnly !== "boolean") {
+      throw new Error(`host.shares[${i}]: not a shared directory`);
+    }
+    if (typeof s.tag !== "string") throw new Error(`host.shares[${i}]: no mount tag`);
+    let dir = false;
+    try {
+      dir = statSync(s.dir).isDirectory();
+    } catch {
+      dir = false;
+    }
+    if (!dir) throw new Error(`its shared directory ${s.dir} is not a directory here`);
+    return { dir: s.dir, readOnly: s.readOnly, tag: s.tag, transport: ninep[i].transport as "mmio" | "pci" };
+  });
+}
+
 function savedHost(v: unknown, devices: readonly SavedDevice[]): SavedHost {
-  const h = v as { cli?: unknown; page?: unknown; disks?: unknown; diskFiles?: unknown; mac?: unknown } | null;
+  const h = v as {
+    cli?: unknown;
+    page?: unknown;
+    disks?: unknown;
+    shares?: unknown;
+    diskFiles?: unknown;
+    mac?: unknown;
+  } | null;
   const blk = devices.filter((d) => d.deviceId === VIRTIO_ID_BLOCK);
   const mac = typeof h?.mac === "string" && parseMac(h.mac) !== undefined ? h.mac : null;
   if (typeof h === "object" && h !== null && h.page === 1) {
@@ -1042,7 +1149,7 @@ function savedHost(v: unknown, devices: readonly SavedDevice[]): SavedHost {
         `the page saved it with ${blk.length} disk(s) read from URLs or picked files; the command line opens only files`,
       );
     }
-    return { disks: [], mac };
+    return { disks: [], shares: savedShares(undefined, devices), mac };
   }
   if (typeof h !== "object" || h === null || h.cli !== 1 || !Array.isArray(h.disks)) {
     throw new Error("the snapshot was saved by neither this command line nor the page (no disk list)");
@@ -1068,7 +1175,7 @@ function savedHost(v: unknown, devices: readonly SavedDevice[]): SavedHost {
     // The transport the saved machine had it on (a machine-wide --transport is not in the record).
     return { path: x.path, readOnly: x.readOnly, writeThrough: false, transport: blk[i].transport as "mmio" | "pci" };
   });
-  return { disks, mac };
+  return { disks, shares: savedShares(h.shares, devices), mac };
 }
 
 /** The transports of a saved machine's default devices (net, console, rng). */

@@ -1,6 +1,6 @@
 // The page: controls and hart status on top, the boot progress bar, the guest consoles on the left
-// and the Devices / Queues / Network panels on the right. All machine state arrives from the worker
-// through MachineClient; this component only keeps what React must render.
+// and the Devices / Queues / Network panels on the right (and Files, the in-page 9p share, with ?share=memory).
+// All machine state arrives from the worker through MachineClient; this component only keeps what React must render.
 
 import { type DragEvent, useCallback, useEffect, useRef, useState } from "react";
 import type {
@@ -20,6 +20,7 @@ import { DevicesPanel } from "./features/devices/devices-panel.tsx";
 import { NetworkPanel } from "./features/network/network-panel.tsx";
 import { ThroughputHistory } from "./features/network/throughput.ts";
 import { QueuesPanel } from "./features/queues/queues-panel.tsx";
+import { SharePanel } from "./features/share/share-panel.tsx";
 import { machineState, runButtons, stateLabel } from "./features/status/machine-state.ts";
 import { forget, type KeptMeta, keep, keepWanted, keptSnapshot, setKeepWanted } from "./keep.ts";
 import type { MachineClient } from "./machine-client.ts";
@@ -69,7 +70,7 @@ function download(bytes: Uint8Array, name: string): void {
 type ConsoleTab = "uart" | "hvc0";
 /** Snapshots come four times a second; this long without one means the worker is stuck. */
 const STALL_MS = 5000;
-type PanelTab = "devices" | "queues" | "network";
+type PanelTab = "devices" | "queues" | "network" | "files";
 /** At 700 px and less the console and the inspector take turns on the whole width (app.css). */
 type NarrowView = "console" | "inspector";
 const VIEW_TABS: { id: NarrowView; label: string }[] = [
@@ -85,6 +86,8 @@ const PANEL_TABS: { id: PanelTab; label: string }[] = [
   { id: "queues", label: "Queues" },
   { id: "network", label: "Network" },
 ];
+/** With ?share=memory, the share's files too. */
+const PANEL_TABS_SHARE: { id: PanelTab; label: string }[] = [...PANEL_TABS, { id: "files", label: "Files" }];
 
 export function App({ client, initialConfig, warnings, relayDefault, live, kept, restoring }: Props) {
   const [config, setConfig] = useState(initialConfig);
@@ -315,13 +318,18 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
         return;
       }
     }
+    // With the in-page share on, dropped files go to /mnt/host (the Files panel says so).
+    if (config.share === "memory") {
+      await client.sharePut(dropped);
+      return;
+    }
     const files = { ...config.files };
     for (const f of dropped) files[imageRoleForName(f.name)] = new Uint8Array(await f.arrayBuffer());
     changeConfig({ ...config, files });
   };
 
   // Snapshots carry the devices only while a panel shows them (taking them costs the guest time).
-  const needDevices = panelTab !== "network";
+  const needDevices = panelTab === "devices" || panelTab === "queues";
   useEffect(() => {
     if (live) client.setSnapshots(true, needDevices);
   }, [client, live, needDevices]);
@@ -435,7 +443,12 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
           )}
         </section>
         <aside className="side-pane" aria-label="inspector">
-          <Tabs label="inspector" tabs={PANEL_TABS} active={panelTab} onSelect={setPanelTab} />
+          <Tabs
+            label="inspector"
+            tabs={config.share === "memory" ? PANEL_TABS_SHARE : PANEL_TABS}
+            active={panelTab}
+            onSelect={setPanelTab}
+          />
           <div className="panel" {...tabPanelProps("inspector", panelTab)}>
             {!live && (
               <p className="empty">
@@ -444,6 +457,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
             )}
             {live && panelTab === "devices" && <DevicesPanel devices={devices} />}
             {live && panelTab === "queues" && <QueuesPanel client={client} devices={devices} />}
+            {panelTab === "files" && config.share === "memory" && <SharePanel client={client} />}
             {live && panelTab === "network" && (
               <NetworkPanel
                 client={client}

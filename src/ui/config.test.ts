@@ -86,6 +86,17 @@ describe("parseConfig", () => {
     expect(parseConfig("?initrd=custom.cpio", BASE).config.images.initrd).toBe(`${BASE}custom.cpio`);
   });
 
+  it("takes share=memory (a virtio-9p share in the worker) and writes it back", () => {
+    const { config, warnings } = parseConfig("?share=memory", BASE);
+    expect(warnings).toEqual([]);
+    expect(config.share).toBe("memory");
+    expect(configToSearch(config)).toBe("?share=memory");
+    expect(parseConfig("", BASE).config.share).toBeUndefined();
+    const bad = parseConfig("?share=/etc", BASE);
+    expect(bad.config.share).toBeUndefined();
+    expect(bad.warnings).toEqual(["share=/etc ignored: memory"]);
+  });
+
   it("takes repeated disk URLs in order, resolved like the images, and writes them back", () => {
     const { config, warnings } = parseConfig("?disk=root.img&disk=https%3A%2F%2Fexample.org%2Fdata.img&disk=", BASE);
     expect(warnings).toEqual([]);

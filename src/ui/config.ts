@@ -101,6 +101,11 @@ export function parseConfig(search: string, imageBase: string, relayUrl = defaul
       warnings.push(`disk=${v} ignored: not a URL`);
     }
   }
+  const share = q.get("share");
+  if (share !== null && share !== "") {
+    if (share === "memory") config.share = "memory";
+    else warnings.push(`share=${share} ignored: memory`);
+  }
   return { config, warnings };
 }
 
@@ -132,6 +137,7 @@ export function configToSearch(config: MachineConfig, relayDefault = defaultRela
     if (v !== DEFAULT_IMAGES[role]) q.set(param, v);
   }
   for (const d of config.disks ?? []) q.append("disk", d);
+  if (config.share !== undefined) q.set("share", config.share);
   const s = q.toString();
   return s === "" ? "" : `?${s}`;
 }

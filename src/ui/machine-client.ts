@@ -29,6 +29,8 @@ export interface ClientEvents {
   powerOff: (exitCode: number) => void;
   capture: (pcapng: Uint8Array) => void;
   ring: (device: string, queue: number, picture: RingPicture | undefined, note: string | undefined) => void;
+  /** The in-page share's files (after an upload or a list request). */
+  shareFiles: (files: { path: string; size: number }[]) => void;
 }
 
 type Listeners = { [K in keyof ClientEvents]: Set<ClientEvents[K]> };
@@ -47,7 +49,9 @@ export class MachineClient {
     capture: new Set(),
     restored: new Set(),
     typed: new Set(),
+    shareFiles: new Set(),
   };
+  private readonly shareGets = new Map<string, ((r: { bytes?: Uint8Array; message?: string }) => void)[]>();
   private nextSaveId = 1;
   private readonly saves = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
   private readonly encoder = new TextEncoder();
@@ -142,6 +146,32 @@ export class MachineClient {
     this.send({ type: "power-off" });
   }
 
+  /** Uploads files to the in-page share's root (?share=memory); the new listing arrives as "shareFiles". */
+  async sharePut(files: readonly File[]): Promise<void> {
+    const read = await Promise.all(
+      files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })),
+    );
+    this.send(
+      { type: "share-put", files: read },
+      read.map((f) => f.bytes.buffer),
+    );
+  }
+
+  /** Asks for the share's listing; it arrives as a "shareFiles" event. */
+  shareList(): void {
+    this.send({ type: "share-list" });
+  }
+
+  /** One file of the share; rejects with the reason it could not be read. */
+  shareGet(path: string): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      const waiting = this.shareGets.get(path) ?? [];
+      waiting.push((r) => (r.bytes !== undefined ? resolve(r.bytes) : reject(new Error(r.message ?? "unreadable"))));
+      this.shareGets.set(path, waiting);
+      this.send({ type: "share-get", path });
+    });
+  }
+
   /** Asks for a picture of one queue's rings; it arrives as a "ring" event. */
   requestRing(device: string, queue: number): void {
     this.send({ type: "ring", device, queue });
@@ -214,6 +244,16 @@ export class MachineClient {
         this.saves.get(msg.id)?.reject(new Error(msg.message));
         this.saves.delete(msg.id);
         return;
+      case "share-files":
+        for (const l of this.listeners.shareFiles) l(msg.files);
+        return;
+      case "share-file": {
+        const waiting = this.shareGets.get(msg.path);
+        const next = waiting?.shift();
+        if (waiting?.length === 0) this.shareGets.delete(msg.path);
+        next?.({ bytes: msg.bytes, message: msg.message });
+        return;
+      }
       case "restored":
         this.bootedConfig = msg.config;
         for (const l of this.listeners.restart) l("restore");

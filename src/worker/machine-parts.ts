@@ -2,6 +2,8 @@
 // devices, the network stack, disks and the snapshot taker are most of the worker's JavaScript, and the
 // worker starts downloading the boot images and compiling the core before this chunk has loaded and run.
 
+export { MemoryShare } from "../../devices/virtio-9p/memory-share.ts";
+export { Virtio9p } from "../../devices/virtio-9p/virtio-9p.ts";
 export { defaultBootargs, VirtMachine } from "../machine/virt.ts";
 export { macToString } from "../net/wire/bytes.ts";
 export { openDiskSources, openDisks } from "./disks.ts";

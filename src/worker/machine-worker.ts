@@ -5,6 +5,7 @@
 // through the typed messages of protocol.ts.
 
 import coreUrl from "../../build/core.wasm?url";
+import type { MemoryShare } from "../../devices/virtio-9p/memory-share.ts";
 import type { VirtMachine } from "../machine/virt.ts";
 import type { VirtioAttachment } from "../machine/virt-virtio.ts";
 import { fetchFile, fetchImages, fetchManifest, ImageFetchError, type ImageManifest } from "./image-fetch.ts";
@@ -250,7 +251,12 @@ async function boot(config: MachineConfig): Promise<void> {
       net: net.device,
       wasmCore: core,
       // transport.blk= applies to every disk; disks.ts leaves theirs to the board's default.
-      virtio: disks.map((d) => ({ ...d, transport: config.transports?.blk ?? d.transport })),
+      virtio: [
+        ...disks.map((d) => ({ ...d, transport: config.transports?.blk ?? d.transport })),
+        ...(config.share === "memory"
+          ? [{ device: new p.Virtio9p((pageShare ??= new p.MemoryShare()), { name: "virtio-9p0", tag: "host" }) }]
+          : []),
+      ],
     });
   } catch (e) {
     net.dispose();
@@ -259,6 +265,44 @@ async function boot(config: MachineConfig): Promise<void> {
   }
 
   startSession(p, machine, config, net);
+}
+
+/**
+ * The in-page share (?share=memory): one per worker, so its files outlive a reset or reboot of the machine
+ * (the guest sees them again at /mnt/host); created by the first boot that asks for it.
+ */
+let pageShare: MemoryShare | undefined;
+
+/** The page's Files panel: upload into the share, list it, download a file of it. */
+function shareMessage(msg: Extract<ToWorker, { type: "share-put" | "share-list" | "share-get" }>): void {
+  const share = pageShare;
+  if (share === undefined) {
+    if (msg.type === "share-get") post({ type: "share-file", path: msg.path, bytes: undefined, message: "no share" });
+    else post({ type: "share-files", files: [] });
+    if (msg.type === "share-put")
+      post({ type: "notice", message: "no share to upload to: open the page with ?share=memory" });
+    return;
+  }
+  if (msg.type === "share-get") {
+    try {
+      const bytes = share.getFile(msg.path);
+      post({ type: "share-file", path: msg.path, bytes, message: undefined }, [bytes.buffer]);
+    } catch (e) {
+      post({ type: "share-file", path: msg.path, bytes: undefined, message: (e as Error).message });
+    }
+    return;
+  }
+  if (msg.type === "share-put") {
+    for (const f of msg.files) {
+      try {
+        // A picked file's own name, at the root: never a path of the person's choosing.
+        share.putFile(f.name.replaceAll("/", "_"), f.bytes);
+      } catch (e) {
+        post({ type: "notice", message: `upload of ${f.name}: ${(e as Error).message}` });
+      }
+    }
+  }
+  post({ type: "share-files", files: share.list() });
 }
 
 /** Runs a built (or restored) machine as the page's session. */
@@ -460,6 +504,11 @@ function ringPicture(s: Session, device: string, queue: number): FromWorker {
 function handle(msg: ToWorker): void {
   const s = session;
   switch (msg.type) {
+    case "share-put":
+    case "share-list":
+    case "share-get":
+      shareMessage(msg);
+      return;
     case "boot":
       void boot(msg.config);
       return;

@@ -48,6 +48,11 @@ export interface MachineConfig {
   disks?: string[];
   /** Disk images the person picked, after the URL ones: read in place (a File clones by reference). */
   diskFiles?: File[];
+  /**
+   * ?share=memory: a virtio-9p share tagged "host" held in the worker's memory (the image's init mounts it at
+   * /mnt/host). Its files are not in a snapshot, so a save is refused while the guest has it mounted.
+   */
+  share?: "memory";
 }
 
 // ---- page → worker ----
@@ -83,7 +88,13 @@ export type ToWorker =
    * is the page's configuration now, whose network backend, relay and picked disk files are used. The
    * running machine, if any, runs on until the new one is restored; a refused snapshot leaves it running.
    */
-  | { type: "restore"; source: { bytes: Uint8Array; name: string } | { url: string }; config: MachineConfig };
+  | { type: "restore"; source: { bytes: Uint8Array; name: string } | { url: string }; config: MachineConfig }
+  /** ?share=memory: put files at the share's root (replacing same-named ones); answered with "share-files". */
+  | { type: "share-put"; files: { name: string; bytes: Uint8Array }[] }
+  /** The share's files, answered with "share-files". */
+  | { type: "share-list" }
+  /** One file of the share, answered with "share-file". */
+  | { type: "share-get"; path: string };
 
 // ---- worker → page ----
 
@@ -121,7 +132,11 @@ export type FromWorker =
    * A snapshot was restored and runs: the machine's configuration as rebuilt from it, and when it was saved
    * (ms since the epoch; undefined when the file does not say, e.g. one the command line wrote).
    */
-  | { type: "restored"; config: MachineConfig; savedAt: number | undefined };
+  | { type: "restored"; config: MachineConfig; savedAt: number | undefined }
+  /** The in-page share's regular files (paths from /mnt/host), after share-put or share-list. */
+  | { type: "share-files"; files: { path: string; size: number }[] }
+  /** A file of the share (share-get), or why it could not be read. */
+  | { type: "share-file"; path: string; bytes: Uint8Array | undefined; message: string | undefined };
 
 /** The answer to a "stats" request: instret at a moment of the worker's clock. */
 export interface HartStats {
