@@ -21,16 +21,12 @@
 /** Instructions per block at most. */
 export const MAX_INSNS = 96;
 /**
- * A block gets compiled when its count reaches this. The core counts work, not entries: 8 per entry plus the
- * instructions the interpreter ran from that entry to the next jump (src/cpu/as/core.ts JIT_ENTRY_WEIGHT), so a
- * five-instruction loop body compiles after ≈7700 entries and a 96-instruction stretch after ≈1000. Measured
- * (2-core machine, the committed image): counting entries alone, at 64-2000 entries Linux's boot got slower than
- * interpreting (thousands of blocks compiled, the background compiles competing with the guest for the cores),
- * at 8000 the boot was on par and a shell loop ran ≈2× the interpreter's speed, at 20000 the loop gained less;
- * but a 2263-instruction straight-line function the boot calls 4465 times (10 M of its 58 M instructions) was
- * never compiled. Counting work, the boot's interpreted instructions fell from 51 M to 34 M.
+ * Blocks entered this many times get compiled. Measured (2-core machine, the committed image, in-process):
+ * at 64-2000 Linux's boot got slower than interpreting (thousands of blocks compiled, the background compiles
+ * competing with the guest for the cores); at 8000 boot is on par and a shell loop runs ≈2× the interpreter's
+ * speed; at 20000 the loop gains less.
  */
-export const DEFAULT_CORE_JIT_THRESHOLD = 100000;
+export const DEFAULT_CORE_JIT_THRESHOLD = 8000;
 
 const PC_OFF = 512;
 

@@ -283,17 +283,7 @@ let ecallHooked: bool = false;
 let tracing: bool = false;
 /** Blocks entered this often get compiled (0 = never compile). */
 let jitThreshold: i32 = 0;
-/**
- * Block counts weigh the work a block did, not only its entries: each entry adds JIT_ENTRY_WEIGHT, and when
- * the next block is entered the one before is charged the instructions it ran (from its entry to the jump out,
- * in the interpreter). A long block (a straight-line function body of hundreds of instructions) gets hot after
- * far fewer entries than a three-instruction loop: compiling it costs about as much per instruction, and every
- * entry interpreted costs more. `jitPrevSlot` (-1: none) and `jitPrevN` (the run's retired count at its entry)
- * name the block to charge.
- */
-const JIT_ENTRY_WEIGHT: i32 = 8;
-let jitPrevSlot: isize = -1;
-let jitPrevN: i32 = 0;
+
 /**
  * Set by every slow path a compiled block calls when the block must stop after it: a trap (trapCause says
  * so, the instruction did not retire), a store into compiled code, or a device asking to stop.
@@ -1638,7 +1628,6 @@ export function run(budget: i32): i32 {
   }
   stopRequested = false;
   let n: i32 = 0;
-  jitPrevSlot = -1;
   while (n < budget) {
     const irq = pendingInterruptIn(n);
     if (irq >= 0) store<u64>(base + PC_OFF, takeTrap(load<u64>(base + PC_OFF), <u32>irq, true, 0));
@@ -1907,17 +1896,12 @@ function fast(start: u64, n: i32, budget: i32): i32 {
         fastEntry = true;
         break;
       }
-      const prev = jitPrevSlot;
-      if (prev >= 0) store<i32>(xb + JIT_COUNT_OFF + <usize>prev, load<i32>(xb + JIT_COUNT_OFF + <usize>prev) + (n - jitPrevN));
-      jitPrevSlot = -1;
-      const c = load<i32>(xb + JIT_COUNT_OFF + <usize>slot) + JIT_ENTRY_WEIGHT;
+      const c = load<i32>(xb + JIT_COUNT_OFF + <usize>slot) + 1;
       if (load<i32>(xb + JIT_FN_OFF + <usize>slot) != 0 || c >= threshold) {
         fastEntry = true;
         break;
       }
       store<i32>(xb + JIT_COUNT_OFF + <usize>slot, c);
-      jitPrevSlot = slot;
-      jitPrevN = n;
     }
   }
   store<u64>(xb + PC_OFF, pc);
@@ -1988,13 +1972,9 @@ function inner(n: i32, budget: i32): i32 {
       if (jitThreshold > 0 && (pc ^ fPage) < fLimit) {
         const off = <u32>pc + fAdd;
         const slot = jitSlotFor(off);
-        const prev = jitPrevSlot;
-        if (prev >= 0) store<i32>(base + JIT_COUNT_OFF + <usize>prev, load<i32>(base + JIT_COUNT_OFF + <usize>prev) + (n - jitPrevN));
-        jitPrevSlot = <isize>slot;
-        jitPrevN = n;
         let fn = load<i32>(base + JIT_FN_OFF + slot);
         if (fn == 0) {
-          const c = load<i32>(base + JIT_COUNT_OFF + slot) + JIT_ENTRY_WEIGHT;
+          const c = load<i32>(base + JIT_COUNT_OFF + slot) + 1;
           store<i32>(base + JIT_COUNT_OFF + slot, c);
           if (c >= jitThreshold) {
             fn = hostJitCompile(off, <u32>(slot >> 2));
@@ -2008,7 +1988,6 @@ function inner(n: i32, budget: i32): i32 {
           // Run compiled blocks back to back while the next pc has one: a hit in the fetch TLB and the
           // block cache, nothing else (the instruction fetch and decode of the interpreter are skipped).
           let ran = false;
-          jitPrevSlot = -1;
           while (true) {
             jitExit = 0;
             const r = call_indirect<i32>(<u32>fn & 0xfffff, pc, budget - n, <u32>fn >> 20);
