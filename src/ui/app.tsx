@@ -11,6 +11,7 @@ import type {
   MachineSnapshot,
 } from "../worker/protocol.ts";
 import { configToSearch, imageRoleForName, isSnapshotFile, snapshotFileName } from "./config.ts";
+import { download } from "./download.ts";
 import { BootProgress } from "./features/console/boot-progress.tsx";
 import { type BootStage, BootStageTracker } from "./features/console/boot-stages.ts";
 import { LEAVE_HINT, TerminalView } from "./features/console/terminal-view.tsx";
@@ -55,16 +56,6 @@ function storedFlag(key: string): boolean {
 
 function clock(ms: number): string {
   return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
-}
-
-/** Hands the bytes to the browser as a download. */
-function download(bytes: Uint8Array, name: string): void {
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 type ConsoleTab = "uart" | "hvc0";

@@ -3,16 +3,8 @@
 // machine's worker (MemoryShare) and outlive a reset; the listing refreshes after each upload and on demand.
 
 import { useEffect, useRef, useState } from "react";
+import { download } from "../../download.ts";
 import type { MachineClient } from "../../machine-client.ts";
-
-function saveAs(bytes: Uint8Array, name: string): void {
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
 
 export function SharePanel({ client }: { client: MachineClient }) {
   const [files, setFiles] = useState<{ path: string; size: number }[] | undefined>(undefined);
@@ -33,7 +25,7 @@ export function SharePanel({ client }: { client: MachineClient }) {
   };
   const fetchFile = async (path: string): Promise<void> => {
     try {
-      saveAs(await client.shareGet(path), path.split("/").pop() ?? path);
+      download(await client.shareGet(path), path.split("/").pop() ?? path);
     } catch (e) {
       setNote(`${path}: ${(e as Error).message}`);
     }
