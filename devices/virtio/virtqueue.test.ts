@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { GuestMemory } from "../../src/core/guest-memory.ts";
+import { rng } from "../../src/testing/rng.ts";
 import { DriverQueue, GuestAllocator } from "../../src/testing/virtio-driver.ts";
 import {
   VIRTQ_AVAIL_F_NO_INTERRUPT,
@@ -466,16 +467,10 @@ describe("Virtqueue: hostile rings", () => {
 });
 
 /** xorshift32: a tiny seeded PRNG so a failing fuzz run can be replayed from its printed seed. */
+/** src/testing/rng.ts's xorshift32, as unsigned 32-bit values. */
 function xorshift(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
+  const next = rng(seed);
+  return () => next() >>> 0;
 }
 
 describe("Virtqueue: seeded random-ring fuzz", () => {

@@ -12,18 +12,13 @@ import { VirtioConsole } from "../../devices/virtio-console/virtio-console.ts";
 import { VirtioRng } from "../../devices/virtio-rng/virtio-rng.ts";
 import { GuestMemory } from "../../src/core/guest-memory.ts";
 import { LevelIrq } from "../../src/core/irq.ts";
+import { rng } from "../../src/testing/rng.ts";
 import { MmioDriver } from "../../src/testing/virtio-driver.ts";
 
+/** src/testing/rng.ts's xorshift32, as unsigned 32-bit values. */
 function xorshift(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
+  const next = rng(seed);
+  return () => next() >>> 0;
 }
 
 const devices: [string, () => VirtioDevice, number[]][] = [
