@@ -283,7 +283,6 @@ let ecallHooked: bool = false;
 let tracing: bool = false;
 /** Blocks entered this often get compiled (0 = never compile). */
 let jitThreshold: i32 = 0;
-
 /**
  * Set by every slow path a compiled block calls when the block must stop after it: a trap (trapCause says
  * so, the instruction did not retire), a store into compiled code, or a device asking to stop.
