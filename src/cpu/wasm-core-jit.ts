@@ -28,6 +28,20 @@ export const MAX_INSNS = 96;
  */
 export const DEFAULT_CORE_JIT_THRESHOLD = 8000;
 
+/**
+ * Instructions after every reset before the block compiler counts or compiles anything (the core's
+ * setJitWarmup): 10^8, about a second of interpreting. A boot to the shell runs 56 M (the committed image) to
+ * 85 M (its initramfs gzip-compressed) instructions of code that mostly runs a few times; compiling what got
+ * hot in them did not pay: from spawn to power-off with the JIT on the committed image took longer than with
+ * `--jit off` (npm run bench at 17:23: 1.10 s vs 0.87 s, median of 3; 0.76 s vs 0.70 s, median of 15 banner
+ * times, interleaved), while the guest thread ran 9% fewer host instructions (callgrind, a clock driven by
+ * instret): the regions' compiles took the other core (0.15 s more CPU) and the counting of every block entry
+ * in the fast loop touched the block cache's 3 MB of arrays. Debian's stock kernel (1.28 G instructions to the
+ * banner), in-process, median of 3: 3.44 s without the warm-up, 3.55 s with 5·10^7, 3.79 s with 10^8 — still
+ * under half its time with the JIT off.
+ */
+export const DEFAULT_CORE_JIT_WARMUP = 100_000_000;
+
 const PC_OFF = 512;
 
 /** What the compiler needs from the core instance and the host. */

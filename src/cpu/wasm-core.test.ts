@@ -282,6 +282,43 @@ describe("the WebAssembly core", () => {
     expect(h.getX(11)).toBe(1000n);
   });
 
+  it("the warm-up: nothing is counted or compiled during the first N instructions after a reset, and blocks compile after them", () => {
+    // addi a0, a0, 1; addi a1, a1, -1; bnez a1, -4 (a loop), entered 3 instructions apart.
+    const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);
+    mem.i32[0x100 / 4] = 0x00150513;
+    mem.i32[0x104 / 4] = 0xfff58593 | 0;
+    mem.i32[0x108 / 4] = 0xfe059ce3 | 0;
+    const h = new WasmHart({
+      hartId: 0,
+      mem,
+      bus: new Bus(),
+      time: { mtime: () => 0 },
+      module: loadCoreModule(),
+      jit: 10,
+      jitSync: true,
+      jitWarmup: 30000,
+    });
+    const loop = (n: number) => {
+      h.setPc(RAM_BASE + 0x100);
+      h.setX(11, 1_000_000);
+      expect(h.run(n)).toBe(n);
+    };
+    loop(29000);
+    expect(h.jit?.compiled).toBe(0);
+    // The warm-up ends during this run; the next run counts (run() looks at the start: within a chunk).
+    loop(2000);
+    loop(2000); // the loop's block compiles after 10 entries
+    expect(h.jit?.compiled).toBeGreaterThan(0);
+    const compiled = h.jit?.compiled;
+    // A reset starts the warm-up again: the loop (compiled code dropped with every block) stays interpreted.
+    h.reset();
+    loop(29000);
+    expect(h.jit?.compiled).toBe(compiled);
+    loop(2000);
+    loop(2000);
+    expect(h.jit?.compiled).toBeGreaterThan(compiled ?? 0);
+  });
+
   it("guest RAM past 2 GiB: blocks compile at RAM offsets ≥ 2^31 (addresses from the core are unsigned)", () => {
     const size = 2100 * 1048576;
     const mem = GuestMemory.withExtra(RAM_BASE, size, WASM_CORE_AUX_BYTES);

@@ -11,7 +11,7 @@ import type { Bus } from "../core/bus.ts";
 import type { GuestMemory } from "../core/guest-memory.ts";
 import type { InterruptTarget, TimeSource } from "../core/interrupts.ts";
 import { HartState } from "./state.ts";
-import { CoreJit, type CoreJitEnv, DEFAULT_CORE_JIT_THRESHOLD } from "./wasm-core-jit.ts";
+import { CoreJit, type CoreJitEnv, DEFAULT_CORE_JIT_THRESHOLD, DEFAULT_CORE_JIT_WARMUP } from "./wasm-core-jit.ts";
 
 /** Bytes the core keeps after guest RAM (src/cpu/as/core.ts AUX_SIZE). */
 export const WASM_CORE_AUX_BYTES = 0x500000;
@@ -43,6 +43,7 @@ interface CoreExports {
   loadState(len: number): number;
   AUX_SIZE: WebAssembly.Global;
   setJitThreshold(threshold: number): void;
+  setJitWarmup(n: number): void;
   jitFlush(): void;
   priv: WebAssembly.Global;
   mstatus: WebAssembly.Global;
@@ -66,6 +67,11 @@ export interface WasmHartOptions {
   jit?: boolean | number;
   /** Compile a block the moment it gets hot, instead of in the background (tests: exact and repeatable). */
   jitSync?: boolean;
+  /**
+   * Instructions after every reset before the block compiler counts or compiles anything: by default
+   * DEFAULT_CORE_JIT_WARMUP with `jit: true` (or absent), none with a numeric threshold.
+   */
+  jitWarmup?: number;
 }
 
 /** Why a memory cannot hold the wasm core, or undefined when it can. */
@@ -174,6 +180,7 @@ export class WasmHart implements InterruptTarget {
         o.jitSync === true,
         this.jitThreshold,
       );
+      e.setJitWarmup(Math.min(0xffffffff, Math.max(0, o.jitWarmup ?? (j === true ? DEFAULT_CORE_JIT_WARMUP : 0))));
       e.setJitThreshold(this.jitThreshold);
     }
     this.jit = jit;

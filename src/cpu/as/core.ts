@@ -281,8 +281,14 @@ export let stopRequested: bool = false;
 let ecallHooked: bool = false;
 /** One trace callback per retired instruction. */
 let tracing: bool = false;
-/** Blocks entered this often get compiled (0 = never compile). */
+/** Blocks entered this often get compiled (0 = never compile): jitThresholdSet once the warm-up is over. */
 let jitThreshold: i32 = 0;
+/** The threshold the host set (setJitThreshold). */
+let jitThresholdSet: i32 = 0;
+/** Instructions after a reset (or setJitWarmup) before blocks are counted and compiled at all. */
+let jitWarmup: u64 = 0;
+/** The retired count (instret) at which the warm-up ends. */
+let jitArmAt: u64 = 0;
 /**
  * Set by every slow path a compiled block calls when the block must stop after it: a trap (trapCause says
  * so, the instruction did not retire), a store into compiled code, or a device asking to stop.
@@ -338,6 +344,8 @@ export function reset(): void {
   flushTlb();
   selectTlbSets();
   jitFlush();
+  jitArmAt = instret + jitWarmup;
+  setJitThreshold(jitThresholdSet);
 }
 
 export function rvcTableAddress(): usize {
@@ -365,9 +373,21 @@ export function setHooks(ecall: bool, trace: bool): void {
   tracing = trace;
 }
 
-/** Compile blocks entered `threshold` times (0: interpret only). */
+/** Compile blocks entered `threshold` times (0: interpret only), once the warm-up is over. */
 export function setJitThreshold(threshold: i32): void {
-  jitThreshold = threshold;
+  jitThresholdSet = threshold;
+  jitThreshold = instret >= jitArmAt ? threshold : 0;
+}
+
+/**
+ * Neither count nor compile blocks during the next `n` instructions, and again for `n` after every reset: code
+ * that runs during a boot mostly runs a few times only, and compiling what got hot there cost more than it
+ * saved (the host's DEFAULT_CORE_JIT_WARMUP says how much).
+ */
+export function setJitWarmup(n: u32): void {
+  jitWarmup = <u64>n;
+  jitArmAt = instret + jitWarmup;
+  setJitThreshold(jitThresholdSet);
 }
 
 /** Forgets every compiled block (the host drops its side too). */
@@ -1627,6 +1647,7 @@ export function run(budget: i32): i32 {
     waiting = false;
   }
   stopRequested = false;
+  if (jitThreshold != jitThresholdSet && instret >= jitArmAt) jitThreshold = jitThresholdSet;
   let n: i32 = 0;
   while (n < budget) {
     const irq = pendingInterruptIn(n);
