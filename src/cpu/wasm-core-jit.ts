@@ -30,17 +30,16 @@ export const DEFAULT_CORE_JIT_THRESHOLD = 8000;
 
 /**
  * Instructions after every reset before the block compiler counts or compiles anything (the core's
- * setJitWarmup): 10^8, about a second of interpreting. A boot to the shell runs 56 M (the committed image) to
- * 85 M (its initramfs gzip-compressed) instructions of code that mostly runs a few times; compiling what got
- * hot in them did not pay: from spawn to power-off with the JIT on the committed image took longer than with
- * `--jit off` (npm run bench at 17:23: 1.10 s vs 0.87 s, median of 3; 0.76 s vs 0.70 s, median of 15 banner
- * times, interleaved), while the guest thread ran 9% fewer host instructions (callgrind, a clock driven by
- * instret): the regions' compiles took the other core (0.15 s more CPU) and the counting of every block entry
- * in the fast loop touched the block cache's 3 MB of arrays. Debian's stock kernel (1.28 G instructions to the
- * banner), in-process, median of 3: 3.44 s without the warm-up, 3.55 s with 5·10^7, 3.79 s with 10^8 — still
- * under half its time with the JIT off.
+ * setJitWarmup): 6·10^7, about what the committed image runs from reset to its shell (56 M). That code mostly
+ * runs a few times, and compiling what got hot in it did not pay from spawn: npm run bench at 17:23 had the JIT
+ * on at 1.10 s vs --jit off 0.87 s to power-off (median of 3), and 15 interleaved runs 0.76 s vs 0.70 s to the
+ * banner, though the guest thread ran 9% fewer host instructions (callgrind, a clock driven by instret): the
+ * compiles took the other core (+0.15 s of CPU) and counting every block entry touched the block cache's 3 MB.
+ * Longer, and a command typed right after the boot pays for it: with 10^8 the bench's CPU workload (2.4 G
+ * instructions, the first 44 M of them interpreted) took 2.1× QEMU's time (18:01), and Debian's stock kernel
+ * (1.28 G instructions to the banner, in-process, median of 3) 3.79 s instead of 3.44 s.
  */
-export const DEFAULT_CORE_JIT_WARMUP = 100_000_000;
+export const DEFAULT_CORE_JIT_WARMUP = 60_000_000;
 
 const PC_OFF = 512;
 
