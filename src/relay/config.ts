@@ -3,8 +3,9 @@
 
 import { parseArgs } from "node:util";
 import type { AuthConfig } from "./auth.ts";
+import { parseTrustedProxies } from "./client-address.ts";
 import { DEFAULT_L2_LIMITS, type L2Limits } from "./l2/l2-switch.ts";
-import { parseIpLiteral } from "./policy/ip.ts";
+import { type Cidr, parseIpLiteral } from "./policy/ip.ts";
 import { type AllowRule, classifyAddress, type PolicyConfig, parseAllowRule } from "./policy/policy.ts";
 import { DEFAULT_RESOLVER_CONFIG, parseDnsServer, type ResolverConfig } from "./policy/resolver.ts";
 import { DEFAULT_WISP_LIMITS, type WispLimits } from "./wisp/wisp-limits.ts";
@@ -21,6 +22,8 @@ export interface RelayConfig {
   maxClients: number;
   /** WebSocket clients from one remote address, so one host cannot take every slot. */
   maxClientsPerAddress: number;
+  /** Peers (load balancers) whose X-Forwarded-For names the real client (client-address.ts); empty = none. */
+  trustProxy: Cidr[];
   /** From TCP accept to a completed WebSocket upgrade. */
   handshakeTimeoutMs: number;
   /** Largest WebSocket message accepted on /wisp (a Wisp header plus payload). */
@@ -40,6 +43,7 @@ export function defaultConfig(): RelayConfig {
     dns: { ...DEFAULT_RESOLVER_CONFIG, servers: [] },
     maxClients: 1000,
     maxClientsPerAddress: 256,
+    trustProxy: [],
     handshakeTimeoutMs: 10_000,
     maxWispMessageBytes: 64 * 1024 + 5,
   };
@@ -55,6 +59,8 @@ export const USAGE = `usage: npm run relay -- [options]
   --deny-port N[,N...]     refuse these destination ports (default 25)
   --max-clients N          WebSocket clients per server (default 1000)
   --max-clients-per-ip N   WebSocket clients from one address (default 256)
+  --trust-proxy ADDR[,ADDR]  load balancers (addresses or CIDRs) whose X-Forwarded-For gives the client's
+                           address for limits and logs (repeatable; default: none, the header is ignored)
   --max-streams N          Wisp streams per client (default 64)
   --rate BYTES             per-client bytes/s each way (default 0 = unlimited)
   --max-bytes BYTES        per-client total bytes (default 0 = unlimited)
@@ -95,6 +101,7 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
       "deny-port": { type: "string", multiple: true },
       "max-clients": { type: "string" },
       "max-clients-per-ip": { type: "string" },
+      "trust-proxy": { type: "string", multiple: true },
       "max-streams": { type: "string" },
       rate: { type: "string" },
       "max-bytes": { type: "string" },
@@ -144,6 +151,11 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
   if (values["max-clients"]) c.maxClients = positiveInt("--max-clients", values["max-clients"], 1);
   if (values["max-clients-per-ip"])
     c.maxClientsPerAddress = positiveInt("--max-clients-per-ip", values["max-clients-per-ip"], 1);
+  for (const t of values["trust-proxy"] ?? []) {
+    const proxies = parseTrustedProxies(t);
+    if (!proxies) throw new Error(`--trust-proxy: expected IP or CIDR addresses separated by commas, got ${t}`);
+    c.trustProxy.push(...proxies);
+  }
   if (values["max-streams"]) c.wisp.maxStreams = positiveInt("--max-streams", values["max-streams"], 1);
   if (values.rate) c.wisp.bytesPerSecond = positiveInt("--rate", values.rate);
   if (values["max-bytes"]) c.wisp.maxTotalBytes = positiveInt("--max-bytes", values["max-bytes"]);
