@@ -72,6 +72,9 @@ export const USAGE = `usage: npm run relay -- [options]
   --lookup-timeout S       time for one name lookup, then it is cancelled (default 5)
   --max-lookups N          name lookups in flight across the relay (default 256)
   --max-lookups-per-client N  name lookups in flight for one client (default 8; over it: 0x49)
+  --max-lookups-per-ip N   name lookups in flight for the clients of one address (default 32)
+  --max-lookups-per-domain N  name lookups in flight under one domain, all clients (default 16; one at a
+                           time for 3 s after one of them timed out)
   --buffer N               Wisp per-stream buffer in packets (CONTINUE credit, default 128)
   --max-frame BYTES        largest /wisp message (default 65541)
   --help`;
@@ -112,6 +115,8 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
       "lookup-timeout": { type: "string" },
       "max-lookups": { type: "string" },
       "max-lookups-per-client": { type: "string" },
+      "max-lookups-per-ip": { type: "string" },
+      "max-lookups-per-domain": { type: "string" },
       buffer: { type: "string" },
       "max-frame": { type: "string" },
       help: { type: "boolean" },
@@ -174,6 +179,10 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
   if (values["max-lookups"]) c.dns.maxInFlight = positiveInt("--max-lookups", values["max-lookups"], 1);
   if (values["max-lookups-per-client"])
     c.dns.maxPerClient = positiveInt("--max-lookups-per-client", values["max-lookups-per-client"], 1);
+  if (values["max-lookups-per-ip"])
+    c.dns.maxPerAddress = positiveInt("--max-lookups-per-ip", values["max-lookups-per-ip"], 1);
+  if (values["max-lookups-per-domain"])
+    c.dns.maxPerDomain = positiveInt("--max-lookups-per-domain", values["max-lookups-per-domain"], 1);
   if (c.dns.maxPerClient > c.dns.maxInFlight) throw new Error("--max-lookups-per-client: more than --max-lookups");
   if (values.buffer) c.wisp.bufferPackets = positiveInt("--buffer", values.buffer, 1);
   if (values["max-frame"]) c.maxWispMessageBytes = positiveInt("--max-frame", values["max-frame"], 64);

@@ -129,9 +129,9 @@ export class Relay {
    * Lookups charged to one client (a Wisp connection, an L2 network's gateway) until close(), and to the address
    * it comes from (none for a gateway: it asks for a whole network's guests).
    */
-  private newLookup(_address?: string): ClientLookup {
+  private newLookup(address?: string): ClientLookup {
     const fixed = this.fixedLookup;
-    return fixed ? { lookup: fixed, close: () => {}, inFlight: 0 } : this.resolver.forClient();
+    return fixed ? { lookup: fixed, close: () => {}, inFlight: 0 } : this.resolver.forClient(address);
   }
 
   /** The client's address (the real one behind a trusted balancer), read once per request. */
