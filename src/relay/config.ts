@@ -61,7 +61,8 @@ export const USAGE = `usage: npm run relay -- [options]
   --max-clients-per-ip N   WebSocket clients from one address (default 256)
   --trust-proxy ADDR[,ADDR]  load balancers (addresses or CIDRs) whose X-Forwarded-For gives the client's
                            address for limits and logs (repeatable; default: none, the header is ignored)
-  --max-streams N          Wisp streams per client (default 64)
+  --max-streams N          sockets per client: Wisp streams, or an L2 client's flows at the gateway (default 64)
+  --max-gateway-sockets N  sockets all L2 gateways hold for guests' flows together (default 4096)
   --rate BYTES             per-client bytes/s each way (default 0 = unlimited)
   --max-bytes BYTES        per-client total bytes (default 0 = unlimited)
   --idle-timeout S         close a client idle this long (default 300)
@@ -106,6 +107,7 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
       "max-clients-per-ip": { type: "string" },
       "trust-proxy": { type: "string", multiple: true },
       "max-streams": { type: "string" },
+      "max-gateway-sockets": { type: "string" },
       rate: { type: "string" },
       "max-bytes": { type: "string" },
       "idle-timeout": { type: "string" },
@@ -162,6 +164,8 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
     c.trustProxy.push(...proxies);
   }
   if (values["max-streams"]) c.wisp.maxStreams = positiveInt("--max-streams", values["max-streams"], 1);
+  if (values["max-gateway-sockets"])
+    c.l2.maxGatewaySockets = positiveInt("--max-gateway-sockets", values["max-gateway-sockets"], 1);
   if (values.rate) c.wisp.bytesPerSecond = positiveInt("--rate", values.rate);
   if (values["max-bytes"]) c.wisp.maxTotalBytes = positiveInt("--max-bytes", values["max-bytes"]);
   if (values["idle-timeout"]) c.wisp.idleTimeoutMs = positiveInt("--idle-timeout", values["idle-timeout"]) * 1000;

@@ -12,6 +12,7 @@ import type { RelayConfig } from "./config.ts";
 import type { GatewayContext } from "./l2/gateway.ts";
 import { acceptL2Client } from "./l2/l2-client.ts";
 import { type L2Network, L2Switch } from "./l2/l2-switch.ts";
+import { SocketBudget } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import type { Lookup } from "./policy/destination.ts";
@@ -99,6 +100,7 @@ export class Relay {
     const ctx: GatewayContext = {
       policy: config.policy,
       newLookup: () => this.newLookup(),
+      sockets: new SocketBudget(config.wisp.maxStreams, config.l2.maxGatewaySockets),
       metrics: this.metrics,
       log: this.log,
     };
