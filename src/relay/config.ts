@@ -3,8 +3,9 @@
 
 import { parseArgs } from "node:util";
 import type { AuthConfig } from "./auth.ts";
+import { parseTrustedProxies } from "./client-address.ts";
 import { DEFAULT_L2_LIMITS, type L2Limits } from "./l2/l2-switch.ts";
-import { parseIpLiteral } from "./policy/ip.ts";
+import { type Cidr, parseIpLiteral } from "./policy/ip.ts";
 import { type AllowRule, classifyAddress, type PolicyConfig, parseAllowRule } from "./policy/policy.ts";
 import { DEFAULT_RESOLVER_CONFIG, parseDnsServer, type ResolverConfig } from "./policy/resolver.ts";
 import { DEFAULT_WISP_LIMITS, type WispLimits } from "./wisp/wisp-limits.ts";
@@ -21,6 +22,8 @@ export interface RelayConfig {
   maxClients: number;
   /** WebSocket clients from one remote address, so one host cannot take every slot. */
   maxClientsPerAddress: number;
+  /** Peers (load balancers) whose X-Forwarded-For names the real client (client-address.ts); empty = none. */
+  trustProxy: Cidr[];
   /** From TCP accept to a completed WebSocket upgrade. */
   handshakeTimeoutMs: number;
   /** Largest WebSocket message accepted on /wisp (a Wisp header plus payload). */
@@ -40,6 +43,7 @@ export function defaultConfig(): RelayConfig {
     dns: { ...DEFAULT_RESOLVER_CONFIG, servers: [] },
     maxClients: 1000,
     maxClientsPerAddress: 256,
+    trustProxy: [],
     handshakeTimeoutMs: 10_000,
     maxWispMessageBytes: 64 * 1024 + 5,
   };
@@ -55,7 +59,10 @@ export const USAGE = `usage: npm run relay -- [options]
   --deny-port N[,N...]     refuse these destination ports (default 25)
   --max-clients N          WebSocket clients per server (default 1000)
   --max-clients-per-ip N   WebSocket clients from one address (default 256)
-  --max-streams N          Wisp streams per client (default 64)
+  --trust-proxy ADDR[,ADDR]  load balancers (addresses or CIDRs) whose X-Forwarded-For gives the client's
+                           address for limits and logs (repeatable; default: none, the header is ignored)
+  --max-streams N          sockets per client: Wisp streams, or an L2 client's flows at the gateway (default 64)
+  --max-gateway-sockets N  sockets all L2 gateways hold for guests' flows together (default 4096)
   --rate BYTES             per-client bytes/s each way (default 0 = unlimited)
   --max-bytes BYTES        per-client total bytes (default 0 = unlimited)
   --idle-timeout S         close a client idle this long (default 300)
@@ -66,6 +73,9 @@ export const USAGE = `usage: npm run relay -- [options]
   --lookup-timeout S       time for one name lookup, then it is cancelled (default 5)
   --max-lookups N          name lookups in flight across the relay (default 256)
   --max-lookups-per-client N  name lookups in flight for one client (default 8; over it: 0x49)
+  --max-lookups-per-ip N   name lookups in flight for the clients of one address (default 32)
+  --max-lookups-per-domain N  name lookups in flight under one domain, all clients (default 16; one at a
+                           time for 3 s after one of them timed out)
   --buffer N               Wisp per-stream buffer in packets (CONTINUE credit, default 128)
   --max-frame BYTES        largest /wisp message (default 65541)
   --help`;
@@ -95,7 +105,9 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
       "deny-port": { type: "string", multiple: true },
       "max-clients": { type: "string" },
       "max-clients-per-ip": { type: "string" },
+      "trust-proxy": { type: "string", multiple: true },
       "max-streams": { type: "string" },
+      "max-gateway-sockets": { type: "string" },
       rate: { type: "string" },
       "max-bytes": { type: "string" },
       "idle-timeout": { type: "string" },
@@ -105,6 +117,8 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
       "lookup-timeout": { type: "string" },
       "max-lookups": { type: "string" },
       "max-lookups-per-client": { type: "string" },
+      "max-lookups-per-ip": { type: "string" },
+      "max-lookups-per-domain": { type: "string" },
       buffer: { type: "string" },
       "max-frame": { type: "string" },
       help: { type: "boolean" },
@@ -144,7 +158,14 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
   if (values["max-clients"]) c.maxClients = positiveInt("--max-clients", values["max-clients"], 1);
   if (values["max-clients-per-ip"])
     c.maxClientsPerAddress = positiveInt("--max-clients-per-ip", values["max-clients-per-ip"], 1);
+  for (const t of values["trust-proxy"] ?? []) {
+    const proxies = parseTrustedProxies(t);
+    if (!proxies) throw new Error(`--trust-proxy: expected IP or CIDR addresses separated by commas, got ${t}`);
+    c.trustProxy.push(...proxies);
+  }
   if (values["max-streams"]) c.wisp.maxStreams = positiveInt("--max-streams", values["max-streams"], 1);
+  if (values["max-gateway-sockets"])
+    c.l2.maxGatewaySockets = positiveInt("--max-gateway-sockets", values["max-gateway-sockets"], 1);
   if (values.rate) c.wisp.bytesPerSecond = positiveInt("--rate", values.rate);
   if (values["max-bytes"]) c.wisp.maxTotalBytes = positiveInt("--max-bytes", values["max-bytes"]);
   if (values["idle-timeout"]) c.wisp.idleTimeoutMs = positiveInt("--idle-timeout", values["idle-timeout"]) * 1000;
@@ -162,6 +183,10 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
   if (values["max-lookups"]) c.dns.maxInFlight = positiveInt("--max-lookups", values["max-lookups"], 1);
   if (values["max-lookups-per-client"])
     c.dns.maxPerClient = positiveInt("--max-lookups-per-client", values["max-lookups-per-client"], 1);
+  if (values["max-lookups-per-ip"])
+    c.dns.maxPerAddress = positiveInt("--max-lookups-per-ip", values["max-lookups-per-ip"], 1);
+  if (values["max-lookups-per-domain"])
+    c.dns.maxPerDomain = positiveInt("--max-lookups-per-domain", values["max-lookups-per-domain"], 1);
   if (c.dns.maxPerClient > c.dns.maxInFlight) throw new Error("--max-lookups-per-client: more than --max-lookups");
   if (values.buffer) c.wisp.bufferPackets = positiveInt("--buffer", values.buffer, 1);
   if (values["max-frame"]) c.maxWispMessageBytes = positiveInt("--max-frame", values["max-frame"], 64);

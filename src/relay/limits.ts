@@ -37,3 +37,43 @@ export class TokenBucket {
     return true;
   }
 }
+
+/**
+ * Sockets held for clients: at most `perClient` for each client (an object standing for it) and `total` for all.
+ * A charge is given back once, by the release function take() returned, when the socket has really closed.
+ */
+export class SocketBudget {
+  private held = 0;
+  private readonly byClient = new Map<object, number>();
+
+  constructor(
+    readonly perClient: number,
+    readonly total: number,
+  ) {}
+
+  get inUse(): number {
+    return this.held;
+  }
+
+  heldBy(client: object): number {
+    return this.byClient.get(client) ?? 0;
+  }
+
+  /** A release function, or which limit was reached: "client" or "total". */
+  take(client: object): (() => void) | "client" | "total" {
+    const mine = this.byClient.get(client) ?? 0;
+    if (mine >= this.perClient) return "client";
+    if (this.held >= this.total) return "total";
+    this.byClient.set(client, mine + 1);
+    this.held++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.held--;
+      const n = (this.byClient.get(client) ?? 1) - 1;
+      if (n > 0) this.byClient.set(client, n);
+      else this.byClient.delete(client);
+    };
+  }
+}

@@ -28,6 +28,8 @@ export const METRICS = {
   relay_frames_switched_total: ["counter", "Ethernet frames delivered by the L2 switch (one per receiving port)"],
   relay_frames_dropped_total: ["counter", "Ethernet frames dropped by the L2 switch, by reason"],
   relay_l2_networks_active: ["gauge", "L2 networks with at least one client"],
+  relay_l2_flows_refused_total: ["counter", "L2 gateway flows refused over a socket budget, by proto and reason"],
+  relay_l2_gateway_sockets: ["gauge", "Sockets (and flows being checked) the L2 gateways hold now"],
 } as const satisfies Record<string, [Kind, string]>;
 
 export type MetricName = keyof typeof METRICS;

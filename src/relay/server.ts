@@ -7,10 +7,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
 import { authorize, tokenMatches } from "./auth.ts";
+import { clientAddress } from "./client-address.ts";
 import type { RelayConfig } from "./config.ts";
 import type { GatewayContext } from "./l2/gateway.ts";
 import { acceptL2Client } from "./l2/l2-client.ts";
 import { type L2Network, L2Switch } from "./l2/l2-switch.ts";
+import { SocketBudget } from "./limits.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import type { Lookup } from "./policy/destination.ts";
@@ -98,6 +100,7 @@ export class Relay {
     const ctx: GatewayContext = {
       policy: config.policy,
       newLookup: () => this.newLookup(),
+      sockets: new SocketBudget(config.wisp.maxStreams, config.l2.maxGatewaySockets),
       metrics: this.metrics,
       log: this.log,
     };
@@ -124,10 +127,20 @@ export class Relay {
     this.http.maxRequestsPerSocket = 100;
   }
 
-  /** Lookups charged to one client (a Wisp connection, an L2 network's gateway) until close(). */
-  private newLookup(): ClientLookup {
+  /**
+   * Lookups charged to one client (a Wisp connection, an L2 network's gateway) until close(), and to the address
+   * it comes from (none for a gateway: it asks for a whole network's guests).
+   */
+  private newLookup(address?: string): ClientLookup {
     const fixed = this.fixedLookup;
-    return fixed ? { lookup: fixed, close: () => {}, inFlight: 0 } : this.resolver.forClient();
+    return fixed ? { lookup: fixed, close: () => {}, inFlight: 0 } : this.resolver.forClient(address);
+  }
+
+  /** The client's address (the real one behind a trusted balancer), read once per request. */
+  private remoteOf(req: IncomingMessage): string {
+    const r = req as IncomingMessage & { vireoRemote?: string };
+    r.vireoRemote ??= clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.config.trustProxy);
+    return r.vireoRemote;
   }
 
   /** Name lookups in flight now (all clients). */
@@ -222,7 +235,7 @@ export class Relay {
 
   private refuse(socket: Socket, status: number, text: string, reason: string, req: IncomingMessage): void {
     this.metrics.inc("relay_connections_refused_total", { reason });
-    this.log("relay.refused", { reason, remote: req.socket.remoteAddress ?? null, path: redactedPath(req.url ?? "") });
+    this.log("relay.refused", { reason, remote: this.remoteOf(req), path: redactedPath(req.url ?? "") });
     reject(socket, status, text);
   }
 
@@ -264,7 +277,7 @@ export class Relay {
   private accept(ws: WebSocket | WispSocket, r: NonNullable<Route>, req: IncomingMessage): void {
     const endpoint = r.kind;
     // Over capacity: the upgrade completed so a browser can see why (close code and reason), then it ends.
-    const remote = req.socket.remoteAddress ?? "?";
+    const remote = this.remoteOf(req);
     const fromRemote = this.perAddress.get(remote) ?? 0;
     const full = this.clients >= this.config.maxClients ? "max-clients" : null;
     const greedy = fromRemote >= this.config.maxClientsPerAddress ? "max-clients-per-address" : null;
@@ -279,7 +292,7 @@ export class Relay {
     const clientId = randomUUID().slice(0, 8);
     this.metrics.inc("relay_connections_total", { endpoint });
     this.metrics.inc("relay_connections_active", { endpoint });
-    this.log("relay.client-open", { client: clientId, endpoint, remote: req.socket.remoteAddress ?? null });
+    this.log("relay.client-open", { client: clientId, endpoint, remote });
     const onClose = (code: number): void => {
       this.clients--;
       const n = (this.perAddress.get(remote) ?? 1) - 1;
@@ -293,7 +306,7 @@ export class Relay {
     else ws.on("close", onClose);
     if (ws instanceof WispSocket) {
       // The client's lookups are cancelled when it goes: names it left unresolved hold nothing of ours.
-      const lookup = this.newLookup();
+      const lookup = this.newLookup(remote);
       ws.on("close", () => lookup.close());
       const session = new WispSession(ws, {
         policy: this.config.policy,

@@ -30,22 +30,35 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startRelayProcess(): Promise<{ child: ChildProcess; port: number }> {
+interface RelayProcess {
+  child: ChildProcess;
+  port: number;
+  /** Its log events, as they come. */
+  events: Record<string, unknown>[];
+}
+
+async function startRelayProcess(): Promise<RelayProcess> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "src/relay/main.ts", "--listen", "127.0.0.1:0", "--token", TOKEN, "--allow", "127.0.0.1"],
+    [
+      ...["--import", "tsx", "src/relay/main.ts", "--listen", "127.0.0.1:0", "--token", TOKEN, "--allow", "127.0.0.1"],
+      // haproxy reaches the relays from 127.0.0.1; the test's clients come from other loopback addresses.
+      ...["--trust-proxy", "127.0.0.1"],
+    ],
     { stdio: ["ignore", "pipe", "ignore"] },
   );
   children.add(child);
   const lines = createInterface({ input: child.stdout! });
+  const events: Record<string, unknown>[] = [];
   const port = await new Promise<number>((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`relay exited ${code}`)));
     lines.on("line", (l) => {
       const e = JSON.parse(l) as Record<string, unknown>;
+      events.push(e);
       if (e.event === "relay.listening") resolve(e.port as number);
     });
   });
-  return { child, port };
+  return { child, port, events };
 }
 
 async function metric(port: number, line: RegExp): Promise<number> {
@@ -111,7 +124,7 @@ async function echoThrough(url: string, port: number, text: string): Promise<str
   return s.text();
 }
 
-const relays: { child: ChildProcess; port: number }[] = [];
+const relays: RelayProcess[] = [];
 let lb = 0;
 let echo: Awaited<ReturnType<typeof tcpEchoServer>>;
 
@@ -171,6 +184,20 @@ describe("three relays behind haproxy (src/relay/deploy/haproxy.cfg)", () => {
       expect(s.text()).toBe(`hello ${i}`);
       c.close();
     }
+  });
+
+  it("keys clients on the address haproxy saw (X-Forwarded-For from a trusted proxy), not on a header they send", async () => {
+    // From 127.0.0.2 (any 127/8 address is this host's), claiming to be 198.51.100.7: haproxy appends 127.0.0.2.
+    const ws = new WebSocket(wispUrl(), { localAddress: "127.0.0.2", headers: { "x-forwarded-for": "198.51.100.7" } });
+    ws.on("error", () => {});
+    await once(ws, "open");
+    const t0 = performance.now();
+    const opened = () => relays.flatMap((r) => r.events).filter((e) => e.event === "relay.client-open");
+    while (!opened().some((e) => e.remote === "127.0.0.2") && performance.now() - t0 < 3000)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(opened().map((e) => e.remote)).toContain("127.0.0.2");
+    expect(opened().map((e) => e.remote)).not.toContain("198.51.100.7");
+    ws.close();
   });
 
   it("puts two guests of one network on the same relay, where they exchange frames", async () => {

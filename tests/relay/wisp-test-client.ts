@@ -139,8 +139,15 @@ export class TestWispClient {
   }
 
   /** Opens the WebSocket and waits for the stream-0 CONTINUE, as a v1 client must. */
-  static async connect(url: string, options: { protocols?: string[]; origin?: string } = {}): Promise<TestWispClient> {
-    const ws = new WebSocket(url, options.protocols ?? [], { origin: options.origin, perMessageDeflate: false });
+  static async connect(
+    url: string,
+    options: { protocols?: string[]; origin?: string; headers?: Record<string, string> } = {},
+  ): Promise<TestWispClient> {
+    const ws = new WebSocket(url, options.protocols ?? [], {
+      origin: options.origin,
+      headers: options.headers,
+      perMessageDeflate: false,
+    });
     const c = new TestWispClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once("error", reject);

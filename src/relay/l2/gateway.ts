@@ -9,6 +9,7 @@
 
 import { GATEWAY_MAC } from "../../net/stack/config.ts";
 import { NetStack } from "../../net/stack/stack.ts";
+import type { SocketBudget } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { PolicyConfig } from "../policy/policy.ts";
@@ -20,6 +21,8 @@ export interface GatewayContext {
   policy: PolicyConfig;
   /** The network's own share of the relay's resolver (its lookups are capped and cancelled as one client's). */
   newLookup: () => ClientLookup;
+  /** The relay's gateway sockets: per client (--max-streams) and for all gateways (--max-gateway-sockets). */
+  sockets: SocketBudget;
   metrics: Metrics;
   log: Logger;
 }
@@ -50,7 +53,18 @@ function ip4At(b: Uint8Array, off: number): number {
 
 export function attachGateway(network: L2Network, ctx: GatewayContext): () => void {
   const lookup = ctx.newLookup();
-  const uplink = new PolicyUplink({ ...ctx, lookup: lookup.lookup, network: network.name });
+  // The client whose frame the stack is handling: the flows it opens in that call are charged to it.
+  let sender: L2Port | undefined;
+  const uplink = new PolicyUplink({
+    ...ctx,
+    lookup: lookup.lookup,
+    network: network.name,
+    budget: ctx.sockets,
+    owner: () => sender,
+  });
+  // A client that leaves takes its flows' sockets with it, so reconnecting does not buy a fresh budget.
+  const onDetach = (p: L2Port) => uplink.closeOwner(p);
+  network.onDetach.add(onDetach);
   const stack = new NetStack({ uplink });
   // The stack counts its own drops; the UDP ones (guest datagrams it could not parse or route, DNS queries
   // over its limit) are the relay's drops too, so they also reach relay_udp_dropped_total (finding 6).
@@ -79,14 +93,16 @@ export function attachGateway(network: L2Network, ctx: GatewayContext): () => vo
 
   const port: L2Port = {
     id: `gateway:${network.name}`,
-    send: (frame) => {
+    send: (frame, from) => {
       if (closed) return;
       learn(frame);
       inInput = true;
+      sender = from;
       try {
         stack.input(frame);
       } finally {
         inInput = false;
+        sender = undefined;
       }
       arm();
     },
@@ -130,6 +146,7 @@ export function attachGateway(network: L2Network, ctx: GatewayContext): () => vo
   return () => {
     closed = true;
     if (timer !== undefined) clearTimeout(timer);
+    network.onDetach.delete(onDetach);
     uplink.close();
     lookup.close();
     network.detach(port);

@@ -14,7 +14,8 @@ export const ETH_MAX_FRAME = 1518;
 export interface L2Port {
   /** For logs only. */
   readonly id: string;
-  send(frame: Uint8Array): void;
+  /** A frame for this port; `from` is the port that sent it (the gateway charges the flows it opens to it). */
+  send(frame: Uint8Array, from: L2Port): void;
 }
 
 export interface L2Limits {
@@ -23,6 +24,8 @@ export interface L2Limits {
   maxPortsPerNetwork: number;
   /** Guests behind a bridge may show several MACs; a port flooding new ones is filling our table. */
   maxMacsPerPort: number;
+  /** Sockets all L2 gateways together hold for guests' flows (each client also within --max-streams). */
+  maxGatewaySockets: number;
 }
 
 export const DEFAULT_L2_LIMITS: L2Limits = {
@@ -30,6 +33,7 @@ export const DEFAULT_L2_LIMITS: L2Limits = {
   maxNetworks: 256,
   maxPortsPerNetwork: 64,
   maxMacsPerPort: 8,
+  maxGatewaySockets: 4096,
 };
 
 export type DropReason = "runt" | "too-large" | "bad-source" | "mac-limit" | "mac-spoof" | "hairpin";
@@ -65,6 +69,8 @@ export class L2Network {
   private readonly table = new Map<number, PortState>();
   /** MACs that only their owner may send from (the gateway's), so a guest cannot take its traffic. */
   private readonly pinned = new Map<number, L2Port>();
+  /** Told of every port that leaves (the gateway closes the sockets it holds for it). */
+  readonly onDetach = new Set<(port: L2Port) => void>();
 
   constructor(
     readonly name: string,
@@ -90,6 +96,7 @@ export class L2Network {
     for (const m of st.macs) if (this.table.get(m) === st) this.table.delete(m);
     for (const [m, p] of this.pinned) if (p === port) this.pinned.delete(m);
     this.ports.delete(port);
+    for (const f of this.onDetach) f(port);
   }
 
   private drop(reason: DropReason): 0 {
@@ -127,7 +134,7 @@ export class L2Network {
       const dst = this.table.get(macAt(frame, 0));
       if (dst) {
         if (dst === st) return this.drop("hairpin");
-        dst.port.send(frame);
+        dst.port.send(frame, from);
         this.metrics.inc("relay_frames_switched_total");
         return 1;
       }
@@ -136,7 +143,7 @@ export class L2Network {
     let n = 0;
     for (const p of this.ports.values()) {
       if (p === st) continue;
-      p.port.send(frame);
+      p.port.send(frame, from);
       n++;
     }
     if (n) this.metrics.inc("relay_frames_switched_total", undefined, n);

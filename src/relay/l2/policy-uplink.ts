@@ -1,7 +1,9 @@
 // The L2 gateway's Uplink (src/net/uplink/uplink.ts): guest flows become real sockets, but only after
 // the relay's destination policy has seen the exact address — the name is resolved once here and the
 // socket connects to that address, as on /wisp. Guests are as untrusted as Wisp clients, so this is the
-// same gate, with denials counted under the same metric.
+// same gate, with denials counted under the same metric. Every flow is charged to the client whose frame opened
+// it, from then until its socket has really closed (or it ended before it had one), against the relay's socket
+// budget (per client and in all); a client over it gets a refusal, and its sockets close when it leaves.
 
 import * as dgram from "node:dgram";
 import * as net from "node:net";
@@ -13,6 +15,7 @@ import type {
   UplinkUdp,
   UplinkUdpHandlers,
 } from "../../net/uplink/uplink.ts";
+import type { SocketBudget } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type Destination, type Lookup, resolveDestination } from "../policy/destination.ts";
@@ -32,6 +35,16 @@ export interface PolicyUplinkOptions {
   network: string;
   connectTimeoutMs?: number;
   lookupTimeoutMs?: number;
+  /** The relay's gateway sockets; none: not limited (tests of the policy alone). */
+  budget?: SocketBudget;
+  /** The client (its switch port) whose frame is being handled now; undefined: the network itself. */
+  owner?: () => object | undefined;
+}
+
+/** A flow's charge: given back once its socket has closed; `kill` ends the flow (its client left). */
+interface Charge {
+  release(): void;
+  setKill(kill: () => void): void;
 }
 
 function errorForCode(code: string | undefined): UplinkError {
@@ -50,9 +63,55 @@ function errorForCode(code: string | undefined): UplinkError {
 
 export class PolicyUplink implements Uplink {
   private readonly sockets = new Set<net.Socket | dgram.Socket>();
+  /** The flows each client holds, to end when it leaves. */
+  private readonly byOwner = new Map<object, Set<() => void>>();
   private closed = false;
 
   constructor(private readonly o: PolicyUplinkOptions) {}
+
+  /** Charges a new flow to the current client; null when it is over its budget or the relay over all (counted). */
+  private charge(proto: "tcp" | "udp"): Charge | null {
+    const owner = this.o.owner?.() ?? this;
+    const taken = this.o.budget ? this.o.budget.take(owner) : () => {};
+    if (typeof taken === "string") {
+      const reason = taken === "client" ? "max-streams" : "max-gateway-sockets";
+      this.o.metrics.inc("relay_denials_total", { reason });
+      this.o.metrics.inc("relay_l2_flows_refused_total", { proto, reason });
+      return null;
+    }
+    this.gauge();
+    let kill: (() => void) | null = null;
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        taken();
+        this.gauge();
+        if (kill) this.byOwner.get(owner)?.delete(kill);
+        if (this.byOwner.get(owner)?.size === 0) this.byOwner.delete(owner);
+      },
+      setKill: (k) => {
+        if (released) return;
+        kill = k;
+        let set = this.byOwner.get(owner);
+        if (!set) this.byOwner.set(owner, (set = new Set()));
+        set.add(k);
+      },
+    };
+  }
+
+  private gauge(): void {
+    if (this.o.budget) this.o.metrics.set("relay_l2_gateway_sockets", this.o.budget.inUse);
+  }
+
+  /** A client left the network: the flows it opened end now, not when their destinations let go. */
+  closeOwner(owner: object): void {
+    const kills = this.byOwner.get(owner);
+    if (!kills) return;
+    this.byOwner.delete(owner);
+    for (const k of [...kills]) k();
+  }
 
   private async check(host: string, port: number, proto: "tcp" | "udp"): Promise<Destination> {
     const d = await resolveDestination(this.o.policy, host, port, this.o.lookup, this.o.lookupTimeoutMs ?? 5000);
@@ -69,6 +128,13 @@ export class PolicyUplink implements Uplink {
   }
 
   openTcp(host: string, port: number, h: UplinkTcpHandlers): UplinkTcp {
+    const charge = this.charge("tcp");
+    if (!charge) {
+      // Refused as a connection would be (the guest sees a RST), after the stack has attached this handle.
+      queueMicrotask(() => h.onError("refused"));
+      const nothing = () => {};
+      return { write: nothing, writableBytes: () => 0, end: nothing, close: nothing, pause: nothing, resume: nothing };
+    }
     let socket: net.Socket | null = null;
     let dead = false;
     let ended = false;
@@ -80,10 +146,12 @@ export class PolicyUplink implements Uplink {
       if (dead) return;
       dead = true;
       socket?.destroy();
+      if (!socket) charge.release();
       h.onError(e);
     };
+    charge.setKill(() => fail("reset"));
     this.check(host, port, "tcp").then((d) => {
-      if (dead || this.closed) return;
+      if (dead || this.closed) return charge.release();
       if (!d.ok) return fail(PolicyUplink.failure(d));
       const s = net.connect({ host: d.address, port, noDelay: true });
       socket = s;
@@ -117,6 +185,7 @@ export class PolicyUplink implements Uplink {
       s.on("close", () => {
         clearTimeout(timer);
         this.sockets.delete(s);
+        charge.release();
       });
     });
     const queued = () => (socket?.writableLength ?? 0) + earlyBytes;
@@ -143,6 +212,7 @@ export class PolicyUplink implements Uplink {
       close: () => {
         dead = true;
         socket?.destroy();
+        if (!socket) charge.release();
       },
       pause: () => {
         paused = true;
@@ -160,6 +230,12 @@ export class PolicyUplink implements Uplink {
   }
 
   openUdp(host: string, port: number, h: UplinkUdpHandlers): UplinkUdp {
+    const charge = this.charge("udp");
+    if (!charge) {
+      // The guest hears ICMP port unreachable; what it sent on the refused flow is counted as dropped.
+      queueMicrotask(() => h.onError("refused"));
+      return { send: () => this.udpDropped("max-sockets"), close: () => {} };
+    }
     let sock: dgram.Socket | null = null;
     let connected = false;
     let dead = false;
@@ -175,15 +251,20 @@ export class PolicyUplink implements Uplink {
       } catch {
         // already closed
       }
+      if (!sock) charge.release();
       h.onError(e);
     };
+    charge.setKill(() => fail("unreachable"));
     this.check(host, port, "udp").then((d) => {
-      if (dead || this.closed) return;
+      if (dead || this.closed) return charge.release();
       if (!d.ok) return fail(PolicyUplink.failure(d));
       const s = dgram.createSocket(d.family === 6 ? "udp6" : "udp4");
       sock = s;
       this.sockets.add(s);
-      s.on("close", () => this.sockets.delete(s));
+      s.on("close", () => {
+        this.sockets.delete(s);
+        charge.release();
+      });
       s.on("error", (e: NodeJS.ErrnoException) => fail(e.code === "ECONNREFUSED" ? "refused" : "unreachable"));
       s.on("message", (m: Buffer) => {
         if (!dead) h.onMessage(Uint8Array.from(m));
@@ -212,6 +293,7 @@ export class PolicyUplink implements Uplink {
         } catch {
           // already closed
         }
+        if (!sock) charge.release();
       },
     };
   }

@@ -10,8 +10,9 @@ export type Lookup = (host: string) => Promise<string[]>;
 
 /** Thrown by a lookup when its client (or the relay) has too many lookups in flight (resolver.ts). */
 export class LookupBusyError extends Error {
-  constructor() {
-    super("too many name lookups in flight");
+  /** The cap that was full: "client", "address", "domain", "relay"; undefined when the client is gone. */
+  constructor(readonly cap?: string) {
+    super(cap ? `too many name lookups in flight (${cap})` : "too many name lookups in flight");
   }
 }
 

@@ -7,6 +7,7 @@ import { LookupBusyError, LookupTimeoutError, resolveDestination } from "./desti
 import { DEFAULT_POLICY } from "./policy.ts";
 import {
   DEFAULT_RESOLVER_CONFIG,
+  domainOf,
   LookupFailedError,
   NameResolver,
   parseDnsServer,
@@ -38,6 +39,21 @@ describe("parseHosts", () => {
   });
 });
 
+describe("domainOf", () => {
+  it.each([
+    ["a.b.example.com", "example.com"],
+    ["example.com", "example.com"],
+    ["intranet", "intranet"],
+    ["x.y.example.co.uk", "example.co.uk"],
+    ["www.example.com.au", "example.com.au"],
+    ["co.uk", "co.uk"],
+    ["a.b.de", "b.de"],
+    ["evil-1.black.test", "black.test"],
+  ])("%s -> %s", (name, want) => {
+    expect(domainOf(name)).toBe(want);
+  });
+});
+
 describe("parseDnsServer", () => {
   it.each([
     ["1.1.1.1", "1.1.1.1"],
@@ -57,10 +73,12 @@ describe("NameResolver against a DNS server on 127.0.0.1", () => {
   let dns: DnsTestServer;
   let hostsFile: string;
   beforeAll(async () => {
-    dns = await dnsTestServer({ "good.test": ["93.184.216.34", "2606:4700::1111"], "v4.test": ["93.184.216.35"] }, [
-      "gone.test",
-      "gone2.test",
-    ]);
+    const zone = {
+      "good.test": ["93.184.216.34", "2606:4700::1111"],
+      "v4.test": ["93.184.216.35"],
+      "www.mixed.test": ["93.184.216.36"],
+    };
+    dns = await dnsTestServer(zone, ["gone.test", "gone2.test"]);
     hostsFile = join(mkdtempSync(join(tmpdir(), "vireo-hosts-")), "hosts");
     writeFileSync(hostsFile, "10.1.2.3 intranet.test\n93.184.216.99 good.test.override\n");
   });
@@ -151,5 +169,56 @@ describe("NameResolver against a DNS server on 127.0.0.1", () => {
     // Cancelled lookups are not remembered as failures.
     expect(await other.lookup("v4.test")).toEqual(["93.184.216.35"]);
     await expect(greedy.lookup("v4.test")).rejects.toBeInstanceOf(LookupBusyError);
+  });
+
+  it("caps lookups per client address across that address's clients, not another address's", async () => {
+    const r = new NameResolver(config({ timeoutMs: 5000, maxPerClient: 3, maxPerAddress: 5 }));
+    const a1 = r.forClient("198.51.100.1");
+    const a2 = r.forClient("198.51.100.1");
+    const held = [
+      ...[1, 2, 3].map((i) => a1.lookup(`silent-ip-${i}.test`).catch((e: Error) => e)),
+      ...[4, 5].map((i) => a2.lookup(`silent-ip-${i}.test`).catch((e: Error) => e)),
+    ];
+    // a2 is under its own cap (2 of 3) but its address is at 5.
+    await expect(a2.lookup("v4.test")).rejects.toMatchObject({ cap: "address" });
+    await expect(r.forClient("198.51.100.1").lookup("v4.test")).rejects.toBeInstanceOf(LookupBusyError);
+    expect(await r.forClient("198.51.100.2").lookup("v4.test")).toEqual(["93.184.216.35"]);
+    // A gateway has no address: only the other caps apply to it.
+    expect(await r.forClient().lookup("v4.test")).toEqual(["93.184.216.35"]);
+    a1.close();
+    a2.close();
+    await Promise.all(held);
+    expect(await r.forClient("198.51.100.1").lookup("v4.test")).toEqual(["93.184.216.35"]);
+  });
+
+  it("caps lookups under one domain for every client together; other domains are not touched", async () => {
+    const r = new NameResolver(config({ timeoutMs: 5000, maxPerDomain: 4 }));
+    const clients = [r.forClient("198.51.100.1"), r.forClient("198.51.100.2")];
+    const held = [0, 1, 2, 3].map((i) => clients[i % 2]!.lookup(`n${i}.hostile.test`).catch((e: Error) => e));
+    expect(r.inFlightFor("hostile.test")).toBe(4);
+    // A third address, a name of that domain: refused at once; any other domain still resolves.
+    const other = r.forClient("198.51.100.3");
+    await expect(other.lookup("n9.hostile.test")).rejects.toMatchObject({ cap: "domain" });
+    expect(await other.lookup("v4.test")).toEqual(["93.184.216.35"]);
+    for (const c of clients) c.close();
+    await Promise.all(held);
+    expect(r.inFlightFor("hostile.test")).toBe(0);
+  });
+
+  it("a domain whose lookup timed out is asked one name at a time, until it answers again", async () => {
+    const r = new NameResolver(config({ timeoutMs: 300, maxPerDomain: 8 }));
+    const c = r.forClient("198.51.100.1");
+    await expect(c.lookup("dead.mixed.test")).rejects.toBeInstanceOf(LookupTimeoutError);
+    // Slow now: one lookup in flight under it, the next refused; other clients' other domains are not affected.
+    const probe = c.lookup("dead2.mixed.test").catch((e: Error) => e);
+    await expect(r.forClient("198.51.100.2").lookup("dead3.mixed.test")).rejects.toMatchObject({ cap: "domain" });
+    expect(await r.forClient("198.51.100.2").lookup("v4.test")).toEqual(["93.184.216.35"]);
+    expect(await probe).toBeInstanceOf(LookupTimeoutError);
+    // A name of it that answers (the probe slot is free again) ends the slow period: many at once again.
+    expect(await c.lookup("www.mixed.test")).toEqual(["93.184.216.36"]);
+    const many = [4, 5, 6].map((i) => c.lookup(`dead${i}.mixed.test`).catch((e: Error) => e));
+    expect(r.inFlightFor("mixed.test")).toBe(3);
+    c.close();
+    await Promise.all(many);
   });
 });

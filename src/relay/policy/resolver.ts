@@ -1,8 +1,10 @@
 // The relay's name resolver (issue 16, finding 1). `dns.lookup` runs getaddrinfo on libuv's four threads and
 // cannot be cancelled: 64 names that never resolve held every slot for minutes. Here every lookup is its own
 // c-ares channel (`dns.promises.Resolver`, asynchronous sockets, no thread pool), cancelled at its deadline or
-// when its client leaves; each client has a small cap on lookups in flight, under a global cap it cannot fill;
-// names that just failed are remembered for a few seconds. /etc/hosts is read here (c-ares queries do not),
+// when its client leaves. Lookups in flight are capped per client, per client address (many connections from one
+// host), per domain (many names under one hostile domain whose servers never answer) and for the relay, so
+// filling the global cap takes many addresses and many domains; names that just failed are remembered for a few
+// seconds, and a domain whose lookup just timed out is asked one name at a time until it answers again. /etc/hosts is read here (c-ares queries do not),
 // so a name the host file maps to a local address still resolves to it and the policy still refuses it.
 
 import { promises as dns } from "node:dns";
@@ -22,6 +24,10 @@ export interface ResolverConfig {
   maxInFlight: number;
   /** Lookups in flight for one client (a Wisp connection, an L2 network's gateway). */
   maxPerClient: number;
+  /** Lookups in flight for the clients of one address (the real one behind a trusted balancer). */
+  maxPerAddress: number;
+  /** Lookups in flight for names under one domain (domainOf), from all clients. */
+  maxPerDomain: number;
   /** How long a name that did not resolve (or timed out) answers so without asking again. */
   negativeTtlMs: number;
   /** Read for names before DNS is asked, as getaddrinfo's "files" source would; null = none. */
@@ -34,6 +40,8 @@ export const DEFAULT_RESOLVER_CONFIG: ResolverConfig = {
   tries: 2,
   maxInFlight: 256,
   maxPerClient: 8,
+  maxPerAddress: 32,
+  maxPerDomain: 16,
   negativeTtlMs: 3_000,
   hostsFile: "/etc/hosts",
 };
@@ -42,6 +50,23 @@ export const DEFAULT_RESOLVER_CONFIG: ResolverConfig = {
 const NEGATIVE_CACHE_MAX = 4096;
 /** The hosts file is looked at again (stat) at most this often. */
 const HOSTS_RECHECK_MS = 5_000;
+
+/** Second-level labels under which a country's registrations sit (example.co.uk): the domain is one label deeper. */
+const GENERIC_SECOND_LEVEL = new Set(["ac", "co", "com", "edu", "go", "gov", "ne", "net", "or", "org", "mil"]);
+
+/**
+ * The domain a name's lookups are grouped under: the registrable domain as the public suffix list would give it
+ * in the common cases (last two labels, three under a country code's generic second level). A guess, and a
+ * wrong one only makes a group larger or smaller: every lookup still counts against the other caps.
+ */
+export function domainOf(name: string): string {
+  const labels = name.split(".");
+  if (labels.length <= 2) return name;
+  const tld = labels[labels.length - 1]!;
+  const sld = labels[labels.length - 2]!;
+  const n = tld.length === 2 && GENERIC_SECOND_LEVEL.has(sld) ? 3 : 2;
+  return labels.slice(-n).join(".");
+}
 
 /** A lookup that ended without addresses: the name does not exist, or no server answered. */
 export class LookupFailedError extends Error {
@@ -92,9 +117,20 @@ interface Negative {
   timeout: boolean;
 }
 
+/** Increments a count in a map; the entry goes when it returns to zero, so the maps hold only what is in flight. */
+function bump(m: Map<string, number>, key: string, by: 1 | -1): void {
+  const n = (m.get(key) ?? 0) + by;
+  if (n > 0) m.set(key, n);
+  else m.delete(key);
+}
+
 export class NameResolver {
   private inFlightCount = 0;
+  private readonly byAddress = new Map<string, number>();
+  private readonly byDomain = new Map<string, number>();
   private readonly negative = new Map<string, Negative>();
+  /** Domains whose last lookup timed out, until when: one lookup at a time under them until one is answered. */
+  private readonly slowDomains = new Map<string, number>();
   private hosts = new Map<string, string[]>();
   private hostsStamp = "";
   private hostsCheckedAt = Number.NEGATIVE_INFINITY;
@@ -112,8 +148,28 @@ export class NameResolver {
     return this.inFlightCount;
   }
 
-  /** A lookup function charged to one client; close() when the client goes. */
-  forClient(): ClientLookup {
+  /** Lookups in flight for names under `domain` (domainOf). */
+  inFlightFor(domain: string): number {
+    return this.byDomain.get(domain) ?? 0;
+  }
+
+  /** Which cap a new lookup would exceed, if any. */
+  private full(clientInFlight: number, address: string | undefined, domain: string): string | null {
+    if (clientInFlight >= this.config.maxPerClient) return "client";
+    if (address !== undefined && (this.byAddress.get(address) ?? 0) >= this.config.maxPerAddress) return "address";
+    const slow = this.slowDomains.get(domain);
+    if (slow !== undefined && slow <= this.now()) this.slowDomains.delete(domain);
+    const domainCap = this.slowDomains.has(domain) ? 1 : this.config.maxPerDomain;
+    if ((this.byDomain.get(domain) ?? 0) >= domainCap) return "domain";
+    if (this.inFlightCount >= this.config.maxInFlight) return "relay";
+    return null;
+  }
+
+  /**
+   * A lookup function charged to one client, and to its address when it has one (a Wisp connection; not an L2
+   * gateway, which asks for a whole network); close() when the client goes.
+   */
+  forClient(address?: string): ClientLookup {
     const active = new Set<dns.Resolver>();
     let inFlight = 0;
     let closed = false;
@@ -126,13 +182,17 @@ export class NameResolver {
         if (neg.until > this.now()) throw neg.timeout ? new LookupTimeoutError() : new LookupFailedError("ENOTFOUND");
         this.negative.delete(name);
       }
-      if (closed || inFlight >= this.config.maxPerClient || this.inFlightCount >= this.config.maxInFlight)
-        throw new LookupBusyError();
+      const domain = domainOf(name);
+      if (closed) throw new LookupBusyError();
+      const cap = this.full(inFlight, address, domain);
+      if (cap) throw new LookupBusyError(cap);
       const r = new dns.Resolver({ timeout: this.tryTimeoutMs, tries: this.config.tries });
       if (this.config.servers.length > 0) r.setServers(this.config.servers);
       active.add(r);
       inFlight++;
       this.inFlightCount++;
+      if (address !== undefined) bump(this.byAddress, address, 1);
+      bump(this.byDomain, domain, 1);
       let expired = false;
       const timer = setTimeout(() => {
         expired = true;
@@ -144,12 +204,19 @@ export class NameResolver {
           ...(a.status === "fulfilled" ? a.value : []),
           ...(aaaa.status === "fulfilled" ? aaaa.value : []),
         ];
-        if (addresses.length > 0) return addresses;
+        if (addresses.length > 0) {
+          this.slowDomains.delete(domain);
+          return addresses;
+        }
         if (closed) throw new LookupFailedError("ECANCELLED");
         const codes = [a, aaaa].map((x) =>
           x.status === "rejected" ? (x.reason as { code?: string }).code : "ENODATA",
         );
         const timedOut = expired || codes.some((c) => c === "ETIMEOUT" || c === "ECANCELLED");
+        // A domain that answered (even "no such name") is no longer slow; one that did not is asked one name at a
+        // time for a while, so its many names cannot hold many slots (the random-subdomain pattern).
+        if (timedOut) this.rememberSlow(domain);
+        else this.slowDomains.delete(domain);
         // Only answers about the name are remembered: not a refused or failing server.
         if (timedOut || codes.every((c) => c === "ENOTFOUND" || c === "ENODATA")) this.remember(name, timedOut);
         throw timedOut ? new LookupTimeoutError() : new LookupFailedError(codes[0] ?? "ENOTFOUND");
@@ -158,6 +225,8 @@ export class NameResolver {
         active.delete(r);
         inFlight--;
         this.inFlightCount--;
+        if (address !== undefined) bump(this.byAddress, address, -1);
+        bump(this.byDomain, domain, -1);
       }
     };
     return {
@@ -177,6 +246,13 @@ export class NameResolver {
     this.negative.delete(name);
     if (this.negative.size >= NEGATIVE_CACHE_MAX) this.negative.delete(this.negative.keys().next().value!);
     this.negative.set(name, { until: this.now() + this.config.negativeTtlMs, timeout });
+  }
+
+  private rememberSlow(domain: string): void {
+    if (this.config.negativeTtlMs <= 0) return;
+    this.slowDomains.delete(domain);
+    if (this.slowDomains.size >= NEGATIVE_CACHE_MAX) this.slowDomains.delete(this.slowDomains.keys().next().value!);
+    this.slowDomains.set(domain, this.now() + this.config.negativeTtlMs);
   }
 
   /** Answers that never reach DNS: the hosts file, then localhost (RFC 6761 §6.3). */
