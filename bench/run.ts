@@ -965,7 +965,13 @@ vireo and QEMU on the same files, in the same run, taking turns (never concurren
 - machine: ${cpus().length} × ${cpuModel()}
 - load average (1 / 5 / 15 min) at the start ${loadAtStart}, at the end ${loadAtEnd} (other work on the
   machine slows every column; compare ratios)
-- Node ${process.version}; reference ${qemuVer} (TCG)
+- Node ${process.version}; reference ${qemuVer} (TCG)${
+    process.env.NODE_EXTRA_CA_CERTS
+      ? `
+- the environment sets NODE_EXTRA_CA_CERTS (${process.env.NODE_EXTRA_CA_CERTS}): npm's own Node parses those
+  certificates while it starts (~55 ms here); \`npm run vm\` starts vireo's Node without it (scripts/vm.mjs)`
+      : ""
+  }
 - vireo: \`npm run vm\` (scripts/vm.mjs → the CLI's esbuild bundle: the WebAssembly core from src/cpu/as/
   with its block compiler, as the CLI defaults them), with \`--stats\` for the instruction count
 - QEMU: \`${QEMU} ${qemuArgs("<Image>", "<initramfs>", "…")
