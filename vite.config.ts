@@ -1,4 +1,5 @@
 import { defineConfig, type Plugin } from "vite";
+import { staticRanges } from "./scripts/static-ranges.ts";
 
 // The page must be cross-origin isolated (SharedArrayBuffer, precise timers): DESIGN.md §4.
 const isolation = {
@@ -26,7 +27,8 @@ function immutableAssets(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [immutableAssets()],
+  // staticRanges: a same-origin `?disk=/disk.img` needs HTTP ranges, which Vite's own file serving gets wrong.
+  plugins: [immutableAssets(), staticRanges()],
   server: { headers: isolation, host: "127.0.0.1", port: 5173 },
   preview: { headers: isolation, host: "127.0.0.1", port: 4173 },
   worker: { format: "es" },
