@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { defineConfig, type Plugin } from "vite";
+import { staticRanges } from "./scripts/static-ranges.ts";
 
 // The page must be cross-origin isolated (SharedArrayBuffer, precise timers): DESIGN.md §4.
 const isolation = {
@@ -25,8 +27,27 @@ function immutableAssets(): Plugin {
   };
 }
 
+/**
+ * The page's first-visit note links to README.md beside index.html: the dev server serves the project's own,
+ * and the build carries a copy, so `vite preview` and any host of dist/ have it too.
+ */
+function readme(): Plugin {
+  return {
+    name: "vireo-readme",
+    apply: "build",
+    generateBundle() {
+      this.emitFile({
+        type: "asset",
+        fileName: "README.md",
+        source: readFileSync(new URL("README.md", import.meta.url)),
+      });
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [immutableAssets()],
+  // staticRanges: a same-origin `?disk=/disk.img` needs HTTP ranges, which Vite's own file serving gets wrong.
+  plugins: [immutableAssets(), staticRanges(), readme()],
   server: { headers: isolation, host: "127.0.0.1", port: 5173 },
   preview: { headers: isolation, host: "127.0.0.1", port: 4173 },
   worker: { format: "es" },

@@ -2,7 +2,13 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["src/**/*.test.ts", "devices/**/*.test.ts", "tests/**/*.test.ts", "guest/**/*.test.ts"],
+    include: [
+      "src/**/*.test.ts",
+      "devices/**/*.test.ts",
+      "tests/**/*.test.ts",
+      "guest/**/*.test.ts",
+      "scripts/**/*.test.ts",
+    ],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",

@@ -1,9 +1,12 @@
 // Disks from the URL and from a file: `?disk=URL` over HTTP ranges (virtio-blk on PCI by transport.blk),
-// a server that ignores ranges refused in words, and a picked file attached as the next disk.
+// a server that ignores ranges refused in words, a picked file attached as the next disk, and a same-origin
+// `?disk=/…` from the page's own server (scripts/static-ranges.ts).
 
 import { createHash, randomBytes } from "node:crypto";
-import { BOOT_TIMEOUT_MS, COMMAND_TIMEOUT_MS, test } from "./fixtures.ts";
-import { PROMPT_AT_END, typeLine, waitForTerminal } from "./harness.ts";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BOOT_TIMEOUT_MS, COMMAND_TIMEOUT_MS, expect, test } from "./fixtures.ts";
+import { PROMPT_AT_END, ROOT, typeLine, waitForTerminal } from "./harness.ts";
 import { diskServer } from "./servers.ts";
 
 test("?disk=URL attaches virtio-blk (on PCI by transport.blk) over HTTP ranges; /dev/vda reads the image, writes stay in memory", async ({
@@ -58,5 +61,44 @@ test("?disk=URL attaches virtio-blk (on PCI by transport.blk) over HTTP ranges; 
   } finally {
     disk.server.closeAllConnections();
     disk.server.close();
+  }
+});
+
+test("?disk=/same-origin.img: the page's own server (vite preview) answers the disk's range requests", async ({
+  context,
+  page,
+  url,
+}) => {
+  // An image put beside the built page, as a user puts one in public/; read from the server as it is on disk.
+  const name = `e2e-disk-${process.pid}.img`;
+  const file = join(ROOT, "dist", name);
+  const image = randomBytes(1024 * 1024);
+  writeFileSync(file, image);
+  const md5 = (at: number, n: number) =>
+    createHash("md5")
+      .update(image.subarray(at, at + n))
+      .digest("hex");
+  // The worker's requests for the image: each must be a 206 (the probe is `Range: bytes=0-0`).
+  const statuses: number[] = [];
+  context.on("response", (r) => {
+    if (new URL(r.url()).pathname === `/${name}`) statuses.push(r.status());
+  });
+  try {
+    await page.goto(`${url}?disk=/${name}`);
+    await waitForTerminal(page, (t) => PROMPT_AT_END.test(t), "prompt", BOOT_TIMEOUT_MS);
+    await typeLine(
+      page,
+      "echo vda $(cat /sys/block/vda/size) $(dd if=/dev/vda bs=512 count=1 2>/dev/null | md5sum) $(dd if=/dev/vda bs=4096 skip=100 count=50 2>/dev/null | md5sum)",
+    );
+    const want = `vda ${image.length / 512} ${md5(0, 512)} - ${md5(100 * 4096, 50 * 4096)} -`;
+    await waitForTerminal(page, (t) => t.includes(want), want, COMMAND_TIMEOUT_MS);
+    await expect(page.getByRole("alert").filter({ hasText: name })).toHaveCount(0);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(
+      statuses.every((s) => s === 206),
+      statuses.join(" "),
+    ).toBe(true);
+  } finally {
+    rmSync(file, { force: true });
   }
 });

@@ -66,7 +66,7 @@ async function layout(p: Page): Promise<{ regions: Box[]; controls: Box[]; statu
         ];
       });
     return {
-      regions: boxes(".top, .status-row, .view-switch, .console-pane, .side-pane"),
+      regions: boxes(".top, .status-row, .welcome, .view-switch, .console-pane, .side-pane"),
       controls: boxes(
         ".top h1, .controls > .control-group:not(details) > button, .controls > .control-group:not(details) > label, .controls details:not([open]) > summary",
       ),

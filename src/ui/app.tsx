@@ -23,6 +23,7 @@ import { ThroughputHistory } from "./features/network/throughput.ts";
 import { QueuesPanel } from "./features/queues/queues-panel.tsx";
 import { SharePanel } from "./features/share/share-panel.tsx";
 import { machineState, runButtons, stateLabel } from "./features/status/machine-state.ts";
+import { WelcomeNote } from "./features/welcome/welcome-note.tsx";
 import { forget, type KeptMeta, keep, keepWanted, keptSnapshot, setKeepWanted } from "./keep.ts";
 import type { MachineClient } from "./machine-client.ts";
 import { Tabs, tabId, tabPanelId, tabPanelProps } from "./tabs.tsx";
@@ -363,6 +364,7 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
         <BootProgress state={state} stage={stage} />
         <MachineStatus state={state} phase={phase} snapshot={snapshot} />
       </section>
+      <WelcomeNote />
       {/* Shown only on narrow screens (app.css). */}
       <nav className="view-switch" aria-label="view">
         <Tabs label="view" tabs={VIEW_TABS} active={view} onSelect={setView} />
