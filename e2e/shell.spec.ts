@@ -34,6 +34,26 @@ test("`uname -m` typed into the terminal prints riscv64", async ({ shell }) => {
   await waitForTerminal(page, (t) => lines(t) > before, "riscv64", COMMAND_TIMEOUT_MS);
 });
 
+test("the login shell asked xterm.js for the terminal's size: `stty size` matches its rows and cols", async ({
+  shell,
+}) => {
+  await shell.ready();
+  const page = shell.page;
+  const size = await page.evaluate(() => {
+    const box = document.querySelector('[data-port="uart"]') as
+      | (Element & { vireoTerminal?: { rows: number; cols: number } })
+      | null;
+    const term = box?.vireoTerminal;
+    return term === undefined ? undefined : `${term.rows}x${term.cols}`;
+  });
+  if (size === undefined) throw new Error("no xterm.js terminal on the uart port");
+  // ttyS0 has no size of its own (stty says 0 0): only /etc/profile's question gives it one.
+  await typeLine(page, "echo size-$(stty size | tr ' ' x)");
+  const text = await waitForTerminal(page, (t) => /^size-\S*\s*$/m.test(t), "stty size", COMMAND_TIMEOUT_MS);
+  const got = /^size-(\S*)\s*$/m.exec(text)?.[1];
+  if (got !== size) throw new Error(`the guest's stty size is ${got}, the terminal is ${size} (rows x cols)`);
+});
+
 test("the boot progress bar reached the prompt stage", async ({ shell }) => {
   await shell.ready();
   const stage = await shell.page.locator(".boot-progress").getAttribute("data-stage");

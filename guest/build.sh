@@ -8,7 +8,30 @@
 #
 # Work happens in guest/build/ (gitignored). Re-running is incremental and reproducible
 # (fixed timestamps, user, host, file owners and order). JOBS=<n> sets make -j (default 2).
+#
+# npm run guest -- --initramfs-only
+#   rebuilds initramfs.cpio alone, from guest/rootfs/ and a busybox: the one guest/build/ has
+#   built if there is one (rebuilt if guest/busybox.config changed), else the busybox binary and
+#   its applet links taken out of the current public/images/initramfs.cpio. The kernel, the
+#   firmware and their manifest entries stay as they are. Needs only gcc, xz and linux-source-6.1
+#   (for the kernel's usr/gen_init_cpio.c, the one file extracted from it): minutes less than
+#   a kernel build. Same bytes from the same inputs, like the full build.
 set -euo pipefail
+
+INITRAMFS_ONLY=0
+for arg in "$@"; do
+	case $arg in
+	--initramfs-only) INITRAMFS_ONLY=1 ;;
+	-h | --help)
+		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		printf 'guest/build.sh: unknown argument %s (try --help)\n' "$arg" >&2
+		exit 2
+		;;
+	esac
+done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GUEST=$ROOT/guest
@@ -74,9 +97,11 @@ installed() {
 	dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'
 }
 
+# ensure_packages [pkg...]: the packages named (default: all of NEEDS).
 ensure_packages() {
-	local missing=() pkg
-	for pkg in "${!NEEDS[@]}"; do
+	local missing=() pkg wanted=("$@")
+	[ ${#wanted[@]} -gt 0 ] || wanted=("${!NEEDS[@]}")
+	for pkg in "${wanted[@]}"; do
 		if ! installed "$pkg" || [ ! -e "${NEEDS[$pkg]}" ]; then missing+=("$pkg"); fi
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
@@ -205,6 +230,48 @@ build_busybox() {
 	BUSYBOX_LINKS=$obj/busybox.links
 }
 
+# --initramfs-only without a busybox build: the binary and its applet links (the symlinks to
+# /bin/busybox) as the current initramfs.cpio holds them. The links a guest/rootfs/ file
+# shadowed when that image was built are not in it, so they come back only with a busybox build.
+busybox_from_image() {
+	local dir=$BUILD/busybox/from-image
+	[ -f "$OUT/initramfs.cpio" ] || die "no $OUT/initramfs.cpio to take busybox from, and no busybox build in $BUILD"
+	log "taking busybox out of public/images/initramfs.cpio"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	node --input-type=module -e '
+import { readFileSync, writeFileSync } from "node:fs";
+const [cpio, dir] = process.argv.slice(1);
+const b = readFileSync(cpio);
+const links = [];
+let bin;
+// newc: a 110-byte ASCII header (magic 070701, 13 hex fields), the name, the data, each 4-aligned.
+for (let off = 0; ; ) {
+  const h = b.toString("latin1", off, off + 110);
+  if (!h.startsWith("070701")) throw new Error(`${cpio}: not a newc cpio at offset ${off}`);
+  const field = (i) => Number.parseInt(h.slice(6 + 8 * i, 14 + 8 * i), 16);
+  const mode = field(1);
+  const size = field(6);
+  const nameSize = field(11);
+  const name = b.toString("latin1", off + 110, off + 110 + nameSize - 1);
+  const at = (off + 110 + nameSize + 3) & ~3;
+  if (name === "TRAILER!!!") break;
+  const data = b.subarray(at, at + size);
+  if (name === "bin/busybox") bin = data;
+  // gen_init_cpio stores a symlink target with its NUL.
+  else if ((mode & 0o170000) === 0o120000 && data.toString().replace(/\0$/, "") === "/bin/busybox") {
+    links.push(`/${name}`);
+  }
+  off = (at + size + 3) & ~3;
+}
+if (bin === undefined) throw new Error(`${cpio} has no /bin/busybox`);
+writeFileSync(`${dir}/busybox`, bin, { mode: 0o755 });
+writeFileSync(`${dir}/busybox.links`, `${links.join("\n")}\n`);
+' "$OUT/initramfs.cpio" "$dir" || die "could not read busybox out of $OUT/initramfs.cpio"
+	BUSYBOX_BIN=$dir/busybox
+	BUSYBOX_LINKS=$dir/busybox.links
+}
+
 # --- 4. initramfs --------------------------------------------------------------------------
 
 # The kernel's own usr/gen_init_cpio writes newc from a spec: explicit modes, uid/gid 0, a
@@ -214,6 +281,12 @@ build_initramfs() {
 	stage=$BUILD/rootfs
 	spec=$BUILD/initramfs.list
 	gen=$BUILD/gen_init_cpio
+	if [ ! -f "$BUILD/linux-source-6.1/usr/gen_init_cpio.c" ]; then
+		# --initramfs-only: the one file, not the whole tree (build_linux re-extracts it all:
+		# its stamp is missing).
+		log "extracting usr/gen_init_cpio.c from linux-source-6.1"
+		tar -C "$BUILD" -xf "$LINUX_TARBALL" linux-source-6.1/usr/gen_init_cpio.c
+	fi
 	if [ ! -x "$gen" ] || [ "$gen" -ot "$BUILD/linux-source-6.1/usr/gen_init_cpio.c" ]; then
 		gcc -O2 -o "$gen" "$BUILD/linux-source-6.1/usr/gen_init_cpio.c"
 	fi
@@ -227,13 +300,15 @@ build_initramfs() {
 	find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 
 	{
-		for d in /bin /dev /etc /mnt /proc /run /sbin /sys /usr /usr/bin /usr/sbin /usr/share \
+		for d in /bin /dev /etc /etc/init.d /mnt /proc /run /sbin /sys /usr /usr/bin /usr/sbin /usr/share \
 			/usr/share/udhcpc /var; do
 			echo "dir $d 0755 0 0"
 		done
 		echo "dir /root 0700 0 0"
 		echo "dir /tmp 01777 0 0"
 		echo "nod /dev/console 0600 0 0 c 5 1"
+		# The kernel runs /init: busybox's init (applet name from argv[0]), which reads /etc/inittab.
+		echo "slink /init /bin/busybox 0777 0 0"
 		echo "slink /var/run /run 0777 0 0"
 		echo "slink /var/tmp /tmp 0777 0 0"
 		(cd "$stage" && find . -type f | sort) | while read -r f; do
@@ -294,10 +369,47 @@ writeFileSync(`${e.OUT}/manifest.json`, `${JSON.stringify(manifest, null, 2)}\n`
 '
 }
 
+# --initramfs-only: the initramfs entry gets its new size and sha256 (and busybox's version when
+# busybox was built); everything else in the manifest stays as it is.
+update_manifest_initramfs() {
+	log "updating manifest.json (initramfs.cpio)"
+	[ -f "$OUT/manifest.json" ] || die "no $OUT/manifest.json to update; run the full build (npm run guest)"
+	OUT="$OUT" BUSYBOX_VER="$BUSYBOX_VERSION" node --input-type=module -e '
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+const e = process.env;
+const path = `${e.OUT}/manifest.json`;
+const manifest = JSON.parse(readFileSync(path, "utf8"));
+const entry = manifest.files.find((f) => f.name === "initramfs.cpio");
+if (entry === undefined) throw new Error(`${path} has no initramfs.cpio entry`);
+const data = readFileSync(`${e.OUT}/initramfs.cpio`);
+entry.bytes = data.length;
+entry.sha256 = createHash("sha256").update(data).digest("hex");
+const busybox = entry.debian.find((d) => d.package === "busybox");
+if (e.BUSYBOX_VER !== "" && busybox !== undefined) busybox.version = e.BUSYBOX_VER;
+writeFileSync(path, `${JSON.stringify(manifest, null, 2)}\n`);
+'
+}
+
 # -------------------------------------------------------------------------------------------
 
-ensure_packages
 mkdir -p "$BUILD" "$OUT"
+if [ "$INITRAMFS_ONLY" = 1 ]; then
+	ensure_packages gcc libc6-dev linux-source-6.1 xz-utils
+	if [ -x "$BUILD/busybox/obj/busybox" ]; then
+		ensure_packages
+		build_busybox
+	else
+		busybox_from_image
+	fi
+	build_initramfs
+	update_manifest_initramfs
+	log "done"
+	(cd "$OUT" && ls -l initramfs.cpio manifest.json && sha256sum initramfs.cpio)
+	exit 0
+fi
+
+ensure_packages
 build_linux
 build_busybox
 build_initramfs

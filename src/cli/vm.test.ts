@@ -5,7 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { assemble, htifProgram } from "../testing/riscv-asm.ts";
-import { ExecDriver, hvcBootargs, PROMPT_RE, PrefixedLines, parseCli, UsageError } from "./vm.ts";
+import { EXEC_NET_WAIT, ExecDriver, hvcBootargs, PROMPT_RE, PrefixedLines, parseCli, UsageError } from "./vm.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
@@ -138,10 +138,14 @@ describe("parseCli", () => {
 });
 
 describe("ExecDriver", () => {
-  it("types the command once, at the first prompt, even when the prompt arrives in pieces", () => {
+  it("types the network wait at the first prompt and the command once, at the next, even in pieces", () => {
     const d = new ExecDriver("uname -a");
     expect(d.feed(bytes("Run /init as init process\r\n"))).toBeUndefined();
     expect(d.feed(bytes("vireo:"))).toBeUndefined();
+    expect(d.feed(bytes("~# "))).toBe(EXEC_NET_WAIT);
+    // The prompt it answered is still the end of the text until the echo comes: not a second prompt.
+    expect(d.feed(bytes("\x1b[6n"))).toBeUndefined();
+    expect(d.feed(bytes("vireo-netwait 2>/dev/null\r\nvireo:"))).toBeUndefined();
     expect(d.feed(bytes("~# "))).toBe("(uname -a); echo vireo-exit=$?; poweroff -f\n");
     expect(d.feed(bytes("\r\nvireo:~# "))).toBeUndefined();
   });
@@ -149,16 +153,19 @@ describe("ExecDriver", () => {
   it("sees the prompt through busybox's cursor-position query, even split", () => {
     const d = new ExecDriver("true");
     expect(d.feed(bytes("vireo:~# \x1b["))).toBeUndefined();
-    expect(d.feed(bytes("6n"))).toBe("(true); echo vireo-exit=$?; poweroff -f\n");
+    expect(d.feed(bytes("6n"))).toBe(EXEC_NET_WAIT);
   });
 
   it("sees the prompt when a kernel log line follows it", () => {
     const d = new ExecDriver("true");
     expect(
       d.feed(bytes("vireo:~# \x1b[6n[    3.452234] IPv6: ADDRCONF(NETDEV_CHANGE): eth0: link becomes ready\r\n")),
-    ).toBe("(true); echo vireo-exit=$?; poweroff -f\n");
+    ).toBe(EXEC_NET_WAIT);
     const e = new ExecDriver("true");
-    expect(e.feed(bytes("vireo:~# [    3.45] half a kernel li"))).toBe("(true); echo vireo-exit=$?; poweroff -f\n");
+    expect(e.feed(bytes("vireo:~# [    3.45] half a kernel li"))).toBe(EXEC_NET_WAIT);
+    expect(e.feed(bytes("ne\r\nvireo-netwait 2>/dev/null\r\nvireo:~# [    3.46] another"))).toBe(
+      "(true); echo vireo-exit=$?; poweroff -f\n",
+    );
     const f = new ExecDriver("true");
     expect(f.feed(bytes("vireo:~# ls\r\n[    3.45] eth0: link becomes ready\r\n"))).toBeUndefined();
   });
@@ -172,6 +179,7 @@ describe("ExecDriver", () => {
   it("reads the exit status, also when the marker is split across chunks", () => {
     const d = new ExecDriver("false");
     d.feed(bytes("vireo:~# "));
+    d.feed(bytes("vireo-netwait 2>/dev/null\r\nvireo:~# "));
     // The echoed command line has `vireo-exit=$?`, which must not count.
     d.feed(bytes("(false); echo vireo-exit=$?; poweroff -f\r\n"));
     expect(d.status).toBeUndefined();

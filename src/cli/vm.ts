@@ -36,6 +36,7 @@ import { GuestProfiler, PROFILE_CHUNK } from "./guest-profile.ts";
 import { HostShare } from "./host-share.ts";
 import { nodeRelayOptions } from "./relay-connect.ts";
 import { type ForwardSpec, listenForward, parseForwardSpec, SocketUplink } from "./socket-uplink.ts";
+import { StandInTerminal } from "./stand-in-terminal.ts";
 
 // Two levels up from src/cli/vm.ts and equally from its bundle dist/cli/vm.mjs (scripts/build-cli.mjs).
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -48,6 +49,13 @@ const MAX_SLEEP_MS = 1000;
 const EXIT_TIMEOUT = 124;
 const EXIT_USAGE = 2;
 const CTRL_A = 0x01;
+/**
+ * The width of the screen the stand-in terminal plays (it becomes the guest's `stty cols` at login): a file
+ * or a pipe has none, and a narrow one would have busybox's line editor wrap the echo of a long --exec
+ * command line across lines, and ps and the like cut their output to it. 999: the most the image's size
+ * question (ESC [ 999;999 H, as xterm's resize asks) can learn.
+ */
+const STAND_IN_COLS = 999;
 
 export const USAGE = `Usage: npm run vm -- [options]
        tsx src/cli/vm.ts [options]
@@ -108,7 +116,9 @@ Boot images (default: public/images/{fw_dynamic.bin,Image,initramfs.cpio} in the
                      ends in .pcap); superpackets are one record with a comment saying so
 
 Running:
-  --exec CMD         wait for the shell prompt, run CMD, power off; exit with CMD's exit status
+  --exec CMD         wait for the shell prompt, run CMD, power off; exit with CMD's exit status.
+                     On the committed image CMD starts once the boot's DHCP has its lease
+                     (or gave up; at most 5 s: vireo-netwait, typed first), so eth0 is configured
   --prompt REGEX     with --exec: the guest's shell prompt, a regular expression matched at the end
                      of the console (default: the committed image's "vireo:…# "), e.g.
                      --prompt 'root@debian:~#' for the Debian image
@@ -445,12 +455,22 @@ export { PROMPT_RE };
 const EXIT_MARK_RE = /vireo-exit=(\d+)(?=\D)/g;
 
 /**
- * --exec: watches console output for the first prompt, says when to type the command, then picks
- * the exit status out of the `vireo-exit=N` line (which may arrive split across output chunks).
+ * What --exec types at the first prompt, before the command: the committed image's vireo-netwait returns
+ * once the DHCP lease its boot asked for is in (or DHCP gave up; at most 5 s), so a command that uses the
+ * network finds eth0 configured. Another guest has no such command and says nothing (2>/dev/null). A line
+ * of its own: busybox's line editor takes at most 1023 characters, and the command line keeps them all.
+ */
+export const EXEC_NET_WAIT = "vireo-netwait 2>/dev/null\n";
+
+/**
+ * --exec: watches console output for the first prompt and says when to type EXEC_NET_WAIT, then at the next
+ * prompt the command; then picks the exit status out of the `vireo-exit=N` line (which may arrive split
+ * across output chunks).
  */
 export class ExecDriver {
   private tail = "";
-  private typed = false;
+  /** Lines typed so far: EXEC_NET_WAIT, then the command. */
+  private typed = 0;
   status: number | undefined;
 
   /** `prompt`: what the guest's shell prompt looks like at the end of the console text (--prompt). */
@@ -459,28 +479,30 @@ export class ExecDriver {
     readonly prompt: RegExp = PROMPT_RE,
   ) {}
 
-  /** The bytes to type, once, right after the first prompt appears. */
+  /** The command's line, typed at the second prompt. */
   get line(): string {
     return `(${this.command}); echo vireo-exit=$?; poweroff -f\n`;
   }
 
-  /** Feeds console output; returns the line to type when the prompt has just appeared. */
+  /** Feeds console output; returns the line to type when a prompt has just appeared. */
   feed(bytes: Uint8Array): string | undefined {
     let chunk = "";
     for (const b of bytes) chunk += String.fromCharCode(b);
     const text = this.tail + chunk;
-    let typeNow: string | undefined;
-    if (!this.typed) {
+    if (this.typed < 2) {
       if (this.prompt.test(consoleText(text))) {
-        this.typed = true;
-        typeNow = this.line;
+        this.typed++;
+        // The next prompt must come after what was just typed: the one seen stays at the end of the text
+        // until the echo arrives (busybox's cursor-position query after it may come in a chunk of its own).
+        this.tail = "";
+        return this.typed === 1 ? EXEC_NET_WAIT : this.line;
       }
     } else {
       for (const m of text.matchAll(EXIT_MARK_RE)) this.status = Number(m[1]);
     }
     // Keep enough to see a prompt or a marker split across chunks, and no more.
     this.tail = text.slice(-1024);
-    return typeNow;
+    return undefined;
   }
 }
 
@@ -828,17 +850,33 @@ export async function runVm(o: CliOptions): Promise<number> {
     // --console: one console on stdout, the other's lines prefixed on stderr.
     const hvcOnStdio = o.console === "hvc";
     const other = new PrefixedLines(hvcOnStdio ? "[ttyS0] " : "[hvc0] ", (b) => process.stderr.write(b));
-    const show = (bytes: Uint8Array, onStdio: boolean): void => {
-      if (onStdio) process.stdout.write(bytes);
-      else other.feed(bytes);
-      if (bytes.length > 0) atLineStart = bytes[bytes.length - 1] === 0x0a;
+    // A terminal answers the guest's cursor-position queries only on the console it shows and types into:
+    // stdin and stdout both the terminal, and stdin reaching that console (--exec types into ttyS0 itself).
+    // Every other console gets a stand-in that answers and keeps the queries out of the output.
+    const terminalOnStdio = process.stdin.isTTY === true && process.stdout.isTTY === true;
+    const answered = (onStdio: boolean): boolean => onStdio && terminalOnStdio && (exec === undefined || hvcOnStdio);
+    const standIn = (hvc: boolean): StandInTerminal | undefined =>
+      answered(hvc === hvcOnStdio)
+        ? undefined
+        : new StandInTerminal((answer) => {
+            if (hvc) machine.sendVirtioConsoleInput(answer);
+            else machine.sendConsoleInput(answer);
+            schedule();
+          }, STAND_IN_COLS);
+    const uartStandIn = standIn(false);
+    const hvcStandIn = standIn(true);
+    const show = (bytes: Uint8Array, onStdio: boolean, terminal: StandInTerminal | undefined): void => {
+      const shown = terminal?.filter(bytes) ?? bytes;
+      if (onStdio) process.stdout.write(shown);
+      else other.feed(shown);
+      if (shown.length > 0) atLineStart = shown[shown.length - 1] === 0x0a;
     };
 
     const imageBootargs = defaultBootargs(manifestBootargs());
     const bootargs = hvcOnStdio && exec === undefined ? hvcBootargs(imageBootargs) : imageBootargs;
 
     const onOutput = (bytes: Uint8Array): void => {
-      show(bytes, !hvcOnStdio);
+      show(bytes, !hvcOnStdio, uartStandIn);
       watchSaveAt(bytes);
       const line = exec?.feed(bytes);
       if (line !== undefined) {
@@ -993,7 +1031,7 @@ export async function runVm(o: CliOptions): Promise<number> {
         onConsoleOutput: onOutput,
         snapshotCodec: ZLIB_CODEC,
         onVirtioConsoleOutput: (bytes) => {
-          show(bytes, hvcOnStdio);
+          show(bytes, hvcOnStdio, hvcStandIn);
           watchSaveAt(bytes);
         },
       });

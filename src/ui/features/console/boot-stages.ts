@@ -12,7 +12,7 @@ export const BOOT_STAGES: readonly { stage: BootStage; label: string }[] = [
   { stage: "prompt", label: "prompt" },
 ];
 
-/** Markers in the order they appear in a boot (guest/rootfs/init prints the banner, PS1 the prompt). */
+/** Markers in the order they appear in a boot (guest/rootfs/etc/init.d/rcS prints the banner, PS1 the prompt). */
 const MARKERS: readonly { stage: BootStage; re: RegExp }[] = [
   { stage: "firmware", re: /OpenSBI v\d/ },
   { stage: "kernel", re: /Linux version \d/ },
