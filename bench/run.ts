@@ -75,6 +75,9 @@ const POWEROFF_ARGS = `${BOOTARGS} vireo.poweroff=1`;
 // Debian's busybox asks the terminal for its size (ESC [ 6 n) right after the prompt.
 const PROMPT = new RegExp(`vireo:[^#\\n]*# (${String.fromCharCode(27)}\\[6n)?$`);
 const BANNER = "vireo: boot complete";
+const ESC = String.fromCharCode(27);
+/** The login's terminal-size question (guest/rootfs/etc/profile's resize): cursor to the far corner, ESC[6n. */
+const SIZE_QUERY = `${ESC}[999;999H${ESC}[6n`;
 const WORKLOAD =
   "dd if=/dev/zero bs=1M count=32 2>/dev/null | md5sum; i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo wl-$((6*7))-end";
 const WORKLOAD_END = "wl-42-end";
@@ -154,6 +157,7 @@ function spawnTimed(spec: SpawnSpec): Promise<SpawnRun> {
     const run: SpawnRun = { exitMs: 0, code: null, rebuilt: false, stdout: "", stderr: "" };
     let stdout = "";
     let stderr = "";
+    let sizeAnswered = false;
     let exitAt = 0;
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -166,6 +170,14 @@ function spawnTimed(spec: SpawnSpec): Promise<SpawnRun> {
       const from = Math.max(0, stdout.length - 64);
       stdout += d.toString("latin1");
       if (run.bannerMs === undefined && stdout.indexOf(BANNER, from) >= 0) run.bannerMs = now;
+      // The image's login asks the terminal for its size (guest/rootfs/etc/profile: the cursor sent to the far
+      // corner, then ESC[6n) and waits 0.5 s for an answer. vireo's CLI answers it itself when stdout is not
+      // a terminal (src/cli/stand-in-terminal.ts); QEMU's serial on a pipe does not, so answer for it as a
+      // person's terminal would, or QEMU's runs would carry a wait no user sees.
+      if (!sizeAnswered && stdout.indexOf(SIZE_QUERY, from) >= 0) {
+        sizeAnswered = true;
+        p.stdin.write(`${ESC}[24;80R`);
+      }
       if (run.promptMs === undefined && PROMPT.test(stdout.slice(-256))) {
         run.promptMs = now;
         if (spec.typeAtPrompt !== undefined) p.stdin.write(spec.typeAtPrompt);
