@@ -998,8 +998,10 @@ ${debianLine}
 Every run is a fresh process, timed from spawn: \`npm run vm -- --append "${POWEROFF_ARGS}"\`
 (and \`--initrd\`/\`--kernel\` for the rows that change them) to the banner on stdout and to the process's exit;
 QEMU the same way with \`-append "${POWEROFF_ARGS}"\`. The workloads: \`npm run vm -- --exec CMD\`, which
-types \`(CMD); echo vireo-exit=$?; poweroff -f\` at the first prompt; QEMU gets the same line typed at its
-prompt. "prompt → end marker" is the time between the prompt and the end marker appearing on stdout. Median
+types \`vireo-netwait\` at the first prompt (it returns once the boot's DHCP lease is in, at most 5 s) and
+\`(CMD); echo vireo-exit=$?; poweroff -f\` at the next; QEMU gets the command's line typed at its first
+prompt. "prompt → end marker" is the time between the (first) prompt and the end marker appearing on stdout,
+for vireo with the vireo-netwait line in it. Median
 of ${RUNS} round${RUNS === 1 ? "" : "s"}; the variants take turns in every round, the order rotating.
 ${gzipBytes > 0 ? `The gzip row boots the committed initramfs compressed with \`gzip -9\` (${(gzipBytes / 1024).toFixed(0)} KiB from ${(readFileSync(plain.initrd).length / 1024).toFixed(0)} KiB), passed with \`--initrd\`/\`-initrd\`: the kernel inflates it.\n` : ""}
 ${head}
