@@ -45,9 +45,19 @@ function readme(): Plugin {
   };
 }
 
+/**
+ * The Debian image (`npm run guest:debian`, not committed) where the page's `?image=debian` looks for it, read
+ * from guest/debian/out/ in place by both servers; a 404 until it is built (src/ui/images.ts).
+ */
+const debianImage = {
+  prefix: "/images/debian/",
+  dir: "guest/debian/out",
+  files: ["manifest.json", "Image", "initrd.img", "debian.img"],
+};
+
 export default defineConfig({
   // staticRanges: a same-origin `?disk=/disk.img` needs HTTP ranges, which Vite's own file serving gets wrong.
-  plugins: [immutableAssets(), staticRanges(), readme()],
+  plugins: [immutableAssets(), staticRanges([debianImage]), readme()],
   server: { headers: isolation, host: "127.0.0.1", port: 5173 },
   preview: { headers: isolation, host: "127.0.0.1", port: 4173 },
   worker: { format: "es" },

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createServer as createViteServer, preview } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpBlockBackend } from "../devices/virtio-blk/http-block-backend.ts";
-import { parseRange, type RangeAnswer, rangeMiddleware, staticRanges } from "./static-ranges.ts";
+import { mountMiddleware, parseRange, type RangeAnswer, rangeMiddleware, staticRanges } from "./static-ranges.ts";
 
 describe("parseRange", () => {
   const size = 1000;
@@ -158,6 +158,65 @@ describe("rangeMiddleware", () => {
   });
 });
 
+describe("mountMiddleware", () => {
+  // root/out/{disk.img, kernel, notes.log, escape -> ../secret.txt}: a build's output folder outside public/.
+  const t = tree();
+  const out = join(t.root, "out");
+  mkdirSync(out);
+  writeFileSync(join(out, "disk.img"), t.image);
+  writeFileSync(join(out, "kernel"), "KERNEL");
+  writeFileSync(join(out, "notes.log"), "not served");
+  symlinkSync(join(t.root, "secret.txt"), join(out, "escape"));
+  const mount = { prefix: "/images/d/", dir: out, files: ["disk.img", "kernel", "escape", "missing.json"] };
+  let base = "";
+  const server = createServer((req, res) =>
+    mountMiddleware(mount, () => ({ "Cross-Origin-Embedder-Policy": "require-corp" }))(req, res, () => {
+      res.writeHead(200, { "content-type": "text/plain" }).end("next");
+    }),
+  );
+  beforeAll(async () => {
+    base = await listen(server);
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+    rmSync(t.root, { recursive: true, force: true });
+  });
+
+  it("serves a listed file whole (GET, HEAD, 304 on If-Modified-Since) and by ranges, with the server's headers", async () => {
+    const whole = await fetch(`${base}/images/d/kernel`);
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get("content-length")).toBe("6");
+    expect(whole.headers.get("cross-origin-embedder-policy")).toBe("require-corp");
+    expect(await whole.text()).toBe("KERNEL");
+    const head = await fetch(`${base}/images/d/disk.img`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String(t.image.length));
+    const again = await fetch(`${base}/images/d/kernel`, {
+      headers: { "if-modified-since": whole.headers.get("last-modified") ?? "" },
+    });
+    expect(again.status).toBe(304);
+    const part = await fetch(`${base}/images/d/disk.img?x=1`, { headers: { range: "bytes=1000-1999" } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-range")).toBe(`bytes 1000-1999/${t.image.length}`);
+    expect(Buffer.from(await part.arrayBuffer())).toEqual(t.image.subarray(1000, 2000));
+    const disk = await HttpBlockBackend.open(`${base}/images/d/disk.img`, { chunkSize: 4096 });
+    expect(disk.size).toBe(t.image.length);
+    expect(Buffer.from(await disk.read(70_000, 20_000))).toEqual(t.image.subarray(70_000, 90_000));
+  });
+
+  it("answers 404 under its prefix for what is unlisted, missing, a link out of the folder or a path", async () => {
+    for (const path of ["notes.log", "missing.json", "escape", "%2e%2e%2fsecret.txt", "sub/kernel", ""]) {
+      const r = await fetch(`${base}/images/d/${path}`, { headers: { range: "bytes=0-0" } });
+      expect(r.status, path).toBe(404);
+      expect(await r.text(), path).toMatch(/: not built\n$/);
+    }
+    expect((await fetch(`${base}/images/d/kernel`, { method: "POST" })).status).toBe(405);
+    // Outside the prefix: the next handler's.
+    expect(await (await fetch(`${base}/images/kernel`)).text()).toBe("next");
+  });
+});
+
 describe("staticRanges in Vite's servers", () => {
   const t = tree();
   afterAll(() => rmSync(t.root, { recursive: true, force: true }));
@@ -206,6 +265,42 @@ describe("staticRanges in Vite's servers", () => {
     });
     try {
       await readsTheImage(`${server.resolvedUrls?.local[0] ?? ""}disk.img`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("both servers serve a mount from outside public/ and the build (vite.config.ts's Debian image)", async () => {
+    const out = join(t.root, "guest-out");
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, "disk.img"), t.image);
+    const mounts = [{ prefix: "/images/m/", dir: "guest-out", files: ["disk.img"] }];
+    const dev = await createViteServer({
+      root: t.root,
+      configFile: false,
+      logLevel: "silent",
+      plugins: [staticRanges(mounts)],
+      server: { host: "127.0.0.1", port: 0, ws: false, watch: null },
+      optimizeDeps: { noDiscovery: true, include: [] },
+    });
+    await dev.listen();
+    try {
+      await readsTheImage(`${dev.resolvedUrls?.local[0] ?? ""}images/m/disk.img`);
+    } finally {
+      await dev.close();
+    }
+    mkdirSync(join(t.root, "dist"), { recursive: true });
+    writeFileSync(join(t.root, "dist", "index.html"), "<!doctype html><title>x</title>");
+    const server = await preview({
+      root: t.root,
+      configFile: false,
+      logLevel: "silent",
+      plugins: [staticRanges(mounts)],
+      preview: { host: "127.0.0.1", port: 0 },
+    });
+    try {
+      await readsTheImage(`${server.resolvedUrls?.local[0] ?? ""}images/m/disk.img`);
+      expect((await fetch(`${server.resolvedUrls?.local[0] ?? ""}images/m/nope.json`)).status).toBe(404);
     } finally {
       await server.close();
     }

@@ -10,6 +10,9 @@
 // honour, and every client copes with it. That is also the answer to a list of ranges (`bytes=0-1,5-9`): no
 // client of ours asks for one, and a multipart/byteranges body is not worth its code here. The same goes for
 // a syntactically invalid Range (`bytes=5-2`, another unit) and for an If-Range that does not match.
+//
+// A mount (mountMiddleware) serves a folder outside public/ under a path of the page, on both servers: the Debian
+// image read in place from guest/debian/out/ at /images/debian/ (vite.config.ts).
 
 import { createReadStream, realpathSync, type Stats, statSync } from "node:fs";
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
@@ -79,6 +82,45 @@ export function fileUnder(dir: string, url: string): { path: string; stats: Stat
 type Next = (err?: unknown) => void;
 
 /**
+ * Answers a Range GET of `file` (206 or 416) and returns true, or returns false for a request this must not
+ * answer as a range (no Range, another method, several ranges, an If-Range that does not match).
+ */
+function answerRange(
+  req: IncomingMessage,
+  res: ServerResponse,
+  file: { path: string; stats: Stats },
+  headers: OutgoingHttpHeaders | undefined,
+): boolean {
+  const range = req.headers.range;
+  if (range === undefined) return false;
+  const { size, mtime } = file.stats;
+  const ifRange = req.headers["if-range"];
+  const answer: RangeAnswer =
+    req.method !== "GET" || (ifRange !== undefined && ifRange !== mtime.toUTCString())
+      ? { kind: "whole" }
+      : parseRange(range, size);
+  if (answer.kind === "whole") return false;
+  for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) res.setHeader(name, value);
+  res.setHeader("Last-Modified", mtime.toUTCString());
+  res.setHeader("Cache-Control", "no-cache");
+  if (answer.kind === "unsatisfiable") {
+    res.writeHead(416, { "Content-Range": `bytes */${size}`, "Content-Length": 0 }).end();
+    return true;
+  }
+  const { start, end } = answer;
+  res.writeHead(206, {
+    "Content-Type": TYPES[extname(file.path).toLowerCase()] ?? "application/octet-stream",
+    "Content-Range": `bytes ${start}-${end}/${size}`,
+    "Content-Length": end - start + 1,
+  });
+  const body = createReadStream(file.path, { start, end });
+  // A file that vanished or shrank after the stat: the client sees a cut response, never other bytes.
+  body.on("error", () => res.destroy());
+  body.pipe(res);
+  return true;
+}
+
+/**
  * A connect middleware for the files under `dir` (see the file's comment). `headers` are the server's
  * configured ones (COOP/COEP), which Vite itself adds only inside its static file handlers.
  */
@@ -87,7 +129,6 @@ export function rangeMiddleware(
   headers: () => OutgoingHttpHeaders | undefined,
 ): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
   return (req, res, next) => {
-    const range = req.headers.range;
     const file = dir === "" || req.url === undefined ? undefined : fileUnder(dir, req.url);
     if (file === undefined) {
       delete req.headers.range;
@@ -95,52 +136,87 @@ export function rangeMiddleware(
       return;
     }
     res.setHeader("Accept-Ranges", "bytes");
-    if (range === undefined) {
+    if (answerRange(req, res, file, headers())) return;
+    delete req.headers.range;
+    next();
+  };
+}
+
+/** Where a folder outside public/ appears in the page: `prefix` (like "/images/debian/") serves `files` of `dir`. */
+export interface StaticMount {
+  prefix: string;
+  dir: string;
+  /** The only names served; anything else under the prefix is a 404. */
+  files: readonly string[];
+}
+
+/**
+ * A connect middleware that serves a mount's files itself, whole (GET, HEAD, with a 304 for a matching
+ * If-Modified-Since, so the browser's cache revalidates the boot images instead of downloading them again) or by
+ * ranges, and answers 404 for the rest of its prefix, never Vite's index.html. The files are read where they are
+ * built (guest/debian/out/), so nothing is copied into public/, which `vite build` would copy again into dist/
+ * at every build (Vite's copy writes the 2 GiB sparse disk out in full).
+ */
+export function mountMiddleware(
+  mount: StaticMount,
+  headers: () => OutgoingHttpHeaders | undefined,
+): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
+  return (req, res, next) => {
+    const url = req.url ?? "";
+    if (!url.startsWith(mount.prefix)) {
       next();
       return;
     }
-    const { size, mtime } = file.stats;
-    const ifRange = req.headers["if-range"];
-    const answer: RangeAnswer =
-      req.method !== "GET" || (ifRange !== undefined && ifRange !== mtime.toUTCString())
-        ? { kind: "whole" }
-        : parseRange(range, size);
-    if (answer.kind === "whole") {
-      delete req.headers.range;
-      next();
+    const name = url.slice(mount.prefix.length).replace(/[?#].*$/s, "");
+    const file = mount.files.includes(name) ? fileUnder(mount.dir, `/${name}`) : undefined;
+    for (const [key, value] of Object.entries(headers() ?? {})) if (value !== undefined) res.setHeader(key, value);
+    if (file === undefined || (req.method !== "GET" && req.method !== "HEAD")) {
+      const status = file === undefined ? 404 : 405;
+      res.writeHead(status, { "Content-Type": "text/plain;charset=utf-8" });
+      res.end(file === undefined ? `${mount.prefix}${name}: not built\n` : "GET or HEAD\n");
       return;
     }
-    for (const [name, value] of Object.entries(headers() ?? {})) if (value !== undefined) res.setHeader(name, value);
-    res.setHeader("Last-Modified", mtime.toUTCString());
+    res.setHeader("Accept-Ranges", "bytes");
+    if (answerRange(req, res, file, undefined)) return;
+    const modified = file.stats.mtime.toUTCString();
+    res.setHeader("Last-Modified", modified);
     res.setHeader("Cache-Control", "no-cache");
-    if (answer.kind === "unsatisfiable") {
-      res.writeHead(416, { "Content-Range": `bytes */${size}`, "Content-Length": 0 }).end();
+    if (req.headers["if-modified-since"] === modified) {
+      res.writeHead(304).end();
       return;
     }
-    const { start, end } = answer;
-    res.writeHead(206, {
+    res.writeHead(200, {
       "Content-Type": TYPES[extname(file.path).toLowerCase()] ?? "application/octet-stream",
-      "Content-Range": `bytes ${start}-${end}/${size}`,
-      "Content-Length": end - start + 1,
+      "Content-Length": file.stats.size,
     });
-    const body = createReadStream(file.path, { start, end });
-    // A file that vanished or shrank after the stat: the client sees a cut response, never other bytes.
+    if (req.method === "HEAD") {
+      res.end();
+      return;
+    }
+    const body = createReadStream(file.path);
     body.on("error", () => res.destroy());
     body.pipe(res);
   };
 }
 
-/** The middleware in front of Vite's own, on the dev server (public/) and on `vite preview` (the outDir). */
-export function staticRanges(): Plugin {
+/**
+ * The middleware in front of Vite's own, on the dev server (public/) and on `vite preview` (the outDir), and the
+ * mounts (relative `dir`s from the project's root) on both.
+ */
+export function staticRanges(mounts: readonly StaticMount[] = []): Plugin {
   return {
     name: "vireo-static-ranges",
     configureServer(server) {
-      const { publicDir } = server.config;
-      server.middlewares.use(rangeMiddleware(publicDir, () => server.config.server.headers));
+      const { publicDir, root } = server.config;
+      const headers = () => server.config.server.headers;
+      for (const m of mounts) server.middlewares.use(mountMiddleware({ ...m, dir: resolve(root, m.dir) }, headers));
+      server.middlewares.use(rangeMiddleware(publicDir, headers));
     },
     configurePreviewServer(server) {
       const { root, build } = server.config;
-      server.middlewares.use(rangeMiddleware(resolve(root, build.outDir), () => server.config.preview.headers));
+      const headers = () => server.config.preview.headers;
+      for (const m of mounts) server.middlewares.use(mountMiddleware({ ...m, dir: resolve(root, m.dir) }, headers));
+      server.middlewares.use(rangeMiddleware(resolve(root, build.outDir), headers));
     },
   };
 }

@@ -1,5 +1,6 @@
 // The machine configuration as URL query parameters, so a link reproduces a setup:
 //   ?mem=256&transport=pci&transport.net=mmio&net=none&append=console%3DttyS0&kernel=https://…/Image&disk=https://…/root.img
+// `image=debian` starts from a preset of the image chooser (images.ts); the other parameters apply on top of it.
 // Unknown or invalid values fall back to the defaults and are reported, never thrown.
 
 import {
@@ -11,6 +12,7 @@ import {
   VIRTIO_DEVICE_ROLES,
   type VirtioTransportKind,
 } from "../worker/protocol.ts";
+import { applyPreset, IMAGE_PRESETS, isPresetName, presetDisks } from "./images.ts";
 
 const TRANSPORTS: readonly VirtioTransportKind[] = ["mmio", "pci"];
 const NETS: readonly NetBackendKind[] = ["stack", "fetch", "relay", "tab", "none"];
@@ -32,7 +34,7 @@ export function defaultRelayUrl(pageHostname: string): string {
 export function parseConfig(search: string, imageBase: string, relayUrl = defaultRelayUrl("127.0.0.1")): ParsedConfig {
   const q = new URLSearchParams(search);
   const warnings: string[] = [];
-  const config: MachineConfig = {
+  let config: MachineConfig = {
     memMiB: DEFAULT_MEM_MIB,
     transport: "mmio",
     net: "stack",
@@ -41,6 +43,11 @@ export function parseConfig(search: string, imageBase: string, relayUrl = defaul
     imageBase,
     relayUrl,
   };
+  const image = q.get("image");
+  if (image !== null && image !== "") {
+    if (isPresetName(image)) config = applyPreset(config, image);
+    else warnings.push(`image=${image} ignored: ${Object.keys(IMAGE_PRESETS).join(" or ")}`);
+  }
   const relay = q.get("relay");
   if (relay !== null && relay !== "") {
     if (/^wss?:\/\//.test(relay)) config.relayUrl = relay;
@@ -92,7 +99,7 @@ export function parseConfig(search: string, imageBase: string, relayUrl = defaul
       warnings.push(`${param}=${v} ignored: not a URL`);
     }
   }
-  // Repeatable: /dev/vda, /dev/vdb, … in order. Relative URLs resolve like the boot images'.
+  // Repeatable: /dev/vda, /dev/vdb, … in order, after the preset's. Relative URLs resolve like the boot images'.
   for (const v of q.getAll("disk")) {
     if (v === "") continue;
     try {
@@ -117,26 +124,35 @@ export function parseUiLive(search: string): boolean {
   return new URLSearchParams(search).get("ui") !== "off";
 }
 
-/** The query string for a configuration: only what differs from the defaults, so links stay short. */
+/**
+ * The query string for a configuration: only what differs from the defaults (its preset's, for the image
+ * settings), so links stay short.
+ */
 export function configToSearch(config: MachineConfig, relayDefault = defaultRelayUrl("127.0.0.1")): string {
   const q = new URLSearchParams();
-  if (config.memMiB !== DEFAULT_MEM_MIB) q.set("mem", String(config.memMiB));
+  const preset = IMAGE_PRESETS[config.image ?? "busybox"];
+  if (config.image !== undefined) q.set("image", config.image);
+  if (config.memMiB !== preset.memMiB) q.set("mem", String(config.memMiB));
   if (config.transport !== "mmio") q.set("transport", config.transport);
   for (const role of VIRTIO_DEVICE_ROLES) {
     const t = config.transports?.[role];
     if (t !== undefined) q.set(`transport.${role}`, t);
   }
   if (config.net !== "stack") q.set("net", config.net);
-  if (config.bootargs !== undefined) q.set("append", config.bootargs);
+  if (config.bootargs !== preset.bootargs && config.bootargs !== undefined) q.set("append", config.bootargs);
   if (config.relayUrl !== relayDefault) q.set("relay", config.relayUrl);
   if (config.offloads !== undefined && config.offloads !== "") q.set("offloads", config.offloads);
   if (config.mac !== undefined) q.set("mac", config.mac);
   if (config.tabNetwork !== undefined && config.tabNetwork !== "default") q.set("tabnet", config.tabNetwork);
   for (const [param, role] of Object.entries(IMAGE_PARAMS)) {
     const v = config.images[role];
-    if (v !== DEFAULT_IMAGES[role]) q.set(param, v);
+    if (v !== preset.images[role]) q.set(param, v);
   }
-  for (const d of config.disks ?? []) q.append("disk", d);
+  // The preset's own disks lead the list when it is unchanged: only the ones after them are parameters.
+  const own = presetDisks(preset, config.imageBase);
+  const disks = config.disks ?? [];
+  const extra = own.every((d, i) => disks[i] === d) ? disks.slice(own.length) : disks;
+  for (const d of extra) q.append("disk", d);
   if (config.share !== undefined) q.set("share", config.share);
   const s = q.toString();
   return s === "" ? "" : `?${s}`;

@@ -9,7 +9,13 @@ import { CowOverlay } from "../../devices/virtio-blk/cow-overlay.ts";
 import { HttpBlockBackend } from "../../devices/virtio-blk/http-block-backend.ts";
 import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
 import type { VirtioAttachment } from "../machine/virt-virtio.ts";
-import type { MachineConfig } from "./protocol.ts";
+import type { DiskFetchSnapshot, MachineConfig } from "./protocol.ts";
+
+/** A disk of the page's machine. */
+export interface PageDisk extends VirtioAttachment {
+  /** For a disk read from a URL: what its range requests have fetched so far (the page shows it while it boots). */
+  fetched?: () => DiskFetchSnapshot;
+}
 
 /** A failing disk reports this many times, then stays quiet (the guest logs its own I/O errors too). */
 const NOTICES_PER_DISK = 3;
@@ -21,7 +27,7 @@ function serialOf(url: string): string {
 }
 
 /** Opens every disk of the configuration; rejects with the first that cannot be read. */
-export function openDisks(config: MachineConfig, notice: (message: string) => void): Promise<VirtioAttachment[]> {
+export function openDisks(config: MachineConfig, notice: (message: string) => void): Promise<PageDisk[]> {
   return openDiskSources(
     [...(config.disks ?? []).map((url) => ({ url })), ...(config.diskFiles ?? []).map((file) => ({ file }))],
     notice,
@@ -32,14 +38,14 @@ export function openDisks(config: MachineConfig, notice: (message: string) => vo
 export async function openDiskSources(
   list: ({ url: string } | { file: File })[],
   notice: (message: string) => void,
-): Promise<VirtioAttachment[]> {
-  const sources: Promise<{ backend: BlockBackend; serial: string }>[] = list.map(async (s) =>
-    "url" in s
-      ? { backend: await HttpBlockBackend.open(s.url), serial: serialOf(s.url) }
-      : { backend: new BlobBlockBackend(s.file, s.file.name), serial: s.file.name },
-  );
+): Promise<PageDisk[]> {
+  const sources: Promise<{ backend: BlockBackend; serial: string; http?: HttpBlockBackend }>[] = list.map(async (s) => {
+    if (!("url" in s)) return { backend: new BlobBlockBackend(s.file, s.file.name), serial: s.file.name };
+    const http = await HttpBlockBackend.open(s.url);
+    return { backend: http, serial: serialOf(s.url), http };
+  });
   const opened = await Promise.all(sources);
-  return opened.map(({ backend, serial }, i) => {
+  return opened.map(({ backend, serial, http }, i) => {
     const name = `virtio-blk${i}`;
     let told = 0;
     const device = new VirtioBlk(new CowOverlay(backend), {
@@ -49,6 +55,16 @@ export async function openDiskSources(
         if (told++ < NOTICES_PER_DISK) notice(`${name}: I/O error: ${e instanceof Error ? e.message : String(e)}`);
       },
     });
-    return { device };
+    const fetched =
+      http === undefined
+        ? undefined
+        : (): DiskFetchSnapshot => ({
+            name,
+            url: http.url,
+            size: http.size,
+            fetched: http.stats.bytesFetched,
+            requests: http.stats.requests,
+          });
+    return { device, fetched };
   });
 }

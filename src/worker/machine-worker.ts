@@ -7,7 +7,7 @@
 import coreUrl from "../../build/core.wasm?url";
 import type { MemoryShare } from "../../devices/virtio-9p/memory-share.ts";
 import type { VirtMachine } from "../machine/virt.ts";
-import type { VirtioAttachment } from "../machine/virt-virtio.ts";
+import type { PageDisk } from "./disks.ts";
 import { fetchFile, fetchImages, fetchManifest, ImageFetchError, type ImageManifest } from "./image-fetch.ts";
 import type { NetSetup } from "./network.ts";
 import { pageHostRecord, planRestore } from "./page-snapshot.ts";
@@ -209,7 +209,7 @@ async function boot(config: MachineConfig): Promise<void> {
   disksReady.catch(() => {}); // awaited below; this only keeps an early rejection from going unhandled
   let manifest: ImageManifest | undefined;
   let images: Uint8Array[];
-  let disks: VirtioAttachment[];
+  let disks: PageDisk[];
   try {
     const fetched = await imagesReady;
     images = given.map((g) => g ?? (fetched.shift() as Uint8Array));
@@ -264,7 +264,7 @@ async function boot(config: MachineConfig): Promise<void> {
     return;
   }
 
-  startSession(p, machine, config, net);
+  startSession(p, machine, config, net, disks);
 }
 
 /**
@@ -306,7 +306,7 @@ function shareMessage(msg: Extract<ToWorker, { type: "share-put" | "share-list" 
 }
 
 /** Runs a built (or restored) machine as the page's session. */
-function startSession(p: Parts, machine: VirtMachine, config: MachineConfig, net: NetSetup): void {
+function startSession(p: Parts, machine: VirtMachine, config: MachineConfig, net: NetSetup, disks: PageDisk[]): void {
   const s: Session = {
     parts: p,
     machine,
@@ -330,7 +330,13 @@ function startSession(p: Parts, machine: VirtMachine, config: MachineConfig, net
         sendSnapshot(s);
       },
     }),
-    snapshots: new p.SnapshotTaker(machine, config.transport, config.memMiB, () => net.snapshot()),
+    snapshots: new p.SnapshotTaker(
+      machine,
+      config.transport,
+      config.memMiB,
+      () => net.snapshot(),
+      () => disks.flatMap((d) => (d.fetched === undefined ? [] : [d.fetched()])),
+    ),
     timer: setInterval(() => {
       if (snapshotsOn && session === s && (phase === "running" || phase === "paused")) sendSnapshot(s);
     }, SNAPSHOT_INTERVAL_MS),
@@ -439,7 +445,7 @@ async function restore(msg: Extract<ToWorker, { type: "restore" }>): Promise<voi
   const notice = (message: string): void => {
     if (gen === generation) post({ type: "notice", message });
   };
-  let disks: VirtioAttachment[];
+  let disks: PageDisk[];
   try {
     disks = await p.openDiskSources(
       plan.disks.map((d) => d.source),
@@ -481,7 +487,7 @@ async function restore(msg: Extract<ToWorker, { type: "restore" }>): Promise<voi
   teardown();
   for (const pending of [...net.warnings, ...plan.notices]) post({ type: "notice", message: pending });
   post({ type: "restored", config: plan.config, savedAt: plan.savedAt });
-  startSession(p, machine, plan.config, net);
+  startSession(p, machine, plan.config, net, disks);
 }
 
 function ringPicture(s: Session, device: string, queue: number): FromWorker {

@@ -129,7 +129,7 @@ export function planRestore(saved: SavedMachine, current: MachineConfig): Restor
       if (picked !== undefined) return { source: { file: picked }, transport };
       throw new RestorePlanError(
         `${d.name}: its disk was the local file ${f.name} (${f.size} bytes), which the page cannot open again by itself; ` +
-          "pick that file under images… → disk image, then restore again",
+          "pick that file under image: → disk image, then restore again",
       );
     }
     if (cliDisks[i] !== undefined) {

@@ -25,6 +25,11 @@ export type VirtioDeviceRole = (typeof VIRTIO_DEVICE_ROLES)[number];
 
 /** Everything that picks a machine; the page keeps it in the URL query so a link reproduces it. */
 export interface MachineConfig {
+  /**
+   * The image chooser's preset this configuration started from (`?image=debian`; src/ui/images.ts); the page's
+   * to keep in the URL. The worker boots `images`, `disks` and `bootargs`, which the preset filled in.
+   */
+  image?: "debian";
   memMiB: number;
   transport: VirtioTransportKind;
   /** Per-device transports over `transport` (URL: transport.net=pci&transport.blk=mmio). */
@@ -211,6 +216,18 @@ export interface NetworkSnapshot {
   counters: Record<string, number>;
 }
 
+/** A disk read from a URL: what its range requests have fetched so far (devices/virtio-blk/http-block-backend.ts). */
+export interface DiskFetchSnapshot {
+  /** virtio-blk0, … */
+  name: string;
+  url: string;
+  /** The image's size in bytes. */
+  size: number;
+  /** Bytes the range requests brought (a chunk evicted from the cache and read again counts twice). */
+  fetched: number;
+  requests: number;
+}
+
 export interface MachineSnapshot {
   /** performance.now() in the worker when taken. */
   takenMs: number;
@@ -221,6 +238,8 @@ export interface MachineSnapshot {
   /** Undefined when the page asked for snapshots without them (no panel shows devices). */
   devices: DeviceSnapshot[] | undefined;
   network: NetworkSnapshot | undefined;
+  /** The disks read from URLs (none: empty). */
+  disks: DiskFetchSnapshot[];
 }
 
 /** Boot images by role, the file names in public/images. */

@@ -14,6 +14,7 @@ import { VIRT_PCI_FIRST_DEVICE_SLOT, VIRT_PCIE_ECAM_BASE } from "../machine/virt
 import type {
   DeviceLocation,
   DeviceSnapshot,
+  DiskFetchSnapshot,
   HartSnapshot,
   MachinePhase,
   MachineSnapshot,
@@ -64,6 +65,7 @@ export class SnapshotTaker {
     private readonly transport: VirtioTransportKind,
     private readonly memMiB: number,
     private readonly network: () => NetworkSnapshot | undefined,
+    private readonly disks: () => DiskFetchSnapshot[] = () => [],
   ) {
     this.lastInstret = machine.hart.instret;
   }
@@ -78,6 +80,7 @@ export class SnapshotTaker {
       hart: this.hart(now, sleptNs),
       devices: withDevices ? this.devices() : undefined,
       network: this.network(),
+      disks: this.disks(),
     };
   }
 

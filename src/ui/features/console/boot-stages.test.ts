@@ -14,6 +14,16 @@ describe("BootStageTracker", () => {
     expect(t.stage).toBe("prompt");
   });
 
+  it("follows Debian's boot (initramfs, systemd, autologin) to its root prompt", () => {
+    const t = new BootStageTracker();
+    expect(
+      t.feed(enc("[    0.000000] Linux version 6.12.117+deb13-riscv64 (debian-kernel@lists.debian.org)\r\n")),
+    ).toBe("kernel");
+    expect(t.feed(enc("[    9.1] Run /init as init process\r\n"))).toBe("init");
+    expect(t.feed(enc("debian login: root (automatic login)\r\n\r\nLinux debian 6.12.117\r\n"))).toBeUndefined();
+    expect(t.feed(enc("root@debian:~# "))).toBe("prompt");
+  });
+
   it("sees a marker split across chunks", () => {
     const t = new BootStageTracker();
     t.feed(enc("Open"));

@@ -1,5 +1,6 @@
 // Boot stages read from the serial console, for the progress bar: OpenSBI's banner means the
-// firmware runs, "Linux version" the kernel, "Run /init" userspace, and the shell prompt the end.
+// firmware runs, "Linux version" the kernel, "Run /init" userspace, and the shell prompt the end (busybox's
+// "vireo:/# ", or a root prompt like Debian's "root@debian:~# ").
 // Markers may arrive split across console chunks, so a short tail of earlier text is kept.
 
 export type BootStage = "download" | "firmware" | "kernel" | "init" | "prompt";
@@ -17,7 +18,7 @@ const MARKERS: readonly { stage: BootStage; re: RegExp }[] = [
   { stage: "firmware", re: /OpenSBI v\d/ },
   { stage: "kernel", re: /Linux version \d/ },
   { stage: "init", re: /Run \/init as init process|vireo: boot complete/ },
-  { stage: "prompt", re: /vireo:[^#\n]*# / },
+  { stage: "prompt", re: /vireo:[^#\n]*# |root@[\w.-]+:[^#\n]*# / },
 ];
 
 export function stageIndex(stage: BootStage): number {

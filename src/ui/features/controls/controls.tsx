@@ -10,8 +10,10 @@ import {
   type NetBackendKind,
   type VirtioTransportKind,
 } from "../../../worker/protocol.ts";
+import { chosenImage, type ImagePresetName } from "../../images.ts";
 import type { MachineClient } from "../../machine-client.ts";
 import type { RunButtons } from "../status/machine-state.ts";
+import { CustomImageForm, ImageSelect } from "./image-chooser.tsx";
 
 interface Props {
   client: MachineClient;
@@ -41,6 +43,13 @@ const NET_LABELS: Record<NetBackendKind, string> = {
   none: "none",
 };
 
+/** The popover's summary names what boots. */
+const IMAGE_SHORT: Record<ImagePresetName | "custom", string> = {
+  busybox: "busybox",
+  debian: "Debian",
+  custom: "custom",
+};
+
 const IMAGE_ROLES: { role: keyof ImageSources; label: string }[] = [
   { role: "kernel", label: "kernel" },
   { role: "initrd", label: "initrd" },
@@ -61,6 +70,13 @@ export const Controls = memo(function Controls({
   keepNote,
 }: Props) {
   const snapshotInput = useRef<HTMLInputElement>(null);
+  const imagesPopover = useRef<HTMLDetailsElement>(null);
+  const customKernel = useRef<HTMLInputElement>(null);
+  // "custom URLs…" in the image select: the keyboard goes to the kernel's URL in the form below it.
+  const openCustom = (): void => {
+    if (imagesPopover.current !== null) imagesPopover.current.open = true;
+    customKernel.current?.focus();
+  };
   const live = phase === "running" || phase === "paused";
   const memChoices = (MEM_CHOICES_MIB as readonly number[]).includes(config.memMiB)
     ? MEM_CHOICES_MIB
@@ -191,8 +207,11 @@ export const Controls = memo(function Controls({
           Or drop a <code>.vireo</code> file on the console, or start from one with <code>?snapshot=URL</code>
         </p>
       </details>
-      <details className="control-group images">
-        <summary>images…</summary>
+      {/* The image chooser is this popover: the toolbar has no room for its long option names at 1280 px. */}
+      <details className="control-group images" ref={imagesPopover}>
+        <summary>image: {IMAGE_SHORT[chosenImage(config)]}…</summary>
+        <ImageSelect config={config} onConfig={onConfig} onCustom={openCustom} />
+        <CustomImageForm config={config} onConfig={onConfig} kernelRef={customKernel} />
         {IMAGE_ROLES.map(({ role, label }) => (
           <label key={role}>
             {label}
@@ -217,8 +236,9 @@ export const Controls = memo(function Controls({
           )}
         </label>
         <p className="hint">
-          Or by URL: <code>?kernel=…&amp;initrd=…&amp;bios=…&amp;append=…&amp;disk=…</code> (a disk URL is read with
-          HTTP range requests; guest writes stay in memory)
+          In the address bar: <code>?image=debian</code>,{" "}
+          <code>?kernel=…&amp;initrd=…&amp;bios=…&amp;append=…&amp;disk=…</code> (a disk URL is read with HTTP range
+          requests; guest writes stay in memory)
         </p>
       </details>
     </div>

@@ -1,4 +1,5 @@
-// The hart at a glance: phase, instruction rate, retired count, where it is and in which mode.
+// The hart at a glance: phase, instruction rate, retired count, where it is and in which mode; and for a disk
+// read from a URL (the Debian image), how much of it the range requests have fetched, while it boots and after.
 
 import type { MachinePhase, MachineSnapshot } from "../../../worker/protocol.ts";
 import { type MachineState, stateLabel } from "../status/machine-state.ts";
@@ -20,8 +21,15 @@ interface Props {
   snapshot: MachineSnapshot | undefined;
 }
 
+function mib(bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(1);
+}
+
 export function MachineStatus({ state, phase, snapshot }: Props) {
   const h = snapshot?.hart;
+  const disks = snapshot?.disks ?? [];
+  const fetched = disks.reduce((a, d) => a + d.fetched, 0);
+  const size = disks.reduce((a, d) => a + d.size, 0);
   return (
     <dl className="machine-status" aria-label="machine status">
       <div>
@@ -50,6 +58,21 @@ export function MachineStatus({ state, phase, snapshot }: Props) {
           {h === undefined ? "—" : `${h.pc} ${PRIVILEGE[h.privilege] ?? "?"}${h.waiting ? " wfi" : ""}`}
         </dd>
       </div>
+      {disks.length > 0 && (
+        <div>
+          <dt>disk</dt>
+          <dd
+            className="disk"
+            data-fetched={fetched}
+            data-size={size}
+            title={disks
+              .map((d) => `${d.url}: ${d.fetched} of ${d.size} bytes fetched in ${d.requests} range requests`)
+              .join("\n")}
+          >
+            {pad(`${mib(fetched)} / ${mib(size)} MiB`, 17)}
+          </dd>
+        </div>
+      )}
     </dl>
   );
 }
