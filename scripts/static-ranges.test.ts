@@ -62,25 +62,31 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/** Runs `server` on 127.0.0.1 for the describe block's tests, then closes it and removes `root`; its URL once up. */
+function serveDuringTests(server: Server, root: string): { base: string } {
+  const at = { base: "" };
+  beforeAll(async () => {
+    at.base = await listen(server);
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  return at;
+}
+
 describe("rangeMiddleware", () => {
   const t = tree();
-  let base = "";
   // What sits behind it: says which Range header (if any) got through.
   const server = createServer((req, res) =>
     rangeMiddleware(t.pub, () => ({ "Cross-Origin-Embedder-Policy": "require-corp" }))(req, res, () => {
       res.writeHead(200, { "content-type": "text/plain" }).end(`next range=${req.headers.range ?? "none"}`);
     }),
   );
-  beforeAll(async () => {
-    base = await listen(server);
-  });
-  afterAll(() => {
-    server.closeAllConnections();
-    server.close();
-    rmSync(t.root, { recursive: true, force: true });
-  });
+  const srv = serveDuringTests(server, t.root);
   const get = (path: string, headers: Record<string, string> = {}, method = "GET") =>
-    fetch(base + path, { headers, method });
+    fetch(srv.base + path, { headers, method });
 
   it("answers a single range with 206, Content-Range, Accept-Ranges and the server's headers", async () => {
     const r = await get("/disk.img", { range: "bytes=0-0" });
@@ -140,7 +146,7 @@ describe("rangeMiddleware", () => {
     ]) {
       // fetch would normalise "/../", so the raw path goes out by node:http.
       const text = await new Promise<string>((resolve, reject) => {
-        const url = new URL(base);
+        const url = new URL(srv.base);
         const req = request({ host: url.hostname, port: url.port, path, headers: { range: "bytes=0-0" } }, (res) => {
           let body = "";
           res.on("data", (d) => (body += d));
@@ -168,52 +174,44 @@ describe("mountMiddleware", () => {
   writeFileSync(join(out, "notes.log"), "not served");
   symlinkSync(join(t.root, "secret.txt"), join(out, "escape"));
   const mount = { prefix: "/images/d/", dir: out, files: ["disk.img", "kernel", "escape", "missing.json"] };
-  let base = "";
   const server = createServer((req, res) =>
     mountMiddleware(mount, () => ({ "Cross-Origin-Embedder-Policy": "require-corp" }))(req, res, () => {
       res.writeHead(200, { "content-type": "text/plain" }).end("next");
     }),
   );
-  beforeAll(async () => {
-    base = await listen(server);
-  });
-  afterAll(() => {
-    server.closeAllConnections();
-    server.close();
-    rmSync(t.root, { recursive: true, force: true });
-  });
+  const srv = serveDuringTests(server, t.root);
 
   it("serves a listed file whole (GET, HEAD, 304 on If-Modified-Since) and by ranges, with the server's headers", async () => {
-    const whole = await fetch(`${base}/images/d/kernel`);
+    const whole = await fetch(`${srv.base}/images/d/kernel`);
     expect(whole.status).toBe(200);
     expect(whole.headers.get("content-length")).toBe("6");
     expect(whole.headers.get("cross-origin-embedder-policy")).toBe("require-corp");
     expect(await whole.text()).toBe("KERNEL");
-    const head = await fetch(`${base}/images/d/disk.img`, { method: "HEAD" });
+    const head = await fetch(`${srv.base}/images/d/disk.img`, { method: "HEAD" });
     expect(head.status).toBe(200);
     expect(head.headers.get("content-length")).toBe(String(t.image.length));
-    const again = await fetch(`${base}/images/d/kernel`, {
+    const again = await fetch(`${srv.base}/images/d/kernel`, {
       headers: { "if-modified-since": whole.headers.get("last-modified") ?? "" },
     });
     expect(again.status).toBe(304);
-    const part = await fetch(`${base}/images/d/disk.img?x=1`, { headers: { range: "bytes=1000-1999" } });
+    const part = await fetch(`${srv.base}/images/d/disk.img?x=1`, { headers: { range: "bytes=1000-1999" } });
     expect(part.status).toBe(206);
     expect(part.headers.get("content-range")).toBe(`bytes 1000-1999/${t.image.length}`);
     expect(Buffer.from(await part.arrayBuffer())).toEqual(t.image.subarray(1000, 2000));
-    const disk = await HttpBlockBackend.open(`${base}/images/d/disk.img`, { chunkSize: 4096 });
+    const disk = await HttpBlockBackend.open(`${srv.base}/images/d/disk.img`, { chunkSize: 4096 });
     expect(disk.size).toBe(t.image.length);
     expect(Buffer.from(await disk.read(70_000, 20_000))).toEqual(t.image.subarray(70_000, 90_000));
   });
 
   it("answers 404 under its prefix for what is unlisted, missing, a link out of the folder or a path", async () => {
     for (const path of ["notes.log", "missing.json", "escape", "%2e%2e%2fsecret.txt", "sub/kernel", ""]) {
-      const r = await fetch(`${base}/images/d/${path}`, { headers: { range: "bytes=0-0" } });
+      const r = await fetch(`${srv.base}/images/d/${path}`, { headers: { range: "bytes=0-0" } });
       expect(r.status, path).toBe(404);
       expect(await r.text(), path).toMatch(/: not built\n$/);
     }
-    expect((await fetch(`${base}/images/d/kernel`, { method: "POST" })).status).toBe(405);
+    expect((await fetch(`${srv.base}/images/d/kernel`, { method: "POST" })).status).toBe(405);
     // Outside the prefix: the next handler's.
-    expect(await (await fetch(`${base}/images/kernel`)).text()).toBe("next");
+    expect(await (await fetch(`${srv.base}/images/kernel`)).text()).toBe("next");
   });
 });
 
