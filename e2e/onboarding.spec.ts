@@ -2,7 +2,15 @@
 // links the README, until dismissed (remembered in this browser); the tab has an icon, and its title says the
 // machine's state as the status row does.
 
+import { imageBuilt } from "../guest/debian/serial.ts";
 import { bootToPrompt, expect, test } from "./fixtures.ts";
+
+/**
+ * The image chooser asks the server for the Debian image's manifest (issue 18): until `npm run guest:debian` has
+ * built it the answer is a 404, which is how the page learns it is missing — the one failed request expected.
+ */
+const DEBIAN_PROBE = /\/images\/debian\/manifest\.json$/;
+const expectedFailure = (url: string): boolean => !imageBuilt() && DEBIAN_PROBE.test(url);
 
 /** Every title the tab shows, in order, recorded in the page from its start. */
 const RECORD_TITLES = `
@@ -20,10 +28,15 @@ test("first visit: the note, the README link, the icon, the title through the st
 }) => {
   const failed: string[] = [];
   page.on("response", (r) => {
-    if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+    if (r.status() >= 400 && !expectedFailure(r.url())) failed.push(`${r.status()} ${r.url()}`);
   });
   page.on("console", (m) => {
-    if (m.type() === "error" && /404|favicon|Failed to load resource/.test(m.text())) failed.push(m.text());
+    if (
+      m.type() === "error" &&
+      /404|favicon|Failed to load resource/.test(m.text()) &&
+      !expectedFailure(m.location().url)
+    )
+      failed.push(m.text());
   });
   await page.addInitScript(RECORD_TITLES);
   await page.goto(url);
