@@ -1052,6 +1052,14 @@ function counterAllowed(bit: u32): bool {
   return true;
 }
 
+/** sstatus as read: the S-visible bits of mstatus `m`, UXL = 2, SD when FS is dirty. */
+// @ts-ignore: decorator
+@inline
+function sstatusOf(m: u32): u64 {
+  const sd: u64 = (m & MSTATUS_FS) == MSTATUS_FS ? 0x8000000000000000 : 0;
+  return <u64>(m & SSTATUS_MASK) | (<u64>2 << 32) | sd;
+}
+
 function mstatusFull(): u64 {
   const fsDirty = (mstatus & MSTATUS_FS) == MSTATUS_FS;
   return <u64>mstatus | (MSTATUS_HI_XL << 32) | (fsDirty ? 0x8000000000000000 : 0);
@@ -1090,7 +1098,7 @@ function csrRead(csr: u32): bool {
     case CSR_MINSTRET:
       return ok(instretNow + instretOffset);
     case CSR_SSTATUS:
-      return ok((<u64>(mstatus & SSTATUS_MASK)) | (<u64>2 << 32) | (mstatusFull() & 0x8000000000000000));
+      return ok(sstatusOf(mstatus));
     case CSR_SIE:
       return ok(<u64>(mie & mideleg));
     case CSR_SIP:
@@ -1472,8 +1480,7 @@ function amoOn(insn: u32, va: u64, b: u64): u64 {
   const f5 = insn >> 27;
   // An illegal encoding traps as such before any address check (illegal instruction outranks the misaligned
   // and page-fault exceptions): funct3 W or D; funct5 LR, SC or an AMO; LR with rs2 = 0.
-  const validF5 =
-    f5 <= 4 || f5 == 0x08 || f5 == 0x0c || f5 == 0x10 || f5 == 0x14 || f5 == 0x18 || f5 == 0x1c;
+  const validF5 = amoKnown(f5) || f5 == 2 || f5 == 3;
   if ((f3 != 2 && f3 != 3) || !validF5 || (f5 == 2 && rs2 != 0)) {
     raise(CAUSE_ILLEGAL, <u64>insn);
     return 0;
@@ -1906,10 +1913,7 @@ function fast(start: u64, n: i32, budget: i32): i32 {
         if ((f3 & 3) == 1) v = (old & ~SSTATUS_MASK) | src;
         else if (field != 0) v = (f3 & 3) == 2 ? old | src : old & ~src;
         if (((v & ~old) & MSTATUS_SIE) != 0 || ((v ^ old) & (MSTATUS_SUM | MSTATUS_MXR)) != 0) return fastOut(pc, n);
-        if (rd != 0) {
-          const sd: u64 = (old & MSTATUS_FS) == MSTATUS_FS ? 0x8000000000000000 : 0;
-          store<u64>(xb + (<usize>rd << 3), <u64>(old & SSTATUS_MASK) | (<u64>2 << 32) | sd);
-        }
+        if (rd != 0) store<u64>(xb + (<usize>rd << 3), sstatusOf(old));
         mstatus = v;
         jumped = true;
         break;
