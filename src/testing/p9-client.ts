@@ -31,6 +31,7 @@ import {
   P9Writer,
   type Qid,
 } from "../../devices/virtio-9p/p9-proto.ts";
+import { concatBytes } from "../net/stack/tcp/tcp-harness.ts";
 
 export class P9ClientError extends Error {
   constructor(readonly errno: number) {
@@ -290,13 +291,7 @@ export class P9Client {
       off += b.length;
     }
     this.clunk(fid);
-    const out = new Uint8Array(off);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return concatBytes(parts);
   }
 }
 
