@@ -42,6 +42,9 @@ export const DEFAULT_CORE_JIT_THRESHOLD = 8000;
 export const DEFAULT_CORE_JIT_WARMUP = 60_000_000;
 
 const PC_OFF = 512;
+/** The core's chain cache (src/cpu/as/core.ts JC_OFF, JC_BITS): 32-byte entries of pc, key and slot value. */
+const JC_OFF = 0xc0000;
+const JC_MASK = (1 << 12) - 1;
 
 /** What the compiler needs from the core instance and the host. */
 export interface CoreJitEnv {
@@ -63,6 +66,8 @@ export interface CoreJitEnv {
     jitFpMem: (...a: never[]) => unknown;
     trapCause: WebAssembly.Global;
     jitExit: WebAssembly.Global;
+    /** The chain cache's validity key (u64; see src/cpu/as/core.ts jcKey). */
+    jcKey: WebAssembly.Global;
     rTlb: WebAssembly.Global;
     wTlb: WebAssembly.Global;
     unmapStorePage(page: number): void;
@@ -152,6 +157,10 @@ const I32LTS = 0x48;
 const I32GTS = 0x4a;
 const I64EQ = 0x51;
 const I32ADD = 0x6a;
+const I32SUB = 0x6b;
+const I32EQZ = 0x45;
+const I32SHRU = 0x76;
+const RETURN_CALL_INDIRECT = 0x13;
 const I32AND = 0x71;
 const I32SHL = 0x74;
 const I64ADD = 0x7c;
@@ -174,6 +183,7 @@ const G_TRAP = 0;
 const G_EXIT = 1;
 const G_RTLB = 2;
 const G_WTLB = 3;
+const G_JCKEY = 4;
 
 // locals: params pc (i64) 0, rem (i32) 1, blk (i32) 2; then n (i32), next (i64), va (i64), e (i32), rT (i32),
 // wT (i32), pb (i64: the page's virtual address), x1..x31, tgt (i32: the block to go on at, -1 to leave)
@@ -361,7 +371,7 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
   // locals: n i32, next i64, va i64, e i32, rT i32, wT i32, pb i64, x1..x31 i64, tgt i32
   c.u(7).u(1).op(I32).u(2).op(I64).u(1).op(I32).u(2).op(I32).u(1).op(I64).u(31).op(I64).u(1).op(I32);
   // Not enough budget left for the longest block: let the interpreter go on.
-  c.op(LGET).u(L_REM).op(I32CONST).s32(maxL).op(I32LTS, IF, VOID, I32CONST).s32(-1).op(RETURN, END);
+  c.op(LGET).u(L_REM).op(I32CONST).s32(maxL).op(I32LTS, IF, VOID, LGET).u(L_REM).op(RETURN, END);
   c.op(GGET).u(G_RTLB).op(LSET).u(L_RT);
   c.op(GGET).u(G_WTLB).op(LSET).u(L_WT);
   c.op(LGET).u(L_PC).op(I64CONST).s64(-4096).op(I64AND).op(LSET).u(L_PB);
@@ -775,7 +785,23 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
     .op(I64STORE)
     .u(3)
     .u(base + PC_OFF);
-  c.op(LGET).u(L_N);
+  c.op(LGET).u(L_REM).op(LGET).u(L_N).op(I32SUB).op(LSET).u(L_REM);
+  // Left normally (no trap, no store into compiled code, no stop): when the core's chain cache has compiled
+  // code for the next pc, go on there (a tail call) instead of returning to the core's run loop.
+  c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32LTS).op(GGET).u(G_EXIT).op(I32EQZ).op(I32AND).op(IF, VOID);
+  c.op(LGET).u(L_NEXT).op(WRAP).op(I32CONST).s32(1).op(I32SHRU).op(I32CONST).s32(JC_MASK).op(I32AND);
+  c.op(I32CONST).s32(5).op(I32SHL).op(LSET).u(L_E);
+  c.op(LGET).u(L_E).op(I64LOAD).u(3).u(base + JC_OFF).op(LGET).u(L_NEXT).op(I64EQ);
+  c.op(LGET).u(L_E).op(I64LOAD).u(3).u(base + JC_OFF + 8).op(GGET).u(G_JCKEY).op(I64EQ).op(I32AND);
+  c.op(IF, VOID);
+  c.op(LGET).u(L_E).op(I32LOAD).u(2).u(base + JC_OFF + 16).op(LSET).u(L_TGT);
+  c.op(LGET).u(L_NEXT).op(LGET).u(L_REM);
+  c.op(LGET).u(L_TGT).op(I32CONST).s32(INDEX_BITS).op(I32SHRU);
+  c.op(LGET).u(L_TGT).op(I32CONST).s32((1 << INDEX_BITS) - 1).op(I32AND);
+  c.op(RETURN_CALL_INDIRECT).u(0).u(0);
+  c.op(END);
+  c.op(END);
+  c.op(LGET).u(L_REM);
   c.op(END);
   return c;
 }
@@ -784,15 +810,16 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
 export function blockModule(bodies: W[]): Uint8Array<ArrayBuffer> {
   const m = new W().op(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
   const types = new W().u(6);
-  types.op(0x60).u(3).op(I64, I32, I32).u(1).op(I32); // 0: region (pc, rem, blk) → n
+  types.op(0x60).u(3).op(I64, I32, I32).u(1).op(I32); // 0: region (pc, rem, blk) → rem left
   types.op(0x60).u(2).op(I64, I32).u(1).op(I64); // 1: jitLoad
   types.op(0x60).u(3).op(I64, I32, I64).u(0); // 2: jitStore
   types.op(0x60).u(3).op(I64, I64, I32).u(1).op(I64); // 3: mulh/div/divw
   types.op(0x60).u(3).op(I32, I64, I64).u(1).op(I64); // 4: jitAmo
   types.op(0x60).u(3).op(I32, I32, I64).u(0); // 5: jitFpMem
   m.section(1, types);
-  const imp = new W().u(12);
+  const imp = new W().u(14);
   imp.str("env").str("memory").op(0x02, 0x00).u(0);
+  imp.str("env").str("table").op(0x01, 0x70, 0x00).u(0);
   imp.str("env").str("jitLoad").op(0x00).u(1);
   imp.str("env").str("jitStore").op(0x00).u(2);
   imp.str("env").str("jitMulh").op(0x00).u(3);
@@ -801,6 +828,7 @@ export function blockModule(bodies: W[]): Uint8Array<ArrayBuffer> {
   imp.str("env").str("jitAmo").op(0x00).u(4);
   imp.str("env").str("jitFpMem").op(0x00).u(5);
   for (const g of ["trapCause", "jitExit", "rTlb", "wTlb"]) imp.str("env").str(g).op(0x03, I32, 0x01);
+  imp.str("env").str("jcKey").op(0x03, I64, 0x01);
   m.section(2, imp);
   const funcs = new W().u(bodies.length);
   const exps = new W().u(bodies.length);
@@ -937,8 +965,10 @@ export class CoreJit {
         jitDivw: k.jitDivw,
         jitAmo: k.jitAmo,
         jitFpMem: k.jitFpMem,
+        table: env.table,
         trapCause: k.trapCause,
         jitExit: k.jitExit,
+        jcKey: k.jcKey,
         rTlb: k.rTlb,
         wTlb: k.wTlb,
       },
@@ -1103,6 +1133,12 @@ export class CoreJit {
   private entered(off: number): boolean {
     const s = this.slotOf(off);
     return s >= 0 && this.counts[s] >= this.joinHits && this.fns[s] === 0;
+  }
+
+  /** Whether the block starting at RAM offset `off` has compiled code (tests look). */
+  compiledAt(off: number): boolean {
+    const s = this.slotOf(off);
+    return s >= 0 && this.fns[s] > 0;
   }
 
   /** The slot holding RAM offset `off`, or -1. */

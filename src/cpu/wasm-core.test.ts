@@ -282,6 +282,83 @@ describe("the WebAssembly core", () => {
     expect(h.getX(11)).toBe(1000n);
   });
 
+  it("compiled regions go on into each other through the chain cache (a call into another page, its return landing mid-region) without the run loop, and compute what the interpreter does", () => {
+    // Page 0: A = 0x100: addi s3,s3,1; beq s3,s4,C; jal ra,f (in page 1) — C = 0x10c: addi s0,s0,1;
+    // addi s1,s1,-1; bnez s1,A; then ebreak. The first pass branches to C, so C joins A's region as its second
+    // block; every later pass reaches C by f's return. f = 0x1100: addi a0,a0,3; ret.
+    const build = (jit: number | false): WasmHart => {
+      const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);
+      const code: [number, number][] = [
+        [0x100, 0x0019899b], // addiw s3, s3, 1
+        [0x104, 0x01498463], // beq s3, s4, +8 (0x10c)
+        [0x108, 0x7f9000ef], // jal ra, +0xff8 (0x1100)
+        [0x10c, 0x00140413], // addi s0, s0, 1
+        [0x110, 0xfff48493], // addi s1, s1, -1
+        [0x114, 0xfe0496e3], // bnez s1, -20 (0x100)
+        [0x118, 0x00100073], // ebreak
+        [0x1100, 0x00350513], // addi a0, a0, 3
+        [0x1104, 0x00008067], // ret
+        [0x200, 0x0000006f], // the trap handler: j .
+      ];
+      for (const [at, w] of code) mem.i32[at / 4] = w | 0;
+      const h = new WasmHart({ hartId: 0, mem, bus: new Bus(), time: { mtime: () => 0 }, module: loadCoreModule(), jit, jitSync: true });
+      h.setPc(RAM_BASE + 0x100);
+      h.setX(9, 300); // s1: passes
+      h.setX(20, 1); // s4
+      h.writeCsrRaw(0x305, BigInt(RAM_BASE + 0x200));
+      return h;
+    };
+    const compiled = build(4);
+    const interpreted = build(false);
+    // 300 passes (5 instructions the first, 8 every other), the ebreak, and the handler spinning.
+    for (let k = 0; k < 4; k++) {
+      const a = compiled.run(700);
+      const b = interpreted.run(700);
+      expect(a).toBe(b);
+    }
+    expect(state(compiled)).toBe(state(interpreted));
+    expect(compiled.getX(8)).toBe(300n); // s0: C ran once per pass
+    expect(compiled.getX(10)).toBe(299n * 3n); // a0: f ran on every pass but the first
+    expect(compiled.readCsr(0x342)).toBe(3n); // mcause: the breakpoint
+    expect(compiled.jit?.errors).toBe(0);
+    // Every pass but the first crosses from A's region into f's and back into A's: ~600 transitions, each a
+    // region call from the run loop were it not for the chain cache.
+    expect(compiled.jit?.compiled).toBeGreaterThanOrEqual(2);
+    expect(compiled.jitCalls).toBeGreaterThan(0);
+    expect(compiled.jitCalls).toBeLessThan(30);
+  });
+
+  it("the instruction after one that straddles two pages starts a block, so the code after it gets compiled", () => {
+    // f = 0xffc: c.addi a0,1; addi a1,a1,1 (4 bytes across the page boundary at 0x1000); addi a2,a2,1;
+    // addi a3,a3,1; ret. The loop at 0x100 calls it 200 times.
+    const build = (jit: number | false): WasmHart => {
+      const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);
+      const code: [number, number][] = [
+        [0x100, 0x6fd000ef], // jal ra, +0xefc (0xffc)
+        [0x104, 0xfff48493], // addi s1, s1, -1
+        [0x108, 0xfe049ce3], // bnez s1, -8 (0x100)
+        [0x10c, 0x0000006f], // j .
+      ];
+      for (const [at, w] of code) mem.i32[at / 4] = w | 0;
+      mem.u8.set([0x05, 0x05], 0xffc); // c.addi a0, 1
+      mem.u8.set([0x93, 0x85, 0x15, 0x00], 0xffe); // addi a1, a1, 1
+      mem.u8.set([0x13, 0x06, 0x16, 0x00], 0x1002); // addi a2, a2, 1
+      mem.u8.set([0x93, 0x86, 0x16, 0x00], 0x1006); // addi a3, a3, 1
+      mem.u8.set([0x67, 0x80, 0x00, 0x00], 0x100a); // ret
+      const h = new WasmHart({ hartId: 0, mem, bus: new Bus(), time: { mtime: () => 0 }, module: loadCoreModule(), jit, jitSync: true });
+      h.setPc(RAM_BASE + 0x100);
+      h.setX(9, 200);
+      return h;
+    };
+    const compiled = build(4);
+    const interpreted = build(false);
+    expect(compiled.run(3000)).toBe(3000);
+    expect(interpreted.run(3000)).toBe(3000);
+    expect(state(compiled)).toBe(state(interpreted));
+    for (const r of [10, 11, 12, 13]) expect(compiled.getX(r)).toBe(200n);
+    expect(compiled.jit?.compiledAt(0x1002)).toBe(true);
+  });
+
   it("the warm-up: nothing is counted or compiled during the first N instructions after a reset, and blocks compile after them", () => {
     // addi a0, a0, 1; addi a1, a1, -1; bnez a1, -4 (a loop), entered 3 instructions apart.
     const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);

@@ -50,6 +50,7 @@ interface CoreExports {
   mie: WebAssembly.Global;
   waiting: WebAssembly.Global;
   stopRequested: WebAssembly.Global;
+  jitCalls: WebAssembly.Global;
 }
 
 export interface WasmHartOptions {
@@ -217,6 +218,13 @@ export class WasmHart implements InterruptTarget {
   }
   get priv(): number {
     return this.e.priv.value as number;
+  }
+  /**
+   * Compiled regions the run loop called (mod 2^32); a region that goes on into another through the chain
+   * cache (a tail call) does not come back to the run loop, so this counts chains of regions.
+   */
+  get jitCalls(): number {
+    return (this.e.jitCalls.value as number) >>> 0;
   }
   /** Instructions retired since construction. */
   get instret(): number {

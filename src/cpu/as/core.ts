@@ -70,7 +70,8 @@ export const AUX_SIZE: u32 = 0x500000;
 const JC_BITS: u32 = 12;
 const JC_MASK: u32 = (1 << JC_BITS) - 1;
 let jcStamp: u32 = 1;
-let jcKey: u64 = 0;
+/** Exported to the compiled regions, which follow the chain cache themselves (a tail call to the next region). */
+export let jcKey: u64 = 0;
 
 /** Forgets the whole chain cache. */
 export function jcInvalidate(): void {
@@ -294,6 +295,8 @@ let jitArmAt: u64 = 0;
  * so, the instruction did not retire), a store into compiled code, or a device asking to stop.
  */
 export let jitExit: i32 = 0;
+/** Calls of compiled regions from the run loop (not counting the regions they go on into by tail calls). */
+export let jitCalls: u32 = 0;
 
 /** The trap the current instruction raised (-1 = none) and its tval. */
 export let trapCause: i32 = -1;
@@ -2009,6 +2012,7 @@ function inner(n: i32, budget: i32): i32 {
   // pc starts a block (a jump or branch target, or after an instruction blocks leave out): look it up in
   // the block cache.
   let entry = true;
+  let straddled = false;
   while (n < budget) {
     if (!tracing && !entry) {
       // The common instructions run call-free in fast(); it hands back what it does not do.
@@ -2040,6 +2044,10 @@ function inner(n: i32, budget: i32): i32 {
       } else {
         insn = fetchSlow(pc);
         if (trapCause >= 0) break;
+        // An instruction across two pages (or from outside RAM): blocks stop before it, so the one after it
+        // starts a block (busybox's endofname() runs on from one, 6 M of the CPU workload's instructions
+        // interpreted when it did not).
+        straddled = true;
       }
     }
     if (entry) {
@@ -2065,8 +2073,12 @@ function inner(n: i32, budget: i32): i32 {
           let ran = false;
           while (true) {
             jitExit = 0;
-            const r = call_indirect<i32>(<u32>fn & 0xfffff, pc, budget - n, <u32>fn >> 20);
-            if (r < 0) break; // the block wants more budget than is left
+            // A region returns the budget it left (it may have gone on into others through the chain cache).
+            const rem = budget - n;
+            jitCalls++;
+            const r = rem - call_indirect<i32>(<u32>fn & 0xfffff, pc, rem, <u32>fn >> 20);
+            // Nothing retired and no trap: the block wants more budget than is left.
+            if (r == 0 && trapCause < 0) break;
             ran = true;
             n += r;
             pc = load<u64>(base + PC_OFF);
@@ -2110,6 +2122,10 @@ function inner(n: i32, budget: i32): i32 {
           // The block wants more budget than is left: interpret.
         }
       }
+    }
+    if (straddled) {
+      straddled = false;
+      entry = true;
     }
     let len: u64 = 4;
     let parcel: u32 = 0;
