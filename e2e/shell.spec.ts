@@ -1,9 +1,10 @@
 // The default machine as a person meets it: one page (the worker's `shell`) booted to the prompt, a command
-// typed into the terminal, the inspector's panels, pause / resume and reset. Writes the README's picture.
+// typed into the terminal, the inspector's panels, pause / resume and reset. Writes the README's pictures (1280×720
+// and 390×844, each a first visit of its own).
 
 import { join } from "node:path";
 import type { Page } from "@playwright/test";
-import { BOOT_TIMEOUT_MS, COMMAND_TIMEOUT_MS, test } from "./fixtures.ts";
+import { BOOT_TIMEOUT_MS, bootToPrompt, COMMAND_TIMEOUT_MS, quietConsole, test } from "./fixtures.ts";
 import { PROMPT_AT_END, ROOT, terminalText, typeLine, waitForTerminal } from "./harness.ts";
 
 /** The README's picture, worth committing. */
@@ -108,13 +109,42 @@ test("the guest got 10.0.2.15 from the in-page stack's DHCP", async ({ shell }) 
   await page.locator('[data-tab="network"]').click();
   await page.locator(".network-panel dd", { hasText: "10.0.2.15" }).waitFor({ timeout: 5000 });
   await page.screenshot({ path: join(ARTIFACTS, "network.png") });
-  // The README's picture: the console after the command, with the devices panel beside it.
-  await page.locator('[data-tab="devices"]').click();
-  const dismiss = page.getByRole("button", { name: "dismiss messages" });
-  if ((await dismiss.count()) > 0) await dismiss.click();
-  await page.waitForTimeout(300);
-  await page.screenshot({ path: join(SCREENSHOTS, "boot.png") });
 });
+
+// The README's pictures, as a first visit sees them: the welcome note, the console after a command and (wide)
+// the devices panel beside it. A fresh page each: the shared one's note may have been dismissed.
+for (const size of [
+  { width: 1280, height: 720, file: "boot.png" },
+  { width: 390, height: 844, file: "boot-390x844.png" },
+]) {
+  test(`the README's picture at ${size.width}×${size.height}: first-visit note, prompt, a command's output`, async ({
+    browser,
+    url,
+  }) => {
+    const context = await browser.newContext({
+      viewport: { width: size.width, height: size.height },
+      colorScheme: "dark",
+    });
+    try {
+      const page = await context.newPage();
+      await page.goto(url);
+      await bootToPrompt(page);
+      await quietConsole(page);
+      await typeLine(page, "uname -sm; ip -4 addr show eth0 | grep inet");
+      await waitForTerminal(page, (t) => /inet 10\.0\.2\.15\/24/.test(t), "10.0.2.15", COMMAND_TIMEOUT_MS);
+      const note = page.getByRole("complementary", { name: "welcome" });
+      if (!(await note.isVisible())) throw new Error("the first-visit note is not shown");
+      const devices = page.locator('[data-tab="devices"]');
+      if (size.width > 700) await devices.click();
+      const dismiss = page.getByRole("button", { name: "dismiss messages" });
+      if ((await dismiss.count()) > 0) await dismiss.click();
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(SCREENSHOTS, size.file) });
+    } finally {
+      await context.close();
+    }
+  });
+}
 
 test("pause stops the hart and resume starts it again", async ({ shell }) => {
   await shell.ready();

@@ -3,7 +3,12 @@ import { GuestMemory } from "../../src/core/guest-memory.ts";
 import { LevelIrq } from "../../src/core/irq.ts";
 import { MmioDriver } from "../../src/testing/virtio-driver.ts";
 import { featureMask, VIRTIO_CONSOLE_F_MULTIPORT, VIRTIO_CONSOLE_F_SIZE } from "../virtio/features.ts";
-import { VIRTIO_MMIO_CONFIG, VIRTIO_MMIO_INTERRUPT_STATUS, VirtioMmioTransport } from "../virtio/mmio-transport.ts";
+import {
+  VIRTIO_MMIO_CONFIG,
+  VIRTIO_MMIO_CONFIG_GENERATION,
+  VIRTIO_MMIO_INTERRUPT_STATUS,
+  VirtioMmioTransport,
+} from "../virtio/mmio-transport.ts";
 import { VIRTIO_INT_CONFIG } from "../virtio/transport-core.ts";
 import {
   VIRTIO_CONSOLE_CONSOLE_PORT,
@@ -173,6 +178,46 @@ describe("virtio-console", () => {
     drv.kick(0);
     expect(drv.queues[0].takeUsed()).toEqual([]);
     expect(con.pendingInput).toBe(1);
+  });
+
+  it("with MULTIPORT and F_SIZE: a resize between PORT_READY and the driver's PORT_OPEN still reaches the driver, one before the port exists rides on the first RESIZE, and config follows every resize", () => {
+    const { con, drv, t } = setup({ size: { cols: 80, rows: 24 } });
+    drv.init(con.features, [8, 8, 8, 8]);
+    for (let i = 0; i < 8; i++) drv.queues[2].add([{ write: 64 }]);
+    drv.kick(2);
+    sendControl(drv, 0xffffffff, VIRTIO_CONSOLE_DEVICE_READY, 1);
+    expect(takeControl(drv)).toEqual([[0, VIRTIO_CONSOLE_DEVICE_ADD, 0]]);
+    // Before the port is announced: no message yet (Linux would drop it), but config and generation change.
+    drv.ackInterrupt();
+    const gen = t.read(VIRTIO_MMIO_CONFIG_GENERATION, 4);
+    con.setSize(100, 30);
+    expect(takeControl(drv)).toEqual([]);
+    expect(t.read(VIRTIO_MMIO_CONFIG, 2)).toBe(100);
+    expect(t.read(VIRTIO_MMIO_CONFIG + 2, 2)).toBe(30);
+    expect(t.read(VIRTIO_MMIO_CONFIG_GENERATION, 4)).not.toBe(gen);
+    expect(drv.r(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG).toBe(VIRTIO_INT_CONFIG);
+    sendControl(drv, 0, VIRTIO_CONSOLE_PORT_READY, 1);
+    expect(takeControl(drv)).toEqual([
+      [0, VIRTIO_CONSOLE_CONSOLE_PORT, 1],
+      [0, VIRTIO_CONSOLE_RESIZE, 0, 100, 30],
+      [0, VIRTIO_CONSOLE_PORT_OPEN, 1],
+    ]);
+    // Announced, the driver has not said PORT_OPEN yet: the resize goes out now.
+    con.setSize(152, 40);
+    expect(takeControl(drv)).toEqual([[0, VIRTIO_CONSOLE_RESIZE, 0, 152, 40]]);
+  });
+
+  it("with MULTIPORT but without F_SIZE negotiated: no RESIZE message", () => {
+    const { con, drv } = setup({ size: { cols: 80, rows: 24 } });
+    drv.init(con.features & ~featureMask(VIRTIO_CONSOLE_F_SIZE), [8, 8, 8, 8]);
+    for (let i = 0; i < 8; i++) drv.queues[2].add([{ write: 64 }]);
+    drv.kick(2);
+    sendControl(drv, 0xffffffff, VIRTIO_CONSOLE_DEVICE_READY, 1);
+    sendControl(drv, 0, VIRTIO_CONSOLE_PORT_READY, 1);
+    sendControl(drv, 0, VIRTIO_CONSOLE_PORT_OPEN, 1);
+    expect(takeControl(drv).map((m) => m[1])).not.toContain(VIRTIO_CONSOLE_RESIZE);
+    con.setSize(132, 43);
+    expect(takeControl(drv)).toEqual([]);
   });
 
   it("writes an emerg_wr character straight out", () => {

@@ -92,6 +92,8 @@ export class VirtioConsole implements VirtioDevice {
   private multiport = false;
   /** The driver said PORT_OPEN for port 0 (always true without MULTIPORT). */
   private guestOpen = false;
+  /** MULTIPORT: port 0 was announced as the console (after the driver's PORT_READY), so RESIZE applies. */
+  private consoleAnnounced = false;
   /** Device → driver control messages waiting for control receive buffers. */
   private controlOut: Uint8Array[] = [];
 
@@ -122,9 +124,13 @@ export class VirtioConsole implements VirtioDevice {
   setSize(cols: number, rows: number): void {
     this.cols = cols & 0xffff;
     this.rows = rows & 0xffff;
-    // Linux reads cols/rows from config only without MULTIPORT; with it, a RESIZE message says it.
-    if (this.multiport && this.guestOpen) this.sendResize();
-    else this.ctx?.signalConfig();
+    // The config fields changed: a new generation and a config interrupt (Linux reads cols/rows from them
+    // without MULTIPORT). With MULTIPORT Linux ignores that interrupt and takes a RESIZE message, once port 0
+    // is the console; before that, the RESIZE that follows CONSOLE_PORT carries the new size.
+    this.ctx?.signalConfig();
+    if (this.multiport && this.consoleAnnounced && hasFeature(this.ctx?.features ?? 0n, VIRTIO_CONSOLE_F_SIZE)) {
+      this.sendResize();
+    }
   }
 
   readConfig(offset: number, size: 1 | 2 | 4): number {
@@ -147,6 +153,7 @@ export class VirtioConsole implements VirtioDevice {
     this.ctx = ctx;
     this.multiport = hasFeature(ctx.features, VIRTIO_CONSOLE_F_MULTIPORT);
     this.guestOpen = !this.multiport;
+    this.consoleAnnounced = false;
     this.controlOut = [];
   }
 
@@ -163,6 +170,7 @@ export class VirtioConsole implements VirtioDevice {
     this.ctx = undefined;
     this.multiport = false;
     this.guestOpen = false;
+    this.consoleAnnounced = false;
     this.controlOut = [];
   }
 
@@ -216,6 +224,8 @@ export class VirtioConsole implements VirtioDevice {
     this.rows = rows;
     if (this.ctx !== undefined) {
       this.guestOpen = guestOpen;
+      // Not in the file: a driver that opened port 0 had it announced as the console first.
+      this.consoleAnnounced = this.multiport && guestOpen;
       this.controlOut = controlOut;
     }
     this.pending = input.length > 0 ? [input] : [];
@@ -269,6 +279,7 @@ export class VirtioConsole implements VirtioDevice {
     } else if (event === VIRTIO_CONSOLE_PORT_READY) {
       if (value === 1) {
         this.queueControl(0, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
+        this.consoleAnnounced = true;
         if (hasFeature(this.ctx?.features ?? 0n, VIRTIO_CONSOLE_F_SIZE)) this.sendResize();
         this.queueControl(0, VIRTIO_CONSOLE_PORT_OPEN, 1); // the host end is always connected
       }

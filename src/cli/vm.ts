@@ -824,6 +824,7 @@ export async function runVm(o: CliOptions): Promise<number> {
       profiler?.write();
       net?.close();
       host?.close();
+      process.stdout.off("resize", hvcResized);
       if (message !== undefined) process.stderr.write(`${atLineStart ? "" : "\r\n"}${message}\n`);
       resolveExit(code);
     };
@@ -865,6 +866,18 @@ export async function runVm(o: CliOptions): Promise<number> {
           }, STAND_IN_COLS);
     const uartStandIn = standIn(false);
     const hvcStandIn = standIn(true);
+    // hvc0 on a terminal has that terminal's size, and follows it (VIRTIO_CONSOLE_F_SIZE); elsewhere the
+    // stand-in's screen, so the size the guest reads and the one its queries get agree.
+    const hvcSize = (): { cols: number; rows: number } =>
+      hvcStandIn === undefined
+        ? { cols: process.stdout.columns, rows: process.stdout.rows }
+        : { cols: hvcStandIn.cols, rows: hvcStandIn.rows };
+    function hvcResized(): void {
+      const { cols, rows } = hvcSize();
+      machine?.setVirtioConsoleSize(cols, rows);
+      schedule();
+    }
+    if (hvcStandIn === undefined) process.stdout.on("resize", hvcResized);
     const show = (bytes: Uint8Array, onStdio: boolean, terminal: StandInTerminal | undefined): void => {
       const shown = terminal?.filter(bytes) ?? bytes;
       if (onStdio) process.stdout.write(shown);
@@ -1034,6 +1047,7 @@ export async function runVm(o: CliOptions): Promise<number> {
           show(bytes, hvcOnStdio, hvcStandIn);
           watchSaveAt(bytes);
         },
+        virtioConsoleSize: hvcSize(),
       });
     } catch (e) {
       finish(1, `vireo: ${(e as Error).message}`);

@@ -41,7 +41,15 @@ export interface VirtioBoardOptions {
   virtio?: VirtioAttachment[];
   /** hvc0 output (the default virtio-console). */
   onVirtioConsoleOutput?: (bytes: Uint8Array) => void;
+  /**
+   * hvc0's terminal size, offered with VIRTIO_CONSOLE_F_SIZE (default 80×24 until the host says otherwise);
+   * VirtMachine.setVirtioConsoleSize() changes it later.
+   */
+  virtioConsoleSize?: { cols: number; rows: number };
 }
+
+/** hvc0's size before a terminal says its own: the classic terminal's. */
+export const DEFAULT_CONSOLE_SIZE = { cols: 80, rows: 24 } as const;
 
 /** The board's virtio devices, fixed for the machine's life. */
 export class VirtioDeviceSet {
@@ -57,7 +65,11 @@ export class VirtioDeviceSet {
         this.net = o.net ?? new VirtioNet({ name: "virtio-net0" });
         list.push({ device: this.net, transport: o.defaultTransports?.net ?? transport });
       }
-      this.console = new VirtioConsole({ name: "virtio-console0", output: consoleOutput });
+      this.console = new VirtioConsole({
+        name: "virtio-console0",
+        output: consoleOutput,
+        size: o.virtioConsoleSize ?? DEFAULT_CONSOLE_SIZE,
+      });
       list.push({ device: this.console, transport: o.defaultTransports?.console ?? transport });
       list.push({ device: new VirtioRng("virtio-rng0"), transport: o.defaultTransports?.rng ?? transport });
     }

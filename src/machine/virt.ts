@@ -241,6 +241,14 @@ export class VirtMachine {
     this.virtio.console?.pushInput(bytes);
   }
 
+  /**
+   * hvc0's terminal size (the page's xterm, the CLI's tty): the guest hears of it by VIRTIO_CONSOLE_F_SIZE
+   * (a config interrupt, or a RESIZE control message with MULTIPORT) and its tty gets SIGWINCH.
+   */
+  setVirtioConsoleSize(cols: number, rows: number): void {
+    this.virtio.console?.setSize(cols, rows);
+  }
+
   /** Each virtio device's transport state, queues and counters, for the UI. */
   virtioSnapshot(): VirtioTransportSnapshot[] {
     return [...this.board.virtioMmio, ...this.board.virtioPci].map((t) => t.snapshot());

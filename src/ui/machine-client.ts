@@ -126,6 +126,10 @@ export class MachineClient {
     for (const l of this.listeners.typed) l();
   }
 
+  /** The hvc0 terminal's size (after each fit): the guest's hvc0 tty gets it. */
+  consoleSize(cols: number, rows: number): void {
+    this.send({ type: "console-size", cols, rows });
+  }
   pause(): void {
     this.send({ type: "pause" });
   }

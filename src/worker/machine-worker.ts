@@ -64,6 +64,8 @@ let phase: MachinePhase = "idle";
 /** Bumped by every boot, so a download that finishes after a newer boot began is thrown away. */
 let generation = 0;
 const pending: Record<ConsolePort, Uint8Array[]> = { uart: [], hvc0: [] };
+/** The page's hvc0 terminal size (its last "console-size"); every machine's hvc0 starts with it. */
+let hvcSize: { cols: number; rows: number } | undefined;
 
 /** The compiled core (build/core.wasm), kept across boots: compiling is the costly part. */
 let coreModule: Promise<WebAssembly.Module> | undefined;
@@ -247,6 +249,7 @@ async function boot(config: MachineConfig): Promise<void> {
       // The UART hands over a view of its own buffer: copy before queueing.
       onConsoleOutput: (bytes) => pending.uart.push(bytes.slice()),
       onVirtioConsoleOutput: (bytes) => pending.hvc0.push(bytes.slice()),
+      virtioConsoleSize: hvcSize,
       onAsyncInterrupt: wake,
       net: net.device,
       wasmCore: core,
@@ -475,6 +478,8 @@ async function restore(msg: Extract<ToWorker, { type: "restore" }>): Promise<voi
       virtio: disks.map((d, i) => ({ ...d, transport: plan.disks[i].transport })),
     });
     await machine.restoreSnapshot(read.contents);
+    // The snapshot has the size of the terminal it was saved from; the guest gets this page's.
+    if (hvcSize !== undefined) machine.setVirtioConsoleSize(hvcSize.cols, hvcSize.rows);
   } catch (e) {
     net.dispose();
     refuse("restore", new Error(`${name}: ${(e as Error).message}`));
@@ -523,6 +528,12 @@ function handle(msg: ToWorker): void {
       return;
     case "restore":
       void restore(msg);
+      return;
+    case "console-size":
+      hvcSize = { cols: msg.cols, rows: msg.rows };
+      if (s === undefined) return;
+      s.machine.setVirtioConsoleSize(msg.cols, msg.rows);
+      s.loop.wake();
       return;
     case "input":
       if (s === undefined) return;

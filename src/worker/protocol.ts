@@ -65,6 +65,11 @@ export interface MachineConfig {
 export type ToWorker =
   | { type: "boot"; config: MachineConfig }
   | { type: "input"; port: ConsolePort; bytes: Uint8Array }
+  /**
+   * The size of the page's hvc0 terminal, now and at every refit: the guest's hvc0 follows it
+   * (VIRTIO_CONSOLE_F_SIZE). Kept for later boots and restores. ttyS0 has no such channel.
+   */
+  | { type: "console-size"; cols: number; rows: number }
   | { type: "pause" }
   | { type: "resume" }
   | { type: "reset" }

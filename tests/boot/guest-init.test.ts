@@ -1,6 +1,6 @@
 // The committed image as a person uses it through the CLI: busybox init and its inittab (poweroff and
-// reboot without -f), --exec after the boot's DHCP (the README's wget line), and console output free of
-// the terminal queries the guest sends (the CLI answers them when no terminal can).
+// reboot without -f), --exec after the boot's DHCP (the README's wget line, and wget -T), and console
+// output free of the terminal queries the guest sends (the CLI answers them when no terminal can).
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -43,6 +43,22 @@ describe("the committed image's init and console (CLI)", () => {
       expect(r.status, r.out + r.err).toBe(0);
       expect(r.out).toContain(body);
       expect(r.out).not.toContain("Network is unreachable");
+    } finally {
+      server.close();
+    }
+  }, 200_000);
+
+  it("`wget -T 5 -O- URL` fetches the body (busybox 1.35 built without FEATURE_WGET_TIMEOUT wrote -T's number through NULL)", async () => {
+    const body = `timeout option ok ${process.pid}`;
+    const server = createServer((_req, res) => res.end(body));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const r = await runVm("stack", ["--exec", `wget -T 5 -O- http://10.0.2.2:${port}/; echo "wget-status=$?"`], 150);
+      expect(r.status, r.out + r.err).toBe(0);
+      expect(r.out).toContain(body);
+      expect(r.out).toMatch(/^wget-status=0\r?$/m);
+      expect(r.out).not.toContain("Segmentation fault");
     } finally {
       server.close();
     }

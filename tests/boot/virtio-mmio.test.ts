@@ -157,6 +157,47 @@ describe.skipIf(!haveImages)("virtio-mmio under Linux", () => {
     expect(uart).not.toMatch(/^hvc\d/m);
   });
 
+  it("hvc0's size is the host's (VIRTIO_CONSOLE_F_SIZE): `stty -F /dev/hvc0 size` gives it at boot and after a resize", async () => {
+    const img = (n: string) => new Uint8Array(readFileSync(join(IMAGES, n)));
+    // hvc0 held open throughout (its size lives in the open tty); each size polled until it shows (the
+    // driver applies it from a work queue), bounded at 10 s. The host resizes when it sees the first.
+    const sizeUntil = (v: string, not: string) =>
+      `i=0; while [ $i -lt 100 ]; do ${v}=$(stty -F /dev/hvc0 size); [ "$${v}" != "${not}" ] && break; sleep 0.1; i=$((i+1)); done`;
+    const exec = new ExecDriver(
+      `exec 3<>/dev/hvc0; ${sizeUntil("a", "0 0")}; echo hvc0-size1=$a; read -t 20 -r go <&3; ` +
+        `${sizeUntil("b", "$a")}; echo hvc0-size2=$b; exec 3<&-`,
+    );
+    let uart = "";
+    let resized = false;
+    const m: VirtMachine = new VirtMachine({
+      wasmCore: loadCoreModule(),
+      firmware: img("fw_dynamic.bin"),
+      kernel: img("Image"),
+      initrd: img("initramfs.cpio"),
+      bootargs: "console=ttyS0",
+      virtioConsoleSize: { cols: 100, rows: 30 },
+      onConsoleOutput: (b) => {
+        uart += new TextDecoder().decode(b);
+        const line = exec.feed(b);
+        if (line !== undefined) m.sendConsoleInput(new TextEncoder().encode(line));
+      },
+    });
+    const deadline = performance.now() + 90_000;
+    while (performance.now() < deadline) {
+      const s = m.runSlice(20);
+      if (s === "poweroff") break;
+      if (!resized && /hvc0-size1=\d/.test(uart)) {
+        resized = true;
+        m.setVirtioConsoleSize(152, 40);
+        m.sendVirtioConsoleInput(new TextEncoder().encode("go\n"));
+      }
+      if (s === "waiting") await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(exec.status, uart.slice(-2000)).toBe(0);
+    expect(uart).toMatch(/^hvc0-size1=30 100\r?$/m);
+    expect(uart).toMatch(/^hvc0-size2=40 152\r?$/m);
+  });
+
   it("--console hvc: hvc0 on stdio both ways, the UART shell's text prefixed on stderr", () => {
     const r = guest("head -n 1 /dev/hvc0; echo to-hvc0 > /dev/hvc0", "--console", "hvc", { input: "from-stdin\n" });
     expect(r.code, r.stderr).toBe(0);

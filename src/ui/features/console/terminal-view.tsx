@@ -1,8 +1,10 @@
 // One xterm.js terminal bound to a guest console port. Output is written straight from the worker's
 // messages (no React state per chunk); keystrokes and pastes go back as bytes. The terminal refits
-// whenever its box changes size. Ctrl+Shift+C / Ctrl+Shift+V copy and paste, since plain Ctrl+C
-// belongs to the guest (SIGINT). Tab belongs to the guest too (the shell completes with it): Esc then
-// Tab (or Shift+Tab) leaves the terminal, and Tab comes back to it (LEAVE_HINT says so beside it).
+// whenever its box changes size, and hvc0's size goes to the guest (VIRTIO_CONSOLE_F_SIZE). Ctrl+Shift+C
+// copies; Ctrl+Shift+V and the context menu's Paste paste (the browser's own paste event, which xterm
+// takes: once), since plain Ctrl+C and Ctrl+V belong to the guest (SIGINT, literal next). Tab belongs to
+// the guest too (the shell completes with it): Esc then Tab (or Shift+Tab) leaves the terminal, and Tab
+// comes back to it (LEAVE_HINT says so beside it).
 
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
@@ -28,7 +30,13 @@ interface Props {
 const ESC_WAIT_MS = 1000;
 const MODIFIER_KEYS = new Set(["Shift", "Control", "Alt", "Meta", "AltGraph", "CapsLock"]);
 
-export const LEAVE_HINT = "Esc then Tab (or Shift+Tab) leaves the terminal, Tab returns · Ctrl+Shift+C / V copy, paste";
+export const LEAVE_HINT =
+  "Esc then Tab (or Shift+Tab) leaves the terminal, Tab returns · Ctrl+Shift+C copies · Ctrl+Shift+V or right-click › Paste pastes";
+
+/** hvc0 has no shell of its own (ttyS0 has the console); the tab says what it is, dim, never sent to the guest. */
+export const HVC0_NOTE =
+  "\x1b[2m[vireo: hvc0 is the virtio console, a second terminal for the guest's programs; its size follows this " +
+  "tab. For a shell here, type on ttyS0: setsid -c sh -l <>/dev/hvc0 >&0 2>&1 &]\x1b[0m\r\n";
 
 const DARK_THEME = {
   background: "#0d1117",
@@ -121,16 +129,20 @@ export const TerminalView = memo(function TerminalView({
         if (term.hasSelection()) void navigator.clipboard?.writeText(term.getSelection());
         return false;
       }
-      if (ev.code === "KeyV") {
-        void navigator.clipboard
-          ?.readText()
-          .then((text) => term.paste(text))
-          .catch(() => {});
-        return false;
-      }
+      // Ctrl+Shift+V: xterm leaves the key alone, and the browser's paste (as plain text) reaches xterm's
+      // textarea as a paste event, like the context menu's Paste. Reading the clipboard here as well pasted
+      // twice (and asks for a permission the paste event does not need).
+      if (ev.code === "KeyV") return false;
       return true;
     });
     const data = term.onData((s) => client.input(port, s));
+    // hvc0's size is the guest's (VIRTIO_CONSOLE_F_SIZE): the size now, then every refit. ttyS0 has no channel
+    // for it (the image's login asks the terminal instead).
+    const sized = port === "hvc0" ? term.onResize(({ cols, rows }) => client.consoleSize(cols, rows)) : undefined;
+    if (port === "hvc0") {
+      client.consoleSize(term.cols, term.rows);
+      term.write(HVC0_NOTE);
+    }
     const offConsole = client.on("console", (p, bytes) => {
       if (p === port) term.write(bytes);
     });
@@ -141,6 +153,7 @@ export const TerminalView = memo(function TerminalView({
       if (why === "restore" && port === "uart") {
         term.write("\x1b[2m[vireo: restored from a snapshot: press Enter for a prompt]\x1b[0m\r\n");
       }
+      if (port === "hvc0") term.write(HVC0_NOTE);
     });
 
     // The system's light/dark choice, followed while the page is open.
@@ -161,6 +174,7 @@ export const TerminalView = memo(function TerminalView({
       offRestart();
       clearTimeout(pendingEsc);
       data.dispose();
+      sized?.dispose();
       term.dispose();
       termRef.current = undefined;
       fitRef.current = undefined;
