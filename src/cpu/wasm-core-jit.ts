@@ -5,7 +5,9 @@
 // of the 4 KiB page, another block of the region or MAX_INSNS — together with the blocks of the same page it
 // continues at that are nearly hot too, and emits the lot as one WebAssembly function (a region) that imports
 // the core's memory, slow paths and globals. The function goes into the core's table; the core calls it with
-// call_indirect, naming the block to start at.
+// call_indirect, naming the block to start at. A region left normally goes on into the next one itself when the
+// core's chain cache has compiled code for the next pc (a tail call: return_call_indirect), and returns the
+// budget left to the core when the chain ends.
 //
 // Inside a region control passes from block to block without returning to the core (72% of the transitions
 // between compiled blocks in the CPU workload stayed in their page). Inside a block the guest registers live
@@ -358,7 +360,7 @@ export function blockSuccessors(b: RegionBlock): number[] {
  * loaded when the block is entered, written back when it is left; a block's jump to its own start is a plain
  * wasm loop that keeps them in the locals.
  */
-export function emitRegion(blocks: RegionBlock[], base: number): W {
+export function emitRegion(blocks: RegionBlock[], base: number, chain = TAIL_CALLS): W {
   const K = blocks.length;
   const indexOf = new Map<number, number>();
   let maxL = 0;
@@ -788,23 +790,65 @@ export function emitRegion(blocks: RegionBlock[], base: number): W {
   c.op(LGET).u(L_REM).op(LGET).u(L_N).op(I32SUB).op(LSET).u(L_REM);
   // Left normally (no trap, no store into compiled code, no stop): when the core's chain cache has compiled
   // code for the next pc, go on there (a tail call) instead of returning to the core's run loop.
-  c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32LTS).op(GGET).u(G_EXIT).op(I32EQZ).op(I32AND).op(IF, VOID);
-  c.op(LGET).u(L_NEXT).op(WRAP).op(I32CONST).s32(1).op(I32SHRU).op(I32CONST).s32(JC_MASK).op(I32AND);
-  c.op(I32CONST).s32(5).op(I32SHL).op(LSET).u(L_E);
-  c.op(LGET).u(L_E).op(I64LOAD).u(3).u(base + JC_OFF).op(LGET).u(L_NEXT).op(I64EQ);
-  c.op(LGET).u(L_E).op(I64LOAD).u(3).u(base + JC_OFF + 8).op(GGET).u(G_JCKEY).op(I64EQ).op(I32AND);
-  c.op(IF, VOID);
-  c.op(LGET).u(L_E).op(I32LOAD).u(2).u(base + JC_OFF + 16).op(LSET).u(L_TGT);
-  c.op(LGET).u(L_NEXT).op(LGET).u(L_REM);
-  c.op(LGET).u(L_TGT).op(I32CONST).s32(INDEX_BITS).op(I32SHRU);
-  c.op(LGET).u(L_TGT).op(I32CONST).s32((1 << INDEX_BITS) - 1).op(I32AND);
-  c.op(RETURN_CALL_INDIRECT).u(0).u(0);
-  c.op(END);
-  c.op(END);
+  if (chain) {
+    c.op(GGET).u(G_TRAP).op(I32CONST).s32(0).op(I32LTS).op(GGET).u(G_EXIT).op(I32EQZ).op(I32AND).op(IF, VOID);
+    c.op(LGET).u(L_NEXT).op(WRAP).op(I32CONST).s32(1).op(I32SHRU).op(I32CONST).s32(JC_MASK).op(I32AND);
+    c.op(I32CONST).s32(5).op(I32SHL).op(LSET).u(L_E);
+    c.op(LGET)
+      .u(L_E)
+      .op(I64LOAD)
+      .u(3)
+      .u(base + JC_OFF)
+      .op(LGET)
+      .u(L_NEXT)
+      .op(I64EQ);
+    c.op(LGET)
+      .u(L_E)
+      .op(I64LOAD)
+      .u(3)
+      .u(base + JC_OFF + 8)
+      .op(GGET)
+      .u(G_JCKEY)
+      .op(I64EQ)
+      .op(I32AND);
+    c.op(IF, VOID);
+    c.op(LGET)
+      .u(L_E)
+      .op(I32LOAD)
+      .u(2)
+      .u(base + JC_OFF + 16)
+      .op(LSET)
+      .u(L_TGT);
+    c.op(LGET).u(L_NEXT).op(LGET).u(L_REM);
+    c.op(LGET).u(L_TGT).op(I32CONST).s32(INDEX_BITS).op(I32SHRU);
+    c.op(LGET)
+      .u(L_TGT)
+      .op(I32CONST)
+      .s32((1 << INDEX_BITS) - 1)
+      .op(I32AND);
+    c.op(RETURN_CALL_INDIRECT).u(0).u(0);
+    c.op(END);
+    c.op(END);
+  }
   c.op(LGET).u(L_REM);
   c.op(END);
   return c;
 }
+
+/**
+ * Whether this host's WebAssembly has tail calls (Node 20, Chromium ≥ 112, Firefox ≥ 121): a module with one
+ * return_call_indirect validates. Without them regions return to the core's run loop at every exit.
+ */
+export const TAIL_CALLS: boolean = WebAssembly.validate(
+  new Uint8Array(
+    new W()
+      .op(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0) // header
+      .op(1, 4, 1, 0x60, 0, 0) // type 0: () → ()
+      .op(3, 2, 1, 0) // one function of type 0
+      .op(4, 4, 1, 0x70, 0, 1) // a table of one funcref
+      .op(10, 9, 1, 7, 0, I32CONST, 0, RETURN_CALL_INDIRECT, 0, 0, END).b, // its body
+  ),
+);
 
 /** A whole module around block functions (exported as "b0", "b1", …). */
 export function blockModule(bodies: W[]): Uint8Array<ArrayBuffer> {
@@ -937,6 +981,8 @@ export class CoreJit {
   private epoch = 0;
   /** Why compiling stopped for good, if it did. */
   disabledBecause: string | undefined;
+  /** Regions go on into each other by tail calls (tests turn it off to run what a host without them runs). */
+  tailCalls = TAIL_CALLS;
 
   /** Hits a block the guest entered needs to join a region it was found from (see regionBlocks). */
   private readonly joinHits: number;
@@ -1015,7 +1061,7 @@ export class CoreJit {
     if (blocks === undefined) return 0;
     let fn: WebAssembly.ExportValue;
     try {
-      const body = emitRegion(blocks, this.env.base);
+      const body = emitRegion(blocks, this.env.base, this.tailCalls);
       fn = new WebAssembly.Instance(new WebAssembly.Module(blockModule([body])), this.imports).exports.b0;
     } catch (e) {
       // A host that refuses to compile WebAssembly at run time (a CSP without 'wasm-unsafe-eval'): interpret.
@@ -1043,7 +1089,7 @@ export class CoreJit {
       const blocks = this.takeRegion(page, pr);
       if (blocks === undefined) continue;
       try {
-        bodies.push(emitRegion(blocks, this.env.base));
+        bodies.push(emitRegion(blocks, this.env.base, this.tailCalls));
       } catch (e) {
         this.errors++;
         this.lastError = (e as Error).message;

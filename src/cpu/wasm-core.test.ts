@@ -301,7 +301,15 @@ describe("the WebAssembly core", () => {
         [0x200, 0x0000006f], // the trap handler: j .
       ];
       for (const [at, w] of code) mem.i32[at / 4] = w | 0;
-      const h = new WasmHart({ hartId: 0, mem, bus: new Bus(), time: { mtime: () => 0 }, module: loadCoreModule(), jit, jitSync: true });
+      const h = new WasmHart({
+        hartId: 0,
+        mem,
+        bus: new Bus(),
+        time: { mtime: () => 0 },
+        module: loadCoreModule(),
+        jit,
+        jitSync: true,
+      });
       h.setPc(RAM_BASE + 0x100);
       h.setX(9, 300); // s1: passes
       h.setX(20, 1); // s4
@@ -310,13 +318,19 @@ describe("the WebAssembly core", () => {
     };
     const compiled = build(4);
     const interpreted = build(false);
+    // What a host without wasm tail calls runs: every region returns to the run loop.
+    const unchained = build(4);
+    if (unchained.jit) unchained.jit.tailCalls = false;
     // 300 passes (5 instructions the first, 8 every other), the ebreak, and the handler spinning.
     for (let k = 0; k < 4; k++) {
       const a = compiled.run(700);
       const b = interpreted.run(700);
       expect(a).toBe(b);
+      expect(unchained.run(700)).toBe(b);
     }
     expect(state(compiled)).toBe(state(interpreted));
+    expect(state(unchained)).toBe(state(interpreted));
+    expect(unchained.jitCalls).toBeGreaterThan(500);
     expect(compiled.getX(8)).toBe(300n); // s0: C ran once per pass
     expect(compiled.getX(10)).toBe(299n * 3n); // a0: f ran on every pass but the first
     expect(compiled.readCsr(0x342)).toBe(3n); // mcause: the breakpoint
@@ -345,7 +359,15 @@ describe("the WebAssembly core", () => {
       mem.u8.set([0x13, 0x06, 0x16, 0x00], 0x1002); // addi a2, a2, 1
       mem.u8.set([0x93, 0x86, 0x16, 0x00], 0x1006); // addi a3, a3, 1
       mem.u8.set([0x67, 0x80, 0x00, 0x00], 0x100a); // ret
-      const h = new WasmHart({ hartId: 0, mem, bus: new Bus(), time: { mtime: () => 0 }, module: loadCoreModule(), jit, jitSync: true });
+      const h = new WasmHart({
+        hartId: 0,
+        mem,
+        bus: new Bus(),
+        time: { mtime: () => 0 },
+        module: loadCoreModule(),
+        jit,
+        jitSync: true,
+      });
       h.setPc(RAM_BASE + 0x100);
       h.setX(9, 200);
       return h;
