@@ -38,7 +38,7 @@ function sameRow(a: RowProps, b: RowProps): boolean {
 const QueueRow = memo(function QueueRow({ device, name, className, columns, cells, changed, onRing }: RowProps) {
   return (
     <tr data-queue={`${device}/${name}`} className={className}>
-      <th scope="row">
+      <th scope="row" className="queue-cell">
         <button type="button" className="link" onClick={onRing} title="show this queue's rings">
           {device} <span className="queue-name">{name}</span>
         </button>
