@@ -1,8 +1,8 @@
 // The boot's watchdog: a guest that dies early (a kernel that faults before its console is up, firmware that
 // hangs) prints nothing more, and the page would sit at "booting: kernel…" for ever. While the machine runs and
-// the boot has not reached the prompt, this many seconds without a byte on either console is reported, naming
-// the part of the boot that went quiet; the page offers Reset beside it. Once the prompt is there, silence is
-// the guest's business (an idle shell prints nothing).
+// the boot has not reached init, this many seconds without a byte on either console is reported, naming the
+// part of the boot that went quiet; the page offers Reset beside it. Once init runs, silence is the guest's
+// business (an idle shell prints nothing, a distribution may read its disk quietly).
 
 import type { BootStage } from "./boot-stages.ts";
 
@@ -21,11 +21,8 @@ function silentPart(stage: BootStage): string {
   switch (stage) {
     case "download":
       return "the firmware";
-    case "firmware":
-    case "kernel":
-      return "the kernel";
     default:
-      return "the guest's init";
+      return "the kernel";
   }
 }
 
@@ -53,7 +50,9 @@ export class BootWatchdog {
 
   /** The message to show now, or undefined while all is well. */
   check(now: number, stage: BootStage): string | undefined {
-    if (!this.armed || stage === "prompt" || now - this.last < this.limitMs) return undefined;
+    // Past "Run /init" the guest's own userspace may be quiet for long (a big distribution reading its disk over
+    // HTTP): the watchdog is for a boot that dies in the firmware or the kernel.
+    if (!this.armed || stage === "init" || stage === "prompt" || now - this.last < this.limitMs) return undefined;
     const s = Math.floor((now - this.last) / 1000);
     return `no output from ${silentPart(stage)} for ${s} s: the guest may have died early (a wrong or broken image?). Reset to try again, or pick other images.`;
   }
