@@ -171,6 +171,9 @@ export async function setupNetwork(config: MachineConfig, wake: () => void, save
       if (relay.status === "connecting" && relay.counters.connects === 0 && relay.lastError === undefined) {
         return { state: "connecting", detail: undefined };
       }
+      if (relay.counters.connects === 0) {
+        return { state: "down", detail: `no relay answers at ${l2Url} (${why}): retrying with backoff` };
+      }
       const reset = relay.counters.tcpResets > 0 ? "; the guest's open TCP connections were reset" : "";
       return { state: "down", detail: `the relay at ${l2Url} is gone (${why}): reconnecting with backoff${reset}` };
     }
