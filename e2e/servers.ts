@@ -76,12 +76,12 @@ export async function diskServer(): Promise<{
   return d;
 }
 
-/** The project's relay (src/relay) on a free port, allowed to reach `allow` on loopback. */
-export async function startRelay(allow: string): Promise<{ child: ChildProcess; url: string }> {
+/** The project's relay (src/relay) on a free port (or `port`: a relay started again), allowed to reach `allow` on loopback. */
+export async function startRelay(allow: string, port = 0): Promise<{ child: ChildProcess; url: string }> {
   // Node itself with tsx as a loader (not npx): one process, so kill() really stops the relay.
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "src/relay/main.ts", "--no-auth", "--listen", "127.0.0.1:0", "--allow", allow],
+    ["--import", "tsx", "src/relay/main.ts", "--no-auth", "--listen", `127.0.0.1:${port}`, "--allow", allow],
     { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] },
   );
   const url = await new Promise<string>((resolve, reject) => {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { BlobBlockBackend } from "./blob-block-backend.ts";
 import { BlockBackendError } from "./block-backend.ts";
 import { CowOverlay } from "./cow-overlay.ts";
@@ -190,6 +190,55 @@ describe("HttpBlockBackend", () => {
     const err = await HttpBlockBackend.open(`http://127.0.0.1:${port}/disk.img`).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BlockBackendError);
     expect(String(err)).toMatch(/ECONNREFUSED|fetch failed/);
+  });
+
+  it("says what a 404, an HTML page for a missing file and a 403 are, and what to do", async () => {
+    const s = await serve(image(8 * KiB));
+    await expect(HttpBlockBackend.open(s.url.replace("disk.img", "missing"))).rejects.toThrow(
+      /missing: HTTP 404: there is no disk image at this address; check the path/,
+    );
+    const html: typeof fetch = async () =>
+      new Response("<!doctype html><title>vireo</title>", { status: 200, headers: { "content-type": "text/html" } });
+    await expect(HttpBlockBackend.open("http://127.0.0.1:1/nope.img", { fetch: html })).rejects.toThrow(
+      /nope\.img: the server sent an HTML page, not a disk image: there is no such file/,
+    );
+    const forbidden: typeof fetch = async () => new Response(null, { status: 403 });
+    await expect(HttpBlockBackend.open("http://127.0.0.1:1/x.img", { fetch: forbidden })).rejects.toThrow(
+      /HTTP 403: the server refuses/,
+    );
+  });
+
+  it("in a page, tells a cross-origin server without CORS from a server that is not there", async () => {
+    vi.stubGlobal("location", { origin: "http://127.0.0.1:5173" });
+    try {
+      const modes: (string | undefined)[] = [];
+      // The browser's answer to both: a TypeError; only the no-cors request tells them apart.
+      const corsless: typeof fetch = async (_u, init) => {
+        modes.push(init?.mode);
+        if (init?.mode === "no-cors") return new Response(null, { status: 200 });
+        throw new TypeError("Failed to fetch");
+      };
+      await expect(HttpBlockBackend.open("http://127.0.0.1:9/d.img", { fetch: corsless })).rejects.toThrow(
+        /answers, but it is another origin than this page and sends no CORS headers.*Access-Control-Allow-Origin/,
+      );
+      expect(modes).toEqual([undefined, "no-cors"]);
+      const gone: typeof fetch = async () => {
+        throw new TypeError("Failed to fetch");
+      };
+      await expect(HttpBlockBackend.open("http://127.0.0.1:9/d.img", { fetch: gone })).rejects.toThrow(
+        /Failed to fetch: nothing answers at http:\/\/127\.0\.0\.1:9 \(is the server running/,
+      );
+      await expect(HttpBlockBackend.open("http://127.0.0.1:5173/d.img", { fetch: gone })).rejects.toThrow(
+        /the page's own server did not answer/,
+      );
+      // A cross-origin-isolated page gets no opaque answers: both causes are named, with the command that tells.
+      vi.stubGlobal("crossOriginIsolated", true);
+      await expect(HttpBlockBackend.open("http://127.0.0.1:9/d.img", { fetch: gone })).rejects.toThrow(
+        /either nothing answers at http:\/\/127\.0\.0\.1:9, or that server is another origin than this page and sends no CORS headers.*curl -sI -H 'Origin: http:\/\/127\.0\.0\.1:5173' http:\/\/127\.0\.0\.1:9\/d\.img/,
+      );
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it("turns a failing read into a rejected BlockBackendError, retries a 5xx once, and never caches a failure", async () => {

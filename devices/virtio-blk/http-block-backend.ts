@@ -280,6 +280,43 @@ export class HttpBlockBackend implements BlockBackend {
 class RetryableError extends Error {}
 
 /**
+ * Why a request did not even get an answer. In a page, fetch says only "Failed to fetch" both for a server that
+ * is not there and for a cross-origin server that sends no CORS headers. A `no-cors` request tells them apart
+ * when it gets an opaque answer (the server is there), but a cross-origin-isolated page (COEP require-corp, as
+ * vireo's is) never gets one from a server without Cross-Origin-Resource-Policy: then the message names both
+ * causes and the command that tells which.
+ */
+async function unreachable(url: string, e: unknown, fetchFn: typeof fetch, timeoutMs: number): Promise<string> {
+  const why = reason(e);
+  const g = globalThis as { location?: { origin?: string }; crossOriginIsolated?: boolean };
+  const here = g.location?.origin;
+  let origin: string;
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    return `${url}: ${why}`;
+  }
+  if (here === undefined || !(e instanceof TypeError)) return `${url}: ${why}`;
+  if (origin === here) return `${url}: ${why} (the page's own server did not answer: is it still running?)`;
+  const corsFix =
+    "serve the image with Access-Control-Allow-Origin (plus Access-Control-Allow-Headers: Range and " +
+    "Access-Control-Expose-Headers: Content-Range), or from this page's own server";
+  try {
+    await fetchFn(url, { mode: "no-cors", signal: AbortSignal.timeout(timeoutMs) });
+  } catch {
+    if (g.crossOriginIsolated !== true) {
+      return `${url}: ${why}: nothing answers at ${origin} (is the server running, is the address right?)`;
+    }
+    return (
+      `${url}: ${why}: either nothing answers at ${origin}, or that server is another origin than this page and ` +
+      `sends no CORS headers (the browser does not tell the page which). \`curl -sI -H 'Origin: ${here}' ${url}\` ` +
+      `tells: no answer means start the server or fix the address; an answer without Access-Control-Allow-Origin means ${corsFix}`
+    );
+  }
+  return `${url}: ${why}: the server at ${origin} answers, but it is another origin than this page and sends no CORS headers, so the browser keeps its answer from the page: ${corsFix}`;
+}
+
+/**
  * Size and range support in one request: `Range: bytes=0-0` must come back 206 with
  * `Content-Range: bytes 0-0/N`. A `*` total falls back to a HEAD's Content-Length.
  */
@@ -288,16 +325,34 @@ async function probeUrl(url: string, fetchFn: typeof fetch, timeoutMs = DEFAULT_
   try {
     res = await fetchFn(url, { headers: { range: "bytes=0-0" }, signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
-    throw new BlockBackendError(`${url}: ${reason(e)}`);
+    throw new BlockBackendError(await unreachable(url, e, fetchFn, timeoutMs));
   }
   await res.body?.cancel().catch(() => {});
+  // Vite's servers (and many hosts of single-page apps) answer a path they do not have with the app's
+  // index.html and 200: that is a missing file, not a server without ranges.
+  if (res.ok && (res.headers.get("content-type") ?? "").startsWith("text/html")) {
+    throw new BlockBackendError(
+      `${url}: the server sent an HTML page, not a disk image: there is no such file there ` +
+        "(Vite and many hosts answer a missing path with the page's index.html); check the path",
+    );
+  }
   if (res.status === 200) {
     throw new BlockBackendError(
       `${url}: the server ignores HTTP range requests (200 to Range: bytes=0-0, not 206); ` +
-        "a disk image needs a server that answers 206 Partial Content",
+        "a disk image needs a server that answers 206 Partial Content: serve it from one that does " +
+        "(`npm start` and `vite preview` do for public/; so do nginx and Caddy), or pick the file instead",
     );
   }
   if (res.status === 416) throw new BlockBackendError(`${url}: the image is empty (HTTP 416)`);
+  if (res.status === 404 || res.status === 410) {
+    throw new BlockBackendError(
+      `${url}: HTTP ${res.status}: there is no disk image at this address; check the path ` +
+        "(a path such as /disk.img is looked up in the page's public/ folder)",
+    );
+  }
+  if (res.status === 401 || res.status === 403) {
+    throw new BlockBackendError(`${url}: HTTP ${res.status}: the server refuses to hand the image out`);
+  }
   if (res.status !== 206) throw new BlockBackendError(`${url}: HTTP ${res.status}`);
   const raw = res.headers.get("content-range");
   if (raw === null) {

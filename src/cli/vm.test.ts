@@ -232,6 +232,19 @@ describe("the vm command", () => {
     expect(r.stderr).toContain("no-such-Image");
   });
 
+  it.each([
+    ["--kernel", "<!DOCTYPE html><html>404</html>", /--kernel \S+ is an HTML page, not a RISC-V Linux kernel/],
+    ["--initrd", "not a cpio", /--initrd \S+ is a text file \("not a cpio"\), not an initramfs/],
+    ["--bios", "070701000002D1", /--bios \S+ is a cpio archive \(an initramfs\), not an OpenSBI firmware/],
+  ])("%s with the wrong kind of file is refused before boot (exit 2)", (option, content, msg) => {
+    const f = join(tmp, `bad${option}`);
+    writeFileSync(f, content);
+    const r = vm(option, f);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(msg);
+    expect(r.stderr).toContain("refused before boot");
+  });
+
   it("a file that is not an ELF is refused with the reason", () => {
     const f = join(tmp, "not.elf");
     writeFileSync(f, "hello");

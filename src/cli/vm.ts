@@ -22,6 +22,7 @@ import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
 import { parseNetFeatures } from "../../devices/virtio-net/net-features.ts";
 import { VirtioNet } from "../../devices/virtio-net/virtio-net.ts";
 import { WASM_CORE_MAX_MEM_MIB as MAX_MEM_MIB } from "../cpu/wasm-core.ts";
+import { type BootImageRole, checkBootImage } from "../machine/image-check.ts";
 import type { RunState, VirtMachine, VirtMachineOptions } from "../machine/virt.ts";
 import type { SavedDevice } from "../machine/virt-snapshot.ts";
 import type { VirtioAttachment } from "../machine/virt-virtio.ts";
@@ -579,7 +580,7 @@ function readImage(option: string, path: string): Uint8Array {
 /** An explicit file, "none", or the default under public/images with a hint when it is not built. */
 function imageOption(option: string, given: string | undefined, defaultName: string): Uint8Array | undefined {
   if (given === "none") return undefined;
-  if (given !== undefined) return readImage(option, given);
+  if (given !== undefined) return checkedImage(option, given, readImage(option, given));
   const path = join(IMAGES_DIR, defaultName);
   if (!existsSync(path)) {
     throw new UsageError(
@@ -587,7 +588,15 @@ function imageOption(option: string, given: string | undefined, defaultName: str
         `(or pass ${option} FILE${option === "--kernel" ? "" : ` or ${option} none`})`,
     );
   }
-  return readImage(option, path);
+  return checkedImage(option, relative(process.cwd(), path) || path, readImage(option, path));
+}
+
+/** A file that is not what the option needs is refused before boot, saying what it looks like. */
+function checkedImage(option: string, path: string, bytes: Uint8Array): Uint8Array {
+  const role: BootImageRole = option === "--bios" ? "firmware" : option === "--kernel" ? "kernel" : "initrd";
+  const wrong = checkBootImage(role, bytes, `${option} ${path}`);
+  if (wrong !== undefined) throw new UsageError(wrong);
+  return bytes;
 }
 
 /** A --disk as a virtio-blk device; a missing or unreadable file is the user's error. */

@@ -285,6 +285,53 @@ describe("relayL2Url", () => {
   });
 });
 
+describe("a relay that drops: the guest's TCP connections", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("each gets a RST from the gateway's side (at what the guest acked and at the gateway's end), before the link goes down", () => {
+    const { b, sockets } = setup();
+    const got: { f: Uint8Array; up: boolean }[] = [];
+    b.onReceive((f) => {
+      got.push({ f: f.slice(), up: b.linkUp });
+      return true;
+    });
+    sockets[0]!.open();
+    b.transmit(tcp4Packet(A, B, 0, 100, 5000, { ack: 9000 }));
+    // The gateway sent 200 bytes the guest has not acknowledged yet.
+    sockets[0]!.message(tcp4Packet(B, A, 0, 200, 9000, { ack: 5100 }).buffer);
+    expect(got).toHaveLength(1);
+    sockets[0]!.drop();
+    const rsts = got.slice(1);
+    expect(rsts).toHaveLength(2);
+    const seen = rsts.map(({ f, up }) => {
+      const p = parseFrame(f);
+      if (!p.ok) throw new Error(p.reason);
+      const t = p.layout.l4Off;
+      const dv = new DataView(f.buffer, f.byteOffset);
+      expect(l4ChecksumValid(f, p.layout)).toBe(true);
+      expect(up).toBe(true); // delivered while the device still takes frames
+      return [dv.getUint16(t), dv.getUint16(t + 2), dv.getUint32(t + 4), dv.getUint32(t + 8), f[t + 13]];
+    });
+    expect(seen).toEqual([
+      [80, 40000, 9000, 5100, 0x14],
+      [80, 40000, 9200, 5100, 0x14],
+    ]);
+    expect(b.counters.tcpResets).toBe(1);
+    expect(b.linkUp).toBe(false);
+    // Forgotten once reset: the next drop resets nothing.
+    vi.advanceTimersByTime(1000);
+    sockets[1]!.open();
+    sockets[1]!.drop();
+    expect(got).toHaveLength(3);
+    b.close();
+  });
+});
+
 describe("snapshots: the guest's TCP connections across a restore", () => {
   it("records them from the guest's frames and, on a restored backend, sends each an old ACK once the link is up", () => {
     const { b, sockets } = setup();

@@ -7,7 +7,10 @@
 // checksum handed to us (the device normally does it already; this keeps the wire right regardless).
 //
 // Link state follows the socket: down until it opens, down while it is gone, reconnecting with
-// exponential backoff. Ethernet has no flow control, so nothing is kept across a disconnect.
+// exponential backoff. Ethernet has no flow control, so nothing is kept across a disconnect. The relay's
+// gateway holds the guest's TCP connections (its NAT), and they end with the socket: when it drops, each
+// connection the guest's frames showed gets a RST from the gateway's side, so the guest's programs fail at
+// once instead of waiting minutes on a peer that is gone.
 //
 // Backpressure toward the device: frames go straight into the socket while its bufferedAmount is under
 // a high-water mark, then into a bounded queue; when that is full transmit() answers "not now" and the
@@ -20,8 +23,8 @@ import { NO_OFFLOADS } from "./backend.ts";
 import { framesForWire, WireCounters } from "./link/plain-wire.ts";
 import type { GsoInfo } from "./offload/gso.ts";
 import { tcpFrame } from "./stack/frames.ts";
-import { TCP_ACK } from "./stack/tcp/tcp-segment.ts";
-import { get32 } from "./wire/bytes.ts";
+import { TCP_ACK, TCP_RST } from "./stack/tcp/tcp-segment.ts";
+import { get16, get32 } from "./wire/bytes.ts";
 
 /**
  * The /l2/<network> URL on the same relay as `relayUrl` (which may be its Wisp URL, ws://host/wisp/):
@@ -99,6 +102,8 @@ export class RelayCounters extends WireCounters<RelayDropReason> {
   txBackpressure = 0;
   connects = 0;
   disconnects = 0;
+  /** Guest TCP connections reset because the relay went away. */
+  tcpResets = 0;
 }
 
 /** In Node a pending timer of ours must not keep the process alive by itself. */
@@ -289,6 +294,7 @@ export class RelayBackend implements NetBackend {
     this.lastError = why;
     if (wasUp) this.counters.disconnects++;
     this.dropQueues();
+    if (wasUp) this.resetGuestTcp();
     this.setLink(false);
     if (this.closed) return;
     const base = Math.min(this.o.maxBackoffMs, this.o.initialBackoffMs * 2 ** Math.min(this.attempt, 20));
@@ -355,6 +361,49 @@ export class RelayBackend implements NetBackend {
     this.writable?.();
   }
 
+  /**
+   * The gateway's connections are gone with the socket: each one the guest has open gets a RST (with the link
+   * still up, so the device takes it). Its sequence number is what the guest acknowledged last and, when the
+   * gateway sent more since, the end of that too: one of them is the guest's RCV.NXT, which a RST must hit
+   * exactly (RFC 5961 §3.2; any other in the window only draws a challenge ACK).
+   */
+  private resetGuestTcp(): void {
+    if (this.guestTcp.size === 0) return;
+    for (const c of this.guestTcp.values()) {
+      const seqs = c.peerNext !== undefined && c.peerNext !== c.ack ? [c.ack, c.peerNext] : [c.ack];
+      for (const seq of seqs) {
+        const { frame } = tcpFrame(
+          { srcMac: Uint8Array.from(c.peerMac), dstMac: Uint8Array.from(c.guestMac), src: c.remoteIp, dst: c.guestIp },
+          c.remotePort,
+          c.guestPort,
+          { seq, ack: c.seqNext, flags: TCP_RST | TCP_ACK, window: 0, options: {}, payload: new Uint8Array(0) },
+          1460,
+        );
+        this.rxQueue.push(frame);
+        this.rxQueued += frame.length;
+      }
+      this.counters.tcpResets++;
+    }
+    this.guestTcp.clear();
+    this.drainRx();
+    this.o.onActivity?.();
+  }
+
+  /** Notes how far the gateway's side of a tracked connection has sent (a frame for the guest). */
+  private trackPeer(f: Uint8Array): void {
+    if (this.guestTcp.size === 0) return;
+    if (f.length < 54 || f[12] !== 0x08 || f[13] !== 0x00 || f[23] !== 6 || (f[14]! & 0xf0) !== 0x40) return;
+    const t = 14 + (f[14]! & 0x0f) * 4;
+    if (f.length < t + 20) return;
+    const key = `${get32(f, 30)}:${(f[t + 2]! << 8) | f[t + 3]!}>${get32(f, 26)}:${(f[t]! << 8) | f[t + 1]!}`;
+    const e = this.guestTcp.get(key);
+    if (e === undefined) return;
+    const flags = f[t + 13]!;
+    const ipLen = Math.min(f.length - 14, get16(f, 16));
+    const len = Math.max(0, ipLen - (t - 14) - (f[t + 12]! >> 4) * 4) + (flags & 0x03 ? 1 : 0);
+    e.peerNext = (get32(f, t + 4) + len) >>> 0;
+  }
+
   // ---- snapshots ----
 
   /**
@@ -379,7 +428,8 @@ export class RelayBackend implements NetBackend {
       return;
     }
     if ((flags & TCP_ACK) === 0) return;
-    const len = f.length - t - (f[t + 12]! >> 4) * 4;
+    // From the IP total length: a short frame carries Ethernet padding after the segment.
+    const len = Math.min(f.length - 14, get16(f, 16)) - ihl - (f[t + 12]! >> 4) * 4;
     const e = this.guestTcp.get(key);
     if (e !== undefined) {
       e.seqNext = (get32(f, t + 4) + Math.max(0, len)) >>> 0;
@@ -401,7 +451,7 @@ export class RelayBackend implements NetBackend {
 
   /** For a snapshot: the guest's open TCP connections as its frames showed them. */
   saveState(): unknown {
-    return { kind: "relay", tcp: [...this.guestTcp.values()] };
+    return { kind: "relay", tcp: [...this.guestTcp.values()].map(({ peerNext: _, ...c }) => c) };
   }
 
   /**
@@ -470,6 +520,7 @@ export class RelayBackend implements NetBackend {
     if (frame.length > this.o.maxFrameBytes) return void c.dropRx("too-large");
     c.rxFrames++;
     c.rxBytes += frame.length;
+    this.trackPeer(frame);
     if (this.rxQueue.length === 0 && this.receive?.(frame) === true) {
       this.o.onActivity?.();
       return;
@@ -504,4 +555,6 @@ interface GuestTcp {
   /** The guest's next sequence number and what it acknowledged last. */
   seqNext: number;
   ack: number;
+  /** The gateway's next sequence number, as its frames to the guest showed it (not saved in a snapshot). */
+  peerNext?: number;
 }

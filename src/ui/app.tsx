@@ -14,6 +14,7 @@ import { configToSearch, imageRoleForName, isSnapshotFile, snapshotFileName } fr
 import { download } from "./download.ts";
 import { BootProgress } from "./features/console/boot-progress.tsx";
 import { type BootStage, BootStageTracker } from "./features/console/boot-stages.ts";
+import { BootWatchdog, watchdogSeconds } from "./features/console/boot-watchdog.ts";
 import { LEAVE_HINT, TerminalView } from "./features/console/terminal-view.tsx";
 import { Controls } from "./features/controls/controls.tsx";
 import { MachineStatus } from "./features/controls/machine-status.tsx";
@@ -101,6 +102,8 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
     }
   };
   const tracker = useRef(new BootStageTracker());
+  const watchdog = useRef<BootWatchdog | undefined>(undefined);
+  watchdog.current ??= new BootWatchdog(watchdogSeconds(window.location.search) * 1000);
   const lastReport = useRef(performance.now());
   const throughput = useRef(new ThroughputHistory());
   /** The last devices a snapshot carried: the Network panel asks for snapshots without them. */
@@ -136,11 +139,14 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
         setFailure(`${stage}: ${message}`);
       }),
       client.on("console", (port, bytes) => {
+        watchdog.current?.output(performance.now());
         if (port !== "uart") return;
         const advanced = tracker.current.feed(bytes);
         if (advanced !== undefined) setStage(advanced);
       }),
       client.on("restart", (why) => {
+        watchdog.current?.arm(performance.now());
+        setSilent(undefined);
         setFailure(undefined);
         setExitCode(undefined);
         if (why === "restore") {
@@ -193,6 +199,21 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
     }, 1000);
     return () => clearInterval(timer);
   }, [phase, live]);
+
+  // The boot's watchdog: silence on the consoles before the prompt means a guest that died early.
+  const [silent, setSilent] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    const w = watchdog.current;
+    if (w === undefined) return;
+    if (phase !== "running") {
+      w.disarm();
+      setSilent(undefined);
+      return;
+    }
+    w.arm(performance.now());
+    const timer = setInterval(() => setSilent(w.check(performance.now(), tracker.current.stage)), 1000);
+    return () => clearInterval(timer);
+  }, [phase]);
 
   // Stable, so the memoised controls and panels do not re-render with every snapshot.
   const changeConfig = useCallback(
@@ -422,13 +443,21 @@ export function App({ client, initialConfig, warnings, relayDefault, live, kept,
           <p className="terminal-hint" id="terminal-hint">
             {LEAVE_HINT}
           </p>
-          {(errors.length > 0 || stalled) && (
+          {(errors.length > 0 || stalled || silent !== undefined) && (
             <div className="errors" role="alert">
               {errors.map((e, i) => (
                 // biome-ignore lint/suspicious/noArrayIndexKey: the list only grows at the end
                 <p key={i}>{e}</p>
               ))}
               {stalled && <p>The machine has not reported for {STALL_MS / 1000} s: it may be stuck. Try Reset.</p>}
+              {silent !== undefined && (
+                <p data-testid="watchdog">
+                  {silent}{" "}
+                  <button type="button" className="inline-action" onClick={() => client.reset()}>
+                    Reset
+                  </button>
+                </p>
+              )}
               <button type="button" onClick={() => setErrors([])} aria-label="dismiss messages">
                 ×
               </button>

@@ -41,7 +41,9 @@ export async function openDiskSources(
 ): Promise<PageDisk[]> {
   const sources: Promise<{ backend: BlockBackend; serial: string; http?: HttpBlockBackend }>[] = list.map(async (s) => {
     if (!("url" in s)) return { backend: new BlobBlockBackend(s.file, s.file.name), serial: s.file.name };
-    const http = await HttpBlockBackend.open(s.url);
+    const http = await HttpBlockBackend.open(s.url).catch((e: unknown) => {
+      throw new Error(`the disk ${e instanceof Error ? e.message : String(e)}`);
+    });
     return { backend: http, serial: serialOf(s.url), http };
   });
   const opened = await Promise.all(sources);

@@ -4,6 +4,7 @@
 
 export { MemoryShare } from "../../devices/virtio-9p/memory-share.ts";
 export { Virtio9p } from "../../devices/virtio-9p/virtio-9p.ts";
+export { checkBootImage } from "../machine/image-check.ts";
 export { defaultBootargs, VirtMachine } from "../machine/virt.ts";
 export { macToString } from "../net/wire/bytes.ts";
 export { openDiskSources, openDisks } from "./disks.ts";

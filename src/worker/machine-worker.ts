@@ -222,6 +222,21 @@ async function boot(config: MachineConfig): Promise<void> {
     if (gen === generation) fail("download", e);
     return;
   }
+  // A file that is not what its role needs (an HTML page, the kernel as the initrd…) is refused here, with what
+  // it looks like, rather than booted into a guest that hangs without a word.
+  const wrong = roles
+    .map((r, i) => {
+      const name =
+        given[i] !== undefined ? `the picked ${r} file` : `the ${r} ${resolveUrl(config.images[r], config.imageBase)}`;
+      return p.checkBootImage(r, images[i], name);
+    })
+    .find((m) => m !== undefined);
+  if (wrong !== undefined) {
+    void netReady.then((n) => n.dispose());
+    if (gen === generation)
+      fail("boot", new Error(`${wrong}. Pick the right file under Images, or rebuild them with \`npm run guest\``));
+    return;
+  }
 
   const net = await netReady;
   const core = await coreReady;

@@ -116,6 +116,8 @@ export async function setupNetwork(config: MachineConfig, wake: () => void, save
   if (config.net === "tab" && mac === undefined) mac = randomTabMac();
 
   let uplink: Uplink | undefined;
+  /** Times the Wisp uplink's connection dropped, and when it was last up (for the note). */
+  const wisp = { drops: 0, wasUp: false };
   let uplinkLabel: string | undefined;
   let note: string | undefined;
   let relay: RelayBackend | undefined;
@@ -123,7 +125,12 @@ export async function setupNetwork(config: MachineConfig, wake: () => void, save
   let tab: TabBackend | undefined;
   if (config.net === "stack") {
     if (await probe(config.relayUrl, RELAY_PROBE_MS)) {
-      uplink = new WispUplink({ url: config.relayUrl });
+      const w = new WispUplink({ url: config.relayUrl });
+      w.onState = (state) => {
+        if (state === "ready") wisp.wasUp = true;
+        else if (state === "down" && wisp.wasUp) wisp.drops++;
+      };
+      uplink = w;
       uplinkLabel = `wisp ${config.relayUrl}`;
     } else {
       uplink = new FetchUplink();
@@ -156,6 +163,34 @@ export async function setupNetwork(config: MachineConfig, wake: () => void, save
   const address = new GuestAddress(() => device.mac);
   device.tap = address.tap;
 
+  /** The relay's connection as the page shows it (status row and Network panel). */
+  const relayLink = (): NetworkSnapshot["relay"] => {
+    if (relay !== undefined) {
+      if (relay.status === "open") return { state: "up", detail: undefined };
+      const why = relay.lastError ?? relay.status;
+      if (relay.status === "connecting" && relay.counters.connects === 0 && relay.lastError === undefined) {
+        return { state: "connecting", detail: undefined };
+      }
+      if (relay.counters.connects === 0) {
+        return { state: "down", detail: `no relay answers at ${l2Url} (${why}): retrying with backoff` };
+      }
+      const reset = relay.counters.tcpResets > 0 ? "; the guest's open TCP connections were reset" : "";
+      return { state: "down", detail: `the relay at ${l2Url} is gone (${why}): reconnecting with backoff${reset}` };
+    }
+    if (uplink instanceof WispUplink) {
+      const s = uplink.connectionState;
+      if (s === "ready") return { state: "up", detail: undefined };
+      if (!wisp.wasUp && s === "connecting") return { state: "connecting", detail: undefined };
+      return {
+        state: "down",
+        detail: wisp.wasUp
+          ? `the relay at ${config.relayUrl} dropped (${wisp.drops}×): reconnecting with backoff; the guest's open connections were reset, new ones wait for it`
+          : `no relay answers at ${config.relayUrl}: retrying with backoff`,
+      };
+    }
+    return undefined;
+  };
+
   return {
     device,
     warnings,
@@ -180,11 +215,13 @@ export async function setupNetwork(config: MachineConfig, wake: () => void, save
       }
       const macBytes = typeof s.mac === "string" ? parseMac(s.mac) : undefined;
       const lease = macBytes !== undefined ? backend?.stack.dhcp.leaseFor(macBytes) : undefined;
+      const link = relayLink();
       return {
         backend: config.net,
         uplink: uplinkLabel,
         // The relay's trouble (refused, unreachable, reconnecting) is live, so it is read each time.
-        note: relay !== undefined && relay.status !== "open" ? `${l2Url}: ${relay.lastError ?? relay.status}` : note,
+        note: link !== undefined && link.state === "down" ? link.detail : note,
+        relay: link,
         linkUp: device.linkUp,
         mac: typeof s.mac === "string" ? s.mac : undefined,
         guestIp:

@@ -218,6 +218,11 @@ export interface NetworkSnapshot {
   guestIp: string | undefined;
   /** A packet capture is running. */
   capturing: boolean;
+  /**
+   * The relay's connection, for the backends that go through one (net=stack over Wisp, net=relay): up,
+   * connecting (the first time), or down (it dropped or never came; reconnecting with backoff). `detail` says why.
+   */
+  relay?: { state: "up" | "connecting" | "down"; detail: string | undefined };
   counters: Record<string, number>;
 }
 

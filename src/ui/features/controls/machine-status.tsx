@@ -30,6 +30,7 @@ export function MachineStatus({ state, phase, snapshot }: Props) {
   const disks = snapshot?.disks ?? [];
   const fetched = disks.reduce((a, d) => a + d.fetched, 0);
   const size = disks.reduce((a, d) => a + d.size, 0);
+  const relay = snapshot?.network?.relay;
   return (
     <dl className="machine-status" aria-label="machine status">
       <div>
@@ -58,6 +59,19 @@ export function MachineStatus({ state, phase, snapshot }: Props) {
           {h === undefined ? "—" : `${h.pc} ${PRIVILEGE[h.privilege] ?? "?"}${h.waiting ? " wfi" : ""}`}
         </dd>
       </div>
+      {relay !== undefined && (
+        <div>
+          <dt>relay</dt>
+          <dd
+            data-testid="relay"
+            data-state={relay.state}
+            className={`relay relay-${relay.state}`}
+            title={relay.detail ?? "the relay that carries the guest's connections"}
+          >
+            {pad(relay.state, 10)}
+          </dd>
+        </div>
+      )}
       {disks.length > 0 && (
         <div>
           <dt>disk</dt>

@@ -87,6 +87,14 @@ export function NetworkPanel({ client, network, config, onConfig, throughput, th
           <dt>uplink</dt>
           <dd>{network.uplink ?? "—"}</dd>
         </div>
+        {network.relay !== undefined && (
+          <div>
+            <dt>relay</dt>
+            <dd data-testid="network-relay" data-state={network.relay.state}>
+              {network.relay.state === "down" ? "down (reconnecting with backoff)" : network.relay.state}
+            </dd>
+          </div>
+        )}
         <div>
           <dt>link</dt>
           <dd>{network.linkUp === undefined ? "—" : network.linkUp ? "up" : "down"}</dd>

@@ -3,70 +3,10 @@
 // traffic is visible at a glance. "Freeze" holds the table still for reading.
 
 import { memo, useEffect, useRef, useState } from "react";
-import type { DeviceSnapshot, QueueSnapshot, RingPicture } from "../../../worker/protocol.ts";
-import { bytes, count, hex } from "../../format.ts";
+import type { DeviceSnapshot, RingPicture } from "../../../worker/protocol.ts";
 import type { MachineClient } from "../../machine-client.ts";
+import { COLUMNS, type Column, loadChosenColumns, saveChosenColumns, shownColumns } from "./queue-columns.ts";
 import { type RingTarget, RingView } from "./ring-view.tsx";
-
-interface Column {
-  key: string;
-  label: string;
-  title: string;
-  value: (q: QueueSnapshot) => string | number;
-  /** Shown only when some queue has the field (older device modules leave it out). */
-  optional?: (q: QueueSnapshot) => boolean;
-}
-
-const COLUMNS: Column[] = [
-  {
-    key: "size",
-    label: "size",
-    title: "ring entries (driver's choice) / device maximum",
-    value: (q) => `${q.size}/${q.maxSize}`,
-  },
-  {
-    key: "desc",
-    label: "desc",
-    title: "descriptor table address",
-    value: (q) => hex(q.descAddr),
-    optional: (q) => q.descAddr !== undefined,
-  },
-  {
-    key: "avail",
-    label: "avail",
-    title: "available ring (driver area) address",
-    value: (q) => hex(q.driverAddr),
-    optional: (q) => q.driverAddr !== undefined,
-  },
-  {
-    key: "used",
-    label: "used",
-    title: "used ring (device area) address",
-    value: (q) => hex(q.deviceAddr),
-    optional: (q) => q.deviceAddr !== undefined,
-  },
-  { key: "availIdx", label: "avail.idx", title: "avail.idx as last read", value: (q) => q.lastAvailIdx },
-  { key: "usedIdx", label: "used.idx", title: "used.idx as last written", value: (q) => q.lastUsedIdx },
-  { key: "inFlight", label: "in flight", title: "chains popped and not yet returned", value: (q) => q.inFlight },
-  { key: "kicks", label: "kicks", title: "driver notifications", value: (q) => q.kicks },
-  { key: "irq", label: "irqs", title: "interrupts raised", value: (q) => q.interruptsRaised },
-  {
-    key: "suppressed",
-    label: "suppressed",
-    title: "interrupts suppressed (EVENT_IDX / NO_INTERRUPT)",
-    value: (q) => q.interruptsSuppressed,
-  },
-  {
-    key: "event",
-    label: "event idx",
-    title: "EVENT_IDX negotiated; used_event / avail_event when known",
-    value: (q) => (q.eventIdx ? (q.usedEvent !== undefined ? `${q.usedEvent}/${q.availEvent ?? "—"}` : "on") : "off"),
-  },
-  { key: "chains", label: "chains", title: "chains popped", value: (q) => count(q.chainsPopped) },
-  { key: "in", label: "read", title: "bytes the driver handed the device", value: (q) => bytes(q.bytesRead) },
-  { key: "out", label: "written", title: "bytes the device wrote back", value: (q) => bytes(q.bytesWritten) },
-  { key: "dropped", label: "dropped", title: "chains refused for breaking a rule", value: (q) => q.chainsDropped },
-];
 
 interface RowProps {
   device: string;
@@ -98,7 +38,7 @@ function sameRow(a: RowProps, b: RowProps): boolean {
 const QueueRow = memo(function QueueRow({ device, name, className, columns, cells, changed, onRing }: RowProps) {
   return (
     <tr data-queue={`${device}/${name}`} className={className}>
-      <th scope="row">
+      <th scope="row" className="queue-cell">
         <button type="button" className="link" onClick={onRing} title="show this queue's rings">
           {device} <span className="queue-name">{name}</span>
         </button>
@@ -116,33 +56,67 @@ interface RingState {
   target: RingTarget;
   picture: RingPicture | undefined;
   note: string | undefined;
+  /** Answers received since the view opened (the page shows it as data-updates). */
+  updates: number;
 }
+
+/** The ring view asks the worker this often while it is open and live: 5 Hz, over the counters' 4 Hz. */
+export const RING_REFRESH_MS = 200;
 
 export function QueuesPanel({ client, devices }: { client: MachineClient; devices: DeviceSnapshot[] }) {
   const [frozen, setFrozen] = useState<DeviceSnapshot[] | undefined>(undefined);
   const [ring, setRing] = useState<RingState | undefined>(undefined);
+  const [ringHeld, setRingHeld] = useState(false);
+  const [chosen, setChosen] = useState<string[]>(loadChosenColumns);
   useEffect(
     () =>
       client.on("ring", (device, queue, picture, note) =>
         setRing((r) =>
-          r !== undefined && r.target.device === device && r.target.queue === queue ? { ...r, picture, note } : r,
+          r !== undefined && r.target.device === device && r.target.queue === queue
+            ? { ...r, picture, note, updates: r.updates + 1 }
+            : r,
         ),
       ),
     [client],
   );
-  const showRing = (target: RingTarget): void => {
-    setRing({ target, picture: undefined, note: "reading the rings…" });
-    client.requestRing(target.device, target.queue);
+  // A reset (or reboot, restore) makes a new machine: what the view showed is gone with the old one.
+  useEffect(
+    () =>
+      client.on("restart", () =>
+        setRing((r) =>
+          r === undefined ? r : { ...r, picture: undefined, note: "the machine restarted: reading the rings again…" },
+        ),
+      ),
+    [client],
+  );
+  const target = ring?.target;
+  // Live while open: the rings are read again at RING_REFRESH_MS, unless the person holds the view to read it.
+  useEffect(() => {
+    if (target === undefined || ringHeld) return;
+    const timer = setInterval(() => client.requestRing(target.device, target.queue), RING_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [client, target, ringHeld]);
+  const showRing = (t: RingTarget): void => {
+    setRing({ target: t, picture: undefined, note: "reading the rings…", updates: 0 });
+    client.requestRing(t.device, t.queue);
+  };
+  const choose = (key: string, on: boolean): void => {
+    const next = COLUMNS.filter((c) => (c.key === key ? on : chosen.includes(c.key))).map((c) => c.key);
+    setChosen(next);
+    saveChosenColumns(next);
   };
   /** Each row's cell texts as last rendered, to mark what changed. */
   const previous = useRef(new Map<string, string[]>());
   const shown = frozen ?? devices;
   const queues = shown.flatMap((d) => d.queues.map((q) => ({ device: d.name, q })));
-  const shownColumns = COLUMNS.filter((c) => c.optional === undefined || queues.some((r) => c.optional?.(r.q)));
+  const visible = shownColumns(
+    chosen,
+    queues.map((r) => r.q),
+  );
   // The same array while the same columns show, so the memoised rows can compare it by identity.
-  const lastColumns = useRef(shownColumns);
-  if (lastColumns.current.length !== shownColumns.length || lastColumns.current.some((c, i) => c !== shownColumns[i])) {
-    lastColumns.current = shownColumns;
+  const lastColumns = useRef<Column[]>(visible);
+  if (lastColumns.current.length !== visible.length || lastColumns.current.some((c, i) => c !== visible[i])) {
+    lastColumns.current = visible;
   }
   const columns = lastColumns.current;
   const prev = previous.current;
@@ -164,6 +138,25 @@ export function QueuesPanel({ client, devices }: { client: MachineClient; device
         >
           {frozen === undefined ? "Freeze" : "Unfreeze"}
         </button>
+        <details className="column-chooser">
+          <summary>
+            Columns ({chosen.length} of {COLUMNS.length})
+          </summary>
+          <fieldset>
+            <legend>columns shown</legend>
+            {COLUMNS.map((c) => (
+              <label key={c.key} title={c.title}>
+                <input
+                  type="checkbox"
+                  data-col-choice={c.key}
+                  checked={chosen.includes(c.key)}
+                  onChange={(e) => choose(c.key, e.target.checked)}
+                />
+                {c.label}
+              </label>
+            ))}
+          </fieldset>
+        </details>
       </div>
       {rows.length === 0 ? (
         <p className="empty">No virtqueues (yet).</p>
@@ -202,7 +195,9 @@ export function QueuesPanel({ client, devices }: { client: MachineClient; device
           target={ring.target}
           picture={ring.picture}
           note={ring.note}
-          onRefresh={() => showRing(ring.target)}
+          updates={ring.updates}
+          held={ringHeld}
+          onHold={setRingHeld}
           onClose={() => setRing(undefined)}
         />
       )}

@@ -1,6 +1,6 @@
-// The ring view: one queue's descriptor table, available and used rings as they were at one moment
-// (read once from guest RAM by the worker, so it holds still to be read), with the chains the device
-// has yet to consume drawn as linked boxes.
+// The ring view: one queue's descriptor table, available and used rings, read from guest RAM by the worker
+// five times a second while it is open (Hold keeps one picture still to read it), with the chains the device
+// has yet to consume drawn as linked boxes. A reset machine's rings are read afresh (queues-panel.tsx).
 
 import type { RingPicture } from "../../../worker/protocol.ts";
 import { hex } from "../../format.ts";
@@ -27,19 +27,27 @@ interface Props {
   target: RingTarget;
   picture: RingPicture | undefined;
   note: string | undefined;
-  onRefresh: () => void;
+  /** Pictures received so far (data-updates, for a test that the view is live). */
+  updates: number;
+  held: boolean;
+  onHold: (held: boolean) => void;
   onClose: () => void;
 }
 
-export function RingView({ target, picture, note, onRefresh, onClose }: Props) {
+export function RingView({ target, picture, note, updates, held, onHold, onClose }: Props) {
   return (
-    <section className="ring-view" aria-label={`ring view of ${target.device} ${target.name}`}>
+    <section
+      className="ring-view"
+      aria-label={`ring view of ${target.device} ${target.name}`}
+      data-updates={updates}
+      data-live={!held}
+    >
       <header>
         <h2>
           {target.device} <span className="queue-name">{target.name}</span>
         </h2>
-        <button type="button" onClick={onRefresh}>
-          Snapshot again
+        <button type="button" onClick={() => onHold(!held)} aria-pressed={held} title="hold this picture still">
+          {held ? "Live again" : "Hold"}
         </button>
         <button type="button" onClick={onClose} aria-label="close the ring view">
           ×
@@ -67,7 +75,7 @@ function RingBody({ p }: { p: RingPicture }) {
         </div>
         <div>
           <dt>avail.idx · used_event</dt>
-          <dd>
+          <dd data-testid="ring-avail-idx" data-idx={p.avail.idx}>
             {p.avail.idx} · {p.avail.usedEvent}
             {(p.avail.flags & 1) !== 0 ? " NO_INTERRUPT" : ""}
           </dd>
