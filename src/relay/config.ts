@@ -20,6 +20,8 @@ export interface RelayConfig {
   /** Name resolution for /wisp CONNECTs and the L2 gateways (policy/resolver.ts). */
   dns: ResolverConfig;
   maxClients: number;
+  /** Sockets held for all clients together: Wisp streams and L2 gateway flows share this one budget. */
+  maxSockets: number;
   /** WebSocket clients from one remote address, so one host cannot take every slot. */
   maxClientsPerAddress: number;
   /** Peers (load balancers) whose X-Forwarded-For names the real client (client-address.ts); empty = none. */
@@ -42,6 +44,7 @@ export function defaultConfig(): RelayConfig {
     l2: { ...DEFAULT_L2_LIMITS },
     dns: { ...DEFAULT_RESOLVER_CONFIG, servers: [] },
     maxClients: 1000,
+    maxSockets: 8192,
     maxClientsPerAddress: 256,
     trustProxy: [],
     handshakeTimeoutMs: 10_000,
@@ -63,6 +66,8 @@ export const USAGE = `usage: npm run relay -- [options]
                            address for limits and logs (repeatable; default: none, the header is ignored)
   --max-streams N          sockets per client: Wisp streams, or an L2 client's flows at the gateway (default 64)
   --max-gateway-sockets N  sockets all L2 gateways hold for guests' flows together (default 4096)
+  --max-sockets N          sockets the relay holds for all clients, Wisp streams and L2 gateway flows
+                           together (default 8192; keep it under the descriptor limit, ulimit -n)
   --rate BYTES             per-client bytes/s each way (default 0 = unlimited)
   --max-bytes BYTES        per-client total bytes (default 0 = unlimited)
   --idle-timeout S         close a client idle this long (default 300)
@@ -108,6 +113,7 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
       "trust-proxy": { type: "string", multiple: true },
       "max-streams": { type: "string" },
       "max-gateway-sockets": { type: "string" },
+      "max-sockets": { type: "string" },
       rate: { type: "string" },
       "max-bytes": { type: "string" },
       "idle-timeout": { type: "string" },
@@ -166,6 +172,7 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
   if (values["max-streams"]) c.wisp.maxStreams = positiveInt("--max-streams", values["max-streams"], 1);
   if (values["max-gateway-sockets"])
     c.l2.maxGatewaySockets = positiveInt("--max-gateway-sockets", values["max-gateway-sockets"], 1);
+  if (values["max-sockets"]) c.maxSockets = positiveInt("--max-sockets", values["max-sockets"], 1);
   if (values.rate) c.wisp.bytesPerSecond = positiveInt("--rate", values.rate);
   if (values["max-bytes"]) c.wisp.maxTotalBytes = positiveInt("--max-bytes", values["max-bytes"]);
   if (values["idle-timeout"]) c.wisp.idleTimeoutMs = positiveInt("--idle-timeout", values["idle-timeout"]) * 1000;

@@ -81,6 +81,8 @@ export class Relay {
   private readonly log: Logger;
   private readonly resolver: NameResolver;
   private readonly fixedLookup: Lookup | undefined;
+  /** Sockets held for all clients (--max-sockets); the Wisp sessions and the L2 gateways' budget take from it. */
+  private readonly sockets: SocketBudget;
   private readonly switch: L2Switch;
   private readonly wispSessions = new Set<WispSession>();
   private readonly l2Clients = new Set<WebSocket>();
@@ -95,12 +97,16 @@ export class Relay {
   ) {
     this.log = deps.log ?? silentLogger;
     this.resolver = new NameResolver(config.dns);
+    // One budget for every socket held for clients: Wisp streams and L2 gateway flows together (--max-sockets).
+    this.sockets = new SocketBudget(Number.POSITIVE_INFINITY, config.maxSockets, undefined, (n) =>
+      this.metrics.set("relay_sockets", n),
+    );
     this.fixedLookup = deps.lookup;
     const gateway = deps.l2Gateway;
     const ctx: GatewayContext = {
       policy: config.policy,
       newLookup: () => this.newLookup(),
-      sockets: new SocketBudget(config.wisp.maxStreams, config.l2.maxGatewaySockets),
+      sockets: new SocketBudget(config.wisp.maxStreams, config.l2.maxGatewaySockets, this.sockets),
       metrics: this.metrics,
       log: this.log,
     };
@@ -312,6 +318,7 @@ export class Relay {
         policy: this.config.policy,
         lookup: lookup.lookup,
         limits: this.config.wisp,
+        sockets: this.sockets,
         metrics: this.metrics,
         log: this.log,
         clientId,
