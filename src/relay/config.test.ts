@@ -52,6 +52,11 @@ describe("parseRelayArgs", () => {
     const c = parse(["--max-sockets", "300", "--max-gateway-sockets", "100"]);
     expect([c.maxSockets, c.l2.maxGatewaySockets]).toEqual([300, 100]);
   });
+  it("--proxy-protocol with --trust-proxy", () => {
+    expect(parse([]).proxyProtocol).toBe(false);
+    const c = parse(["--trust-proxy", "127.0.0.1", "--proxy-protocol"]);
+    expect([c.proxyProtocol, c.trustProxy.length]).toEqual([true, 1]);
+  });
   it("takes [v6]:port and a bare port", () => {
     expect(parse(["--listen", "[::1]:1234"]).host).toBe("::1");
     expect(parse(["--listen", "1234"]).port).toBe(1234);
@@ -66,6 +71,7 @@ describe("parseRelayArgs", () => {
     [["--bogus"], /Unknown option/],
     [["--dns-server", "dns.example"], /--dns-server/],
     [["--max-sockets", "0"], /--max-sockets/],
+    [["--proxy-protocol"], /--proxy-protocol: needs --trust-proxy/],
     [["--max-lookups", "4", "--max-lookups-per-client", "8"], /--max-lookups-per-client/],
   ])("refuses %j", (args, msg) => {
     expect(() => parseRelayArgs(args)).toThrow(msg);

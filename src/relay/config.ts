@@ -26,6 +26,8 @@ export interface RelayConfig {
   maxClientsPerAddress: number;
   /** Peers (load balancers) whose X-Forwarded-For names the real client (client-address.ts); empty = none. */
   trustProxy: Cidr[];
+  /** Connections from trustProxy peers open with a PROXY protocol header (v1 or v2) naming the client. */
+  proxyProtocol: boolean;
   /** From TCP accept to a completed WebSocket upgrade. */
   handshakeTimeoutMs: number;
   /** Largest WebSocket message accepted on /wisp (a Wisp header plus payload). */
@@ -47,6 +49,7 @@ export function defaultConfig(): RelayConfig {
     maxSockets: 8192,
     maxClientsPerAddress: 256,
     trustProxy: [],
+    proxyProtocol: false,
     handshakeTimeoutMs: 10_000,
     maxWispMessageBytes: 64 * 1024 + 5,
   };
@@ -64,6 +67,8 @@ export const USAGE = `usage: npm run relay -- [options]
   --max-clients-per-ip N   WebSocket clients from one address (default 256)
   --trust-proxy ADDR[,ADDR]  load balancers (addresses or CIDRs) whose X-Forwarded-For gives the client's
                            address for limits and logs (repeatable; default: none, the header is ignored)
+  --proxy-protocol         connections from --trust-proxy peers must open with a PROXY protocol header
+                           (v1 or v2, HAProxy's send-proxy / send-proxy-v2) naming the client's address
   --max-streams N          sockets per client: Wisp streams, or an L2 client's flows at the gateway (default 64)
   --max-gateway-sockets N  sockets all L2 gateways hold for guests' flows together (default 4096)
   --max-sockets N          sockets the relay holds for all clients, Wisp streams and L2 gateway flows
@@ -111,6 +116,7 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
       "max-clients": { type: "string" },
       "max-clients-per-ip": { type: "string" },
       "trust-proxy": { type: "string", multiple: true },
+      "proxy-protocol": { type: "boolean" },
       "max-streams": { type: "string" },
       "max-gateway-sockets": { type: "string" },
       "max-sockets": { type: "string" },
@@ -169,6 +175,9 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
     if (!proxies) throw new Error(`--trust-proxy: expected IP or CIDR addresses separated by commas, got ${t}`);
     c.trustProxy.push(...proxies);
   }
+  c.proxyProtocol = values["proxy-protocol"] ?? false;
+  if (c.proxyProtocol && c.trustProxy.length === 0)
+    throw new Error("--proxy-protocol: needs --trust-proxy (the balancers whose header is read)");
   if (values["max-streams"]) c.wisp.maxStreams = positiveInt("--max-streams", values["max-streams"], 1);
   if (values["max-gateway-sockets"])
     c.l2.maxGatewaySockets = positiveInt("--max-gateway-sockets", values["max-gateway-sockets"], 1);
