@@ -61,3 +61,9 @@ export function clientAddress(
   }
   return formatIp(client);
 }
+
+/** Whether a TCP peer is one of the --trust-proxy balancers. */
+export function isTrustedPeer(peer: string | undefined, trusted: readonly Cidr[]): boolean {
+  const p = peer === undefined ? null : strictIp(peer);
+  return p !== null && trusted.some((c) => cidrContains(c, p));
+}

@@ -47,6 +47,16 @@ describe("parseRelayArgs", () => {
     expect([d.dns.maxInFlight, d.dns.maxPerClient, d.dns.servers]).toEqual([100, 4, []]);
     expect(parse([]).dns.servers).toEqual([]);
   });
+  it("reads the socket budgets (--max-sockets spans Wisp and the L2 gateways)", () => {
+    expect(parse([]).maxSockets).toBe(8192);
+    const c = parse(["--max-sockets", "300", "--max-gateway-sockets", "100"]);
+    expect([c.maxSockets, c.l2.maxGatewaySockets]).toEqual([300, 100]);
+  });
+  it("--proxy-protocol with --trust-proxy", () => {
+    expect(parse([]).proxyProtocol).toBe(false);
+    const c = parse(["--trust-proxy", "127.0.0.1", "--proxy-protocol"]);
+    expect([c.proxyProtocol, c.trustProxy.length]).toEqual([true, 1]);
+  });
   it("takes [v6]:port and a bare port", () => {
     expect(parse(["--listen", "[::1]:1234"]).host).toBe("::1");
     expect(parse(["--listen", "1234"]).port).toBe(1234);
@@ -60,6 +70,8 @@ describe("parseRelayArgs", () => {
     [["--listen", "host:99999"], /range/],
     [["--bogus"], /Unknown option/],
     [["--dns-server", "dns.example"], /--dns-server/],
+    [["--max-sockets", "0"], /--max-sockets/],
+    [["--proxy-protocol"], /--proxy-protocol: needs --trust-proxy/],
     [["--max-lookups", "4", "--max-lookups-per-client", "8"], /--max-lookups-per-client/],
   ])("refuses %j", (args, msg) => {
     expect(() => parseRelayArgs(args)).toThrow(msg);

@@ -20,10 +20,14 @@ export interface RelayConfig {
   /** Name resolution for /wisp CONNECTs and the L2 gateways (policy/resolver.ts). */
   dns: ResolverConfig;
   maxClients: number;
+  /** Sockets held for all clients together: Wisp streams and L2 gateway flows share this one budget. */
+  maxSockets: number;
   /** WebSocket clients from one remote address, so one host cannot take every slot. */
   maxClientsPerAddress: number;
   /** Peers (load balancers) whose X-Forwarded-For names the real client (client-address.ts); empty = none. */
   trustProxy: Cidr[];
+  /** Connections from trustProxy peers open with a PROXY protocol header (v1 or v2) naming the client. */
+  proxyProtocol: boolean;
   /** From TCP accept to a completed WebSocket upgrade. */
   handshakeTimeoutMs: number;
   /** Largest WebSocket message accepted on /wisp (a Wisp header plus payload). */
@@ -42,8 +46,10 @@ export function defaultConfig(): RelayConfig {
     l2: { ...DEFAULT_L2_LIMITS },
     dns: { ...DEFAULT_RESOLVER_CONFIG, servers: [] },
     maxClients: 1000,
+    maxSockets: 8192,
     maxClientsPerAddress: 256,
     trustProxy: [],
+    proxyProtocol: false,
     handshakeTimeoutMs: 10_000,
     maxWispMessageBytes: 64 * 1024 + 5,
   };
@@ -61,8 +67,12 @@ export const USAGE = `usage: npm run relay -- [options]
   --max-clients-per-ip N   WebSocket clients from one address (default 256)
   --trust-proxy ADDR[,ADDR]  load balancers (addresses or CIDRs) whose X-Forwarded-For gives the client's
                            address for limits and logs (repeatable; default: none, the header is ignored)
+  --proxy-protocol         connections from --trust-proxy peers must open with a PROXY protocol header
+                           (v1 or v2, HAProxy's send-proxy / send-proxy-v2) naming the client's address
   --max-streams N          sockets per client: Wisp streams, or an L2 client's flows at the gateway (default 64)
   --max-gateway-sockets N  sockets all L2 gateways hold for guests' flows together (default 4096)
+  --max-sockets N          sockets the relay holds for all clients, Wisp streams and L2 gateway flows
+                           together (default 8192; keep it under the descriptor limit, ulimit -n)
   --rate BYTES             per-client bytes/s each way (default 0 = unlimited)
   --max-bytes BYTES        per-client total bytes (default 0 = unlimited)
   --idle-timeout S         close a client idle this long (default 300)
@@ -106,8 +116,10 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
       "max-clients": { type: "string" },
       "max-clients-per-ip": { type: "string" },
       "trust-proxy": { type: "string", multiple: true },
+      "proxy-protocol": { type: "boolean" },
       "max-streams": { type: "string" },
       "max-gateway-sockets": { type: "string" },
+      "max-sockets": { type: "string" },
       rate: { type: "string" },
       "max-bytes": { type: "string" },
       "idle-timeout": { type: "string" },
@@ -163,9 +175,13 @@ export function parseRelayArgs(argv: string[], env: Record<string, string | unde
     if (!proxies) throw new Error(`--trust-proxy: expected IP or CIDR addresses separated by commas, got ${t}`);
     c.trustProxy.push(...proxies);
   }
+  c.proxyProtocol = values["proxy-protocol"] ?? false;
+  if (c.proxyProtocol && c.trustProxy.length === 0)
+    throw new Error("--proxy-protocol: needs --trust-proxy (the balancers whose header is read)");
   if (values["max-streams"]) c.wisp.maxStreams = positiveInt("--max-streams", values["max-streams"], 1);
   if (values["max-gateway-sockets"])
     c.l2.maxGatewaySockets = positiveInt("--max-gateway-sockets", values["max-gateway-sockets"], 1);
+  if (values["max-sockets"]) c.maxSockets = positiveInt("--max-sockets", values["max-sockets"], 1);
   if (values.rate) c.wisp.bytesPerSecond = positiveInt("--rate", values.rate);
   if (values["max-bytes"]) c.wisp.maxTotalBytes = positiveInt("--max-bytes", values["max-bytes"]);
   if (values["idle-timeout"]) c.wisp.idleTimeoutMs = positiveInt("--idle-timeout", values["idle-timeout"]) * 1000;

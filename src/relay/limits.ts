@@ -38,8 +38,13 @@ export class TokenBucket {
   }
 }
 
+/** Which limit refused a socket: the client's own, the budget's total, or the relay-wide one above it. */
+export type SocketRefusal = "client" | "total" | "relay";
+
 /**
- * Sockets held for clients: at most `perClient` for each client (an object standing for it) and `total` for all.
+ * Sockets held for clients: at most `perClient` for each client (an object standing for it) and `total` for all,
+ * and, with a `parent` (the relay's --max-sockets, which Wisp streams and L2 gateway flows share), within what the
+ * parent has left, so the sum of every budget under one parent cannot exceed its total.
  * A charge is given back once, by the release function take() returned, when the socket has really closed.
  */
 export class SocketBudget {
@@ -49,6 +54,9 @@ export class SocketBudget {
   constructor(
     readonly perClient: number,
     readonly total: number,
+    private readonly parent?: SocketBudget,
+    /** Told the new count after every take and release (a gauge). */
+    private readonly onChange?: (inUse: number) => void,
   ) {}
 
   get inUse(): number {
@@ -59,13 +67,20 @@ export class SocketBudget {
     return this.byClient.get(client) ?? 0;
   }
 
-  /** A release function, or which limit was reached: "client" or "total". */
-  take(client: object): (() => void) | "client" | "total" {
+  /** A release function, or which limit was reached. */
+  take(client: object): (() => void) | SocketRefusal {
     const mine = this.byClient.get(client) ?? 0;
     if (mine >= this.perClient) return "client";
     if (this.held >= this.total) return "total";
+    let up: (() => void) | undefined;
+    if (this.parent) {
+      const r = this.parent.take(client);
+      if (typeof r === "string") return "relay";
+      up = r;
+    }
     this.byClient.set(client, mine + 1);
     this.held++;
+    this.onChange?.(this.held);
     let released = false;
     return () => {
       if (released) return;
@@ -74,6 +89,8 @@ export class SocketBudget {
       const n = (this.byClient.get(client) ?? 1) - 1;
       if (n > 0) this.byClient.set(client, n);
       else this.byClient.delete(client);
+      this.onChange?.(this.held);
+      up?.();
     };
   }
 }

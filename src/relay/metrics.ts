@@ -30,6 +30,7 @@ export const METRICS = {
   relay_l2_networks_active: ["gauge", "L2 networks with at least one client"],
   relay_l2_flows_refused_total: ["counter", "L2 gateway flows refused over a socket budget, by proto and reason"],
   relay_l2_gateway_sockets: ["gauge", "Sockets (and flows being checked) the L2 gateways hold now"],
+  relay_sockets: ["gauge", "Sockets held for clients now, Wisp streams and L2 gateway flows (--max-sockets)"],
 } as const satisfies Record<string, [Kind, string]>;
 
 export type MetricName = keyof typeof METRICS;

@@ -4,10 +4,10 @@
 
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
 import { authorize, tokenMatches } from "./auth.ts";
-import { clientAddress } from "./client-address.ts";
+import { clientAddress, isTrustedPeer } from "./client-address.ts";
 import type { RelayConfig } from "./config.ts";
 import type { GatewayContext } from "./l2/gateway.ts";
 import { acceptL2Client } from "./l2/l2-client.ts";
@@ -17,6 +17,7 @@ import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import type { Lookup } from "./policy/destination.ts";
 import { type ClientLookup, NameResolver } from "./policy/resolver.ts";
+import { parseProxyHeader } from "./proxy-protocol.ts";
 import { WispSession } from "./wisp/wisp-session.ts";
 import { acceptWispUpgrade, WispSocket } from "./wisp/wisp-socket.ts";
 
@@ -35,6 +36,9 @@ const WS_TRY_AGAIN_LATER = 1013;
 const NETWORK_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 type Route = { kind: "wisp" } | { kind: "l2"; network: string } | null;
+
+/** A connection whose balancer named the client in a PROXY header (null: the header named none). */
+type ProxiedSocket = Socket & { vireoProxySource?: string | null };
 
 /**
  * A request path for the logs: the query's values are secrets as often as not (`?token=…`), so each is replaced
@@ -77,10 +81,14 @@ function reject(socket: Socket, status: number, text: string): void {
 export class Relay {
   readonly metrics = new Metrics();
   private readonly http: Server;
+  /** With --proxy-protocol: the listener, which reads trusted peers' PROXY headers before HTTP sees a byte. */
+  private readonly front: NetServer | null;
   private readonly l2wss: WebSocketServer;
   private readonly log: Logger;
   private readonly resolver: NameResolver;
   private readonly fixedLookup: Lookup | undefined;
+  /** Sockets held for all clients (--max-sockets); the Wisp sessions and the L2 gateways' budget take from it. */
+  private readonly sockets: SocketBudget;
   private readonly switch: L2Switch;
   private readonly wispSessions = new Set<WispSession>();
   private readonly l2Clients = new Set<WebSocket>();
@@ -95,12 +103,16 @@ export class Relay {
   ) {
     this.log = deps.log ?? silentLogger;
     this.resolver = new NameResolver(config.dns);
+    // One budget for every socket held for clients: Wisp streams and L2 gateway flows together (--max-sockets).
+    this.sockets = new SocketBudget(Number.POSITIVE_INFINITY, config.maxSockets, undefined, (n) =>
+      this.metrics.set("relay_sockets", n),
+    );
     this.fixedLookup = deps.lookup;
     const gateway = deps.l2Gateway;
     const ctx: GatewayContext = {
       policy: config.policy,
       newLookup: () => this.newLookup(),
-      sockets: new SocketBudget(config.wisp.maxStreams, config.l2.maxGatewaySockets),
+      sockets: new SocketBudget(config.wisp.maxStreams, config.l2.maxGatewaySockets, this.sockets),
       metrics: this.metrics,
       log: this.log,
     };
@@ -125,6 +137,57 @@ export class Relay {
     this.http.requestTimeout = config.handshakeTimeoutMs;
     // A kept-alive connection serves a bounded number of requests (health checks, metrics scrapes).
     this.http.maxRequestsPerSocket = 100;
+    this.front = config.proxyProtocol ? createNetServer((socket) => this.onProxyConnection(socket)) : null;
+  }
+
+  /**
+   * --proxy-protocol: a connection from a --trust-proxy peer must open with a PROXY header (v1 or v2), read here
+   * and handed to the HTTP server without it; the header's source is then the client's address. Any other peer's
+   * bytes go to the HTTP server as they are (a PROXY line from a client is a malformed request: 400).
+   */
+  private onProxyConnection(socket: ProxiedSocket): void {
+    if (!isTrustedPeer(socket.remoteAddress, this.config.trustProxy)) {
+      this.http.emit("connection", socket);
+      return;
+    }
+    this.rawSockets.add(socket);
+    socket.once("close", () => this.rawSockets.delete(socket));
+    const refuse = (why: string) => {
+      this.metrics.inc("relay_connections_refused_total", { reason: "proxy-protocol" });
+      this.log("relay.refused", {
+        reason: "proxy-protocol",
+        remote: clientAddress(socket.remoteAddress, undefined, []),
+        why,
+      });
+      socket.destroy();
+    };
+    const onError = () => socket.destroy();
+    const timer = setTimeout(() => refuse("timeout"), this.config.handshakeTimeoutMs);
+    let got: Buffer = Buffer.alloc(0);
+    const onReadable = () => {
+      for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null)
+        got = got.length === 0 ? chunk : Buffer.concat([got, chunk]);
+      const h = parseProxyHeader(got);
+      if (h.kind === "partial") return;
+      socket.off("readable", onReadable);
+      socket.off("error", onError);
+      clearTimeout(timer);
+      if (h.kind === "invalid") {
+        refuse(h.why);
+        return;
+      }
+      if (got.length > h.length) socket.unshift(got.subarray(h.length));
+      socket.vireoProxySource = h.source;
+      this.http.emit("connection", socket);
+    };
+    socket.on("error", onError);
+    socket.once("close", () => clearTimeout(timer));
+    socket.on("readable", onReadable);
+  }
+
+  /** What listens: the PROXY-header reader with --proxy-protocol, else the HTTP server itself. */
+  private get listener(): NetServer {
+    return this.front ?? this.http;
   }
 
   /**
@@ -139,7 +202,11 @@ export class Relay {
   /** The client's address (the real one behind a trusted balancer), read once per request. */
   private remoteOf(req: IncomingMessage): string {
     const r = req as IncomingMessage & { vireoRemote?: string };
-    r.vireoRemote ??= clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.config.trustProxy);
+    // A PROXY header's source (a balancer on the --trust-proxy list wrote it) is the client; else X-Forwarded-For.
+    const source = (req.socket as ProxiedSocket).vireoProxySource;
+    r.vireoRemote ??= source
+      ? clientAddress(source, undefined, [])
+      : clientAddress(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.config.trustProxy);
     return r.vireoRemote;
   }
 
@@ -150,10 +217,11 @@ export class Relay {
 
   listen(): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
-      this.http.once("error", reject);
-      this.http.listen(this.config.port, this.config.host, () => {
-        this.http.off("error", reject);
-        const addr = this.http.address() as AddressInfo;
+      const server = this.listener;
+      server.once("error", reject);
+      server.listen(this.config.port, this.config.host, () => {
+        server.off("error", reject);
+        const addr = server.address() as AddressInfo;
         this.log("relay.listening", { host: addr.address, port: addr.port });
         resolve(addr);
       });
@@ -161,7 +229,7 @@ export class Relay {
   }
 
   get port(): number {
-    return (this.http.address() as AddressInfo).port;
+    return (this.listener.address() as AddressInfo).port;
   }
 
   /** Stops accepting, closes every stream with a CLOSE and every client with 1001, then the port. */
@@ -169,7 +237,9 @@ export class Relay {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     this.log("relay.shutdown", { clients: this.clients });
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    // Not listening itself with --proxy-protocol, but its timers and kept-alive connections end here too.
+    if (this.front) this.http.close();
     for (const s of this.wispSessions) s.shutdown(WS_GOING_AWAY, "server shutting down");
     for (const ws of this.l2Clients) ws.close(WS_GOING_AWAY, "server shutting down");
     // Give close frames a moment to leave, then drop whatever is still open.
@@ -312,6 +382,7 @@ export class Relay {
         policy: this.config.policy,
         lookup: lookup.lookup,
         limits: this.config.wisp,
+        sockets: this.sockets,
         metrics: this.metrics,
         log: this.log,
         clientId,

@@ -1,7 +1,8 @@
 // Issue 16: the L2 gateway's flows are charged to the client that opened them, as Wisp streams are. One client
 // on /l2/<net> floods SYNs and UDP flows to allowed loopback servers: it gets --max-streams sockets, the gateways
 // together --max-gateway-sockets, the rest are refused and counted, the relay's descriptors stay bounded, and a
-// client that leaves takes its sockets with it.
+// client that leaves takes its sockets with it. And --max-sockets is one budget for the whole relay: Wisp
+// streams and gateway flows together never hold more.
 
 import { once } from "node:events";
 import { readdirSync } from "node:fs";
@@ -12,7 +13,8 @@ import { GATEWAY_ADDR, GATEWAY_MAC } from "../../src/net/stack/config.ts";
 import { tcpFrame, udpFrame } from "../../src/net/stack/frames.ts";
 import { TCP_SYN } from "../../src/net/stack/tcp/tcp-segment.ts";
 import { attachGateway } from "../../src/relay/l2/gateway.ts";
-import { type StartedRelay, startRelay, udpEchoServer } from "./wisp-test-client.ts";
+import { CLOSE_REASON_THROTTLED } from "../../src/relay/wisp/packet.ts";
+import { type StartedRelay, startRelay, TestWispClient, udpEchoServer } from "./wisp-test-client.ts";
 
 const PER_CLIENT = 8;
 const TOTAL = 12;
@@ -137,5 +139,81 @@ describe("the L2 gateway's socket budget", () => {
     await until(() => held() === 0);
     expect(held()).toBe(0);
     expect(tcp.open.size).toBe(0);
+  });
+});
+
+describe("the relay-wide socket cap (--max-sockets), shared by Wisp streams and L2 gateway flows", () => {
+  const MAX_SOCKETS = 10;
+  const WISP_A = 6;
+
+  it("Wisp streams and gateway flows together never hold more than --max-sockets; refusals are counted", async () => {
+    const rr = await startRelay({
+      allow: ["127.0.0.1"],
+      deps: { l2Gateway: attachGateway },
+      tune: (c) => {
+        c.wisp.maxStreams = 8;
+        c.l2.maxGatewaySockets = 8;
+        c.maxSockets = MAX_SOCKETS;
+      },
+    });
+    const m = rr.relay.metrics;
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, m.get("relay_sockets"));
+    }, 5);
+    const held = await holdingServer();
+    try {
+      const before = fds();
+      // A Wisp client takes 6 of the 10.
+      const a = await TestWispClient.connect(rr.url);
+      const aStreams = Array.from({ length: WISP_A }, () => a.open("127.0.0.1", held.port));
+      await until(() => held.open.size === WISP_A);
+      expect(m.get("relay_sockets")).toBe(WISP_A);
+
+      // An L2 guest floods SYNs: its own budget (8) and the gateways' (8) would allow 8, the relay has 4 left.
+      const g = await guest(rr, "shared", 3);
+      for (let i = 0; i < 20; i++) g.syn(42000 + i, held.port);
+      const l2Refused = () => m.get("relay_l2_flows_refused_total", { proto: "tcp", reason: "max-sockets" });
+      await until(() => held.open.size >= MAX_SOCKETS && l2Refused() >= 20 - (MAX_SOCKETS - WISP_A));
+      await sleep(200);
+      expect(held.open.size).toBe(MAX_SOCKETS);
+      expect(l2Refused()).toBe(20 - (MAX_SOCKETS - WISP_A));
+      expect(m.get("relay_l2_gateway_sockets")).toBe(MAX_SOCKETS - WISP_A);
+      expect(m.get("relay_sockets")).toBe(MAX_SOCKETS);
+
+      // A second Wisp client, well within its own --max-streams, gets 0x49: the relay is full.
+      const b = await TestWispClient.connect(rr.url);
+      const refusedB = Array.from({ length: 3 }, () => b.open("127.0.0.1", held.port));
+      expect(await Promise.all(refusedB.map((s) => s.closed))).toEqual(Array(3).fill(CLOSE_REASON_THROTTLED));
+      // And so does the first, with 2 of its 8 left.
+      expect(await a.open("127.0.0.1", held.port).closed).toBe(CLOSE_REASON_THROTTLED);
+      expect(m.get("relay_denials_total", { reason: "max-sockets" })).toBe(20 - (MAX_SOCKETS - WISP_A) + 4);
+      expect(held.open.size).toBe(MAX_SOCKETS);
+      // Each socket is two descriptors here (the relay's and the server's), each WebSocket two, plus a few.
+      expect(fds() - before).toBeLessThanOrEqual(2 * MAX_SOCKETS + 2 * 3 + 4);
+
+      // The guest leaves: its 4 are freed, and the second Wisp client can have them, and no more.
+      g.ws.close();
+      await until(() => m.get("relay_sockets") === WISP_A);
+      expect(m.get("relay_sockets")).toBe(WISP_A);
+      const bStreams = Array.from({ length: MAX_SOCKETS - WISP_A }, () => b.open("127.0.0.1", held.port));
+      await until(() => held.open.size === MAX_SOCKETS);
+      expect(await b.open("127.0.0.1", held.port).closed).toBe(CLOSE_REASON_THROTTLED);
+      expect(bStreams.every((s) => s.closeReason === null)).toBe(true);
+      expect(aStreams.every((s) => s.closeReason === null)).toBe(true);
+      expect(m.get("relay_sockets")).toBe(MAX_SOCKETS);
+
+      // Clients gone: nothing held.
+      a.close();
+      b.close();
+      await until(() => m.get("relay_sockets") === 0 && held.open.size === 0);
+      expect(m.get("relay_sockets")).toBe(0);
+      expect(held.open.size).toBe(0);
+      expect(peak).toBeLessThanOrEqual(MAX_SOCKETS);
+    } finally {
+      clearInterval(sampler);
+      await rr.stop();
+      await held.close();
+    }
   });
 });

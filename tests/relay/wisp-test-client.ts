@@ -141,11 +141,12 @@ export class TestWispClient {
   /** Opens the WebSocket and waits for the stream-0 CONTINUE, as a v1 client must. */
   static async connect(
     url: string,
-    options: { protocols?: string[]; origin?: string; headers?: Record<string, string> } = {},
+    options: { protocols?: string[]; origin?: string; headers?: Record<string, string>; localAddress?: string } = {},
   ): Promise<TestWispClient> {
     const ws = new WebSocket(url, options.protocols ?? [], {
       origin: options.origin,
       headers: options.headers,
+      localAddress: options.localAddress,
       perMessageDeflate: false,
     });
     const c = new TestWispClient(ws);

@@ -74,7 +74,7 @@ export class PolicyUplink implements Uplink {
     const owner = this.o.owner?.() ?? this;
     const taken = this.o.budget ? this.o.budget.take(owner) : () => {};
     if (typeof taken === "string") {
-      const reason = taken === "client" ? "max-streams" : "max-gateway-sockets";
+      const reason = taken === "client" ? "max-streams" : taken === "total" ? "max-gateway-sockets" : "max-sockets";
       this.o.metrics.inc("relay_denials_total", { reason });
       this.o.metrics.inc("relay_l2_flows_refused_total", { proto, reason });
       return null;

@@ -5,7 +5,7 @@
 
 import * as dgram from "node:dgram";
 import * as net from "node:net";
-import { TokenBucket } from "../limits.ts";
+import { type SocketBudget, TokenBucket } from "../limits.ts";
 import { type Logger, rateLimitedLogger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type Lookup, resolveDestination } from "../policy/destination.ts";
@@ -42,10 +42,14 @@ export interface WispSessionDeps {
   policy: PolicyConfig;
   lookup: Lookup;
   limits: WispLimits;
+  /** The relay's socket budget (--max-sockets), shared with the L2 gateways; none: only --max-streams applies. */
+  sockets?: SocketBudget;
   metrics: Metrics;
   log: Logger;
   clientId: string;
 }
+
+const noRelease = (): void => {};
 
 /** Log budget per client: plenty for a busy browser, nothing like a flood. */
 const LOG_EVENTS_PER_SECOND = 50;
@@ -106,6 +110,8 @@ interface TcpStream {
   /** A credit check is due at the end of this tick (see grantCredit). */
   grantDue: boolean;
   charged: boolean;
+  /** Gives the relay-wide charge (--max-sockets) back; called once, with `charged` going false. */
+  release: () => void;
   socketOpen: boolean;
 }
 
@@ -121,6 +127,7 @@ interface UdpStream {
   earlyBytes: number;
   /** Counted in the client's budget (WispSession.charged): from CONNECT until out of the table and socket closed. */
   charged: boolean;
+  release: () => void;
   /** Its socket exists and has not emitted 'close' (the descriptor may still be open). */
   socketOpen: boolean;
 }
@@ -307,15 +314,17 @@ export class WispSession {
           return;
         }
         if (this.charged >= this.deps.limits.maxStreams) {
-          this.deps.metrics.inc("relay_denials_total", { reason: "max-streams" });
-          this.log("wisp.refused", { client: this.deps.clientId, stream: p.streamId, reason: "max-streams" });
-          this.send(encodeClose(p.streamId, CLOSE_REASON_THROTTLED));
-          // DATA the client sent right after its CONNECT (as Wisp allows) is late, not garbage.
-          this.rememberClosed(p.streamId, p.streamType === STREAM_TYPE_TCP ? "tcp" : "udp");
+          this.refuseConnect(p.streamId, p.streamType, "max-streams");
+          return;
+        }
+        // The relay's own budget, which every client's streams and the L2 gateways' flows share.
+        const release = this.deps.sockets ? this.deps.sockets.take(this) : noRelease;
+        if (typeof release === "string") {
+          this.refuseConnect(p.streamId, p.streamType, "max-sockets");
           return;
         }
         this.recentlyClosed.delete(p.streamId);
-        this.open(p.streamId, p.streamType, p.hostname, p.port).catch((err: Error) => {
+        this.open(p.streamId, p.streamType, p.hostname, p.port, release).catch((err: Error) => {
           const s = this.streams.get(p.streamId);
           if (s) this.closeStream(s, CLOSE_REASON_NETWORK_ERROR, "internal-error");
           this.log("wisp.internal-error", { client: this.deps.clientId, error: err.message });
@@ -378,7 +387,22 @@ export class WispSession {
     }
   }
 
-  private async open(id: number, streamType: number, hostname: string, port: number): Promise<void> {
+  /** A CONNECT over a socket budget: 0x49, counted. */
+  private refuseConnect(id: number, streamType: number, reason: "max-streams" | "max-sockets"): void {
+    this.deps.metrics.inc("relay_denials_total", { reason });
+    this.log("wisp.refused", { client: this.deps.clientId, stream: id, reason });
+    this.send(encodeClose(id, CLOSE_REASON_THROTTLED));
+    // DATA the client sent right after its CONNECT (as Wisp allows) is late, not garbage.
+    this.rememberClosed(id, streamType === STREAM_TYPE_TCP ? "tcp" : "udp");
+  }
+
+  private async open(
+    id: number,
+    streamType: number,
+    hostname: string,
+    port: number,
+    release: () => void,
+  ): Promise<void> {
     const { deps } = this;
     const stream: Stream =
       streamType === STREAM_TYPE_TCP
@@ -396,6 +420,7 @@ export class WispSession {
             draining: false,
             grantDue: false,
             charged: true,
+            release,
             socketOpen: false,
           }
         : {
@@ -408,6 +433,7 @@ export class WispSession {
             early: [],
             earlyBytes: 0,
             charged: true,
+            release,
             socketOpen: false,
           };
     this.streams.set(id, stream);
@@ -717,6 +743,7 @@ export class WispSession {
     if (!s.charged || s.socketOpen || this.streams.get(s.id) === s) return;
     s.charged = false;
     this.charged--;
+    s.release();
   }
 
   /** Removes the stream from the table (its id may be reused) without touching its socket. */
