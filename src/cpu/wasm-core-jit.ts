@@ -23,12 +23,16 @@
 /** Instructions per block at most. */
 export const MAX_INSNS = 96;
 /**
- * Blocks entered this many times get compiled. Measured (2-core machine, the committed image, in-process):
- * at 64-2000 Linux's boot got slower than interpreting (thousands of blocks compiled, the background compiles
- * competing with the guest for the cores); at 8000 boot is on par and a shell loop runs ≈2× the interpreter's
- * speed; at 20000 the loop gains less.
+ * Blocks entered this many times get compiled. First chosen without a warm-up (2-core machine, the committed
+ * image, in-process): at 64-2000 Linux's boot got slower than interpreting (thousands of blocks compiled, the
+ * background compiles competing with the guest for the cores), at 8000 boot was on par. Since the warm-up
+ * (DEFAULT_CORE_JIT_WARMUP) keeps the boot interpreted, measured again on what runs after it: a quarter of the
+ * CPU workload typed at the prompt (582 M instructions), host instructions of the whole process under
+ * callgrind with a clock driven by the retired count (so the same guest work whatever the host's speed; the
+ * background compiles included): 25.4 G at 8000, 24.6 G at 4000, 24.0 G at 2000, 25.6 G at 1000. At 8000 the
+ * full workload interpreted 77 M of its 2.33 G instructions, blocks counting up to the threshold; at 2000, 31 M.
  */
-export const DEFAULT_CORE_JIT_THRESHOLD = 8000;
+export const DEFAULT_CORE_JIT_THRESHOLD = 2000;
 
 /**
  * Instructions after every reset before the block compiler counts or compiles anything (the core's
