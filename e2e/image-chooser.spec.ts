@@ -133,3 +133,43 @@ debianTest?.("Debian picked in the chooser boots in the page to its root shell",
     60_000,
   );
 });
+
+// The same image with every virtio device on PCI (`?image=debian&transport=pci`), and the in-page 9p share
+// (`share=memory`), which Debian's stock kernel mounts with its own 9p modules. Registered only when the image is
+// built, like the test above.
+debianTest?.(
+  "Debian over virtio-pci in the page: root on a PCI disk, the in-page 9p share mounted",
+  async ({ page, url }) => {
+    test.setTimeout(DEBIAN_BOOT_TIMEOUT_MS + 120_000);
+    const t0 = Date.now();
+    await page.goto(`${url}?image=debian&transport=pci&share=memory`);
+    await expect(page.getByRole("combobox", { name: "guest image", includeHidden: true })).toHaveValue("debian");
+    await waitForTerminal(page, (t) => / login: /.test(t), "login prompt", DEBIAN_BOOT_TIMEOUT_MS, 1000);
+    await waitForTerminal(page, (t) => DEBIAN_PROMPT.test(t), "root shell", 120_000, 1000);
+    console.log(`debian over PCI in the page: root shell ${((Date.now() - t0) / 1000).toFixed(0)} s after navigation`);
+    await typeLine(page, "dmesg -n 1; echo quiet-$((40+2))");
+    await waitForTerminal(page, (t) => /^quiet-42\s*$/m.test(t), "quiet-42", COMMAND_TIMEOUT_MS);
+    // The disk and the NIC are PCI functions under the PCIe root, not virtio-mmio platform devices.
+    await typeLine(
+      page,
+      "grep ^VERSION_CODENAME= /etc/os-release; echo pcidevs-$(readlink -f /sys/block/vda/device /sys/class/net/e*/device | grep -c /pci0000:00/)-of-$(ls -d /sys/class/net/e* | wc -l)",
+    );
+    await waitForTerminal(
+      page,
+      (t) => /^VERSION_CODENAME=trixie\s*$/m.test(t) && /^pcidevs-2-of-1\s*$/m.test(t),
+      "os-release and vda, eth on PCI",
+      60_000,
+    );
+    // The share: mounted by hand (the image's init does not), a file written in the guest listed in the Files tab.
+    await typeLine(
+      page,
+      "mkdir -p /mnt/host && mount -t 9p -o trans=virtio,version=9p2000.L host /mnt/host && echo from-debian > /mnt/host/debian.txt && echo mounted-$(cat /mnt/host/debian.txt)",
+    );
+    await waitForTerminal(page, (t) => /^mounted-from-debian\s*$/m.test(t), "the 9p share in Debian", 60_000);
+    await page.locator('[data-tab="files"]').click();
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.locator('[data-share-file="debian.txt"]').waitFor({ timeout: 10_000 });
+    await page.locator('[data-tab="devices"]').click();
+    await expect(page.locator('[data-device="virtio-blk0"] .location')).toHaveText(/^virtio-pci \d\d:\d\d\.\d, /);
+  },
+);

@@ -10,10 +10,18 @@ import { PROMPT_AT_END, ROOT, terminalText, typeLine, waitForTerminal } from "./
 
 const ARTIFACTS = join(ROOT, "test-results/screenshots");
 
-async function bootWithShare(page: Page, url: string): Promise<void> {
-  await page.goto(`${url}?share=memory`);
+async function bootWithShare(page: Page, url: string, transport: "mmio" | "pci" = "mmio"): Promise<void> {
+  await page.goto(`${url}?${transport === "pci" ? "transport=pci&" : ""}share=memory`);
   await waitForTerminal(page, (t) => PROMPT_AT_END.test(t), "prompt", BOOT_TIMEOUT_MS);
   await quietConsole(page);
+  // The 9p device sits on the transport asked for: a PCI function, or a virtio-mmio window.
+  await page.locator('[data-tab="devices"]').click();
+  const at = page.locator('[data-device="virtio-9p0"] .location');
+  await at.waitFor({ timeout: 10_000 });
+  const where = (await at.textContent()) ?? "";
+  if (!(transport === "pci" ? /^virtio-pci \d\d:\d\d\.\d, / : /^virtio-mmio @ 0x/).test(where.trim())) {
+    throw new Error(`virtio-9p0 over ${transport} is at ${where}`);
+  }
 }
 
 test("?share=memory: the guest mounts the in-page 9p share; the devices panel shows 9p", async ({ page, url }) => {
@@ -39,54 +47,57 @@ test("?share=memory: the guest mounts the in-page 9p share; the devices panel sh
   await page.screenshot({ path: join(ARTIFACTS, "devices-9p.png") });
 });
 
-test("?share=memory: files uploaded in the page (picker, drop on the console) are read in the guest; a guest file downloads whole", async ({
-  page,
-  url,
-}) => {
-  await bootWithShare(page, url);
-  const up = randomBytes(200_000);
-  await page.locator('[data-tab="files"]').click();
-  await page.getByLabel("Upload to /mnt/host").setInputFiles({
-    name: "uploaded.bin",
-    mimeType: "application/octet-stream",
-    buffer: up,
-  });
-  await page.locator('[data-share-file="uploaded.bin"]').waitFor({ timeout: 10_000 });
-  const upMd5 = createHash("md5").update(up).digest("hex");
-  await typeLine(page, "md5sum /mnt/host/uploaded.bin");
-  await waitForTerminal(
+// Over both transports: the same files in and out with the 9p device on virtio-mmio and on virtio-pci.
+for (const transport of ["mmio", "pci"] as const) {
+  test(`?share=memory over ${transport}: files uploaded in the page (picker, drop on the console) are read in the guest; a guest file downloads whole`, async ({
     page,
-    (t) => t.includes(`${upMd5}  /mnt/host/uploaded.bin`),
-    "md5 of the upload",
-    COMMAND_TIMEOUT_MS,
-  );
-  await typeLine(
-    page,
-    "head -c 150000 /dev/urandom > /mnt/host/guest.bin && echo gmd5-$(md5sum < /mnt/host/guest.bin | cut -c1-32)",
-  );
-  await waitForTerminal(page, (t) => /gmd5-[0-9a-f]{32}/.test(t), "the guest's file", COMMAND_TIMEOUT_MS);
-  const guestMd5 = /gmd5-([0-9a-f]{32})/.exec(await terminalText(page))?.[1];
-  await page.getByRole("button", { name: "Refresh" }).click();
-  await page.locator('[data-share-file="guest.bin"]').waitFor({ timeout: 10_000 });
-  const [dl] = await Promise.all([
-    page.waitForEvent("download", { timeout: 10_000 }),
-    page.getByRole("button", { name: "Download guest.bin" }).click(),
-  ]);
-  const got = readFileSync(await dl.path());
-  if (got.length !== 150_000 || createHash("md5").update(got).digest("hex") !== guestMd5) {
-    throw new Error(
-      `downloaded ${got.length} bytes, md5 ${createHash("md5").update(got).digest("hex")}, guest says ${guestMd5}`,
+    url,
+  }) => {
+    await bootWithShare(page, url, transport);
+    const up = randomBytes(200_000);
+    await page.locator('[data-tab="files"]').click();
+    await page.getByLabel("Upload to /mnt/host").setInputFiles({
+      name: "uploaded.bin",
+      mimeType: "application/octet-stream",
+      buffer: up,
+    });
+    await page.locator('[data-share-file="uploaded.bin"]').waitFor({ timeout: 10_000 });
+    const upMd5 = createHash("md5").update(up).digest("hex");
+    await typeLine(page, "md5sum /mnt/host/uploaded.bin");
+    await waitForTerminal(
+      page,
+      (t) => t.includes(`${upMd5}  /mnt/host/uploaded.bin`),
+      "md5 of the upload",
+      COMMAND_TIMEOUT_MS,
     );
-  }
-  // A file dropped on the console lands in the share too.
-  const dropped = await page.evaluateHandle(() => {
-    const d = new DataTransfer();
-    d.items.add(new File(["dropped-on-the-console\n"], "dropped.txt"));
-    return d;
+    await typeLine(
+      page,
+      "head -c 150000 /dev/urandom > /mnt/host/guest.bin && echo gmd5-$(md5sum < /mnt/host/guest.bin | cut -c1-32)",
+    );
+    await waitForTerminal(page, (t) => /gmd5-[0-9a-f]{32}/.test(t), "the guest's file", COMMAND_TIMEOUT_MS);
+    const guestMd5 = /gmd5-([0-9a-f]{32})/.exec(await terminalText(page))?.[1];
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.locator('[data-share-file="guest.bin"]').waitFor({ timeout: 10_000 });
+    const [dl] = await Promise.all([
+      page.waitForEvent("download", { timeout: 10_000 }),
+      page.getByRole("button", { name: "Download guest.bin" }).click(),
+    ]);
+    const got = readFileSync(await dl.path());
+    if (got.length !== 150_000 || createHash("md5").update(got).digest("hex") !== guestMd5) {
+      throw new Error(
+        `downloaded ${got.length} bytes, md5 ${createHash("md5").update(got).digest("hex")}, guest says ${guestMd5}`,
+      );
+    }
+    // A file dropped on the console lands in the share too.
+    const dropped = await page.evaluateHandle(() => {
+      const d = new DataTransfer();
+      d.items.add(new File(["dropped-on-the-console\n"], "dropped.txt"));
+      return d;
+    });
+    await page.locator(".console-pane").dispatchEvent("drop", { dataTransfer: dropped });
+    await page.locator('[data-share-file="dropped.txt"]').waitFor({ timeout: 10_000 });
+    await typeLine(page, "tr a-z A-Z < /mnt/host/dropped.txt");
+    await waitForTerminal(page, (t) => t.includes("DROPPED-ON-THE-CONSOLE"), "the dropped file", COMMAND_TIMEOUT_MS);
+    if (transport === "mmio") await page.screenshot({ path: join(ARTIFACTS, "files-9p.png") });
   });
-  await page.locator(".console-pane").dispatchEvent("drop", { dataTransfer: dropped });
-  await page.locator('[data-share-file="dropped.txt"]').waitFor({ timeout: 10_000 });
-  await typeLine(page, "tr a-z A-Z < /mnt/host/dropped.txt");
-  await waitForTerminal(page, (t) => t.includes("DROPPED-ON-THE-CONSOLE"), "the dropped file", COMMAND_TIMEOUT_MS);
-  await page.screenshot({ path: join(ARTIFACTS, "files-9p.png") });
-});
+}

@@ -1,15 +1,19 @@
 // The Debian trixie image (guest/debian/build.sh) booted by vireo's CLI in Node, over virtio-mmio and
 // virtio-pci, with Debian's default systemd timeouts: to the root shell on ttyS0, then systemd's state,
-// DHCP from the built-in stack, ping of the gateway, a wget from a server on the host's 127.0.0.1 and
-// `apt-get update` against a small apt repository served the same way.
+// DHCP from the built-in stack, ping of the gateway, a wget from a server on the host's 127.0.0.1,
+// `apt-get update` against a small apt repository served the same way, and a `--share` directory mounted
+// over virtio-9p with Debian's own 9p modules (files both ways).
 //
 // The image is not in the repository (about 2 GiB): `npm run guest:debian` builds it, `npm run
 // test:debian` builds it and runs this file. `npm test` runs this file only when the image is there;
 // without it, every test here is skipped and says why (VIREO_DEBIAN_TEST=1 makes the absence a failure).
 
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   bootCommand,
@@ -113,9 +117,14 @@ describe.skipIf(!BUILT)(`Debian trixie image in vireo's CLI${BUILT ? "" : ` (${A
         return vm;
       };
 
+      /** The host directory the VM shares (`--share`), tagged "host" like the committed image's. */
+      let share = "";
+
       beforeAll(async () => {
         const load0 = loadavg();
-        const [cmd, args] = bootCommand("vireo", transport);
+        share = mkdtempSync(join(tmpdir(), `vireo-debian-9p-${transport}-`));
+        writeFileSync(join(share, "from-host.bin"), BLOB);
+        const [cmd, args] = bootCommand("vireo", transport, ["--share", share]);
         vm = new SerialVm(cmd, args);
         await vm.waitFor(LOGIN_RE, BOOT_MS);
         const login = vm.elapsed();
@@ -136,6 +145,7 @@ describe.skipIf(!BUILT)(`Debian trixie image in vireo's CLI${BUILT ? "" : ` (${A
 
       afterAll(() => {
         vm?.kill();
+        if (share !== "") rmSync(share, { recursive: true, force: true });
       });
 
       it("systemd finishes starting up and reports `running`", async () => {
@@ -171,6 +181,26 @@ describe.skipIf(!BUILT)(`Debian trixie image in vireo's CLI${BUILT ? "" : ` (${A
         expect(ping.status, ping.out).toBe(0);
         expect(ping.out).toMatch(/1 packets transmitted, 1 received/);
       }, 300_000);
+
+      it("Debian's kernel mounts the --share directory over 9p: a host file read and a guest file written, sha256 equal", async () => {
+        const r = await need().run(
+          "mkdir -p /mnt/host && mount -t 9p -o trans=virtio,version=9p2000.L host /mnt/host && " +
+            "grep ' /mnt/host ' /proc/mounts && sha256sum /mnt/host/from-host.bin && " +
+            "head -c 1048583 /dev/urandom > /tmp/g.bin && cp /tmp/g.bin /mnt/host/from-guest.bin && sync && " +
+            "sha256sum /tmp/g.bin && readlink -f /sys/bus/virtio/drivers/9pnet_virtio/virtio*",
+          300_000,
+        );
+        expect(r.status, r.out).toBe(0);
+        expect(r.out).toMatch(/^host \/mnt\/host 9p .*trans=virtio/m);
+        expect(r.out).toContain(`${BLOB_SHA}  /mnt/host/from-host.bin`);
+        const guestSha = /^([0-9a-f]{64}) {2}\/tmp\/g\.bin$/m.exec(r.out)?.[1];
+        const onHost = readFileSync(join(share, "from-guest.bin"));
+        expect(onHost.length).toBe(1048583);
+        expect(createHash("sha256").update(onHost).digest("hex")).toBe(guestSha);
+        // The 9p device is on the chosen transport too.
+        const dev = r.out.split("\n").find((l) => l.includes("/virtio")) ?? "";
+        expect(dev, r.out).toMatch(transport === "mmio" ? /\/platform\/soc\/10\w+\.virtio_mmio\// : /\/pci0000:00\//);
+      }, 400_000);
 
       it("wget of a file from the host's 127.0.0.1 arrives with the same sha256", async () => {
         const r = await need().run(`wget -q -O /tmp/blob http://10.0.2.2:${port}/blob && sha256sum /tmp/blob`, 600_000);
