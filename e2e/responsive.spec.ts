@@ -2,7 +2,7 @@
 // region and no control overlaps another or leaves the window, nothing scrolls the page sideways, no text
 // is under 12 px; at 700 px and less the console takes the whole width and the inspector is a view beside
 // it; light and dark themes follow prefers-color-scheme (page and terminal), and axe finds no contrast or
-// other serious fault in the light one.
+// other serious fault in the light one, nor in the dark one at any of the sizes.
 
 import { join } from "node:path";
 import AxeBuilder from "@axe-core/playwright";
@@ -94,6 +94,14 @@ function problems(boxes: Box[], width: number, height: number): string[] {
   return out;
 }
 
+/** axe-core's serious and critical violations in what the page shows now. */
+async function axeSerious(p: Page, where: string): Promise<string[]> {
+  const r = await new AxeBuilder({ page: p }).analyze();
+  return r.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${where}: ${v.impact} ${v.id} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
 /** Visible elements with their own text under 12 px. */
 async function smallText(p: Page): Promise<string[]> {
   return p.evaluate(() => {
@@ -134,6 +142,8 @@ for (const size of SIZES) {
     found.push(...(await smallText(page)));
     await page.screenshot({ path: join(ARTIFACTS, `size-${size.width}x${size.height}.png`) });
     expect(found).toEqual([]);
+    // axe at every size (a11y.spec.ts looks at every panel at 1280×720), and in the inspector view when narrow.
+    const axe = await axeSerious(page, `${size.width}×${size.height}`);
 
     const consoleBox = await page.locator(".console-pane").boundingBox();
     const cols = await page.evaluate(
@@ -154,6 +164,7 @@ for (const size of SIZES) {
       await page.screenshot({ path: join(ARTIFACTS, `size-${size.width}x${size.height}-inspector.png`) });
       const again = await layout(page);
       expect(problems(again.regions, size.width, size.height)).toEqual([]);
+      axe.push(...(await axeSerious(page, `${size.width}×${size.height} inspector view`)));
       await page.getByRole("tab", { name: "Console" }).click();
       await expect(page.locator(".console-pane")).toBeVisible();
     } else {
@@ -161,6 +172,7 @@ for (const size of SIZES) {
       await expect(page.locator(".side-pane")).toBeVisible();
       expect(cols).toBeGreaterThanOrEqual(size.width >= 1280 ? 80 : 45);
     }
+    expect(axe).toEqual([]);
     // The menus open inside the window.
     for (const menu of ["snapshots", "images"]) {
       await page.locator(`details.${menu} > summary`).click();

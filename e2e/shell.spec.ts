@@ -4,7 +4,7 @@
 
 import { join } from "node:path";
 import type { Page } from "@playwright/test";
-import { BOOT_TIMEOUT_MS, bootToPrompt, COMMAND_TIMEOUT_MS, quietConsole, test } from "./fixtures.ts";
+import { BOOT_TIMEOUT_MS, bootToPrompt, COMMAND_TIMEOUT_MS, expect, quietConsole, test } from "./fixtures.ts";
 import { PROMPT_AT_END, ROOT, terminalText, typeLine, waitForTerminal } from "./harness.ts";
 
 /** The README's picture, worth committing. */
@@ -53,6 +53,38 @@ test("the login shell asked xterm.js for the terminal's size: `stty size` matche
   const text = await waitForTerminal(page, (t) => /^size-\S*\s*$/m.test(t), "stty size", COMMAND_TIMEOUT_MS);
   const got = /^size-(\S*)\s*$/m.exec(text)?.[1];
   if (got !== size) throw new Error(`the guest's stty size is ${got}, the terminal is ${size} (rows x cols)`);
+});
+
+test("after the window is resized, `resize` on ttyS0 (as the README says) gives the guest the terminal's new size", async ({
+  shell,
+}) => {
+  await shell.ready();
+  const page = shell.page;
+  const xtermSize = () =>
+    page.evaluate(() => {
+      const box = document.querySelector('[data-port="uart"]') as
+        | (Element & { vireoTerminal?: { rows: number; cols: number } })
+        | null;
+      const term = box?.vireoTerminal;
+      return term === undefined ? "" : `${term.rows}x${term.cols}`;
+    });
+  const guestSize = async (n: number): Promise<string | undefined> => {
+    await typeLine(page, `resize; echo size${n}-$(stty size | tr ' ' x)`);
+    const re = new RegExp(`^size${n}-(\\S*)\\s*$`, "m");
+    const text = await waitForTerminal(page, (t) => re.test(t), `size${n}`, COMMAND_TIMEOUT_MS);
+    return re.exec(text)?.[1];
+  };
+  const before = await xtermSize();
+  try {
+    await page.setViewportSize({ width: 1000, height: 600 });
+    await expect.poll(xtermSize, { timeout: 5000 }).not.toBe(before);
+    const after = await xtermSize();
+    expect(await guestSize(1)).toBe(after);
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 720 });
+    await expect.poll(xtermSize, { timeout: 5000 }).toBe(before);
+  }
+  expect(await guestSize(2)).toBe(before);
 });
 
 test("the boot progress bar reached the prompt stage", async ({ shell }) => {

@@ -82,6 +82,14 @@ describe("parseConfig", () => {
     expect(parseConfig(configToSearch(config), BASE).config).toEqual(config);
   });
 
+  it("takes transport.console= and transport.rng= (the README's other two) the same way", () => {
+    const { config, warnings } = parseConfig("?transport=pci&transport.console=mmio&transport.rng=mmio", BASE);
+    expect(warnings).toEqual([]);
+    expect(config.transport).toBe("pci");
+    expect(config.transports).toEqual({ console: "mmio", rng: "mmio" });
+    expect(parseConfig(configToSearch(config), BASE).config).toEqual(config);
+  });
+
   it("resolves a relative image URL against the images folder", () => {
     expect(parseConfig("?initrd=custom.cpio", BASE).config.images.initrd).toBe(`${BASE}custom.cpio`);
   });

@@ -3,6 +3,7 @@
 
 import { defaultRelayUrl, parseConfig, parseSnapshotUrl, parseUiLive } from "./config.ts";
 import { type KeptMeta, keepWanted, keptMeta } from "./keep.ts";
+import { keptDisk } from "./kept-disk.ts";
 import { MachineClient } from "./machine-client.ts";
 
 const root = document.getElementById("root");
@@ -29,6 +30,9 @@ if (root) {
   // person's choice between resuming it and a fresh boot.
   const snapshotUrl = parseSnapshotUrl(window.location.search, window.location.href);
   const start = async (): Promise<KeptMeta | undefined> => {
+    // A disk picked from a file and kept on request (the images popover's "keep after reload") is attached again.
+    const disk = await keptDisk();
+    if (disk !== undefined && config.diskFiles === undefined) config.diskFiles = [disk];
     if (snapshotUrl !== undefined) {
       client.restore({ url: snapshotUrl }, config);
       return undefined;

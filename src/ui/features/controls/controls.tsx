@@ -1,7 +1,7 @@
 // Run controls and the machine configuration. Changing the configuration reboots with it and writes
 // it into the URL (app.tsx), so the address bar always reproduces what runs.
 
-import { type ChangeEvent, memo, useRef } from "react";
+import { type ChangeEvent, memo, useEffect, useRef, useState } from "react";
 import {
   type ImageSources,
   type MachineConfig,
@@ -11,6 +11,7 @@ import {
   type VirtioTransportKind,
 } from "../../../worker/protocol.ts";
 import { chosenImage, type ImagePresetName } from "../../images.ts";
+import { diskKept, forgetDisk, keepDisk } from "../../kept-disk.ts";
 import type { MachineClient } from "../../machine-client.ts";
 import type { RunButtons } from "../status/machine-state.ts";
 import { CustomImageForm, ImageSelect } from "./image-chooser.tsx";
@@ -89,12 +90,35 @@ export const Controls = memo(function Controls({
     onConfig({ ...config, files: { ...config.files, [role]: bytes } });
   };
 
-  // Kept as a File: the worker reads the slices the guest asks for, never the whole image.
+  // Kept as a File: the worker reads the slices the guest asks for, never the whole image. On request it is
+  // kept in this browser too (kept-disk.ts), and main.tsx attaches it again at the next load.
+  const [keepDiskOn, setKeepDiskOn] = useState(() => diskKept());
+  const [keepDiskNote, setKeepDiskNote] = useState<string | undefined>(undefined);
+  const storeDisk = (file: File): void => {
+    setKeepDiskNote(undefined);
+    keepDisk(file).catch((err: unknown) => {
+      setKeepDiskOn(false);
+      setKeepDiskNote(`not kept: ${(err as Error)?.message ?? err}`);
+    });
+  };
   const pickDisk = (e: ChangeEvent<HTMLInputElement>) => {
     const file = e.target.files?.[0];
-    if (file !== undefined) onConfig({ ...config, diskFiles: [file] });
+    if (file === undefined) return;
+    if (keepDiskOn) storeDisk(file);
+    onConfig({ ...config, diskFiles: [file] });
   };
   const diskFile = config.diskFiles?.[0];
+  // No picked disk any more (removed, another image chosen, or the browser lost the kept one): nothing is kept.
+  useEffect(() => {
+    if (diskFile !== undefined || !keepDiskOn) return;
+    setKeepDiskOn(false);
+    void forgetDisk();
+  }, [diskFile, keepDiskOn]);
+  const toggleKeepDisk = (on: boolean): void => {
+    setKeepDiskOn(on);
+    if (on && diskFile !== undefined) storeDisk(diskFile);
+    if (!on) void forgetDisk();
+  };
 
   return (
     <div className="controls" role="toolbar" aria-label="machine controls">
@@ -235,6 +259,13 @@ export const Controls = memo(function Controls({
             </span>
           )}
         </label>
+        {diskFile !== undefined && (
+          <label title="keep the picked disk image in this browser and attach it again when the page is reloaded">
+            <input type="checkbox" checked={keepDiskOn} onChange={(e) => toggleKeepDisk(e.target.checked)} />
+            keep the disk after reload
+            {keepDiskNote !== undefined && <span className="picked">{keepDiskNote}</span>}
+          </label>
+        )}
         <p className="hint">
           In the address bar: <code>?image=debian</code>,{" "}
           <code>?kernel=…&amp;initrd=…&amp;bios=…&amp;append=…&amp;disk=…</code> (a disk URL is read with HTTP range
