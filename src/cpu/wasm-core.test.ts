@@ -130,6 +130,27 @@ function lockstep(
 }
 
 /** A wasm hart on `mem` that compiles every block the first time it is entered (synchronously). */
+/**
+ * A hart on 64 KiB of RAM holding `words` (RAM offset, 32-bit word) and `bytes` (RAM offset, bytes), blocks
+ * compiled synchronously after `jit` entries (or interpreted), pc at RAM offset 0x100.
+ */
+function programHart(jit: number | false, words: [number, number][], bytes: [number, number[]][] = []): WasmHart {
+  const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);
+  for (const [at, w] of words) mem.i32[at / 4] = w | 0;
+  for (const [at, b] of bytes) mem.u8.set(b, at);
+  const h = new WasmHart({
+    hartId: 0,
+    mem,
+    bus: new Bus(),
+    time: { mtime: () => 0 },
+    module: loadCoreModule(),
+    jit,
+    jitSync: true,
+  });
+  h.setPc(RAM_BASE + 0x100);
+  return h;
+}
+
 function compileEveryBlock(mem: GuestMemory): WasmHart {
   return new WasmHart({
     hartId: 0,
@@ -287,8 +308,7 @@ describe("the WebAssembly core", () => {
     // addi s1,s1,-1; bnez s1,A; then ebreak. The first pass branches to C, so C joins A's region as its second
     // block; every later pass reaches C by f's return. f = 0x1100: addi a0,a0,3; ret.
     const build = (jit: number | false): WasmHart => {
-      const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);
-      const code: [number, number][] = [
+      const h = programHart(jit, [
         [0x100, 0x0019899b], // addiw s3, s3, 1
         [0x104, 0x01498463], // beq s3, s4, +8 (0x10c)
         [0x108, 0x7f9000ef], // jal ra, +0xff8 (0x1100)
@@ -299,18 +319,7 @@ describe("the WebAssembly core", () => {
         [0x1100, 0x00350513], // addi a0, a0, 3
         [0x1104, 0x00008067], // ret
         [0x200, 0x0000006f], // the trap handler: j .
-      ];
-      for (const [at, w] of code) mem.i32[at / 4] = w | 0;
-      const h = new WasmHart({
-        hartId: 0,
-        mem,
-        bus: new Bus(),
-        time: { mtime: () => 0 },
-        module: loadCoreModule(),
-        jit,
-        jitSync: true,
-      });
-      h.setPc(RAM_BASE + 0x100);
+      ]);
       h.setX(9, 300); // s1: passes
       h.setX(20, 1); // s4
       h.writeCsrRaw(0x305, BigInt(RAM_BASE + 0x200));
@@ -346,29 +355,22 @@ describe("the WebAssembly core", () => {
     // f = 0xffc: c.addi a0,1; addi a1,a1,1 (4 bytes across the page boundary at 0x1000); addi a2,a2,1;
     // addi a3,a3,1; ret. The loop at 0x100 calls it 200 times.
     const build = (jit: number | false): WasmHart => {
-      const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);
-      const code: [number, number][] = [
-        [0x100, 0x6fd000ef], // jal ra, +0xefc (0xffc)
-        [0x104, 0xfff48493], // addi s1, s1, -1
-        [0x108, 0xfe049ce3], // bnez s1, -8 (0x100)
-        [0x10c, 0x0000006f], // j .
-      ];
-      for (const [at, w] of code) mem.i32[at / 4] = w | 0;
-      mem.u8.set([0x05, 0x05], 0xffc); // c.addi a0, 1
-      mem.u8.set([0x93, 0x85, 0x15, 0x00], 0xffe); // addi a1, a1, 1
-      mem.u8.set([0x13, 0x06, 0x16, 0x00], 0x1002); // addi a2, a2, 1
-      mem.u8.set([0x93, 0x86, 0x16, 0x00], 0x1006); // addi a3, a3, 1
-      mem.u8.set([0x67, 0x80, 0x00, 0x00], 0x100a); // ret
-      const h = new WasmHart({
-        hartId: 0,
-        mem,
-        bus: new Bus(),
-        time: { mtime: () => 0 },
-        module: loadCoreModule(),
+      const h = programHart(
         jit,
-        jitSync: true,
-      });
-      h.setPc(RAM_BASE + 0x100);
+        [
+          [0x100, 0x6fd000ef], // jal ra, +0xefc (0xffc)
+          [0x104, 0xfff48493], // addi s1, s1, -1
+          [0x108, 0xfe049ce3], // bnez s1, -8 (0x100)
+          [0x10c, 0x0000006f], // j .
+        ],
+        [
+          [0xffc, [0x05, 0x05]], // c.addi a0, 1
+          [0xffe, [0x93, 0x85, 0x15, 0x00]], // addi a1, a1, 1
+          [0x1002, [0x13, 0x06, 0x16, 0x00]], // addi a2, a2, 1
+          [0x1006, [0x93, 0x86, 0x16, 0x00]], // addi a3, a3, 1
+          [0x100a, [0x67, 0x80, 0x00, 0x00]], // ret
+        ],
+      );
       h.setX(9, 200);
       return h;
     };

@@ -116,9 +116,13 @@ export function checkSameMachine(saved: SavedMachine, current: SavedMachine): vo
         `virtio device ${i}: the snapshot has ${s.name} (${s.transport}), this machine ${c.name} (${c.transport})`,
       );
     }
-    if (s.features !== c.features) {
+    // The guest negotiated a subset of what the saved device offered (the transport's restore checks that this
+    // device accepts it): a device that offers more since (virtio-console's F_SIZE) restores; one that no longer
+    // offers a saved bit does not.
+    const gone = BigInt(s.features) & ~BigInt(c.features);
+    if (gone !== 0n) {
       throw new SnapshotError(
-        `${s.name}: offers other feature bits than the saved device (0x${BigInt(s.features).toString(16)} saved, 0x${BigInt(c.features).toString(16)} here)`,
+        `${s.name}: the saved device offered feature bits this one does not (0x${gone.toString(16)}; 0x${BigInt(s.features).toString(16)} saved, 0x${BigInt(c.features).toString(16)} here)`,
       );
     }
     if ((s.disk === null) !== (c.disk === null))

@@ -2,6 +2,8 @@
 // to resume it. The choice itself is a localStorage flag; the snapshot (a few MiB) and its small description
 // are two records of one object store, so the offer is shown without reading the snapshot.
 
+import { flag, transact as idbTransact, setFlag } from "./idb.ts";
+
 const DB = "vireo";
 const STORE = "kept-machine";
 const FLAG = "vireo.keep";
@@ -12,45 +14,17 @@ export interface KeptMeta {
   bytes: number;
 }
 
-function open(): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const r = indexedDB.open(DB, 1);
-    r.onupgradeneeded = () => r.result.createObjectStore(STORE);
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error ?? new Error("IndexedDB did not open"));
-  });
-}
-
-async function transact<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T> | undefined): Promise<T> {
-  const db = await open();
-  try {
-    return await new Promise<T>((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const req = fn(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(req?.result as T);
-      tx.onerror = () => reject(tx.error ?? new Error("IndexedDB transaction failed"));
-      tx.onabort = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
-    });
-  } finally {
-    db.close();
-  }
+function transact<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T> | undefined): Promise<T> {
+  return idbTransact(DB, STORE, mode, fn);
 }
 
 export function keepWanted(): boolean {
-  try {
-    return localStorage.getItem(FLAG) === "1";
-  } catch {
-    return false;
-  }
+  return flag(FLAG);
 }
 
+/** The toggle; where storage is unavailable (private mode) it lasts for this page only. */
 export function setKeepWanted(on: boolean): void {
-  try {
-    if (on) localStorage.setItem(FLAG, "1");
-    else localStorage.removeItem(FLAG);
-  } catch {
-    // storage unavailable (private mode): the toggle lasts for this page only
-  }
+  setFlag(FLAG, on);
 }
 
 /** The kept machine's description, or undefined when none is kept (or IndexedDB is unavailable). */

@@ -3,61 +3,32 @@
 // localStorage flag that says one is kept, so a page without one never opens the database. Its own database:
 // "keep this machine" (keep.ts) clears its store whenever it forgets a machine.
 
+import { flag, transact as idbTransact, setFlag } from "./idb.ts";
+
 const DB = "vireo-disk";
 const STORE = "picked-disk";
 const KEY = "file";
 const FLAG = "vireo.keepDisk";
 
-function open(): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const r = indexedDB.open(DB, 1);
-    r.onupgradeneeded = () => r.result.createObjectStore(STORE);
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error ?? new Error("IndexedDB did not open"));
-  });
-}
-
-async function transact<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
-  const db = await open();
-  try {
-    return await new Promise<T>((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const req = fn(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(req.result);
-      tx.onerror = () => reject(tx.error ?? new Error("IndexedDB transaction failed"));
-      tx.onabort = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
-    });
-  } finally {
-    db.close();
-  }
+function transact<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+  return idbTransact(DB, STORE, mode, fn);
 }
 
 /** Whether a picked disk is kept (the flag; the file may still be on its way into the database). */
 export function diskKept(): boolean {
-  try {
-    return localStorage.getItem(FLAG) === "1";
-  } catch {
-    return false;
-  }
+  return flag(FLAG);
 }
 
 /** Keeps `file` as the disk the next load attaches. */
 export async function keepDisk(file: File): Promise<void> {
   await transact("readwrite", (s) => s.put(file, KEY));
-  try {
-    localStorage.setItem(FLAG, "1");
-  } catch {
-    // storage unavailable: the file is stored but the next load will not look for it
-  }
+  // Where storage is unavailable the file is stored but the next load will not look for it.
+  setFlag(FLAG, true);
 }
 
 /** Forgets the kept disk, if any. */
 export async function forgetDisk(): Promise<void> {
-  try {
-    localStorage.removeItem(FLAG);
-  } catch {
-    // storage unavailable
-  }
+  setFlag(FLAG, false);
   await transact("readwrite", (s) => s.delete(KEY)).catch(() => {});
 }
 
