@@ -7,17 +7,9 @@ import { createServer, type Server } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../src/testing/ports.ts";
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "start.mjs");
-
-/** A port nothing listens on now (the kernel's choice, released at once). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function holdPort(): Promise<{ server: Server; port: number }> {
   const server = createServer();

@@ -138,7 +138,14 @@ function programHart(jit: number | false, words: [number, number][], bytes: [num
   const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);
   for (const [at, w] of words) mem.i32[at / 4] = w | 0;
   for (const [at, b] of bytes) mem.u8.set(b, at);
-  const h = new WasmHart({
+  const h = hartOn(mem, jit);
+  h.setPc(RAM_BASE + 0x100);
+  return h;
+}
+
+/** A hart on `mem` whose blocks compile synchronously after `jit` entries (or never). */
+function hartOn(mem: GuestMemory, jit: number | false): WasmHart {
+  return new WasmHart({
     hartId: 0,
     mem,
     bus: new Bus(),
@@ -147,20 +154,10 @@ function programHart(jit: number | false, words: [number, number][], bytes: [num
     jit,
     jitSync: true,
   });
-  h.setPc(RAM_BASE + 0x100);
-  return h;
 }
 
 function compileEveryBlock(mem: GuestMemory): WasmHart {
-  return new WasmHart({
-    hartId: 0,
-    mem,
-    bus: new Bus(),
-    time: { mtime: () => 0 },
-    module: loadCoreModule(),
-    jit: 1,
-    jitSync: true,
-  });
+  return hartOn(mem, 1);
 }
 
 describe("the WebAssembly core", () => {

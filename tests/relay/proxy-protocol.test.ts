@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { parseTrustedProxies } from "../../src/relay/client-address.ts";
+import { freePort } from "../../src/testing/ports.ts";
 import { type StartedRelay, startRelay, TestWispClient, tcpEchoServer } from "./wisp-test-client.ts";
 
 let haproxy: ChildProcess | null = null;
@@ -20,15 +21,6 @@ let dir = "";
 let r: StartedRelay;
 let echo: Awaited<ReturnType<typeof tcpEchoServer>>;
 const lb = { v1: 0, v2: 0 };
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  s.listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((res) => s.close(res));
-  return port;
-}
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 

@@ -5,10 +5,10 @@
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import * as net from "node:net";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
+import { freePort } from "../../src/testing/ports.ts";
 import { TestWispClient, tcpEchoServer } from "./wisp-test-client.ts";
 
 const TOKEN = "scale-out-token-42";
@@ -20,15 +20,6 @@ const children = new Set<ChildProcess>();
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  s.listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 interface RelayProcess {
   child: ChildProcess;
