@@ -92,9 +92,46 @@ export interface CoreJitEnv {
 // ---- a small WebAssembly binary writer ------------------------------------------------------------------
 
 class W {
-  b: number[] = [];
-  op(...v: number[]): this {
-    for (const x of v) this.b.push(x);
+  /** The bytes so far: b[0, n). A typed array and fixed-arity op() (no rest parameters, no array pushes): the
+   * emitter runs in V8's interpreter until it is hot, which made the first big region cost ~48 ms of the guest's
+   * thread. */
+  b: Uint8Array<ArrayBuffer>;
+  n = 0;
+  constructor(capacity = 64) {
+    this.b = new Uint8Array(capacity);
+  }
+  private grow(k: number): void {
+    const nb = new Uint8Array(Math.max(this.b.length * 2, this.n + k));
+    nb.set(this.b.subarray(0, this.n));
+    this.b = nb;
+  }
+  private put(x: number): void {
+    if (this.n === this.b.length) this.grow(1);
+    this.b[this.n++] = x;
+  }
+  /** Up to six bytes (opcodes and immediates below 0x80); -1 stands for "none". */
+  op(a: number, b = -1, c = -1, d = -1, e = -1, f = -1): this {
+    if (this.n + 6 > this.b.length) this.grow(6);
+    const buf = this.b;
+    buf[this.n++] = a;
+    if (b >= 0) {
+      buf[this.n++] = b;
+      if (c >= 0) {
+        buf[this.n++] = c;
+        if (d >= 0) {
+          buf[this.n++] = d;
+          if (e >= 0) {
+            buf[this.n++] = e;
+            if (f >= 0) buf[this.n++] = f;
+          }
+        }
+      }
+    }
+    return this;
+  }
+  /** Any number of bytes. */
+  raw(v: readonly number[]): this {
+    for (const x of v) this.put(x);
     return this;
   }
   u(v: number): this {
@@ -103,7 +140,7 @@ class W {
       let byte = x & 0x7f;
       x >>>= 7;
       if (x !== 0) byte |= 0x80;
-      this.b.push(byte);
+      this.put(byte);
     } while (x !== 0);
     return this;
   }
@@ -119,23 +156,29 @@ class W {
       const byte = x & 0x7f;
       x >>= 7;
       const done = (x === 0 && (byte & 0x40) === 0) || (x === -1 && (byte & 0x40) !== 0);
-      this.b.push(done ? byte : byte | 0x80);
+      this.put(done ? byte : byte | 0x80);
       if (done) return this;
     }
   }
   str(s: string): this {
     this.u(s.length);
-    for (let i = 0; i < s.length; i++) this.b.push(s.charCodeAt(i));
+    for (let i = 0; i < s.length; i++) this.put(s.charCodeAt(i));
     return this;
   }
   vec(w: W): this {
-    this.u(w.b.length);
-    for (const x of w.b) this.b.push(x);
+    this.u(w.n);
+    if (this.n + w.n > this.b.length) this.grow(w.n);
+    this.b.set(w.b.subarray(0, w.n), this.n);
+    this.n += w.n;
     return this;
   }
   section(id: number, body: W): this {
-    this.b.push(id);
+    this.put(id);
     return this.vec(body);
+  }
+  /** A copy of the bytes. */
+  bytes(): Uint8Array<ArrayBuffer> {
+    return this.b.slice(0, this.n);
   }
 }
 
@@ -376,7 +419,7 @@ export function emitRegion(blocks: RegionBlock[], base: number, chain = TAIL_CAL
     maxL = Math.max(maxL, b.insns.length);
   });
 
-  const c = new W();
+  const c = new W(16384);
   // locals: n i32, next i64, va i64, e i32, rT i32, wT i32, pb i64, x1..x31 i64, tgt i32
   c.u(7).u(1).op(I32).u(2).op(I64).u(1).op(I32).u(2).op(I32).u(1).op(I64).u(31).op(I64).u(1).op(I32);
   // Not enough budget left for the longest block: let the interpreter go on.
@@ -851,17 +894,18 @@ export const TAIL_CALLS: boolean =
   WebAssembly.validate(
     new Uint8Array(
       new W()
-        .op(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0) // header
+        .raw([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]) // header
         .op(1, 4, 1, 0x60, 0, 0) // type 0: () → ()
         .op(3, 2, 1, 0) // one function of type 0
         .op(4, 4, 1, 0x70, 0, 1) // a table of one funcref
-        .op(10, 9, 1, 7, 0, I32CONST, 0, RETURN_CALL_INDIRECT, 0, 0, END).b, // its body
+        .raw([10, 9, 1, 7, 0, I32CONST, 0, RETURN_CALL_INDIRECT, 0, 0, END])
+        .bytes(), // its body
     ),
   );
 
 /** A whole module around block functions (exported as "b0", "b1", …). */
 export function blockModule(bodies: W[]): Uint8Array<ArrayBuffer> {
-  const m = new W().op(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
+  const m = new W(bodies.reduce((n, b) => n + b.n + 5, 512)).raw([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const types = new W().u(6);
   types.op(0x60).u(3).op(I64, I32, I32).u(1).op(I32); // 0: region (pc, rem, blk) → rem left
   types.op(0x60).u(2).op(I64, I32).u(1).op(I64); // 1: jitLoad
@@ -885,7 +929,7 @@ export function blockModule(bodies: W[]): Uint8Array<ArrayBuffer> {
   m.section(2, imp);
   const funcs = new W().u(bodies.length);
   const exps = new W().u(bodies.length);
-  const code = new W().u(bodies.length);
+  const code = new W(bodies.reduce((n, b) => n + b.n + 5, 8)).u(bodies.length);
   bodies.forEach((body, i) => {
     funcs.u(0);
     exps
@@ -897,7 +941,7 @@ export function blockModule(bodies: W[]): Uint8Array<ArrayBuffer> {
   m.section(3, funcs);
   m.section(7, exps);
   m.section(10, code);
-  return new Uint8Array(m.b);
+  return m.bytes();
 }
 
 /** One compiled region: its table index and the block-cache slots pointing into it. */
@@ -915,6 +959,8 @@ interface PageRegion {
   regions: Set<Region>;
   /** Waiting in the queue for a compile. */
   queued: boolean;
+  /** RAM offsets of the blocks in its regions being compiled in the background (not installed yet). */
+  inFlight: Set<number>;
 }
 
 /** Block-cache slots (src/cpu/as/core.ts JIT_SLOTS; two ways per set, h and h ^ 1). */
@@ -1054,9 +1100,12 @@ export class CoreJit {
     this.watch(page);
     let pr = this.pages.get(page);
     if (pr === undefined) {
-      pr = { fresh: new Set(), regions: new Set(), queued: false };
+      pr = { fresh: new Set(), regions: new Set(), queued: false, inFlight: new Set() };
       this.pages.set(page, pr);
     }
+    // Already in a region being compiled (it joined one as a block found from another entry, then got hot
+    // itself): that region's install gives it code.
+    if (pr.inFlight.has(off)) return -1;
     pr.fresh.delete(off);
     pr.fresh.add(off);
     if (!this.sync) {
@@ -1105,13 +1154,18 @@ export class CoreJit {
         continue;
       }
       work.push({ page, pr, gen: this.pageGen[page], blocks });
+      for (const b of blocks) pr.inFlight.add(page * 4096 + b.start);
     }
     if (work.length === 0) return;
     const epoch = this.epoch;
     this.inFlight++;
+    const landed = (): void => {
+      for (const w of work) for (const b of w.blocks) w.pr.inFlight.delete(w.page * 4096 + b.start);
+    };
     WebAssembly.compile(blockModule(bodies)).then(
       (module) => {
         this.inFlight--;
+        landed();
         if (epoch !== this.epoch) return;
         let exports: WebAssembly.Exports;
         try {
@@ -1131,6 +1185,7 @@ export class CoreJit {
       },
       (e: unknown) => {
         this.inFlight--;
+        landed();
         this.disabledBecause = String((e as Error)?.message ?? e);
       },
     );
@@ -1160,6 +1215,7 @@ export class CoreJit {
       const start = todo[q];
       if (seen.has(start)) continue;
       seen.add(start);
+      if (pr.inFlight.has(pageOff + start)) continue;
       if (q >= firstDiscovered && !this.entered(pageOff + start)) continue;
       const insns = decodeBlock(this.u16, this.env.rvc, pageOff + start);
       if (insns.length === 0) continue;

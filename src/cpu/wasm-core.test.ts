@@ -417,6 +417,43 @@ describe("the WebAssembly core", () => {
     expect(h.jit?.compiled).toBeGreaterThan(compiled ?? 0);
   });
 
+  it("background compiles: a block that gets hot while the region it joined is being compiled is not compiled again", async () => {
+    // A at 0x100: addi a1, a1, -1; bnez a1, +8 (to B). 0x108: j 0x100. B at 0x10c: addi a0, a0, 1; j 0x100.
+    // A and B are each entered once per 4-instruction pass; A reaches the threshold (8) a pass before B.
+    const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);
+    mem.i32[0x100 / 4] = 0xfff58593 | 0;
+    mem.i32[0x104 / 4] = 0x00059463;
+    mem.i32[0x108 / 4] = 0xff9ff06f | 0;
+    mem.i32[0x10c / 4] = 0x00150513;
+    mem.i32[0x110 / 4] = 0xff1ff06f | 0;
+    const h = new WasmHart({
+      hartId: 0,
+      mem,
+      bus: new Bus(),
+      time: { mtime: () => 0 },
+      module: loadCoreModule(),
+      jit: 8,
+    });
+    const jit = h.jit;
+    if (jit === undefined) throw new Error("no block compiler");
+    h.setPc(RAM_BASE + 0x100);
+    h.setX(11, 1_000_000);
+    // A's 8th entry asks for it; B (entered 7 times, nearly hot) joins its region, compiled in the background.
+    expect(h.run(30)).toBe(30);
+    expect(jit.inFlight).toBe(1);
+    // B's own 8th entry comes while that compile runs: it waits for that region, nothing new is queued.
+    expect(h.run(100)).toBe(100);
+    expect(jit.pending).toBe(false);
+    expect(jit.inFlight).toBe(1);
+    while (jit.inFlight > 0) await new Promise((r) => setTimeout(r, 1));
+    expect(jit.compiled).toBe(1);
+    expect(jit.compiledAt(0x100)).toBe(true);
+    expect(jit.compiledAt(0x10c)).toBe(true);
+    // The compiled loop computes what the interpreter would: 32 + 25 passes so far, then 1000 more.
+    expect(h.run(4000)).toBe(4000);
+    expect(h.getX(11)).toBe(BigInt(1_000_000 - 1000 - 33));
+  });
+
   it("guest RAM past 2 GiB: blocks compile at RAM offsets ≥ 2^31 (addresses from the core are unsigned)", () => {
     const size = 2100 * 1048576;
     const mem = GuestMemory.withExtra(RAM_BASE, size, WASM_CORE_AUX_BYTES);
