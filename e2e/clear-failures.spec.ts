@@ -1,12 +1,14 @@
 // Issue 17 item 5, clear failures: a disk URL that is missing, not range-capable, cross-origin without CORS or
 // not there at all is refused with a message that says which and what to do; a boot image that is not what it
 // claims is refused before boot; a guest that goes quiet before its prompt is reported by the watchdog, with
-// Reset beside the message. Every failing server here is one the test starts on 127.0.0.1.
+// Reset beside the message (and `?watchdog=0` turns it off). Every failing server here is one the test starts
+// on 127.0.0.1.
 
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Page } from "@playwright/test";
 import { expect, test } from "./fixtures.ts";
+import { waitForTerminal } from "./harness.ts";
 import { diskServer } from "./servers.ts";
 
 const CORS = { "access-control-allow-origin": "*", "access-control-allow-headers": "range" };
@@ -148,6 +150,39 @@ test("a kernel that dies silently is reported by the watchdog, which offers Rese
     await expect(bark).toHaveCount(0);
     // The reset machine goes quiet again the same way.
     await expect(bark).toContainText(/no output from the kernel/, { timeout: 60_000 });
+  } finally {
+    close(files.server);
+  }
+});
+
+// The README's `watchdog=N` seconds, `0` off: with `?watchdog=0` the same silent kernel is never reported, however
+// long it stays quiet. The page's clock is Playwright's, moved a minute on (past the default 30 s) once the
+// firmware has spoken; the same page without the parameter, moved on the same way, does report it, so the wait
+// is long enough for the watchdog to have barked if `watchdog=0` were ignored.
+test("?watchdog=0 turns the watchdog off: a silent kernel is not reported after a minute, as it is by default", async ({
+  page,
+  url,
+}) => {
+  const files = await serveFiles({ "/Image": silentKernel() });
+  const kernel = `kernel=${encodeURIComponent(`${files.base}/Image`)}`;
+  const bark = page.getByTestId("watchdog");
+  /** Opens `query`, waits for OpenSBI's banner and the machine running, then moves the page's clock a minute on. */
+  const quietMinute = async (query: string): Promise<void> => {
+    await page.goto(`${url}${query}`);
+    await waitForTerminal(page, (t) => t.includes("OpenSBI"), "OpenSBI's banner", 60_000);
+    await expect(page.locator('[data-testid="phase"]')).toHaveAttribute("data-phase", "running");
+    await page.clock.fastForward("01:00");
+    // The watchdog looks once a second (the page's clock runs on at its own pace after the jump).
+    await page.waitForTimeout(3000);
+  };
+  try {
+    await page.clock.install();
+    await quietMinute(`?${kernel}&watchdog=0`);
+    await expect(bark).toHaveCount(0);
+    await expect(page.locator('[data-testid="phase"]')).toHaveAttribute("data-phase", "running");
+    // The control: the default watchdog (30 s) does bark at the same silence.
+    await quietMinute(`?${kernel}`);
+    await expect(bark).toContainText(/no output from the kernel for (6\d|[7-9]\d) s/);
   } finally {
     close(files.server);
   }

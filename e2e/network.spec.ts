@@ -1,11 +1,11 @@
 // Networking in the page: the default in-page stack reaching a loopback server through the project's relay
 // (the guest's download, the virtqueue counters and the packet capture checked), and two tabs on one
-// Ethernet segment over BroadcastChannel.
+// Ethernet segment over BroadcastChannel (and `tabnet=NAME` keeping a named segment apart from `default`).
 
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "@playwright/test";
-import { BOOT_TIMEOUT_MS, COMMAND_TIMEOUT_MS, test } from "./fixtures.ts";
+import { BOOT_TIMEOUT_MS, COMMAND_TIMEOUT_MS, expect, test } from "./fixtures.ts";
 import { PROMPT_AT_END, ROOT, typeLine, waitForTerminal } from "./harness.ts";
 import { fileServer, startRelay, stopRelay } from "./servers.ts";
 
@@ -106,4 +106,43 @@ test("two tabs with ?net=tab share an Ethernet segment over BroadcastChannel: 10
   url,
 }) => {
   await tabNetworkPing(url, context, page);
+});
+
+// The README's `tabnet=NAME`: `?net=tab&tabnet=NAME` joins the tab network NAME instead of `default`. Two tabs on
+// `lab` reach each other; a third on the default network, same subnet, is not on their segment.
+test("?net=tab&tabnet=lab: two tabs on the network `lab` ping each other, a tab on `default` is not on their segment", async ({
+  context,
+  page,
+  url,
+}) => {
+  const pages = [page, await context.newPage(), await context.newPage()];
+  const queries = ["?net=tab&tabnet=lab", "?net=tab&tabnet=lab", "?net=tab"];
+  try {
+    await Promise.all(pages.map((p, i) => p.goto(`${url}${queries[i]}`)));
+    await Promise.all(pages.map((p) => waitForTerminal(p, (t) => /^vireo:~# /m.test(t), "prompt", BOOT_TIMEOUT_MS)));
+    for (const [i, p] of pages.entries()) {
+      await typeLine(
+        p,
+        `dmesg -n 1; while pidof udhcpc >/dev/null; do sleep 0.2; done; ip addr add 10.0.3.${i + 1}/24 dev eth0; ip link set eth0 up; echo tabnet-up-$((${i + 1}))`,
+      );
+    }
+    for (const [i, p] of pages.entries()) {
+      await waitForTerminal(p, (t) => t.includes(`tabnet-up-${i + 1}\n`), `tabnet-up-${i + 1}`, COMMAND_TIMEOUT_MS);
+    }
+    // The Network panel names each tab's channel.
+    const channels = ["vireo-l2-lab", "vireo-l2-lab", "vireo-l2-default"];
+    for (const [i, p] of pages.entries()) {
+      await p.locator('[data-tab="network"]').click();
+      await p.locator(".network-panel dd", { hasText: `BroadcastChannel ${channels[i]}` }).waitFor({ timeout: 5000 });
+    }
+    // On `lab`: 10.0.3.1 reaches 10.0.3.2. Not 10.0.3.3, on `default` (its ARP requests never get there).
+    await typeLine(page, "ping -c 2 -W 5 10.0.3.2; ping -c 2 -W 2 10.0.3.3; echo pinged-$((40+2))");
+    const text = await waitForTerminal(page, (t) => /^pinged-42\s*$/m.test(t), "both pings", 40_000);
+    const results = [
+      ...text.matchAll(/^--- (10\.0\.3\.\d) ping statistics ---\n(\d+) packets transmitted, (\d+) packets received/gm),
+    ].map((m) => `${m[1]}: ${m[3]}/${m[2]}`);
+    expect(results).toEqual(["10.0.3.2: 2/2", "10.0.3.3: 0/2"]);
+  } finally {
+    for (const p of pages.slice(1)) await p.close();
+  }
 });

@@ -1,9 +1,11 @@
-// The virtio transports chosen by the URL (every device on PCI, or one of them), and an offload switched
+// The virtio transports chosen by the URL (every device on PCI, or one of them: the README's transport.net=,
+// transport.console= and transport.rng=, seen in the Devices panel and by the guest), and an offload switched
 // off in the Network panel's controls, which reboots the machine with it withdrawn.
 
 import { join } from "node:path";
-import { BOOT_TIMEOUT_MS, COMMAND_TIMEOUT_MS, test } from "./fixtures.ts";
-import { PROMPT_AT_END, ROOT, typeLine, waitForTerminal } from "./harness.ts";
+import type { Page } from "@playwright/test";
+import { BOOT_TIMEOUT_MS, bootToPrompt, COMMAND_TIMEOUT_MS, expect, quietConsole, test } from "./fixtures.ts";
+import { PROMPT_AT_END, ROOT, terminalText, typeLine, waitForTerminal } from "./harness.ts";
 
 const ARTIFACTS = join(ROOT, "test-results/screenshots");
 
@@ -64,3 +66,69 @@ test("HOST_TSO4 switched off in the controls is offered-off and not accepted aft
   await net.locator('[data-feature="VIRTIO_NET_F_GUEST_TSO4"][data-accepted="true"]').waitFor({ timeout: 10_000 });
   await page.screenshot({ path: join(ARTIFACTS, "devices-no-host-tso4.png") });
 });
+
+/**
+ * The guest's own view of where each virtio device sits: a line `virtio-id 0xNNNN on pci|mmio` per device under
+ * /sys/bus/virtio/devices (a PCI function's path runs through pci0000:00, a virtio-mmio window's does not).
+ * Keyed by the virtio device ID: 0x0001 net, 0x0003 console, 0x0004 rng.
+ */
+async function guestTransports(page: Page): Promise<Map<string, string>> {
+  await typeLine(
+    page,
+    "for d in /sys/bus/virtio/devices/*; do case $(readlink -f $d) in *pci0000*) t=pci;; *) t=mmio;; esac; echo virtio-id $(cat $d/device) on $t; done; echo listed-$((40+2))",
+  );
+  const text = await waitForTerminal(page, (t) => /^listed-42\s*$/m.test(t), "the device list", COMMAND_TIMEOUT_MS);
+  const found = new Map<string, string>();
+  for (const m of text.matchAll(/^virtio-id (0x[0-9a-f]{4}) on (pci|mmio)\s*$/gm)) found.set(m[1], m[2]);
+  return found;
+}
+
+// The README's other two per-device parameters, as it writes them: `transport.console=` and `transport.rng=`
+// (here `pci`) move that one device off the machine-wide transport (MMIO by default); the others stay.
+const ROLES = [
+  { param: "transport.console=pci", device: "virtio-console0", id: "0x0003" },
+  { param: "transport.rng=pci", device: "virtio-rng0", id: "0x0004" },
+] as const;
+for (const { param, device, id } of ROLES) {
+  test(`per-device transport: ?${param} puts ${device} on PCI, the other devices stay on MMIO`, async ({
+    page,
+    url,
+  }) => {
+    await page.goto(`${url}?${param}`);
+    await bootToPrompt(page);
+    await quietConsole(page);
+    // The Devices panel: this device is a PCI function, the NIC (and the other of console/rng) virtio-mmio windows.
+    await page.locator('[data-tab="devices"]').click();
+    await expect(page.locator(`[data-device="${device}"] .location`)).toContainText(
+      /virtio-pci 00:0\d\.0, INTA → PLIC IRQ \d+, BAR4 mem64 pref 0x/,
+      { timeout: 5000 },
+    );
+    for (const other of ["virtio-net0", "virtio-console0", "virtio-rng0"].filter((d) => d !== device)) {
+      await expect(page.locator(`[data-device="${other}"] .location`)).toContainText(/virtio-mmio @ 0x/);
+    }
+    // The guest agrees: Linux bound this device through virtio-pci and the others through virtio-mmio.
+    const where = await guestTransports(page);
+    const expected = new Map([
+      ["0x0001", "mmio"],
+      ["0x0003", "mmio"],
+      ["0x0004", "mmio"],
+    ]);
+    expected.set(id, "pci");
+    expect(Object.fromEntries(where)).toEqual(Object.fromEntries(expected));
+    if (device === "virtio-console0") {
+      // The console on PCI still carries bytes: the guest writes to /dev/hvc0 and the hvc0 tab shows them.
+      await typeLine(page, "echo hvc0-over-pci-$((40+2)) >/dev/hvc0");
+      await expect
+        .poll(() => terminalText(page, "hvc0"), { timeout: COMMAND_TIMEOUT_MS })
+        .toContain("hvc0-over-pci-42");
+    } else {
+      // The kernel's hwrng is the virtio-rng on PCI, and it gives bytes.
+      await typeLine(
+        page,
+        "cat /sys/class/misc/hw_random/rng_current; head -c 16 /dev/hwrng | wc -c; echo rng-$((40+2))",
+      );
+      const text = await waitForTerminal(page, (t) => /^rng-42\s*$/m.test(t), "hwrng", COMMAND_TIMEOUT_MS);
+      expect(text).toMatch(/^virtio_rng\.\d+\s*\n\s*16\s*$/m);
+    }
+  });
+}
