@@ -2,7 +2,7 @@
 //
 //   qemu-system-riscv64 … -singlestep -d exec,cpu,nochain -D qemu.log
 //   npm run vm -- … --trace vireo.trace
-//   npx tsx scripts/trace-diff.ts qemu.log vireo.trace [--context N]
+//   npm run trace-diff -- qemu.log vireo.trace
 //
 // QEMU logs the whole register file *before* each single-instruction block; vireo logs one line per
 // retired instruction ("pc insn [xN=value]") and "trap …" lines. The two are walked in step: pc k must
@@ -64,7 +64,7 @@ const hex = (v: bigint) => `0x${v.toString(16).padStart(16, "0")}`;
 async function main(): Promise<number> {
   const [qemuPath, vireoPath] = process.argv.slice(2);
   if (!qemuPath || !vireoPath) {
-    console.error("usage: tsx scripts/trace-diff.ts QEMU_LOG VIREO_TRACE");
+    console.error("usage: npm run trace-diff -- QEMU_LOG VIREO_TRACE");
     return 2;
   }
   const q = qemuStates(qemuPath);
