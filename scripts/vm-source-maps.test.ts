@@ -1,9 +1,8 @@
 // The README's `VIREO_SOURCE_MAPS=1 npm run vm …`: the CLI runs from its esbuild bundle, so a stack trace it
 // prints names dist/cli/vm.mjs by default; with the variable set, scripts/vm.mjs turns Node's source maps on
-// and the same trace names the src/ files and lines. Runs `npm run vm` as a user types it, with the one
-// argument that makes the CLI print a stack today: a --trace file it cannot create (an unexpected error,
-// which main() reports with its stack, exit 1). If that error ever becomes a plain message, this test needs
-// another way to reach main()'s catch-all.
+// and the same trace names the src/ files and lines. Runs `npm run vm` as a user types it, with an argument
+// that makes a write fail while the guest runs, which the CLI reports with the error's stack (exit 1): a --trace
+// file on a full disk (/dev/full opens, and the first write of trace lines fails with ENOSPC).
 
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -44,28 +43,24 @@ function srcLine(text: string): number {
 const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 describe("VIREO_SOURCE_MAPS=1 npm run vm … (scripts/vm.mjs)", () => {
-  const unwritable = () => join(tmp, "no-such-dir", "t.trace");
+  const full = "/dev/full";
 
   it("without it, the CLI's stack trace names the bundle dist/cli/vm.mjs", () => {
-    const r = npmRunVm(undefined, "--trace", unwritable());
+    const r = npmRunVm(undefined, "--trace", full);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("vireo: Error: ENOENT: no such file or directory");
-    expect(r.stderr).toMatch(/at new TraceWriter \(file:\/\/\S*\/dist\/cli\/vm\.mjs:\d+:\d+\)/);
-    expect(r.stderr).toMatch(/at runVm \(file:\/\/\S*\/dist\/cli\/vm\.mjs:\d+:\d+\)/);
+    expect(r.stderr).toContain("vireo: writing --trace /dev/full failed: Error: ENOSPC: no space left on device");
+    expect(r.stderr).toMatch(/at TraceWriter\.flush \(file:\/\/\S*\/dist\/cli\/vm\.mjs:\d+:\d+\)/);
     expect(r.stderr).not.toContain("src/cli/vm.ts");
   });
 
   it("with VIREO_SOURCE_MAPS=1, the same trace names src/cli/vm.ts at the lines that threw", () => {
-    const r = npmRunVm("1", "--trace", unwritable());
+    const r = npmRunVm("1", "--trace", full);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("vireo: Error: ENOENT: no such file or directory");
+    expect(r.stderr).toContain("vireo: writing --trace /dev/full failed: Error: ENOSPC: no space left on device");
     const src = reEscape(join(ROOT, "src/cli/vm.ts"));
-    // TraceWriter's constructor opens the file; runVm constructs it.
-    const open = srcLine('this.fd = openSync(path, "w");');
-    const construct = srcLine("new TraceWriter(o.trace)");
-    expect(r.stderr).toMatch(new RegExp(`at new TraceWriter \\(${src}:${open}:\\d+\\)`));
-    expect(r.stderr).toMatch(new RegExp(`at runVm \\(${src}:${construct}:\\d+\\)`));
-    expect(r.stderr).toMatch(new RegExp(`at async (?:Module\\.)?main \\(${src}:\\d+:\\d+\\)`));
+    // TraceWriter.flush writes the buffered lines.
+    const write = srcLine("writeSync(this.fd, text);");
+    expect(r.stderr).toMatch(new RegExp(`at TraceWriter\\.flush \\(${src}:${write}:\\d+\\)`));
     expect(r.stderr).not.toMatch(/dist\/cli\/vm\.mjs:\d+/);
   });
 });

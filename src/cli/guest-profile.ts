@@ -3,7 +3,7 @@
 // time), and this file turns the samples into a table of kernel symbols (from the kernel build's
 // System.map) plus user-mode and firmware buckets. `npm run vm -- --guest-profile FILE …`.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 
 /** Instructions per sample: prime, so a loop of fixed length cannot alias with the sampling. */
 export const PROFILE_CHUNK = 997;
@@ -39,10 +39,15 @@ export class GuestProfiler {
   private otherSupervisor = 0;
   private total = 0;
 
+  /** The output, opened (created or emptied) at once: a path it cannot write fails before the guest runs. */
+  private readonly fd: number;
+
   constructor(
-    private readonly outPath: string,
+    outPath: string,
     private readonly systemMap: string | undefined,
-  ) {}
+  ) {
+    this.fd = openSync(outPath, "w");
+  }
 
   sample = (pcLo: number, pcHi: number, priv: number): void => {
     this.total++;
@@ -84,6 +89,7 @@ export class GuestProfiler {
     lines.push("", "# hottest kernel addresses (objdump -d vmlinux --start-address=…)");
     for (const [pc, n] of hot)
       lines.push(`${pct(n)}%  ${String(n).padStart(8)}  ffffffff${pc.toString(16).padStart(8, "0")}`);
-    writeFileSync(this.outPath, `${lines.join("\n")}\n`);
+    writeSync(this.fd, `${lines.join("\n")}\n`);
+    closeSync(this.fd);
   }
 }

@@ -219,6 +219,9 @@ describe("the vm command", () => {
       /cannot read --kernel \/nonexistent\/vmlinux: no such file/,
     ],
     [["--elf", "/nonexistent.elf"], /cannot read --elf \/nonexistent.elf: no such file/],
+    // Output files are opened before the guest runs (--guest-profile used to crash after the whole run).
+    [["--trace", "/nonexistent/t.trace"], /cannot write --trace \/nonexistent\/t.trace: ENOENT/],
+    [["--guest-profile", "/nonexistent/p.txt"], /cannot write --guest-profile \/nonexistent\/p.txt: ENOENT/],
   ])("%j exits 2 with a message", (argv, msg) => {
     const r = vm(...argv);
     expect(r.code).toBe(2);

@@ -550,20 +550,29 @@ class TraceWriter {
   constructor(path: string) {
     this.fd = openSync(path, "w");
   }
+  /** The write that failed (a full disk): tracing stops, the run ends, and close() throws it. */
+  failed: Error | undefined;
   line = (s: string): void => {
+    if (this.failed !== undefined) return;
     this.parts.push(s, "\n");
     this.bytes += s.length + 1;
     if (this.bytes >= 1 << 20) this.flush();
   };
   flush(): void {
-    if (this.parts.length === 0) return;
-    writeSync(this.fd, this.parts.join(""));
+    if (this.parts.length === 0 || this.failed !== undefined) return;
+    const text = this.parts.join("");
     this.parts = [];
     this.bytes = 0;
+    try {
+      writeSync(this.fd, text);
+    } catch (e) {
+      this.failed = e as Error;
+    }
   }
   close(): void {
     this.flush();
     closeSync(this.fd);
+    if (this.failed !== undefined) throw this.failed;
   }
 }
 
@@ -791,10 +800,23 @@ export async function runVm(o: CliOptions): Promise<number> {
       net = { device, close: () => {} };
     }
   }
-  const trace = o.trace !== undefined ? new TraceWriter(o.trace) : undefined;
+  // Output files are opened before the guest runs: a path that cannot be written is a usage error, not a
+  // stack trace (--trace) or a crash after the whole run (--guest-profile).
+  const outFile = <T>(option: string, path: string, open: () => T): T => {
+    try {
+      return open();
+    } catch (e) {
+      throw new UsageError(`cannot write --${option} ${path}: ${(e as Error).message}`);
+    }
+  };
+  const trace = o.trace !== undefined ? outFile("trace", o.trace, () => new TraceWriter(o.trace as string)) : undefined;
   const profiler =
     o.guestProfile !== undefined
-      ? new GuestProfiler(o.guestProfile, join(REPO_ROOT, "guest/build/linux-obj/System.map"))
+      ? outFile(
+          "guest-profile",
+          o.guestProfile,
+          () => new GuestProfiler(o.guestProfile as string, join(REPO_ROOT, "guest/build/linux-obj/System.map")),
+        )
       : undefined;
   const exec = o.exec !== undefined ? new ExecDriver(o.exec, o.prompt) : undefined;
 
@@ -817,8 +839,21 @@ export async function runVm(o: CliOptions): Promise<number> {
     let quitAfterSave = false;
     let saveAtTail = "";
 
-    const finish = (code: number, message?: string): void => {
+    const finish = (exitCode: number, message?: string): void => {
       if (done) return;
+      let code = exitCode;
+      /** Writes out an output file; a failure (a full disk) is reported and fails the run, not the process. */
+      const writeOut = (what: string, write: () => void): void => {
+        try {
+          write();
+        } catch (e) {
+          process.stderr.write(
+            `${atLineStart ? "" : "\r\n"}vireo: writing ${what} failed: ${(e as Error).stack ?? e}\n`,
+          );
+          atLineStart = true;
+          if (code === 0) code = 1;
+        }
+      };
       done = true;
       if (immediate !== undefined) clearImmediate(immediate);
       if (sleep !== undefined) clearTimeout(sleep);
@@ -829,8 +864,8 @@ export async function runVm(o: CliOptions): Promise<number> {
         process.stderr.write(`${atLineStart ? "" : "\r\n"}${typed}vireo: instret ${machine.hart.instret}\n`);
         atLineStart = true;
       }
-      trace?.close();
-      profiler?.write();
+      if (trace !== undefined) writeOut(`--trace ${o.trace}`, () => trace.close());
+      if (profiler !== undefined) writeOut(`--guest-profile ${o.guestProfile}`, () => profiler.write());
       net?.close();
       host?.close();
       process.stdout.off("resize", hvcResized);
@@ -1005,6 +1040,11 @@ export async function runVm(o: CliOptions): Promise<number> {
         state = machine.runSlice(SLICE_MS);
       } catch (e) {
         finish(1, `vireo: emulator error: ${(e as Error).stack ?? String(e)}`);
+        return;
+      }
+      // The trace could not be written (finish reports why).
+      if (trace?.failed !== undefined) {
+        finish(1);
         return;
       }
       if (state === "poweroff") {
