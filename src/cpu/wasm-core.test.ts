@@ -134,17 +134,28 @@ function lockstep(
  * A hart on 64 KiB of RAM holding `words` (RAM offset, 32-bit word) and `bytes` (RAM offset, bytes), blocks
  * compiled synchronously after `jit` entries (or interpreted), pc at RAM offset 0x100.
  */
-function programHart(jit: number | false, words: [number, number][], bytes: [number, number[]][] = []): WasmHart {
+function programHart(
+  jit: number | false,
+  words: [number, number][],
+  bytes: [number, number[]][] = [],
+  more: HartMore = {},
+): WasmHart {
   const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);
   for (const [at, w] of words) mem.i32[at / 4] = w | 0;
   for (const [at, b] of bytes) mem.u8.set(b, at);
-  const h = hartOn(mem, jit);
+  const h = hartOn(mem, jit, more);
   h.setPc(RAM_BASE + 0x100);
   return h;
 }
 
-/** A hart on `mem` whose blocks compile synchronously after `jit` entries (or never). */
-function hartOn(mem: GuestMemory, jit: number | false): WasmHart {
+interface HartMore {
+  /** false: compiles in the background (WebAssembly.compile), as the CLI and the page do. */
+  jitSync?: boolean;
+  jitWarmup?: number;
+}
+
+/** A hart on `mem` whose blocks compile after `jit` entries (or never), synchronously unless `more` says not. */
+function hartOn(mem: GuestMemory, jit: number | false, more: HartMore = {}): WasmHart {
   return new WasmHart({
     hartId: 0,
     mem,
@@ -152,7 +163,8 @@ function hartOn(mem: GuestMemory, jit: number | false): WasmHart {
     time: { mtime: () => 0 },
     module: loadCoreModule(),
     jit,
-    jitSync: true,
+    jitSync: more.jitSync ?? true,
+    jitWarmup: more.jitWarmup,
   });
 }
 
@@ -382,20 +394,12 @@ describe("the WebAssembly core", () => {
 
   it("the warm-up: nothing is counted or compiled during the first N instructions after a reset, and blocks compile after them", () => {
     // addi a0, a0, 1; addi a1, a1, -1; bnez a1, -4 (a loop), entered 3 instructions apart.
-    const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);
-    mem.i32[0x100 / 4] = 0x00150513;
-    mem.i32[0x104 / 4] = 0xfff58593 | 0;
-    mem.i32[0x108 / 4] = 0xfe059ce3 | 0;
-    const h = new WasmHart({
-      hartId: 0,
-      mem,
-      bus: new Bus(),
-      time: { mtime: () => 0 },
-      module: loadCoreModule(),
-      jit: 10,
-      jitSync: true,
-      jitWarmup: 30000,
-    });
+    const code: [number, number][] = [
+      [0x100, 0x00150513],
+      [0x104, 0xfff58593],
+      [0x108, 0xfe059ce3],
+    ];
+    const h = programHart(10, code, [], { jitWarmup: 30000 });
     const loop = (n: number) => {
       h.setPc(RAM_BASE + 0x100);
       h.setX(11, 1_000_000);
@@ -420,23 +424,16 @@ describe("the WebAssembly core", () => {
   it("background compiles: a block that gets hot while the region it joined is being compiled is not compiled again", async () => {
     // A at 0x100: addi a1, a1, -1; bnez a1, +8 (to B). 0x108: j 0x100. B at 0x10c: addi a0, a0, 1; j 0x100.
     // A and B are each entered once per 4-instruction pass; A reaches the threshold (8) a pass before B.
-    const mem = GuestMemory.withExtra(RAM_BASE, 1 << 16, WASM_CORE_AUX_BYTES);
-    mem.i32[0x100 / 4] = 0xfff58593 | 0;
-    mem.i32[0x104 / 4] = 0x00059463;
-    mem.i32[0x108 / 4] = 0xff9ff06f | 0;
-    mem.i32[0x10c / 4] = 0x00150513;
-    mem.i32[0x110 / 4] = 0xff1ff06f | 0;
-    const h = new WasmHart({
-      hartId: 0,
-      mem,
-      bus: new Bus(),
-      time: { mtime: () => 0 },
-      module: loadCoreModule(),
-      jit: 8,
-    });
+    const code: [number, number][] = [
+      [0x100, 0xfff58593],
+      [0x104, 0x00059463],
+      [0x108, 0xff9ff06f],
+      [0x10c, 0x00150513],
+      [0x110, 0xff1ff06f],
+    ];
+    const h = programHart(8, code, [], { jitSync: false });
     const jit = h.jit;
     if (jit === undefined) throw new Error("no block compiler");
-    h.setPc(RAM_BASE + 0x100);
     h.setX(11, 1_000_000);
     // A's 8th entry asks for it; B (entered 7 times, nearly hot) joins its region, compiled in the background.
     expect(h.run(30)).toBe(30);
