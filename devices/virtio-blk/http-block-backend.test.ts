@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { BlobBlockBackend } from "./blob-block-backend.ts";
 import { BlockBackendError } from "./block-backend.ts";
 import { CowOverlay } from "./cow-overlay.ts";
-import { HttpBlockBackend } from "./http-block-backend.ts";
+import { HttpBlockBackend, type HttpImageVersion, type LastingChunkStore } from "./http-block-backend.ts";
 
 /** An image whose every byte differs from its neighbours, so a misplaced byte shows. */
 function image(size: number): Uint8Array<ArrayBuffer> {
@@ -34,7 +34,10 @@ afterEach(async () => {
 });
 
 /** A node:http server for one image: honours single ranges unless `ranges` is false. */
-async function serve(body: Uint8Array, opts: { ranges?: boolean; etag?: string } = {}): Promise<TestServer> {
+async function serve(
+  body: Uint8Array,
+  opts: { ranges?: boolean; etag?: string; lastModified?: string; cacheControl?: string } = {},
+): Promise<TestServer> {
   let held: (() => void)[] = [];
   const t: TestServer = {
     url: "",
@@ -51,6 +54,8 @@ async function serve(body: Uint8Array, opts: { ranges?: boolean; etag?: string }
   const answer = (req: IncomingMessage, res: ServerResponse) => {
     const headers: Record<string, string | number> = { "content-type": "application/octet-stream" };
     if (opts.etag !== undefined) headers.etag = opts.etag;
+    if (opts.lastModified !== undefined) headers["last-modified"] = opts.lastModified;
+    if (opts.cacheControl !== undefined) headers["cache-control"] = opts.cacheControl;
     if (req.url === "/missing") {
       res.writeHead(404).end();
       return;
@@ -92,6 +97,18 @@ async function serve(body: Uint8Array, opts: { ranges?: boolean; etag?: string }
 }
 
 const KiB = 1024;
+
+/** A request handler that answers single ranges of `body` with `headers`, noting each Range in `seen`. */
+function rangesOf(body: Uint8Array, headers: Record<string, string>, seen: string[] = []) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    seen.push(req.headers.range ?? "");
+    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? "") as RegExpExecArray;
+    const [a, z] = [Number(m[1]), Math.min(Number(m[2]), body.length - 1)];
+    res
+      .writeHead(206, { ...headers, "content-range": `bytes ${a}-${z}/${body.length}`, "content-length": z - a + 1 })
+      .end(body.subarray(a, z + 1));
+  };
+}
 
 /** toEqual walks a big typed array element by element (seconds for a MiB); Buffer compares at once. */
 function same(a: Uint8Array, b: Uint8Array): boolean {
@@ -269,6 +286,90 @@ describe("HttpBlockBackend", () => {
         .end(new Uint8Array(4096));
     });
     await expect(b.read(0, 1)).rejects.toThrow(/changed on the server/);
+  });
+
+  describe("with a lasting store (persist)", () => {
+    /** A store in a Map per image version, as the page's IndexedDB keeps them across loads. */
+    function lastingStores() {
+      const kept = new Map<string, Map<number, Uint8Array>>();
+      const opened: HttpImageVersion[] = [];
+      const persist = (v: HttpImageVersion): LastingChunkStore => {
+        opened.push(v);
+        const key = JSON.stringify(v);
+        const m = kept.get(key) ?? new Map<number, Uint8Array>();
+        kept.set(key, m);
+        return {
+          get: async (first, count) => Array.from({ length: count }, (_, i) => m.get(first + i)),
+          put: (first, chunks) => {
+            for (const [i, c] of chunks.entries()) m.set(first + i, c);
+          },
+        };
+      };
+      return { kept, opened, persist };
+    }
+    const LM = "Sat, 21 Nov 2026 09:15:44 GMT";
+
+    it("a second backend (the next load) reads the chunks the first fetched from the store, and fetches only the rest", async () => {
+      const size = 200 * KiB + 5;
+      const bytes = image(size);
+      const s = await serve(bytes, { lastModified: LM, etag: 'W/"1-2"' });
+      const st = lastingStores();
+      const one = await HttpBlockBackend.open(s.url, { chunkSize: 16 * KiB, persist: st.persist });
+      expect(one.persistent).toBe(true);
+      expect(st.opened[0]).toEqual({ url: s.url, size, etag: 'W/"1-2"', lastModified: LM, chunkSize: 16 * KiB });
+      expect(same(await one.read(20 * KiB, 30 * KiB), bytes.subarray(20 * KiB, 50 * KiB))).toBe(true);
+      expect(same(await one.read(size - 10, 10), bytes.subarray(size - 10))).toBe(true);
+      s.ranges.length = 0;
+      const two = await HttpBlockBackend.open(s.url, { chunkSize: 16 * KiB, persist: st.persist });
+      expect(s.ranges).toEqual(["bytes=0-0"]);
+      // Chunks 1-3 and the short last one are in the store; chunk 4 is not.
+      expect(same(await two.read(16 * KiB, 64 * KiB), bytes.subarray(16 * KiB, 80 * KiB))).toBe(true);
+      expect(same(await two.read(size - 3, 3), bytes.subarray(size - 3))).toBe(true);
+      expect(s.ranges.slice(1)).toEqual([`bytes=${64 * KiB}-${80 * KiB - 1}`]);
+      expect(two.stats.stored).toBe(4);
+      expect(two.stats.bytesStored).toBe(48 * KiB + (size % (16 * KiB)));
+      expect(two.stats.requests).toBe(1);
+    });
+
+    it("an image changed on the server is another version: fetched again, not read from the old one's chunks", async () => {
+      const old = image(64 * KiB);
+      const s = await serve(old, { lastModified: LM });
+      const st = lastingStores();
+      const one = await HttpBlockBackend.open(s.url, { chunkSize: 16 * KiB, persist: st.persist });
+      await one.read(0, 64 * KiB);
+      // The same URL now serves other bytes with another Last-Modified.
+      const changed = old.map((b) => b ^ 0xff);
+      s.server.removeAllListeners("request");
+      s.ranges.length = 0;
+      s.server.on("request", rangesOf(changed, { "last-modified": "Sun, 22 Nov 2026 10:00:00 GMT" }, s.ranges));
+      const two = await HttpBlockBackend.open(s.url, { chunkSize: 16 * KiB, persist: st.persist });
+      expect(st.opened[1]?.url).toBe(st.opened[0]?.url);
+      expect(st.opened[1]?.lastModified).not.toBe(st.opened[0]?.lastModified);
+      expect(same(await two.read(0, 64 * KiB), changed)).toBe(true);
+      expect(two.stats.stored).toBe(0);
+      expect(s.ranges).toEqual(["bytes=0-0", `bytes=0-${64 * KiB - 1}`]);
+    });
+
+    it("keeps nothing without a validator, with no-store, or once a response names another version", async () => {
+      const bytes = image(64 * KiB);
+      for (const opts of [{}, { lastModified: LM, cacheControl: "private, no-store" }]) {
+        const st = lastingStores();
+        const b = await HttpBlockBackend.open((await serve(bytes, opts)).url, {
+          chunkSize: 16 * KiB,
+          persist: st.persist,
+        });
+        expect(b.persistent).toBe(false);
+        expect(st.opened).toEqual([]);
+      }
+      const s = await serve(bytes, { lastModified: LM });
+      const st = lastingStores();
+      const b = await HttpBlockBackend.open(s.url, { chunkSize: 16 * KiB, persist: st.persist });
+      s.server.removeAllListeners("request");
+      s.server.on("request", rangesOf(bytes, { "last-modified": "Mon, 23 Nov 2026 00:00:00 GMT" }));
+      expect(same(await b.read(0, 20 * KiB), bytes.subarray(0, 20 * KiB))).toBe(true);
+      expect(b.persistent).toBe(false);
+      expect([...(st.kept.values().next().value as Map<number, Uint8Array>).keys()]).toEqual([]);
+    });
   });
 
   it("times a hung server out as an I/O error", async () => {

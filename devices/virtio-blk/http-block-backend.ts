@@ -6,6 +6,12 @@
 // (network, HTTP status, a server that ignores Range, an image that changed) rejects the read with a
 // BlockBackendError, which the device answers as VIRTIO_BLK_S_IOERR; nothing throws out of the device.
 // Uses only `fetch`, so it runs in a page, a Web Worker and Node alike.
+//
+// A lasting store (`persist`, the page's IndexedDB: src/worker/disk-cache.ts) keeps fetched chunks across
+// loads: a chunk missing from memory is looked up there before the server is asked, and every chunk the
+// server sends is put there. It is keyed by what the probe saw (URL, size, ETag, Last-Modified), so an
+// image changed on the server gets another key and is fetched again; without any validator (no ETag, no
+// Last-Modified) or with `Cache-Control: no-store` nothing lasts.
 
 import { type BlockBackend, BlockBackendError, type MaybePromise } from "./block-backend.ts";
 
@@ -26,6 +32,29 @@ export interface HttpBlockBackendOptions {
   retries?: number;
   /** Injected for tests; default globalThis.fetch. */
   fetch?: typeof fetch;
+  /**
+   * A lasting store of chunks for the image the probe found (undefined: none). Called only when the
+   * server names a version of the image (ETag or Last-Modified) and does not say no-store.
+   */
+  persist?: (image: HttpImageVersion) => LastingChunkStore | undefined;
+}
+
+/** What identifies the bytes behind a URL, as the probe saw them: a lasting store's key. */
+export interface HttpImageVersion {
+  url: string;
+  size: number;
+  /** As sent, weak or strong. */
+  etag: string | undefined;
+  lastModified: string | undefined;
+  chunkSize: number;
+}
+
+/** Chunks of one image version kept across loads (the page's IndexedDB). Failures only cost a fetch. */
+export interface LastingChunkStore {
+  /** Chunks [first, first + count): index i is chunk first + i, undefined where none is kept. */
+  get(first: number, count: number): Promise<(Uint8Array | undefined)[]>;
+  /** Keeps consecutive chunks from `first` (fire and forget: the store may refuse them when full). */
+  put(first: number, chunks: Uint8Array[]): void;
 }
 
 export interface HttpBlockStats {
@@ -33,8 +62,12 @@ export interface HttpBlockStats {
   bytesFetched: number;
   /** Chunks answered from the cache. */
   hits: number;
-  /** Chunks that needed a request. */
+  /** Chunks not in memory: read from the lasting store, or fetched. */
   misses: number;
+  /** Of those, chunks the lasting store had (no request). */
+  stored: number;
+  /** Bytes read from the lasting store. */
+  bytesStored: number;
   /** Chunks that joined a request already in flight. */
   coalesced: number;
   evictions: number;
@@ -45,6 +78,10 @@ interface Probe {
   size: number;
   /** A strong validator, to notice an image replaced on the server mid-run. */
   etag: string | undefined;
+  /** The validators as sent (the lasting store's key; a response that differs is not kept). */
+  rawEtag: string | undefined;
+  lastModified: string | undefined;
+  noStore: boolean;
 }
 
 const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
@@ -57,6 +94,16 @@ function reason(e: unknown): string {
     return e.name === "TimeoutError" ? "timed out" : `${e.message}${why}`;
   }
   return String(e);
+}
+
+/** Last-Modified as sent (undefined when absent). */
+function lastModified(res: Response): string | undefined {
+  return res.headers.get("last-modified") ?? undefined;
+}
+
+/** Whether the server forbids keeping the response (Cache-Control: no-store). */
+function noStore(res: Response): boolean {
+  return /(^|,)\s*no-store\s*(,|$)/i.test(res.headers.get("cache-control") ?? "");
 }
 
 /** The ETag when it is strong (a weak one may differ between byte-identical encodings). */
@@ -75,6 +122,8 @@ export class HttpBlockBackend implements BlockBackend {
     bytesFetched: 0,
     hits: 0,
     misses: 0,
+    stored: 0,
+    bytesStored: 0,
     coalesced: 0,
     evictions: 0,
     errors: 0,
@@ -86,6 +135,10 @@ export class HttpBlockBackend implements BlockBackend {
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly etag: string | undefined;
+  private readonly rawEtag: string | undefined;
+  private readonly lastModified: string | undefined;
+  /** Set to undefined when a response names another version than the probe did: nothing more is kept. */
+  private lasting: LastingChunkStore | undefined;
   readonly identity: string;
 
   /** Probes the URL (size, range support) and answers with a backend ready for reads. */
@@ -109,6 +162,23 @@ export class HttpBlockBackend implements BlockBackend {
     this.fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.retries = opts.retries ?? 1;
+    this.rawEtag = probe.rawEtag;
+    this.lastModified = probe.lastModified;
+    const versioned = probe.rawEtag !== undefined || probe.lastModified !== undefined;
+    if (opts.persist !== undefined && versioned && !probe.noStore) {
+      this.lasting = opts.persist({
+        url,
+        size: probe.size,
+        etag: probe.rawEtag,
+        lastModified: probe.lastModified,
+        chunkSize: c,
+      });
+    }
+  }
+
+  /** Whether fetched chunks go to a lasting store. */
+  get persistent(): boolean {
+    return this.lasting !== undefined;
   }
 
   /** Bytes held by the cache now (never more than maxChunks · chunkSize). */
@@ -185,7 +255,7 @@ export class HttpBlockBackend implements BlockBackend {
     const start = first * this.chunkSize;
     const end = Math.min(this.size, (first + count) * this.chunkSize);
     this.stats.misses += count;
-    const whole = this.fetchRange(start, end).then(
+    const whole = (this.lasting === undefined ? this.fetchRange(start, end) : this.loadRun(first, count)).then(
       (bytes) => {
         for (let i = 0; i < count; i++) {
           const idx = first + i;
@@ -210,6 +280,56 @@ export class HttpBlockBackend implements BlockBackend {
     }
     // Each chunk's promise carries the rejection to its readers; this one would otherwise go unhandled.
     whole.catch(() => {});
+  }
+
+  /** The length of chunk `idx` (the last one may be short). */
+  private chunkLength(idx: number): number {
+    return Math.min(this.chunkSize, this.size - idx * this.chunkSize);
+  }
+
+  /** Chunks [first, first + count) from the lasting store where it has them, the rest from the server. */
+  private async loadRun(first: number, count: number): Promise<Uint8Array> {
+    const store = this.lasting as LastingChunkStore;
+    const start = first * this.chunkSize;
+    const out = new Uint8Array(Math.min(this.size, (first + count) * this.chunkSize) - start);
+    let kept: (Uint8Array | undefined)[] = [];
+    try {
+      kept = await store.get(first, count);
+    } catch {
+      // an unreadable store only means fetching
+    }
+    const have = (i: number) => kept[i]?.length === this.chunkLength(first + i);
+    const fetches: Promise<void>[] = [];
+    for (let i = 0; i < count; ) {
+      if (have(i)) {
+        const c = kept[i] as Uint8Array;
+        out.set(c, i * this.chunkSize);
+        this.stats.stored++;
+        this.stats.bytesStored += c.length;
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < count && !have(j)) j++;
+      const a = i;
+      const n = j - a;
+      const from = (first + a) * this.chunkSize;
+      fetches.push(
+        this.fetchRange(from, Math.min(this.size, (first + j) * this.chunkSize)).then((bytes) => {
+          out.set(bytes, a * this.chunkSize);
+          const chunks: Uint8Array[] = [];
+          for (let k = 0; k < n; k++) chunks.push(bytes.slice(k * this.chunkSize, (k + 1) * this.chunkSize));
+          try {
+            this.lasting?.put(first + a, chunks);
+          } catch {
+            // a full or broken store: the chunk is fetched again next time
+          }
+        }),
+      );
+      i = j;
+    }
+    await Promise.all(fetches);
+    return out;
   }
 
   /** Bytes [start, end) from the server, retried on network errors and 5xx. */
@@ -256,6 +376,11 @@ export class HttpBlockBackend implements BlockBackend {
     }
     if (body.byteLength !== end - start) {
       throw new BlockBackendError(`${what}: ${body.byteLength} bytes in the body`);
+    }
+    // Another version than the probe's (a weak ETag or a Last-Modified changed): correct for this read,
+    // but not kept under the probe's key, nor anything after it.
+    if ((res.headers.get("etag") ?? undefined) !== this.rawEtag || lastModified(res) !== this.lastModified) {
+      this.lasting = undefined;
     }
     this.stats.bytesFetched += body.byteLength;
     return new Uint8Array(body);
@@ -364,7 +489,13 @@ async function probeUrl(url: string, fetchFn: typeof fetch, timeoutMs = DEFAULT_
   const m = CONTENT_RANGE.exec(raw);
   if (m === null || m[1] !== "0" || m[2] !== "0") throw new BlockBackendError(`${url}: Content-Range "${raw}"`);
   const etag = strongEtag(res);
-  if (m[3] !== "*") return { size: Number(m[3]), etag };
+  const versions = {
+    etag,
+    rawEtag: res.headers.get("etag") ?? undefined,
+    lastModified: lastModified(res),
+    noStore: noStore(res),
+  };
+  if (m[3] !== "*") return { size: Number(m[3]), ...versions };
   let head: Response;
   try {
     head = await fetchFn(url, { method: "HEAD", signal: AbortSignal.timeout(timeoutMs) });
@@ -376,5 +507,5 @@ async function probeUrl(url: string, fetchFn: typeof fetch, timeoutMs = DEFAULT_
   if (!head.ok || !Number.isSafeInteger(len) || encoded) {
     throw new BlockBackendError(`${url}: the size is unknown (no total in Content-Range, no usable Content-Length)`);
   }
-  return { size: len, etag };
+  return { size: len, ...versions };
 }

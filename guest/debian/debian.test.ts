@@ -1,8 +1,9 @@
 // The Debian trixie image (guest/debian/build.sh) booted by vireo's CLI in Node, over virtio-mmio and
 // virtio-pci, with Debian's default systemd timeouts: to the root shell on ttyS0, then systemd's state,
 // DHCP from the built-in stack, ping of the gateway, a wget from a server on the host's 127.0.0.1,
-// `apt-get update` against a small apt repository served the same way, and a `--share` directory mounted
-// over virtio-9p with Debian's own 9p modules (files both ways).
+// `apt-get update` against a small apt repository served the same way, and a `--share` directory that the
+// image mounts at /mnt/host by itself over virtio-9p with Debian's own 9p modules (files both ways). One
+// more boot without a share: it reaches the shell and `running` as before, and the mount stays out of it.
 //
 // The image is not in the repository (about 2 GiB): `npm run guest:debian` builds it, `npm run
 // test:debian` builds it and runs this file. `npm test` runs this file only when the image is there;
@@ -84,6 +85,37 @@ function aptRepo(): Map<string, Buffer> {
   ]);
 }
 
+/** Boots the image with `extra` CLI arguments to the root shell (autologin, or root typed), kernel messages off. */
+async function bootToShell(transport: Transport, extra: string[], what: string): Promise<SerialVm> {
+  const load0 = loadavg();
+  const [cmd, args] = bootCommand("vireo", transport, extra);
+  const vm = new SerialVm(cmd, args);
+  await vm.waitFor(LOGIN_RE, BOOT_MS);
+  const login = vm.elapsed();
+  // The image logs root in by itself (agetty --autologin); type the name if it did not.
+  const auto = await vm.waitFor(/root \(automatic login\)/, 15_000).then(
+    () => true,
+    () => false,
+  );
+  if (!auto) vm.type("root\n");
+  await vm.waitFor(SHELL_PROMPT_RE, 300_000);
+  console.log(
+    `debian ${what}: login prompt ${login.toFixed(1)} s, root shell ${vm.elapsed().toFixed(1)} s from spawn` +
+      ` (${auto ? "autologin" : "typed root"}; loadavg before ${load0}, now ${loadavg()})`,
+  );
+  // Kernel messages on the console would land inside command output.
+  await vm.run("dmesg -n 1");
+  return vm;
+}
+
+/** `systemctl is-system-running --wait`, and the failed units when it is not `running`. */
+async function systemState(vm: SerialVm): Promise<{ state: string; failed: string }> {
+  const r = await vm.run("systemctl is-system-running --wait", 900_000);
+  const state = r.out.trim().split("\n").pop() ?? "";
+  const failed = state === "running" ? "" : (await vm.run("systemctl --failed --no-legend --plain --no-pager")).out;
+  return { state, failed };
+}
+
 let server: Server | undefined;
 let port = 0;
 const requests: string[] = [];
@@ -121,26 +153,9 @@ describe.skipIf(!BUILT)(`Debian trixie image in vireo's CLI${BUILT ? "" : ` (${A
       let share = "";
 
       beforeAll(async () => {
-        const load0 = loadavg();
         share = mkdtempSync(join(tmpdir(), `vireo-debian-9p-${transport}-`));
         writeFileSync(join(share, "from-host.bin"), BLOB);
-        const [cmd, args] = bootCommand("vireo", transport, ["--share", share]);
-        vm = new SerialVm(cmd, args);
-        await vm.waitFor(LOGIN_RE, BOOT_MS);
-        const login = vm.elapsed();
-        // The image logs root in by itself (agetty --autologin); type the name if it did not.
-        const auto = await vm.waitFor(/root \(automatic login\)/, 15_000).then(
-          () => true,
-          () => false,
-        );
-        if (!auto) vm.type("root\n");
-        await vm.waitFor(SHELL_PROMPT_RE, 300_000);
-        console.log(
-          `debian ${transport}: login prompt ${login.toFixed(1)} s, root shell ${vm.elapsed().toFixed(1)} s from spawn` +
-            ` (${auto ? "autologin" : "typed root"}; loadavg before ${load0}, now ${loadavg()})`,
-        );
-        // Kernel messages on the console would land inside command output.
-        await vm.run("dmesg -n 1");
+        vm = await bootToShell(transport, ["--share", share], transport);
       }, BOOT_MS + 400_000);
 
       afterAll(() => {
@@ -149,12 +164,9 @@ describe.skipIf(!BUILT)(`Debian trixie image in vireo's CLI${BUILT ? "" : ` (${A
       });
 
       it("systemd finishes starting up and reports `running`", async () => {
-        const r = await need().run("systemctl is-system-running --wait", 900_000);
-        const state = r.out.trim().split("\n").pop() ?? "";
-        if (state !== "running") {
-          const failed = await need().run("systemctl --failed --no-legend --plain --no-pager");
-          expect.fail(`systemctl is-system-running: ${JSON.stringify(state)}; failed units:\n${failed.out}`);
-        }
+        const { state, failed } = await systemState(need());
+        if (state !== "running")
+          expect.fail(`systemctl is-system-running: ${JSON.stringify(state)}; failed units:\n${failed}`);
         expect(state).toBe("running");
       }, 1_000_000);
 
@@ -182,10 +194,13 @@ describe.skipIf(!BUILT)(`Debian trixie image in vireo's CLI${BUILT ? "" : ` (${A
         expect(ping.out).toMatch(/1 packets transmitted, 1 received/);
       }, 300_000);
 
-      it("Debian's kernel mounts the --share directory over 9p: a host file read and a guest file written, sha256 equal", async () => {
+      it("the image mounts the --share directory at /mnt/host by itself (no mount typed): a host file read and a guest file written, sha256 equal", async () => {
+        // The image's mount-host-share.service found the 9p device and started mnt-host.mount before the logins.
+        const unit = await need().run("systemctl is-active mnt-host.mount; grep ' /mnt/host ' /proc/mounts");
+        expect(unit.out, unit.out).toMatch(/^active$/m);
+        expect(unit.out).toMatch(/^host \/mnt\/host 9p .*trans=virtio/m);
         const r = await need().run(
-          "mkdir -p /mnt/host && mount -t 9p -o trans=virtio,version=9p2000.L host /mnt/host && " +
-            "grep ' /mnt/host ' /proc/mounts && sha256sum /mnt/host/from-host.bin && " +
+          "grep ' /mnt/host ' /proc/mounts && sha256sum /mnt/host/from-host.bin && " +
             "head -c 1048583 /dev/urandom > /tmp/g.bin && cp /tmp/g.bin /mnt/host/from-guest.bin && sync && " +
             "sha256sum /tmp/g.bin && readlink -f /sys/bus/virtio/drivers/9pnet_virtio/virtio*",
           300_000,
@@ -229,6 +244,38 @@ describe.skipIf(!BUILT)(`Debian trixie image in vireo's CLI${BUILT ? "" : ` (${A
       }, 1_000_000);
     });
   }
+});
+
+describe.skipIf(!BUILT)(`Debian trixie image booted without a share${BUILT ? "" : ` (${ABSENT})`}`, () => {
+  let vm: SerialVm | undefined;
+  const need = (): SerialVm => {
+    if (vm === undefined) throw new Error("the VM did not start");
+    return vm;
+  };
+  beforeAll(async () => {
+    vm = await bootToShell("pci", [], "pci without --share");
+  }, BOOT_MS + 400_000);
+  afterAll(() => {
+    vm?.kill();
+  });
+
+  it("reaches `running`; the host share's mount is neither started nor failed, and nothing is mounted at /mnt/host", async () => {
+    const { state, failed } = await systemState(need());
+    if (state !== "running")
+      expect.fail(`systemctl is-system-running: ${JSON.stringify(state)}; failed units:\n${failed}`);
+    // The service that looks for a share ran and found none; the mount was never started; no 9p driver loaded.
+    const r = await need().run(
+      "systemctl show -p ActiveState -p Result mount-host-share.service; systemctl show -p ActiveState -p Result mnt-host.mount; " +
+        "echo mounted-$(grep -c ' /mnt/host ' /proc/mounts); ls /sys/bus/virtio/drivers",
+    );
+    expect(r.out.match(/^ActiveState=.*$/gm), r.out).toEqual(["ActiveState=active", "ActiveState=inactive"]);
+    expect(r.out.match(/^Result=.*$/gm), r.out).toEqual(["Result=success", "Result=success"]);
+    expect(r.out).toMatch(/^mounted-0$/m);
+    expect(r.out).not.toContain("9pnet_virtio");
+    // The units are in the image (the boots with a share above mount through them).
+    const unit = await need().run("systemctl cat mnt-host.mount | grep -E '^(What|Where|Type)='");
+    expect(unit.out).toMatch(/^Where=\/mnt\/host$/m);
+  }, 1_000_000);
 });
 
 describe.runIf(!BUILT && REQUIRED)("Debian image required (VIREO_DEBIAN_TEST=1)", () => {

@@ -1,7 +1,8 @@
 // The page's virtio-blk disks: each URL becomes an HttpBlockBackend (range requests, probed here so a
 // bad URL fails the boot with a clear message), each picked File a BlobBlockBackend, and both sit
 // under a CowOverlay so the guest can write without the source changing. They attach on the
-// machine's transport, after the default devices: /dev/vda, /dev/vdb, … in this order.
+// machine's transport, after the default devices: /dev/vda, /dev/vdb, … in this order. A URL's fetched
+// chunks are kept in the page's IndexedDB (disk-cache.ts), so the next load reads them from there.
 
 import { BlobBlockBackend } from "../../devices/virtio-blk/blob-block-backend.ts";
 import type { BlockBackend } from "../../devices/virtio-blk/block-backend.ts";
@@ -9,6 +10,7 @@ import { CowOverlay } from "../../devices/virtio-blk/cow-overlay.ts";
 import { HttpBlockBackend } from "../../devices/virtio-blk/http-block-backend.ts";
 import { VirtioBlk } from "../../devices/virtio-blk/virtio-blk.ts";
 import type { VirtioAttachment } from "../machine/virt-virtio.ts";
+import { lastingChunks } from "./disk-cache.ts";
 import type { DiskFetchSnapshot, MachineConfig } from "./protocol.ts";
 
 /** A disk of the page's machine. */
@@ -41,7 +43,7 @@ export async function openDiskSources(
 ): Promise<PageDisk[]> {
   const sources: Promise<{ backend: BlockBackend; serial: string; http?: HttpBlockBackend }>[] = list.map(async (s) => {
     if (!("url" in s)) return { backend: new BlobBlockBackend(s.file, s.file.name), serial: s.file.name };
-    const http = await HttpBlockBackend.open(s.url).catch((e: unknown) => {
+    const http = await HttpBlockBackend.open(s.url, { persist: (v) => lastingChunks(v) }).catch((e: unknown) => {
       throw new Error(`the disk ${e instanceof Error ? e.message : String(e)}`);
     });
     return { backend: http, serial: serialOf(s.url), http };
@@ -66,6 +68,7 @@ export async function openDiskSources(
             size: http.size,
             fetched: http.stats.bytesFetched,
             requests: http.stats.requests,
+            stored: http.stats.bytesStored,
           });
     return { device, fetched };
   });

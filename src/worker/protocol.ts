@@ -236,6 +236,8 @@ export interface DiskFetchSnapshot {
   /** Bytes the range requests brought (a chunk evicted from the cache and read again counts twice). */
   fetched: number;
   requests: number;
+  /** Bytes read from the page's lasting cache of fetched ranges instead (src/worker/disk-cache.ts). */
+  stored: number;
 }
 
 export interface MachineSnapshot {

@@ -14,6 +14,7 @@ import { chosenImage, type ImagePresetName } from "../../images.ts";
 import { diskKept, forgetDisk, keepDisk } from "../../kept-disk.ts";
 import type { MachineClient } from "../../machine-client.ts";
 import type { RunButtons } from "../status/machine-state.ts";
+import { DiskCache } from "./disk-cache.tsx";
 import { CustomImageForm, ImageSelect } from "./image-chooser.tsx";
 
 interface Props {
@@ -266,6 +267,7 @@ export const Controls = memo(function Controls({
             {keepDiskNote !== undefined && <span className="picked">{keepDiskNote}</span>}
           </label>
         )}
+        <DiskCache />
         <p className="hint">
           In the address bar: <code>?image=debian</code>,{" "}
           <code>?kernel=…&amp;initrd=…&amp;bios=…&amp;append=…&amp;disk=…</code> (a disk URL is read with HTTP range

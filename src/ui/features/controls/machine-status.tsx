@@ -28,7 +28,8 @@ function mib(bytes: number): string {
 export function MachineStatus({ state, phase, snapshot }: Props) {
   const h = snapshot?.hart;
   const disks = snapshot?.disks ?? [];
-  const fetched = disks.reduce((a, d) => a + d.fetched, 0);
+  // Bytes the disk has: fetched now, or read from the browser's lasting cache of earlier fetches.
+  const fetched = disks.reduce((a, d) => a + d.fetched + d.stored, 0);
   const size = disks.reduce((a, d) => a + d.size, 0);
   const relay = snapshot?.network?.relay;
   return (
@@ -78,9 +79,14 @@ export function MachineStatus({ state, phase, snapshot }: Props) {
           <dd
             className="disk"
             data-fetched={fetched}
+            data-stored={disks.reduce((a, d) => a + d.stored, 0)}
             data-size={size}
             title={disks
-              .map((d) => `${d.url}: ${d.fetched} of ${d.size} bytes fetched in ${d.requests} range requests`)
+              .map(
+                (d) =>
+                  `${d.url}: ${d.fetched} of ${d.size} bytes fetched in ${d.requests} range requests` +
+                  (d.stored > 0 ? `, ${d.stored} read from this browser's cache` : ""),
+              )
               .join("\n")}
           >
             {pad(`${mib(fetched)} / ${mib(size)} MiB`, 17)}
