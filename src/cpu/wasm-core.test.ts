@@ -135,7 +135,7 @@ function lockstep(
  * compiled synchronously after `jit` entries (or interpreted), pc at RAM offset 0x100.
  */
 function programHart(
-  jit: number | false,
+  jit: boolean | number,
   words: [number, number][],
   bytes: [number, number[]][] = [],
   more: HartMore = {},
@@ -155,7 +155,7 @@ interface HartMore {
 }
 
 /** A hart on `mem` whose blocks compile after `jit` entries (or never), synchronously unless `more` says not. */
-function hartOn(mem: GuestMemory, jit: number | false, more: HartMore = {}): WasmHart {
+function hartOn(mem: GuestMemory, jit: boolean | number, more: HartMore = {}): WasmHart {
   return new WasmHart({
     hartId: 0,
     mem,
@@ -449,6 +449,42 @@ describe("the WebAssembly core", () => {
     // The compiled loop computes what the interpreter would: 32 + 25 passes so far, then 1000 more.
     expect(h.run(4000)).toBe(4000);
     expect(h.getX(11)).toBe(BigInt(1_000_000 - 1000 - 33));
+  });
+
+  it("the default warm-up: 10^8 instructions without console input, 6·10^7 after the reset once input came (at once when later)", () => {
+    // addi a0, a0, 1; addi a1, a1, -1; bnez a1, -4: a loop that would compile the moment counting starts.
+    const code: [number, number][] = [
+      [0x100, 0x00150513],
+      [0x104, 0xfff58593],
+      [0x108, 0xfe059ce3],
+    ];
+    const loop = (h: WasmHart, n: number): void => {
+      h.setX(11, 1_000_000_000);
+      for (let left = n; left > 0; left -= 10_000_000)
+        expect(h.run(Math.min(left, 10_000_000))).toBe(Math.min(left, 10_000_000));
+    };
+    const quiet = programHart(true, code);
+    loop(quiet, 70_000_000);
+    expect(quiet.jit?.compiled).toBe(0);
+    // Input long after 6·10^7: the warm-up ends at once.
+    quiet.consoleInput();
+    loop(quiet, 100_000);
+    expect(quiet.jit?.compiled).toBeGreaterThan(0);
+
+    const typedTo = programHart(true, code);
+    typedTo.consoleInput();
+    loop(typedTo, 59_000_000);
+    expect(typedTo.jit?.compiled).toBe(0);
+    // (run() looks at the warm-up when it starts: the run that crosses 6·10^7 still interprets.)
+    loop(typedTo, 2_000_000);
+    loop(typedTo, 100_000);
+    expect(typedTo.jit?.compiled).toBeGreaterThan(0);
+
+    // A warm-up given by the host is kept whatever the input.
+    const fixed = programHart(true, code, [], { jitWarmup: 80_000_000 });
+    fixed.consoleInput();
+    loop(fixed, 70_000_000);
+    expect(fixed.jit?.compiled).toBe(0);
   });
 
   it("guest RAM past 2 GiB: blocks compile at RAM offsets ≥ 2^31 (addresses from the core are unsigned)", () => {

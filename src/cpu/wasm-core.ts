@@ -11,7 +11,13 @@ import type { Bus } from "../core/bus.ts";
 import type { GuestMemory } from "../core/guest-memory.ts";
 import type { InterruptTarget, TimeSource } from "../core/interrupts.ts";
 import { HartState } from "./state.ts";
-import { CoreJit, type CoreJitEnv, DEFAULT_CORE_JIT_THRESHOLD, DEFAULT_CORE_JIT_WARMUP } from "./wasm-core-jit.ts";
+import {
+  CoreJit,
+  type CoreJitEnv,
+  DEFAULT_CORE_JIT_INPUT_WARMUP,
+  DEFAULT_CORE_JIT_THRESHOLD,
+  DEFAULT_CORE_JIT_WARMUP,
+} from "./wasm-core-jit.ts";
 
 /** Bytes the core keeps after guest RAM (src/cpu/as/core.ts AUX_SIZE). */
 export const WASM_CORE_AUX_BYTES = 0x500000;
@@ -44,6 +50,7 @@ interface CoreExports {
   AUX_SIZE: WebAssembly.Global;
   setJitThreshold(threshold: number): void;
   setJitWarmup(n: number): void;
+  jitArmAfterReset(n: number): void;
   jitFlush(): void;
   priv: WebAssembly.Global;
   mstatus: WebAssembly.Global;
@@ -70,7 +77,8 @@ export interface WasmHartOptions {
   jitSync?: boolean;
   /**
    * Instructions after every reset before the block compiler counts or compiles anything: by default
-   * DEFAULT_CORE_JIT_WARMUP with `jit: true` (or absent), none with a numeric threshold.
+   * DEFAULT_CORE_JIT_WARMUP with `jit: true` (or absent), cut to DEFAULT_CORE_JIT_INPUT_WARMUP by console input
+   * (consoleInput()); none with a numeric threshold. A number given here is kept whatever the input.
    */
   jitWarmup?: number;
 }
@@ -93,6 +101,8 @@ export class WasmHart implements InterruptTarget {
   /** The block compiler, or undefined when interpreting only. */
   readonly jit: CoreJit | undefined;
   private readonly jitThreshold: number;
+  /** Console input shortens the warm-up (the default warm-up only). */
+  private readonly inputArmsJit: boolean;
   private readonly e: CoreExports;
   private readonly pc: Int32Array;
   private readonly scratch: Int32Array;
@@ -168,6 +178,7 @@ export class WasmHart implements InterruptTarget {
     e.reset();
     const j = o.jit ?? true;
     this.jitThreshold = j === false ? 0 : j === true ? DEFAULT_CORE_JIT_THRESHOLD : Math.max(1, j | 0);
+    this.inputArmsJit = j === true && o.jitWarmup === undefined;
     if (this.jitThreshold > 0) {
       jit = new CoreJit(
         {
@@ -190,6 +201,14 @@ export class WasmHart implements InterruptTarget {
       e.dmaWrite(gpa % 4294967296, Math.floor(gpa / 4294967296), len);
       jit?.dmaWritten(gpa - ramBase, len);
     });
+  }
+
+  /**
+   * The host has console input for the guest: someone uses the machine, so the block compiler's warm-up ends
+   * DEFAULT_CORE_JIT_INPUT_WARMUP instructions after the reset (or now, when that is past).
+   */
+  consoleInput(): void {
+    if (this.inputArmsJit) this.e.jitArmAfterReset(DEFAULT_CORE_JIT_INPUT_WARMUP);
   }
 
   /** Power-on state (pc = 0x1000, M-mode, CSRs cleared, TLBs and compiled code empty). */

@@ -238,6 +238,7 @@ export class VirtMachine {
 
   /** Keystrokes or pasted text for hvc0 (the default virtio-console); never dropped. */
   sendVirtioConsoleInput(bytes: Uint8Array): void {
+    this.hart.consoleInput();
     this.virtio.console?.pushInput(bytes);
   }
 
@@ -256,6 +257,7 @@ export class VirtMachine {
 
   /** Keystrokes or pasted text for the UART; never dropped. */
   sendConsoleInput(bytes: Uint8Array): void {
+    this.hart.consoleInput();
     this.board.uart.pushInput(bytes);
   }
 

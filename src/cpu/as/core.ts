@@ -290,6 +290,8 @@ let jitThresholdSet: i32 = 0;
 let jitWarmup: u64 = 0;
 /** The retired count (instret) at which the warm-up ends. */
 let jitArmAt: u64 = 0;
+/** instret at the last reset (the warm-ups count from it). */
+let jitResetAt: u64 = 0;
 /**
  * Set by every slow path a compiled block calls when the block must stop after it: a trap (trapCause says
  * so, the instruction did not retire), a store into compiled code, or a device asking to stop.
@@ -347,6 +349,7 @@ export function reset(): void {
   flushTlb();
   selectTlbSets();
   jitFlush();
+  jitResetAt = instret;
   jitArmAt = instret + jitWarmup;
   setJitThreshold(jitThresholdSet);
 }
@@ -391,6 +394,19 @@ export function setJitWarmup(n: u32): void {
   jitWarmup = <u64>n;
   jitArmAt = instret + jitWarmup;
   setJitThreshold(jitThresholdSet);
+}
+
+/**
+ * Ends this warm-up `n` instructions after the last reset, or now if that is past, when that is sooner than it
+ * would end (the host saw console input). The next reset's warm-up is setJitWarmup's again.
+ */
+export function jitArmAfterReset(n: u32): void {
+  let at = jitResetAt + <u64>n;
+  if (at < instret) at = instret;
+  if (at < jitArmAt) {
+    jitArmAt = at;
+    setJitThreshold(jitThresholdSet);
+  }
 }
 
 /** Forgets every compiled block (the host drops its side too). */
