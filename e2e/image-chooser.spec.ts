@@ -134,21 +134,32 @@ debianTest?.("Debian picked in the chooser boots in the page to its root shell",
   );
 });
 
-// The same image with every virtio device on PCI (`?image=debian&transport=pci`), and the in-page 9p share
-// (`share=memory`), which Debian's stock kernel mounts with its own 9p modules. Registered only when the image is
-// built, like the test above.
+// The same image as the README's `?image=debian&transport=pci&mem=2048` (every virtio device on PCI, 2 GiB of
+// RAM), and the in-page 9p share (`share=memory`), which Debian's stock kernel mounts with its own 9p modules.
+// Registered only when the image is built, like the test above.
 debianTest?.(
   "Debian over virtio-pci in the page: root on a PCI disk, the in-page 9p share mounted",
   async ({ page, url }) => {
     test.setTimeout(DEBIAN_BOOT_TIMEOUT_MS + 120_000);
     const t0 = Date.now();
-    await page.goto(`${url}?image=debian&transport=pci&share=memory`);
+    await page.goto(`${url}?image=debian&transport=pci&mem=2048&share=memory`);
     await expect(page.getByRole("combobox", { name: "guest image", includeHidden: true })).toHaveValue("debian");
     await waitForTerminal(page, (t) => / login: /.test(t), "login prompt", DEBIAN_BOOT_TIMEOUT_MS, 1000);
     await waitForTerminal(page, (t) => DEBIAN_PROMPT.test(t), "root shell", 120_000, 1000);
     console.log(`debian over PCI in the page: root shell ${((Date.now() - t0) / 1000).toFixed(0)} s after navigation`);
     await typeLine(page, "dmesg -n 1; echo quiet-$((40+2))");
     await waitForTerminal(page, (t) => /^quiet-42\s*$/m.test(t), "quiet-42", COMMAND_TIMEOUT_MS);
+    // mem=2048: the kernel got 2 GiB (MemTotal is what is left after its own reservations).
+    await typeLine(page, "echo memtotal-$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)-mib");
+    await waitForTerminal(
+      page,
+      (t) => {
+        const m = /^memtotal-(\d+)-mib\s*$/m.exec(t);
+        return m !== null && Number(m[1]) > 1800 && Number(m[1]) <= 2048;
+      },
+      "MemTotal of about 2 GiB",
+      COMMAND_TIMEOUT_MS,
+    );
     // The disk and the NIC are PCI functions under the PCIe root, not virtio-mmio platform devices.
     await typeLine(
       page,
