@@ -121,7 +121,7 @@ class W {
     if (this.n === this.b.length) this.grow(1);
     this.b[this.n++] = x;
   }
-  /** Up to six bytes (opcodes and immediates below 0x80); -1 stands for "none". */
+  /** Up to six single bytes (opcodes, value types, immediates that are one LEB128 byte); -1 stands for "none". */
   op(a: number, b = -1, c = -1, d = -1, e = -1, f = -1): this {
     if (this.n + 6 > this.b.length) this.grow(6);
     const buf = this.b;
