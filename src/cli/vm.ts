@@ -541,6 +541,18 @@ export class PrefixedLines {
   }
 }
 
+/**
+ * Opens an output file named by `--option path` before the guest runs: a path that cannot be written is a usage
+ * error, not a stack trace or a crash after the whole run.
+ */
+function outFile<T>(option: string, path: string, open: () => T): T {
+  try {
+    return open();
+  } catch (e) {
+    throw new UsageError(`cannot write --${option} ${path}: ${(e as Error).message}`);
+  }
+}
+
 /** Buffers trace lines and writes them in large blocks; a stream would queue without bound. */
 class TraceWriter {
   private parts: string[] = [];
@@ -652,11 +664,8 @@ function createNet(o: CliOptions, wake: () => void = () => {}): { device: Virtio
   const device = new VirtioNet({ name: "virtio-net0", backend, features: o.netFeatures, mac: o.mac });
   let fd: number | undefined;
   if (o.pcap !== undefined) {
-    try {
-      fd = openSync(o.pcap, "w");
-    } catch (e) {
-      throw new UsageError(`cannot write --pcap ${o.pcap}: ${(e as Error).message}`);
-    }
+    const path = o.pcap;
+    fd = outFile("pcap", path, () => openSync(path, "w"));
     const out = fd;
     const writer = new PcapWriter((chunk) => writeSync(out, chunk), {
       format: o.pcap.endsWith(".pcap") ? "pcap" : "pcapng",
@@ -800,15 +809,7 @@ export async function runVm(o: CliOptions): Promise<number> {
       net = { device, close: () => {} };
     }
   }
-  // Output files are opened before the guest runs: a path that cannot be written is a usage error, not a
-  // stack trace (--trace) or a crash after the whole run (--guest-profile).
-  const outFile = <T>(option: string, path: string, open: () => T): T => {
-    try {
-      return open();
-    } catch (e) {
-      throw new UsageError(`cannot write --${option} ${path}: ${(e as Error).message}`);
-    }
-  };
+  // Output files are opened before the guest runs (outFile).
   const trace = o.trace !== undefined ? outFile("trace", o.trace, () => new TraceWriter(o.trace as string)) : undefined;
   const profiler =
     o.guestProfile !== undefined
